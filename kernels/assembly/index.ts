@@ -1,0 +1,29 @@
+// The kernel module's exports. Every kernel takes sizes first, then byte pointers into the
+// memory that JavaScript owns (imported), output last; none allocates and none keeps state.
+// The same source builds twice: with SIMD (`ASC_FEATURE_SIMD` branches) and without.
+export { matmul_f64, matmul_tn_f64, matmul_nt_f64 } from './matmul';
+export {
+  add_f64, sub_f64, mul_f64, div_f64, affine_f64, rdiv_f64, fill_f64,
+  exp_f64, log_f64, log1p_f64, bias_add_f64, broadcast_rows_f64, broadcast_cols_f64,
+} from './elementwise';
+export {
+  relu_f64, relu_vjp_f64, tanh_f64, tanh_vjp_f64, sigmoid_f64, sigmoid_vjp_f64,
+  softplus_f64, softplus_vjp_f64, gelu_f64, gelu_vjp_f64,
+} from './activations';
+export {
+  sum_f64, sum_rows_f64, sum_cols_f64, lse_f64, lse_rows_f64, lse_vjp_f64, lse_rows_vjp_f64,
+} from './reduce';
+export { gather_rows_f64, scatter_add_rows_f64 } from './rows';
+export { adam_f64, sgd_f64 } from './optim';
+export { erf_f64, erfc_f64, log_ndtr_f64, lgamma_f64, log1pexp_f64 } from './special';
+export { peak_probe_f64 } from './peak';
+
+/** First byte past the module's static data: where the JavaScript heap may begin. */
+export function heap_base(): usize {
+  return __heap_base;
+}
+
+/** 1 in the SIMD build, 0 in the scalar one: lets a precompiled Module say which it is. */
+export function is_simd(): i32 {
+  return ASC_FEATURE_SIMD ? 1 : 0;
+}

@@ -1,0 +1,21 @@
+// Row gather and scatter-add for grouping: idx is a byte pointer to i32 row indices.
+// Preconditions: every idx[r] is in range (the caller checks); out of scatter is pre-filled.
+import { add_f64 } from './elementwise';
+
+/** out[r,:] = x[idx[r],:] for r < R, rows of N. */
+export function gather_rows_f64(R: i32, N: i32, x: usize, idx: usize, out: usize): void {
+  const ld = <usize>N << 3;
+  for (let r = 0; r < R; r++) {
+    const src = <usize>load<i32>(idx + (<usize>r << 2));
+    memory.copy(out + <usize>r * ld, x + src * ld, ld);
+  }
+}
+
+/** out[idx[r],:] += g[r,:] for r < R, in order of r. */
+export function scatter_add_rows_f64(R: i32, N: i32, g: usize, idx: usize, out: usize): void {
+  const ld = <usize>N << 3;
+  for (let r = 0; r < R; r++) {
+    const dst = out + <usize>load<i32>(idx + (<usize>r << 2)) * ld;
+    add_f64(N, dst, g + <usize>r * ld, dst);
+  }
+}

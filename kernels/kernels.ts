@@ -1,0 +1,67 @@
+// The kernel contract shared by the WASM builds and the TypeScript reference: sizes first,
+// then byte offsets into the heap's memory, output last. A pointer `p` to f64 data addresses
+// `f64[p >> 3]`; index arrays are i32 (`i32[p >> 2]`).
+type P = number;
+type N = number;
+
+export interface Kernels {
+  heap_base(): number;
+  /** 1 for the SIMD build, 0 for the scalar one. */
+  is_simd(): number;
+
+  matmul_f64(M: N, Nc: N, K: N, a: P, b: P, c: P): void;
+  matmul_tn_f64(M: N, Nc: N, K: N, a: P, b: P, c: P): void;
+  matmul_nt_f64(M: N, Nc: N, K: N, a: P, b: P, c: P): void;
+
+  add_f64(n: N, a: P, b: P, out: P): void;
+  sub_f64(n: N, a: P, b: P, out: P): void;
+  mul_f64(n: N, a: P, b: P, out: P): void;
+  div_f64(n: N, a: P, b: P, out: P): void;
+  affine_f64(n: N, x: P, alpha: number, beta: number, out: P): void;
+  rdiv_f64(n: N, s: number, x: P, out: P): void;
+  fill_f64(n: N, v: number, out: P): void;
+  exp_f64(n: N, x: P, out: P): void;
+  log_f64(n: N, x: P, out: P): void;
+  log1p_f64(n: N, x: P, out: P): void;
+  bias_add_f64(M: N, Nc: N, x: P, bias: P, out: P): void;
+  broadcast_rows_f64(M: N, Nc: N, v: P, out: P): void;
+  broadcast_cols_f64(M: N, Nc: N, v: P, out: P): void;
+
+  relu_f64(n: N, x: P, out: P): void;
+  relu_vjp_f64(n: N, x: P, g: P, out: P): void;
+  tanh_f64(n: N, x: P, out: P): void;
+  tanh_vjp_f64(n: N, ans: P, g: P, out: P): void;
+  sigmoid_f64(n: N, x: P, out: P): void;
+  sigmoid_vjp_f64(n: N, ans: P, g: P, out: P): void;
+  softplus_f64(n: N, x: P, out: P): void;
+  softplus_vjp_f64(n: N, x: P, g: P, out: P): void;
+  gelu_f64(n: N, x: P, out: P): void;
+  gelu_vjp_f64(n: N, x: P, g: P, out: P): void;
+
+  sum_f64(n: N, x: P): number;
+  sum_rows_f64(M: N, Nc: N, x: P, out: P): void;
+  sum_cols_f64(M: N, Nc: N, x: P, out: P): void;
+  lse_f64(n: N, x: P): number;
+  lse_rows_f64(M: N, Nc: N, x: P, out: P): void;
+  lse_vjp_f64(n: N, x: P, ans: number, g: number, out: P): void;
+  lse_rows_vjp_f64(M: N, Nc: N, x: P, ans: P, g: P, out: P): void;
+
+  gather_rows_f64(R: N, Nc: N, x: P, idx: P, out: P): void;
+  scatter_add_rows_f64(R: N, Nc: N, g: P, idx: P, out: P): void;
+
+  adam_f64(
+    n: N, p: P, g: P, m: P, v: P,
+    lr: number, b1: number, b2: number, eps: number, c1: number, c2: number, wd: number,
+  ): void;
+  sgd_f64(n: N, p: P, g: P, buf: P, lr: number, mu: number, wd: number): void;
+
+  erf_f64(n: N, x: P, out: P): void;
+  erfc_f64(n: N, x: P, out: P): void;
+  log_ndtr_f64(n: N, x: P, out: P): void;
+  lgamma_f64(n: N, x: P, out: P): void;
+  log1pexp_f64(n: N, x: P, out: P): void;
+
+  peak_probe_f64(iters: N): number;
+}
+
+export type KernelName = Exclude<keyof Kernels, 'heap_base' | 'is_simd' | 'peak_probe_f64'>;

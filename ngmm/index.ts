@@ -1,0 +1,2 @@
+// ngmm's public entry point.
+export * from '../engine/index';
