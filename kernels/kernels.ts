@@ -10,7 +10,8 @@ export interface Kernels {
   is_simd(): number;
 
   matmul_f64(M: N, Nc: N, K: N, a: P, b: P, c: P): void;
-  matmul_tn_f64(M: N, Nc: N, K: N, a: P, b: P, c: P): void;
+  /** `work`: scratch of at least MATMUL_TN_WORK bytes. */
+  matmul_tn_f64(M: N, Nc: N, K: N, a: P, b: P, c: P, work: P): void;
   matmul_nt_f64(M: N, Nc: N, K: N, a: P, b: P, c: P): void;
 
   add_f64(n: N, a: P, b: P, out: P): void;
@@ -62,6 +63,10 @@ export interface Kernels {
   log1pexp_f64(n: N, x: P, out: P): void;
 
   peak_probe_f64(iters: N): number;
+  peak_probe_flops(): number;
 }
 
-export type KernelName = Exclude<keyof Kernels, 'heap_base' | 'is_simd' | 'peak_probe_f64'>;
+/** Bytes of scratch `matmul_tn_f64` needs (32 × its largest K-block of 256). */
+export const MATMUL_TN_WORK = 8192;
+
+export type KernelName = Exclude<keyof Kernels, 'heap_base' | 'is_simd' | 'peak_probe_f64' | 'peak_probe_flops'>;

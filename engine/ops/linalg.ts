@@ -1,5 +1,6 @@
 // Matrix product and bias. matmul's VJP needs the two transposed forms, which is why the
 // kernels come in three: dA = G·Bᵀ (matmul_nt), dB = Aᵀ·G (matmul_tn).
+import { MATMUL_TN_WORK } from '../../kernels/kernels';
 import { apply } from '../tape';
 import { Tensor, type Primitive } from '../tensor';
 
@@ -25,7 +26,11 @@ const MatMul: Primitive<Form> = {
     const k = a.backend.k;
     if (form === 'nn') k.matmul_f64(M, N, K, a.ptr, b.ptr, out.ptr);
     else if (form === 'nt') k.matmul_nt_f64(M, N, K, a.ptr, b.ptr, out.ptr);
-    else k.matmul_tn_f64(M, N, K, a.ptr, b.ptr, out.ptr);
+    else {
+      const work = a.backend.heap.alloc(MATMUL_TN_WORK);
+      k.matmul_tn_f64(M, N, K, a.ptr, b.ptr, out.ptr, work);
+      a.backend.heap.free(work);
+    }
     return out;
   },
   vjp(g, _ans, [a, b], form) {

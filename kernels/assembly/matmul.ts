@@ -15,8 +15,26 @@
 
 // C = A·B with A(i,k) at a + 8·(i·rsA + k·csA) and B(k,j) at b + 8·(k·N + j).
 // NN uses (rsA, csA) = (K, 1); TN uses (1, M).
+//
+// Aᵀ·B for a weight gradient has K = the batch (long) and M, N = layer widths. Two things keep
+// it near A·B's speed (measured side by side, bench/RESULTS.md):
+// - K is cut into blocks so the B panel a block touches (kc rows of N doubles, ≈16 KiB)
+//   stays in L1 while every row tile of C sweeps it; unblocked, each 4-row tile streamed all
+//   of B from L2. The first block overwrites C and later ones accumulate, so the summation
+//   order over k, hence the result, is exactly the unblocked one.
+// - For wide A (M ≥ PACK_M) the tile's four A values per k sit one long stride apart, the
+//   same cache sets over and over; they are first packed into `work`, contiguous.
+// A·B needs neither at MLP shapes (K is a layer width) and measured slower with blocking.
+const PACK_M: i32 = 128;
+
 @inline
-function gemmRowB(M: i32, N: i32, K: i32, a: usize, rsA: i32, csA: i32, b: usize, c: usize): void {
+function kBlock(N: i32): i32 {
+  return max(16, min(256, 2048 / max(N, 1)));
+}
+
+// One K-block: C (=|+=) A[:, block]·B[block, :]. `acc` selects accumulate.
+@inline
+function gemmBlock(M: i32, N: i32, K: i32, a: usize, rsA: i32, csA: i32, b: usize, c: usize, acc: bool): void {
   const ldb = <usize>N << 3;
   const ka = <usize>csA << 3;
   let i = 0;
@@ -26,10 +44,18 @@ function gemmRowB(M: i32, N: i32, K: i32, a: usize, rsA: i32, csA: i32, b: usize
       const ra = <usize>rsA << 3;
       let j = 0;
       for (; j + 4 <= N; j += 4) {
+        const pc = c + ((<usize>i * N + j) << 3);
+        const ldc = ldb;
         let c00 = f64x2.splat(0), c01 = f64x2.splat(0);
         let c10 = f64x2.splat(0), c11 = f64x2.splat(0);
         let c20 = f64x2.splat(0), c21 = f64x2.splat(0);
         let c30 = f64x2.splat(0), c31 = f64x2.splat(0);
+        if (acc) {
+          c00 = v128.load(pc); c01 = v128.load(pc, 16);
+          c10 = v128.load(pc + ldc); c11 = v128.load(pc + ldc, 16);
+          c20 = v128.load(pc + 2 * ldc); c21 = v128.load(pc + 2 * ldc, 16);
+          c30 = v128.load(pc + 3 * ldc); c31 = v128.load(pc + 3 * ldc, 16);
+        }
         let pa = a0;
         let pb = b + (<usize>j << 3);
         for (let k = 0; k < K; k++) {
@@ -50,15 +76,18 @@ function gemmRowB(M: i32, N: i32, K: i32, a: usize, rsA: i32, csA: i32, b: usize
           pa += ka;
           pb += ldb;
         }
-        const pc = c + ((<usize>i * N + j) << 3);
-        const ldc = ldb;
         v128.store(pc, c00); v128.store(pc, c01, 16);
         v128.store(pc + ldc, c10); v128.store(pc + ldc, c11, 16);
         v128.store(pc + 2 * ldc, c20); v128.store(pc + 2 * ldc, c21, 16);
         v128.store(pc + 3 * ldc, c30); v128.store(pc + 3 * ldc, c31, 16);
       }
       for (; j + 2 <= N; j += 2) {
+        const pc = c + ((<usize>i * N + j) << 3);
         let c0 = f64x2.splat(0), c1 = f64x2.splat(0), c2 = f64x2.splat(0), c3 = f64x2.splat(0);
+        if (acc) {
+          c0 = v128.load(pc); c1 = v128.load(pc + ldb);
+          c2 = v128.load(pc + 2 * ldb); c3 = v128.load(pc + 3 * ldb);
+        }
         let pa = a0;
         let pb = b + (<usize>j << 3);
         for (let k = 0; k < K; k++) {
@@ -70,14 +99,18 @@ function gemmRowB(M: i32, N: i32, K: i32, a: usize, rsA: i32, csA: i32, b: usize
           pa += ka;
           pb += ldb;
         }
-        const pc = c + ((<usize>i * N + j) << 3);
         v128.store(pc, c0);
         v128.store(pc + ldb, c1);
         v128.store(pc + 2 * ldb, c2);
         v128.store(pc + 3 * ldb, c3);
       }
       if (j < N) {
+        const pc = c + ((<usize>i * N + j) << 3);
         let s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+        if (acc) {
+          s0 = load<f64>(pc); s1 = load<f64>(pc + ldb);
+          s2 = load<f64>(pc + 2 * ldb); s3 = load<f64>(pc + 3 * ldb);
+        }
         let pa = a0;
         let pb = b + (<usize>j << 3);
         for (let k = 0; k < K; k++) {
@@ -89,7 +122,6 @@ function gemmRowB(M: i32, N: i32, K: i32, a: usize, rsA: i32, csA: i32, b: usize
           pa += ka;
           pb += ldb;
         }
-        const pc = c + ((<usize>i * N + j) << 3);
         store<f64>(pc, s0);
         store<f64>(pc + ldb, s1);
         store<f64>(pc + 2 * ldb, s2);
@@ -101,7 +133,12 @@ function gemmRowB(M: i32, N: i32, K: i32, a: usize, rsA: i32, csA: i32, b: usize
       const a0 = a + ((<usize>i * rsA) << 3);
       let j = 0;
       for (; j + 4 <= N; j += 4) {
+        const pc = c + ((<usize>i * N + j) << 3);
         let c0 = f64x2.splat(0), c1 = f64x2.splat(0);
+        if (acc) {
+          c0 = v128.load(pc);
+          c1 = v128.load(pc, 16);
+        }
         let pa = a0;
         let pb = b + (<usize>j << 3);
         for (let k = 0; k < K; k++) {
@@ -111,12 +148,12 @@ function gemmRowB(M: i32, N: i32, K: i32, a: usize, rsA: i32, csA: i32, b: usize
           pa += ka;
           pb += ldb;
         }
-        const pc = c + ((<usize>i * N + j) << 3);
         v128.store(pc, c0);
         v128.store(pc, c1, 16);
       }
       for (; j < N; j++) {
-        let s = 0.0;
+        const pc = c + ((<usize>i * N + j) << 3);
+        let s = acc ? load<f64>(pc) : 0.0;
         let pa = a0;
         let pb = b + (<usize>j << 3);
         for (let k = 0; k < K; k++) {
@@ -124,16 +161,20 @@ function gemmRowB(M: i32, N: i32, K: i32, a: usize, rsA: i32, csA: i32, b: usize
           pa += ka;
           pb += ldb;
         }
-        store<f64>(c + ((<usize>i * N + j) << 3), s);
+        store<f64>(pc, s);
       }
     }
   } else {
-    // Scalar build: the same 4×4 blocking with scalar accumulators would spill, so 2×4.
+    // Scalar build: one row × four columns of scalar accumulators.
     for (; i < M; i++) {
       const a0 = a + ((<usize>i * rsA) << 3);
       let j = 0;
       for (; j + 4 <= N; j += 4) {
+        const pc = c + ((<usize>i * N + j) << 3);
         let s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+        if (acc) {
+          s0 = load<f64>(pc); s1 = load<f64>(pc, 8); s2 = load<f64>(pc, 16); s3 = load<f64>(pc, 24);
+        }
         let pa = a0;
         let pb = b + (<usize>j << 3);
         for (let k = 0; k < K; k++) {
@@ -145,14 +186,14 @@ function gemmRowB(M: i32, N: i32, K: i32, a: usize, rsA: i32, csA: i32, b: usize
           pa += ka;
           pb += ldb;
         }
-        const pc = c + ((<usize>i * N + j) << 3);
         store<f64>(pc, s0);
         store<f64>(pc, s1, 8);
         store<f64>(pc, s2, 16);
         store<f64>(pc, s3, 24);
       }
       for (; j < N; j++) {
-        let s = 0.0;
+        const pc = c + ((<usize>i * N + j) << 3);
+        let s = acc ? load<f64>(pc) : 0.0;
         let pa = a0;
         let pb = b + (<usize>j << 3);
         for (let k = 0; k < K; k++) {
@@ -160,7 +201,7 @@ function gemmRowB(M: i32, N: i32, K: i32, a: usize, rsA: i32, csA: i32, b: usize
           pa += ka;
           pb += ldb;
         }
-        store<f64>(c + ((<usize>i * N + j) << 3), s);
+        store<f64>(pc, s);
       }
     }
   }
@@ -168,12 +209,40 @@ function gemmRowB(M: i32, N: i32, K: i32, a: usize, rsA: i32, csA: i32, b: usize
 
 /** C[M×N] = A[M×K]·B[K×N]. */
 export function matmul_f64(M: i32, N: i32, K: i32, a: usize, b: usize, c: usize): void {
-  gemmRowB(M, N, K, a, K, 1, b, c);
+  gemmBlock(M, N, K, a, K, 1, b, c, false);
 }
 
-/** C[M×N] = Aᵀ·B with A stored K×M and B stored K×N. */
-export function matmul_tn_f64(M: i32, N: i32, K: i32, a: usize, b: usize, c: usize): void {
-  gemmRowB(M, N, K, a, 1, M, b, c);
+/**
+ * C[M×N] = Aᵀ·B with A stored K×M and B stored K×N. `work` is scratch for the packed A panel:
+ * at least 8 KiB (32 bytes × the K-block, which is at most 256), not aliasing anything.
+ */
+export function matmul_tn_f64(M: i32, N: i32, K: i32, a: usize, b: usize, c: usize, work: usize): void {
+  if (K == 0) {
+    memory.fill(c, 0, (<usize>M * N) << 3);
+    return;
+  }
+  const KC = kBlock(N);
+  const lda = <usize>M << 3;
+  for (let k0 = 0; k0 < K; k0 += KC) {
+    const kc = min(KC, K - k0);
+    const acc = k0 > 0;
+    const ak = a + <usize>k0 * lda;
+    const bk = b + ((<usize>k0 * N) << 3);
+    let i = 0;
+    if (M >= PACK_M) {
+      for (; i + 4 <= M; i += 4) {
+        let src = ak + (<usize>i << 3);
+        let dst = work;
+        for (let k = 0; k < kc; k++) {
+          memory.copy(dst, src, 32);
+          src += lda;
+          dst += 32;
+        }
+        gemmBlock(4, N, kc, work, 1, 4, bk, c + ((<usize>i * N) << 3), acc);
+      }
+    }
+    if (i < M) gemmBlock(M - i, N, kc, ak + (<usize>i << 3), 1, M, bk, c + ((<usize>i * N) << 3), acc);
+  }
 }
 
 /** C[M×N] = A·Bᵀ with A stored M×K and B stored N×K. */

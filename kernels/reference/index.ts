@@ -63,7 +63,7 @@ export function createReferenceKernels(mem: HeapViews): Kernels {
     is_simd: () => 0,
 
     matmul_f64: (M, N, K, a, b, c) => gemm(M, N, K, a, K, 1, b, c),
-    matmul_tn_f64: (M, N, K, a, b, c) => gemm(M, N, K, a, 1, M, b, c),
+    matmul_tn_f64: (M, N, K, a, b, c, _work) => gemm(M, N, K, a, 1, M, b, c),
     matmul_nt_f64(M, N, K, a, b, c) {
       const f = mem.f64;
       const ao = a >> 3, bo = b >> 3, co = c >> 3;
@@ -211,6 +211,7 @@ export function createReferenceKernels(mem: HeapViews): Kernels {
     lgamma_f64: map(lgamma),
     log1pexp_f64: map(log1pexp),
 
+    // Two independent chains: what plain JS code gets from one core.
     peak_probe_f64(iters) {
       let m = 1, s = 0;
       for (let i = 0; i < iters; i++) {
@@ -219,5 +220,6 @@ export function createReferenceKernels(mem: HeapViews): Kernels {
       }
       return m + s;
     },
+    peak_probe_flops: () => 2,
   };
 }
