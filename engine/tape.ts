@@ -38,23 +38,25 @@ export function defineOp<A = undefined>(prim: Primitive<A>): (inputs: readonly T
   return (inputs, attrs) => apply(prim, inputs, attrs);
 }
 
-// Un-broadcasting hooks, set by ops/reduce to avoid an import cycle.
-let sumAll: (g: Tensor) => Tensor;
-let sumLeading: (g: Tensor, rows: number, cols: number) => Tensor;
-let addGrads: (a: Tensor, b: Tensor) => Tensor;
-let reshapeTo: (g: Tensor, shape: readonly number[]) => Tensor;
-let zerosLike: (t: Tensor) => Tensor;
-let onesLike: (t: Tensor) => Tensor;
-export function installTapeHelpers(h: {
-  sumAll: typeof sumAll; sumLeading: typeof sumLeading; add: typeof addGrads;
-  reshape: typeof reshapeTo; zerosLike: typeof zerosLike; onesLike: typeof onesLike;
-}): void {
-  sumAll = h.sumAll;
-  sumLeading = h.sumLeading;
-  addGrads = h.add;
-  reshapeTo = h.reshape;
-  zerosLike = h.zerosLike;
-  onesLike = h.onesLike;
+// Backward-pass bookkeeping straight on the kernels: these run under noGrad (the tape does not
+// differentiate its own bookkeeping) and must not depend on ops/, which depends on the tape.
+function fill(like: readonly number[], b: Tensor['backend'], v: number): Tensor {
+  const t = new Tensor(like, b);
+  b.k.fill_f64(t.size, v, t.ptr);
+  return t;
+}
+
+function reshapeTo(g: Tensor, shape: readonly number[]): Tensor {
+  const t = new Tensor(shape, g.backend);
+  const f = g.backend.heap.f64;
+  f.copyWithin(t.ptr >> 3, g.ptr >> 3, (g.ptr >> 3) + g.size);
+  return t;
+}
+
+function addGrads(a: Tensor, b: Tensor): Tensor {
+  const t = new Tensor(a.shape, a.backend);
+  a.backend.k.add_f64(a.size, a.ptr, b.ptr, t.ptr);
+  return t;
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
@@ -66,10 +68,12 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
 function unbroadcast(name: string, g: Tensor, input: Tensor): Tensor {
   if (sameShape(g.shape, input.shape)) return g;
   if (g.size === input.size) return reshapeTo(g, input.shape);
-  if (input.size === 1) return reshapeTo(sumAll(g), input.shape);
+  if (input.size === 1) return fill(input.shape, g.backend, g.backend.k.sum_f64(g.size, g.ptr));
   const k = input.shape.length;
   if (k < g.shape.length && sameShape(g.shape.slice(g.shape.length - k), input.shape)) {
-    return reshapeTo(sumLeading(g, g.size / input.size, input.size), input.shape);
+    const t = new Tensor(input.shape, g.backend);
+    g.backend.k.sum_rows_f64(g.size / input.size, input.size, g.ptr, t.ptr);
+    return t;
   }
   throw new Error(
     `${name}: gradient of shape [${g.shape.join(', ')}] does not fit input [${input.shape.join(', ')}]`,
@@ -105,7 +109,7 @@ export function grad(loss: Tensor, wrt: readonly Tensor[]): Tensor[] {
       }
     }
     const grads = new Map<number, Tensor>();
-    grads.set(loss.id, onesLike(loss));
+    grads.set(loss.id, fill(loss.shape, loss.backend, 1));
     for (let n = order.length - 1; n >= 0; n--) {
       const t = order[n];
       const g = grads.get(t.id);
@@ -123,6 +127,6 @@ export function grad(loss: Tensor, wrt: readonly Tensor[]): Tensor[] {
         grads.set(input.id, prev ? addGrads(prev, fitted) : fitted);
       });
     }
-    return wrt.map((p) => grads.get(p.id) ?? zerosLike(p));
+    return wrt.map((p) => grads.get(p.id) ?? fill(p.shape, p.backend, 0));
   });
 }

@@ -19,6 +19,13 @@
 //
 // No allocation, no state. Array kernels take (n, x, out) with x and out byte offsets of f64
 // arrays; out may alias x.
+//
+// The erf/erfc and lgamma coefficients and branch structure come from fdlibm, whose notice
+// asks to be preserved:
+//   Copyright (C) 1993 by Sun Microsystems, Inc. All rights reserved.
+//   Developed at SunSoft, a Sun Microsystems, Inc. business.
+//   Permission to use, copy, modify, and distribute this software is freely granted,
+//   provided that this notice is preserved.
 
 // ---------------------------------------------------------------------------------------------
 // erf / erfc

@@ -7,6 +7,13 @@
 // V8 and AssemblyScript's NativeMath). Change both files together. The numerical design notes
 // (fdlibm rational approximations, exact splitting of -x²/2, asymptotic series for log Φ) are
 // at the top of the AssemblyScript file.
+//
+// The erf/erfc and lgamma coefficients and branch structure come from fdlibm, whose notice
+// asks to be preserved:
+//   Copyright (C) 1993 by Sun Microsystems, Inc. All rights reserved.
+//   Developed at SunSoft, a Sun Microsystems, Inc. business.
+//   Permission to use, copy, modify, and distribute this software is freely granted,
+//   provided that this notice is preserved.
 
 // ---------------------------------------------------------------------------------------------
 // erf / erfc
