@@ -62,6 +62,12 @@ export interface Kernels {
   lgamma_f64(n: N, x: P, out: P): void;
   log1pexp_f64(n: N, x: P, out: P): void;
 
+  /** The batched NGMM marginal likelihood: see kernels/reference/marginal/kernel.ts. */
+  marginal_f64(
+    code: N, G: N, offs: P, y: P, trials: P, f: P, s: P, phi: number, cst: P, opts: P,
+    L: P, gf: P, gs: P, gphi: P, stats: P, work: P, workSteps: N,
+  ): number;
+
   peak_probe_f64(iters: N): number;
   peak_probe_flops(): number;
 }
@@ -69,4 +75,4 @@ export interface Kernels {
 /** Bytes of scratch `matmul_tn_f64` needs (32 × its largest K-block of 256). */
 export const MATMUL_TN_WORK = 8192;
 
-export type KernelName = Exclude<keyof Kernels, 'heap_base' | 'is_simd' | 'peak_probe_f64' | 'peak_probe_flops'>;
+export type KernelName = Exclude<keyof Kernels, 'heap_base' | 'is_simd' | 'peak_probe_f64' | 'peak_probe_flops' | 'marginal_f64'>;

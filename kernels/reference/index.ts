@@ -4,6 +4,7 @@
 // way on purpose: this is the yardstick, not a competitor.
 import type { Kernels } from '../kernels';
 import { erf, erfc, lgamma, log1pexp, logNdtr } from './special';
+import { marginalKernel } from './marginal/kernel';
 
 export interface HeapViews {
   readonly f64: Float64Array;
@@ -221,5 +222,9 @@ export function createReferenceKernels(mem: HeapViews): Kernels {
       return m + s;
     },
     peak_probe_flops: () => 2,
+
+    // The reference records steps in JS arrays; work/workSteps are the WASM build's scratch.
+    marginal_f64: (code, G, offs, y, trials, f, s, phi, cst, opts, L, gf, gs, gphi, stats, _work, _workSteps) =>
+      marginalKernel(mem, code, G, offs, y, trials, f, s, phi, cst, opts, L, gf, gs, gphi, stats),
   };
 }

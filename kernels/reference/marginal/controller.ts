@@ -1,0 +1,49 @@
+// Step-size control for the embedded pair (Hairer, Nørsett & Wanner I, §II.4): the error is
+// measured in the mixed norm |err| / (atol + rtol·max(|y₀|, |y₁|)) and the next step is
+// h·min(FAC_MAX, max(FAC_MIN, SAFETY·norm^{−1/5})); after a rejection the step may not grow
+// (avoids rejection cycles). The initial step is the caller's: for the marginal it is a fraction
+// of the posterior scale σ̂, which is known before the solve.
+export const SAFETY = 0.9;
+export const FAC_MIN = 0.2;
+export const FAC_MAX = 5;
+
+/** The standard mixed norm, for a solution component measured on its own scale (the adjoint α). */
+export function errorNorm(err: number, y0: number, y1: number, rtol: number, atol: number): number {
+  return Math.abs(err) / (atol + rtol * Math.max(Math.abs(y0), Math.abs(y1)));
+}
+
+/**
+ * The forward solve's u is a log: an error δ in u is a relative error δ of the marginal
+ * likelihood whatever u's size, and u's size is arbitrary anyway (it moves with the shift m
+ * and with σ̂). So its tolerance is atol + rtol, rtol being the relative accuracy asked of e^L;
+ * measuring against |u| instead made the achieved accuracy depend on log σ̂.
+ */
+export function logErrorNorm(err: number, rtol: number, atol: number): number {
+  return Math.abs(err) / (atol + rtol);
+}
+
+/** Weights below this are clamped: see `influence`. */
+export const INFLUENCE_FLOOR = 1e-3;
+
+/**
+ * The forward marginal solve weights each local error by its influence on the answer: an
+ * error δ in u at t reaches u(b) multiplied by ∂u(b)/∂u(t) = α(t) = e^{u(t)−u(b)} (the
+ * closed-form adjoint, MATH.md §5), which is e^{−T²/2} in the far left tail and 1 past the
+ * mode. Weighting by min(1, e^{u − u_ref}), with u_ref = log(√(2π)·σ̂) the Laplace estimate
+ * of u(b), spends steps only where the integral is made: the tail is then crossed at the
+ * explicit method's stability limit (|h·∂f/∂u| = |h·u'| ≲ 3), not at the tolerance's pace.
+ * The floor keeps the error estimate in charge there: beyond the stability limit an explicit
+ * method amplifies errors, which a weight of e^{−30} would let through. Measured on Gaussian
+ * groups (closed form): floor 10⁻³ halves the steps of an unweighted solve (84 against 209 at
+ * rtol 1e−8) while the error at rtol 1e−10 stays near 1e−10.
+ */
+export function influence(y1: number, yRef: number): number {
+  return y1 >= yRef ? 1 : Math.max(INFLUENCE_FLOOR, Math.exp(y1 - yRef));
+}
+
+/** The factor to scale h by, given the error norm (≤ 1 accepts) and whether the last step was rejected. */
+export function stepFactor(norm: number, lastRejected: boolean): number {
+  if (norm === 0) return lastRejected ? 1 : FAC_MAX;
+  const f = Math.min(FAC_MAX, Math.max(FAC_MIN, SAFETY * Math.pow(norm, -0.2)));
+  return lastRejected ? Math.min(1, f) : f;
+}

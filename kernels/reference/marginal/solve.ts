@@ -1,0 +1,317 @@
+// One group's log marginal likelihood L = log ∫ e^{ℓ(t)} dt by the shifted log-domain ODE
+// (MATH.md §3–5) and its gradients, three ways. The reference for the WASM kernel
+// kernels/assembly/marginal/solve.ts, which follows it step for step.
+//
+//  1. Centre: posterior mode t̂ (safeguarded Newton; a grid scan first when ℓ need not be
+//     concave) and scale σ̂ = (−ℓ''(t̂))^{−1/2}; integrate over [t̂ − Tσ̂, t̂ + Tσ̂] with a
+//     breakpoint at t̂ (the adaptive solver cannot step over the bump), shift m = ℓ(t̂).
+//  2. Start on the solution: u(a) = ℓ(a) − m − log ℓ'(a), the Mills-ratio estimate of the
+//     left tail, so u'(a) = ℓ'(a) and there is no stiff transient; the right tail
+//     e^{ℓ(b)−m}/|ℓ'(b)| is added at the end. (With an explicit baseline c₀ instead,
+//     u(a) = c₀ and e^{c₀} is subtracted exactly.)
+//  3. u' = e^{ℓ(t) − m − u} by Dormand–Prince 5(4), mixed-norm error control on u.
+//  4. Gradients ∂L/∂π = E[∂ℓ/∂π | y] (Fisher's identity) by
+//       folded    — the closed-form adjoint α = e^{u−u(b)}: integrate e^{ℓ−m}·∂ℓ/∂π with the
+//                   step's own quadrature weights during the forward solve (default);
+//       adjoint   — the continuous adjoint α' = α·e^{ℓ−m−u} solved backward from b with its
+//                   own error control, u from the forward dense output;
+//       discrete  — reverse-mode through the accepted forward steps (step sizes constant).
+//     The tails and the interval ends are held fixed: their derivatives are of the order of
+//     the tail mass, e^{−T²/2} relative.
+import { C, B, A, dopri5Dense, dopri5Step } from './dopri5';
+import { errorNorm, influence, logErrorNorm, stepFactor } from './controller';
+import { Integrand } from './integrand';
+import { isConcave } from './obs';
+
+export const GRAD_NONE = 0;
+export const GRAD_FOLDED = 1;
+export const GRAD_ADJOINT = 2;
+export const GRAD_DISCRETE = 3;
+
+export const STATUS_OK = 0;
+export const STATUS_MAX_STEPS = 1;
+export const STATUS_NOT_FINITE = 2;
+export const STATUS_BASELINE = 3;
+/** The WASM build's step record ran out of room (work buffer too small). */
+export const STATUS_WORK = 4;
+
+export interface SolveOptions {
+  rtol: number;
+  atol: number;
+  /** Half-width of the interval in units of σ̂ (mode centre) or in t (prior centre). */
+  T: number;
+  /** Baseline u(a) relative to m; NaN starts on the Mills-ratio tail estimate instead. */
+  c0: number;
+  maxSteps: number;
+  grad: number;
+  /** 0: mode-centred interval t̂ ± Tσ̂; 1: the prior interval [−T, T] (the paper's baseline). */
+  centre: number;
+}
+
+export interface GroupStats {
+  L: number;
+  steps: number;
+  rejected: number;
+  /** ℓ evaluations by the ODE solves (forward, and backward for the adjoint). */
+  rhs: number;
+  /** All ℓ evaluations, mode search included. */
+  evals: number;
+  /** Gradient passes (each O(n) outside the fast paths). */
+  gradEvals: number;
+  status: number;
+  mode: number;
+  sd: number;
+}
+
+interface Mode {
+  t: number;
+  sd: number;
+}
+
+// Safeguarded Newton for the root of ℓ' on a bracket [lo, hi] with ℓ'(lo) > 0 > ℓ'(hi).
+function newton(g: Integrand, lo: number, hi: number, t: number): Mode {
+  let d2 = -1;
+  for (let it = 0; it < 200; it++) {
+    const [d1, dd] = g.slope(t);
+    d2 = dd;
+    if (d1 === 0) break;
+    if (d1 > 0) lo = t;
+    else hi = t;
+    let next = t - d1 / dd;
+    if (!(dd < 0) || !(next > lo && next < hi)) next = 0.5 * (lo + hi);
+    const done = Math.abs(next - t) <= 1e-15 * (1 + Math.abs(t)) || hi - lo <= 1e-15 * (1 + Math.abs(t));
+    t = next;
+    if (done) break;
+  }
+  d2 = g.slope(t)[1];
+  return { t, sd: d2 < 0 ? 1 / Math.sqrt(-d2) : NaN };
+}
+
+// The mode of a concave ℓ: bracket the sign change of ℓ' by doubling steps from 0, then Newton.
+function concaveMode(g: Integrand): Mode {
+  const [d0] = g.slope(0);
+  if (d0 === 0) return newton(g, -1, 1, 0);
+  const dir = d0 > 0 ? 1 : -1;
+  let near = 0, step = 1, far = dir;
+  for (let i = 0; i < 1100; i++) {
+    const [d] = g.slope(far);
+    if (d * dir <= 0) break;
+    near = far;
+    step *= 2;
+    far = near + dir * step;
+  }
+  return dir > 0 ? newton(g, near, far, near) : newton(g, far, near, near);
+}
+
+// Every local maximum of ℓ within 40 nats of the highest, from a grid over the prior's range
+// then Newton between grid neighbours. Used where ℓ need not be concave.
+const GRID = 481;
+const GRID_HALF = 12;
+function allModes(g: Integrand): Mode[] {
+  const h = (2 * GRID_HALF) / (GRID - 1);
+  const v = new Float64Array(GRID);
+  let best = -Infinity;
+  for (let i = 0; i < GRID; i++) {
+    v[i] = g.ell(-GRID_HALF + i * h);
+    if (v[i] > best) best = v[i];
+  }
+  const modes: Mode[] = [];
+  for (let i = 0; i < GRID; i++) {
+    const left = i === 0 ? -Infinity : v[i - 1];
+    const right = i === GRID - 1 ? -Infinity : v[i + 1];
+    if (v[i] >= left && v[i] > right && v[i] > best - 40) {
+      const t = -GRID_HALF + i * h;
+      const lo = t - h, hi = t + h;
+      const m = g.slope(lo)[0] > 0 && g.slope(hi)[0] < 0 ? newton(g, lo, hi, t) : { t, sd: NaN };
+      modes.push({ t: m.t, sd: Number.isFinite(m.sd) ? m.sd : h });
+    }
+  }
+  return modes;
+}
+
+function logAddExp(a: number, b: number): number {
+  if (a === -Infinity) return b;
+  if (b === -Infinity) return a;
+  return Math.max(a, b) + Math.log1p(Math.exp(-Math.abs(a - b)));
+}
+
+interface StepRecord {
+  t: number;
+  h: number;
+  u0: number;
+  u1: number;
+  k: Float64Array;
+  ev: Float64Array;
+}
+
+export function solveGroup(g: Integrand, o: SolveOptions): GroupStats {
+  const stats: GroupStats = { L: NaN, steps: 0, rejected: 0, rhs: 0, evals: 0, gradEvals: 0, status: STATUS_OK, mode: NaN, sd: NaN };
+  const modes = isConcave(g.code) ? [concaveMode(g)] : allModes(g);
+  let main = modes[0];
+  for (const md of modes) if (g.ell(md.t) > g.ell(main.t)) main = md;
+  const m = g.ell(main.t);
+  stats.mode = main.t;
+  stats.sd = main.sd;
+  if (!Number.isFinite(m) || !Number.isFinite(main.sd)) {
+    stats.status = STATUS_NOT_FINITE;
+    return stats;
+  }
+
+  let a: number, b: number;
+  if (o.centre === 1) {
+    a = -o.T;
+    b = o.T;
+  } else {
+    a = Math.min(...modes.map((md) => md.t - o.T * md.sd));
+    b = Math.max(...modes.map((md) => md.t + o.T * md.sd));
+  }
+  const breaks = modes.map((md) => md.t).filter((t) => t > a && t < b).sort((x, y) => x - y);
+  breaks.push(b);
+
+  // Start: on the left-tail estimate where ℓ is rising at a, else on the baseline c₀.
+  const ea = g.ell(a) - m;
+  const tails = Number.isNaN(o.c0) && o.centre === 0;
+  const [da] = g.slope(a);
+  const useTail = tails && da > 0;
+  const c0 = Number.isNaN(o.c0) ? -40 : o.c0;
+  let u = useTail ? ea - Math.log(da) : c0;
+
+  const record = o.grad === GRAD_ADJOINT || o.grad === GRAD_DISCRETE;
+  const recs: StepRecord[] = [];
+  const k = new Float64Array(7), Y = new Float64Array(7), ev = new Float64Array(7);
+  const forward = (e: number, y: number) => Math.exp(e - y);
+  let t = a, e0 = ea, h = Math.min(0.1 * main.sd, b - a), lastRejected = false, bi = 0;
+  k[0] = forward(e0, u);
+  const rhsBefore = g.evals;
+  const uRef = Math.log(Math.sqrt(2 * Math.PI) * main.sd);
+  while (bi < breaks.length) {
+    const target = breaks[bi];
+    if (stats.steps + stats.rejected >= o.maxSteps) {
+      stats.status = STATUS_MAX_STEPS;
+      return stats;
+    }
+    const last = h >= target - t;
+    const hh = last ? target - t : h;
+    ev[0] = e0;
+    for (let s = 1; s < 5; s++) ev[s] = g.ell(t + C[s] * hh) - m;
+    ev[5] = ev[6] = g.ell(last ? target : t + hh) - m;
+    const r = dopri5Step(u, hh, ev, forward, k, Y);
+    const norm = logErrorNorm(r.err, o.rtol, o.atol) * influence(Math.max(u, r.y1), uRef);
+    if (norm <= 1) {
+      if (o.grad === GRAD_FOLDED) {
+        for (let s = 0; s < 6; s++) if (B[s] !== 0) g.accumulate(t + C[s] * hh, hh * B[s] * Math.exp(ev[s]));
+      }
+      if (record) recs.push({ t, h: hh, u0: u, u1: r.y1, k: k.slice(), ev: ev.slice() });
+      stats.steps++;
+      t = last ? target : t + hh;
+      if (last) bi++;
+      u = r.y1;
+      e0 = ev[6];
+      k[0] = k[6];
+      h = hh * stepFactor(norm, lastRejected);
+      lastRejected = false;
+    } else {
+      stats.rejected++;
+      h = hh * (Number.isFinite(norm) ? stepFactor(norm, true) : 0.2);
+      lastRejected = true;
+    }
+  }
+  stats.rhs = g.evals - rhsBefore;
+
+  // Close: add the right tail, or remove the baseline.
+  let logZ: number;
+  if (useTail) {
+    const [db] = g.slope(b);
+    logZ = db < 0 ? logAddExp(u, g.ell(b) - m - Math.log(-db)) : u;
+  } else {
+    if (!(u > c0)) {
+      stats.status = STATUS_BASELINE;
+      return stats;
+    }
+    logZ = u + Math.log1p(-Math.exp(c0 - u));
+  }
+  stats.L = m + logZ;
+  if (!Number.isFinite(stats.L)) stats.status = STATUS_NOT_FINITE;
+
+  if (o.grad === GRAD_ADJOINT) adjointSweep(g, o, recs, breaks, a, m, u, stats);
+  else if (o.grad === GRAD_DISCRETE) discreteAdjoint(g, recs, u);
+  if (o.grad !== GRAD_NONE) g.finish(Math.exp(logZ));
+  stats.evals = g.evals;
+  stats.gradEvals = g.gradEvals;
+  return stats;
+}
+
+// α' = α·w(t), w = e^{ℓ−m−u(t)}, α(b) = 1, solved from b down to a with its own error control
+// on α; ∂u(b)/∂π = ∫ α·w·∂ℓ/∂π accumulates with the backward steps' weights (×e^{u(b)}, to share
+// finish(Z) with the other methods).
+function adjointSweep(g: Integrand, o: SolveOptions, recs: StepRecord[], breaks: number[], a: number, m: number, uEnd: number, stats: GroupStats): void {
+  let idx = recs.length - 1;
+  const uAt = (t: number): number => {
+    while (idx > 0 && t < recs[idx].t) idx--;
+    while (idx < recs.length - 1 && t > recs[idx].t + recs[idx].h) idx++;
+    const r = recs[idx];
+    return dopri5Dense(r.u0, r.u1, r.h, r.k, (t - r.t) / r.h);
+  };
+  const stops = [...breaks.slice(0, -1).reverse(), a];
+  const scale = Math.exp(uEnd);
+  const k = new Float64Array(7), Y = new Float64Array(7), ev = new Float64Array(7);
+  const linear = (w: number, alpha: number) => alpha * Math.exp(w);
+  const before = g.evals;
+  let t = breaks[breaks.length - 1], alpha = 1, h = -(recs[recs.length - 1]?.h ?? 0.1), lastRejected = false, si = 0;
+  let e0 = g.ell(t) - m - uEnd;
+  k[0] = linear(e0, alpha);
+  while (si < stops.length) {
+    const target = stops[si];
+    const last = h <= target - t;
+    const hh = last ? target - t : h;
+    ev[0] = e0;
+    for (let s = 1; s < 5; s++) {
+      const ts = t + C[s] * hh;
+      ev[s] = g.ell(ts) - m - uAt(ts);
+    }
+    const tEnd = last ? target : t + hh;
+    ev[5] = ev[6] = g.ell(tEnd) - m - uAt(tEnd);
+    const r = dopri5Step(alpha, hh, ev, linear, k, Y);
+    const norm = errorNorm(r.err, alpha, r.y1, o.rtol, o.atol);
+    if (norm <= 1) {
+      for (let s = 0; s < 6; s++) {
+        if (B[s] !== 0) g.accumulate(t + C[s] * hh, -hh * B[s] * k[s] * scale);
+      }
+      t = tEnd;
+      if (last) si++;
+      alpha = r.y1;
+      e0 = ev[6];
+      k[0] = k[6];
+      h = hh * stepFactor(norm, lastRejected);
+      lastRejected = false;
+    } else {
+      h = hh * (Number.isFinite(norm) ? stepFactor(norm, true) : 0.2);
+      lastRejected = true;
+    }
+  }
+  stats.rhs += g.evals - before;
+}
+
+// Reverse mode through the recorded steps: u₁ = u₀ + hΣBᵢkᵢ, kᵢ = exp(eᵢ − Uᵢ),
+// Uᵢ = u₀ + hΣ_{j<i}A_ij k_j. With λ = ∂u_N/∂u₁: k̄ᵢ = λhBᵢ + Σ_{l>i} Ū_l h A_li,
+// Ūᵢ = −kᵢk̄ᵢ, ēᵢ = kᵢk̄ᵢ, and λ ← λ + ΣŪᵢ. ∂u_N/∂π = Σ ēᵢ·∂ℓ(tᵢ)/∂π.
+function discreteAdjoint(g: Integrand, recs: StepRecord[], uEnd: number): void {
+  const scale = Math.exp(uEnd);
+  const kbar = new Float64Array(7), Ubar = new Float64Array(7);
+  let lambda = 1;
+  for (let n = recs.length - 1; n >= 0; n--) {
+    const { t, h, k } = recs[n];
+    let sumU = 0;
+    for (let i = 6; i >= 0; i--) {
+      let kb = lambda * h * B[i];
+      for (let l = i + 1; l < 7; l++) kb += Ubar[l] * h * A[l][i];
+      kbar[i] = kb;
+      Ubar[i] = -k[i] * kb;
+      sumU += Ubar[i];
+    }
+    // Stages 6 and 7 (indices 5, 6) share t + h: one gradient pass for both.
+    for (let i = 0; i < 5; i++) g.accumulate(t + C[i] * h, k[i] * kbar[i] * scale);
+    g.accumulate(t + h, (k[5] * kbar[5] + k[6] * kbar[6]) * scale);
+    lambda += sumU;
+  }
+}
