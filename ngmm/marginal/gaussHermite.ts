@@ -121,7 +121,7 @@ function base(K: number): GaussHermiteRule {
 function sturmCount(K: number, x: number): number {
   // A zero pivot is replaced by a tiny negative one before it is counted (as LAPACK's dstebz
   // does with its pivmin), so the count stays consistent with the next pivot's sign.
-  const tiny = Number.MIN_VALUE * 1e300 > 0 ? 1e-300 : Number.MIN_VALUE;
+  const tiny = 1e-300;
   let count = 0;
   let d = -x;
   for (let i = 1; ; i++) {

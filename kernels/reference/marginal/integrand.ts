@@ -4,8 +4,11 @@
 //
 // Gaussian-identity and Poisson-log collapse to per-group sufficient statistics, so ℓ(t) costs
 // O(1) instead of O(n): Gaussian Σr, Σr² (r = y − f); Poisson Σy, Σy·f, Σe^f. Their gradients
-// need only posterior moments (E[t], E[t²] or E[e^{st}], E[t·e^{st}]), accumulated instead of
-// per-observation sums and mapped to ∂L/∂f_j at the end.
+// need only posterior moments, accumulated instead of per-observation sums and mapped to
+// ∂L/∂f_j at the end. The moments are of δ = t − t̂ (the mode, `centre`), not of t: e.g. the
+// Gaussian ∂L/∂σ needs E[Σ(r_j − s·t)²], which from raw moments is Σr² − 2sΣr·E[t] + ns²E[t²],
+// a difference of terms up to 100× its size when σ is small (measured: 1e−7 relative error at
+// rtol 1e−10); about the mode the residuals ρ_j = r_j − s·t̂ are already small.
 import { GAUSSIAN_IDENTITY, POISSON_LOG, obsCore, obsDphi, obsHess, obsScore } from './obs';
 
 const HALF_LN_2PI = 0.9189385332046728;
@@ -25,6 +28,8 @@ export class Integrand {
   private mtt = 0;
   private me = 0;
   private mte = 0;
+  /** The posterior mode: moments of the fast paths are taken about it. */
+  centre = 0;
   /** Evaluations of ℓ (value only / with derivatives) and gradient passes. */
   evals = 0;
   gradEvals = 0;
@@ -110,13 +115,14 @@ export class Integrand {
     this.gradEvals++;
     const { code, s, phi } = this;
     if (this.fast) {
+      const d = t - this.centre;
       this.m0 += w;
-      this.mt += w * t;
-      this.mtt += w * t * t;
+      this.mt += w * d;
+      this.mtt += w * d * d;
       if (code === POISSON_LOG) {
-        const e = w * Math.exp(s * t);
+        const e = w * Math.exp(s * d);
         this.me += e;
-        this.mte += e * t;
+        this.mte += e * d;
       }
       return;
     }
@@ -139,16 +145,26 @@ export class Integrand {
    */
   finish(Z: number): void {
     const { code, s, phi, n } = this;
-    const e0 = this.m0 / Z, et = this.mt / Z;
+    const tc = this.centre;
+    // e0 = E[1] (Σw/Z, ≈ 1), ed = E[δ], edd = E[δ²], δ = t − t̂.
+    const e0 = this.m0 / Z, ed = this.mt / Z;
     if (code === GAUSSIAN_IDENTITY) {
-      const ett = this.mtt / Z, p2 = phi * phi;
-      for (let j = 0; j < n; j++) this.gf[j] = ((this.y[j] - this.f[j]) * e0 - s * et) / p2;
-      this.gs = (this.s1 * et - n * s * ett) / p2;
-      this.gphi = (-n * e0) / phi + (this.s2 * e0 - 2 * s * this.s1 * et + n * s * s * ett) / (p2 * phi);
+      const edd = this.mtt / Z, p2 = phi * phi;
+      // ρ_j = r_j − s·t̂; Σρ and Σρ² from the statistics, Σρ² without cancellation.
+      let sr = 0, srr = 0;
+      for (let j = 0; j < n; j++) {
+        const rho = this.y[j] - this.f[j] - s * tc;
+        this.gf[j] = (rho * e0 - s * ed) / p2;
+        sr += rho;
+        srr += rho * rho;
+      }
+      this.gs = (tc * sr * e0 + sr * ed - n * s * tc * ed - n * s * edd) / p2;
+      this.gphi = (-n * e0) / phi + (srr * e0 - 2 * s * sr * ed + n * s * s * edd) / (p2 * phi);
     } else if (code === POISSON_LOG) {
-      const ee = this.me / Z, ete = this.mte / Z;
-      for (let j = 0; j < n; j++) this.gf[j] = this.y[j] * e0 - Math.exp(this.f[j]) * ee;
-      this.gs = this.s1 * et - this.se * ete;
+      // e^{s·t} = e^{s·t̂}·e^{s·δ}: E[e^{sδ}], E[δ·e^{sδ}] accumulated.
+      const es = Math.exp(s * tc), ee = this.me / Z, ede = this.mte / Z;
+      for (let j = 0; j < n; j++) this.gf[j] = this.y[j] * e0 - Math.exp(this.f[j]) * es * ee;
+      this.gs = this.s1 * (tc * e0 + ed) - this.se * es * (tc * ee + ede);
       this.gphi = 0;
     } else {
       for (let j = 0; j < n; j++) this.gf[j] /= Z;

@@ -1,0 +1,88 @@
+// A dataset's response, arranged by group once, with everything that does not depend on
+// parameters precomputed (MATH.md §2: c(y) = −log y!, log C(m, y), …, summed per group).
+import type { Backend } from '../../kernels/load';
+import type { Family } from '../families/family';
+
+export interface GroupedResponse {
+  readonly family: Family;
+  /** Observations sorted by group. */
+  readonly y: Float64Array;
+  /** Binomial trials per observation (null: one trial each). */
+  readonly trials: Float64Array | null;
+  /** Group i holds observations offsets[i] .. offsets[i+1]−1. */
+  readonly offsets: Int32Array;
+  /** Group index of each (sorted) observation. */
+  readonly groupOf: Int32Array;
+  /** Σ_j c(y_j) per group. */
+  readonly cst: Float64Array;
+  readonly nobs: number;
+  readonly ngroups: number;
+  /** Heap copies per backend, made on first use and kept (the data outlive every step). */
+  readonly uploads: Map<Backend, Uploaded>;
+}
+
+export interface Uploaded {
+  readonly y: number;
+  readonly trials: number;
+  readonly offsets: number;
+  readonly cst: number;
+}
+
+/**
+ * Groups observations that are already sorted by group: `sizes[i]` observations per group.
+ * Validates the response against the family and rejects empty groups, naming the observation.
+ */
+export function groupResponse(family: Family, y: ArrayLike<number>, sizes: ArrayLike<number>, trials?: ArrayLike<number>): GroupedResponse {
+  const G = sizes.length;
+  const offsets = new Int32Array(G + 1);
+  for (let i = 0; i < G; i++) {
+    const n = sizes[i];
+    if (!(Number.isInteger(n) && n >= 1)) throw new Error(`group ${i} has ${n} observations: every group needs at least one`);
+    offsets[i + 1] = offsets[i] + n;
+  }
+  const nobs = offsets[G];
+  if (y.length !== nobs) throw new Error(`response has ${y.length} values but the groups hold ${nobs}`);
+  if (trials && trials.length !== nobs) throw new Error(`trials has ${trials.length} values for ${nobs} observations`);
+  if (family.name === 'binomial' && !trials) throw new Error('binomial family needs the number of trials per observation');
+  const bad = family.validate(y, trials);
+  if (bad) throw new Error(`observation ${bad.index}: ${bad.message}`);
+  const yy = Float64Array.from(y);
+  const tt = family.name === 'binomial' && trials ? Float64Array.from(trials) : null;
+  const groupOf = new Int32Array(nobs);
+  const cst = new Float64Array(G);
+  for (let i = 0; i < G; i++) {
+    let c = 0;
+    for (let j = offsets[i]; j < offsets[i + 1]; j++) {
+      groupOf[j] = i;
+      c += family.constant(yy[j], tt ? tt[j] : 1);
+    }
+    cst[i] = c;
+  }
+  return { family, y: yy, trials: tt, offsets, groupOf, cst, nobs, ngroups: G, uploads: new Map() };
+}
+
+/** The response's heap copy on backend b (made once; freed by `releaseResponse`). */
+export function upload(r: GroupedResponse, b: Backend): Uploaded {
+  let u = r.uploads.get(b);
+  if (!u) {
+    const h = b.heap;
+    const y = h.alloc(r.nobs * 8);
+    const trials = r.trials ? h.alloc(r.nobs * 8) : 0;
+    const offsets = h.alloc((r.ngroups + 1) * 4);
+    const cst = h.alloc(r.ngroups * 8);
+    h.f64.set(r.y, y >> 3);
+    if (r.trials) h.f64.set(r.trials, trials >> 3);
+    h.i32.set(r.offsets, offsets >> 2);
+    h.f64.set(r.cst, cst >> 3);
+    u = { y, trials, offsets, cst };
+    r.uploads.set(b, u);
+  }
+  return u;
+}
+
+export function releaseResponse(r: GroupedResponse): void {
+  for (const [b, u] of r.uploads) {
+    for (const p of [u.y, u.trials, u.offsets, u.cst]) if (p) b.heap.free(p);
+  }
+  r.uploads.clear();
+}
