@@ -26,10 +26,14 @@ export class Integrand {
   private m0 = 0;
   private mt = 0;
   private mtt = 0;
-  private me = 0;
-  private mte = 0;
-  /** The posterior mode: moments of the fast paths are taken about it. */
+  private me = 0; // Poisson: Σw·expm1(s·δ)
+  private mte = 0; // Poisson: Σw·δ·expm1(s·δ)
+  /** The posterior mode: moments of the fast paths are taken about it (see setCentre). */
   centre = 0;
+  /** ℓ(centre), the solver's shift m. */
+  mRef = 0;
+  private rho1 = 0; // Gaussian Σρ_j, ρ_j = r_j − s·t̂
+  private efHat = 0; // Poisson Σe^{f_j + s·t̂}
   /** Evaluations of ℓ (value only / with derivatives) and gradient passes. */
   evals = 0;
   gradEvals = 0;
@@ -83,6 +87,37 @@ export class Integrand {
     return this.cst + sum - 0.5 * t * t - HALF_LN_2PI;
   }
 
+  /**
+   * Fixes the centre t̂ and the shift m = ℓ(t̂). The fast paths then evaluate ℓ(t) − m in a
+   * centred form: in a Poisson group of 10⁵ large counts ℓ is a sum of terms of size 10⁸ and
+   * its rounding error (≈10⁻⁷) is more than the posterior weights can stand, whereas
+   *   ℓ(t) − m = s·δ·Σy − Σe^{f+st̂}·expm1(s·δ) − δ·(t̂ + δ/2),   δ = t − t̂,
+   * has terms of the size of the result. The Gaussian likewise, with ρ_j = r_j − s·t̂.
+   */
+  setCentre(tc: number): void {
+    this.centre = tc;
+    this.mRef = this.ell(tc);
+    const { s, n } = this;
+    if (this.code === GAUSSIAN_IDENTITY) {
+      let a = 0;
+      for (let j = 0; j < n; j++) a += this.y[j] - this.f[j] - s * tc;
+      this.rho1 = a;
+    } else if (this.code === POISSON_LOG) {
+      this.efHat = this.se * Math.exp(s * tc);
+    }
+  }
+
+  /** ℓ(t) − m, the solver's shifted log-integrand. */
+  shifted(t: number): number {
+    if (!this.fast) return this.ell(t) - this.mRef;
+    this.evals++;
+    const { s, phi, n } = this;
+    const d = t - this.centre;
+    const prior = -d * (this.centre + 0.5 * d);
+    if (this.code === GAUSSIAN_IDENTITY) return (s * d * this.rho1 - 0.5 * n * s * s * d * d) / (phi * phi) + prior;
+    return s * d * this.s1 - this.efHat * Math.expm1(s * d) + prior;
+  }
+
   /** [ℓ'(t), ℓ''(t)] for Newton. */
   slope(t: number): [number, number] {
     this.evals++;
@@ -120,7 +155,7 @@ export class Integrand {
       this.mt += w * d;
       this.mtt += w * d * d;
       if (code === POISSON_LOG) {
-        const e = w * Math.exp(s * d);
+        const e = w * Math.expm1(s * d);
         this.me += e;
         this.mte += e * d;
       }
@@ -161,10 +196,13 @@ export class Integrand {
       this.gs = (tc * sr * e0 + sr * ed - n * s * tc * ed - n * s * edd) / p2;
       this.gphi = (-n * e0) / phi + (srr * e0 - 2 * s * sr * ed + n * s * s * edd) / (p2 * phi);
     } else if (code === POISSON_LOG) {
-      // e^{s·t} = e^{s·t̂}·e^{s·δ}: E[e^{sδ}], E[δ·e^{sδ}] accumulated.
-      const es = Math.exp(s * tc), ee = this.me / Z, ede = this.mte / Z;
-      for (let j = 0; j < n; j++) this.gf[j] = this.y[j] * e0 - Math.exp(this.f[j]) * es * ee;
-      this.gs = this.s1 * (tc * e0 + ed) - this.se * es * (tc * ee + ede);
+      // e^{s·t} = e^{s·t̂}·(1 + expm1(s·δ)), with E[expm1(sδ)] and E[δ·expm1(sδ)] accumulated:
+      // in a large group Σy and Σe^{f+st̂} are both ~10⁸ and ∂L/∂s is their small difference,
+      // so the difference d0 = Σr(t̂) is taken once and the rest carries only the small parts.
+      const es = Math.exp(s * tc), em = this.me / Z, edm = this.mte / Z, sef = this.se * es;
+      const d0 = this.s1 - sef;
+      for (let j = 0; j < n; j++) this.gf[j] = this.y[j] * e0 - Math.exp(this.f[j]) * es * (e0 + em);
+      this.gs = tc * d0 * e0 + d0 * ed - sef * (tc * em + edm);
       this.gphi = 0;
     } else {
       for (let j = 0; j < n; j++) this.gf[j] /= Z;

@@ -1,0 +1,29 @@
+// Step-size control for the embedded pair: the WASM twin of kernels/reference/marginal/controller.ts
+// (same constants, same operations). See the reference for the rationale of each piece.
+export const SAFETY: f64 = 0.9;
+export const FAC_MIN: f64 = 0.2;
+export const FAC_MAX: f64 = 5.0;
+/** Weights below this are clamped: see `influence`. */
+export const INFLUENCE_FLOOR: f64 = 1e-3;
+
+/** The standard mixed norm, for a solution component measured on its own scale (the adjoint α). */
+export function errorNorm(err: f64, y0: f64, y1: f64, rtol: f64, atol: f64): f64 {
+  return Math.abs(err) / (atol + rtol * Math.max(Math.abs(y0), Math.abs(y1)));
+}
+
+/** The forward solve's u is a log: its tolerance is atol + rtol whatever its size. */
+export function logErrorNorm(err: f64, rtol: f64, atol: f64): f64 {
+  return Math.abs(err) / (atol + rtol);
+}
+
+/** min(1, e^{y1 − yRef}) floored at INFLUENCE_FLOOR: the local error's influence on u(b). */
+export function influence(y1: f64, yRef: f64): f64 {
+  return y1 >= yRef ? 1.0 : Math.max(INFLUENCE_FLOOR, Math.exp(y1 - yRef));
+}
+
+/** The factor to scale h by, given the error norm (≤ 1 accepts) and whether the last step was rejected. */
+export function stepFactor(norm: f64, lastRejected: bool): f64 {
+  if (norm == 0) return lastRejected ? 1.0 : FAC_MAX;
+  const f = Math.min(FAC_MAX, Math.max(FAC_MIN, SAFETY * Math.pow(norm, -0.2)));
+  return lastRejected ? Math.min(1.0, f) : f;
+}

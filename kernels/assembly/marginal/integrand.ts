@@ -1,0 +1,190 @@
+// One group's log-integrand ℓ(t) and its parameter sensitivities: the WASM twin of
+// kernels/reference/marginal/integrand.ts, operation for operation. The reference's class
+// instance becomes module state (globals) set by `setGroup` (a stub runtime cannot allocate);
+// per-observation arrays are byte pointers into the caller's memory.
+//   ℓ(t) = C + Σ_j core(y_j, f_j + s·t, ϕ) − t²/2 − ½ log 2π
+// Gaussian-identity and Poisson-log run on per-group sufficient statistics (O(1) per ℓ).
+import { GAUSSIAN_IDENTITY, POISSON_LOG, obsCore, obsDphi, obsHess, obsScore } from './obs';
+
+const HALF_LN_2PI: f64 = 0.9189385332046728;
+
+export let gCode: i32 = 0;
+let gFast: bool = false;
+let gN: i32 = 0;
+let gNf: f64 = 0; // n as f64 (exact)
+let gY: usize = 0;
+let gTrials: usize = 0; // 0: all trials = 1
+let gF: usize = 0;
+let gGf: usize = 0; // this group's slice of ∂L/∂f (written only when a gradient is asked)
+let gS: f64 = 0;
+let gPhi: f64 = 0;
+let gCst: f64 = 0;
+// Sufficient statistics (fast path).
+let s1: f64 = 0; // Gaussian Σr; Poisson Σy
+let s2: f64 = 0; // Gaussian Σr²; Poisson Σy·f
+let se: f64 = 0; // Poisson Σe^f
+// Gradient accumulators, in units of e^{ℓ−m} (normalised by Z in `finish`).
+export let gGs: f64 = 0;
+export let gGphi: f64 = 0;
+let m0: f64 = 0;
+let mt: f64 = 0;
+let mtt: f64 = 0;
+let me: f64 = 0;
+let mte: f64 = 0;
+/** Evaluations of ℓ (value only / with derivatives) and gradient passes. */
+export let gEvals: i32 = 0;
+export let gGradEvals: i32 = 0;
+/** ℓ''(t) of the last `slope(t)`. */
+export let slopeD2: f64 = 0;
+
+// @ts-ignore: decorator
+@inline
+function at(p: usize, j: i32): f64 {
+  return load<f64>(p + (<usize>j << 3));
+}
+
+// @ts-ignore: decorator
+@inline
+function trials(j: i32): f64 {
+  return gTrials != 0 ? at(gTrials, j) : 1.0;
+}
+
+/** Starts a group (the reference's constructor). `zeroGf`: clear the ∂L/∂f slice. */
+export function setGroup(
+  code: i32, n: i32, y: usize, trialsPtr: usize, f: usize, gf: usize, s: f64, phi: f64, cst: f64, zeroGf: bool,
+): void {
+  gCode = code;
+  gFast = code == GAUSSIAN_IDENTITY || code == POISSON_LOG;
+  gN = n;
+  gNf = <f64>n;
+  gY = y;
+  gTrials = trialsPtr;
+  gF = f;
+  gGf = gf;
+  gS = s;
+  gPhi = phi;
+  gCst = cst;
+  s1 = 0;
+  s2 = 0;
+  se = 0;
+  gGs = 0;
+  gGphi = 0;
+  m0 = 0;
+  mt = 0;
+  mtt = 0;
+  me = 0;
+  mte = 0;
+  gEvals = 0;
+  gGradEvals = 0;
+  if (code == GAUSSIAN_IDENTITY) {
+    for (let j = 0; j < n; j++) {
+      const r = at(y, j) - at(f, j);
+      s1 += r;
+      s2 += r * r;
+    }
+  } else if (code == POISSON_LOG) {
+    for (let j = 0; j < n; j++) {
+      s1 += at(y, j);
+      s2 += at(y, j) * at(f, j);
+      se += Math.exp(at(f, j));
+    }
+  }
+  if (zeroGf) memory.fill(gf, 0, <usize>n << 3);
+}
+
+/** ℓ(t). */
+export function ell(t: f64): f64 {
+  gEvals++;
+  const code = gCode, s = gS, phi = gPhi;
+  let sum: f64;
+  if (code == GAUSSIAN_IDENTITY) {
+    const st = s * t;
+    sum = -0.5 * (s2 - 2.0 * st * s1 + gNf * st * st) / (phi * phi) - gNf * Math.log(phi);
+  } else if (code == POISSON_LOG) {
+    sum = s2 + s * t * s1 - Math.exp(s * t) * se;
+  } else {
+    sum = 0.0;
+    for (let j = 0; j < gN; j++) sum += obsCore(code, at(gY, j), trials(j), at(gF, j) + s * t, phi);
+  }
+  return gCst + sum - 0.5 * t * t - HALF_LN_2PI;
+}
+
+/** ℓ'(t), with ℓ''(t) in `slopeD2` (for Newton). */
+export function slope(t: f64): f64 {
+  gEvals++;
+  const code = gCode, s = gS, phi = gPhi;
+  let d1: f64, d2: f64;
+  if (code == GAUSSIAN_IDENTITY) {
+    d1 = (s * (s1 - gNf * s * t)) / (phi * phi);
+    d2 = -(gNf * s * s) / (phi * phi);
+  } else if (code == POISSON_LOG) {
+    const e = Math.exp(s * t) * se;
+    d1 = s * (s1 - e);
+    d2 = -s * s * e;
+  } else {
+    d1 = 0.0;
+    d2 = 0.0;
+    for (let j = 0; j < gN; j++) {
+      const eta = at(gF, j) + s * t;
+      d1 += obsScore(code, at(gY, j), trials(j), eta, phi);
+      d2 += obsHess(code, at(gY, j), trials(j), eta, phi);
+    }
+    d1 *= s;
+    d2 *= s * s;
+  }
+  slopeD2 = d2 - 1.0;
+  return d1 - t;
+}
+
+/** Adds w·∂ℓ(t)/∂π for every parameter π (f_j, s, ϕ). */
+export function accumulate(t: f64, w: f64): void {
+  if (w == 0) return;
+  gGradEvals++;
+  const code = gCode, s = gS, phi = gPhi;
+  if (gFast) {
+    m0 += w;
+    mt += w * t;
+    mtt += w * t * t;
+    if (code == POISSON_LOG) {
+      const e = w * Math.exp(s * t);
+      me += e;
+      mte += e * t;
+    }
+    return;
+  }
+  let sr: f64 = 0.0, sp: f64 = 0.0;
+  for (let j = 0; j < gN; j++) {
+    const eta = at(gF, j) + s * t;
+    const r = obsScore(code, at(gY, j), trials(j), eta, phi);
+    const p = gGf + (<usize>j << 3);
+    store<f64>(p, load<f64>(p) + w * r);
+    sr += r;
+    if (code <= 1) sp += obsDphi(code, at(gY, j), trials(j), eta, phi);
+  }
+  gGs += w * t * sr;
+  gGphi += w * sp;
+}
+
+/** Divides the accumulators by Z (in units of e^{ℓ−m}): gf, gGs, gGphi become ∂L/∂f_j, ∂L/∂s, ∂L/∂ϕ. */
+export function finish(Z: f64): void {
+  const code = gCode, s = gS, phi = gPhi, n = gN, nf = gNf;
+  const e0 = m0 / Z, et = mt / Z;
+  if (code == GAUSSIAN_IDENTITY) {
+    const ett = mtt / Z, p2 = phi * phi;
+    for (let j = 0; j < n; j++) store<f64>(gGf + (<usize>j << 3), ((at(gY, j) - at(gF, j)) * e0 - s * et) / p2);
+    gGs = (s1 * et - nf * s * ett) / p2;
+    gGphi = (-nf * e0) / phi + (s2 * e0 - 2.0 * s * s1 * et + nf * s * s * ett) / (p2 * phi);
+  } else if (code == POISSON_LOG) {
+    const ee = me / Z, ete = mte / Z;
+    for (let j = 0; j < n; j++) store<f64>(gGf + (<usize>j << 3), at(gY, j) * e0 - Math.exp(at(gF, j)) * ee);
+    gGs = s1 * et - se * ete;
+    gGphi = 0.0;
+  } else {
+    for (let j = 0; j < n; j++) {
+      const p = gGf + (<usize>j << 3);
+      store<f64>(p, load<f64>(p) / Z);
+    }
+    gGs /= Z;
+    gGphi /= Z;
+  }
+}

@@ -1,0 +1,53 @@
+// The batched marginal-likelihood kernel: the WASM twin of kernels/reference/marginal/kernel.ts,
+// whose header is the contract (argument meanings, opts and stats layouts). In addition:
+//   work       scratch for the adjoint and discrete gradients: RECORD_SIZE (18) f64 per
+//              accepted forward step, room for `workSteps` steps; a group that needs more
+//              stops with status 4 (STATUS_WORK). Unused for grad methods 0 and 1.
+// Returns 0, or 1 + the index of the first group whose solve failed (its status says why).
+import { setGroup, gGs, gGphi } from './integrand';
+import {
+  solveGroup, stL, stSteps, stRejected, stRhs, stEvals, stGradEvals, stStatus, stMode, stSd,
+} from './solve';
+
+export const OPT_COUNT: i32 = 7;
+export const STAT_COUNT: i32 = 8;
+
+export function marginal_f64(
+  code: i32, G: i32, offs: usize, y: usize, trials: usize, f: usize, s: usize, phi: f64, cst: usize,
+  opts: usize, L: usize, gf: usize, gs: usize, gphi: usize, stats: usize, work: usize, workSteps: i32,
+): i32 {
+  const rtol = load<f64>(opts);
+  const atol = load<f64>(opts, 8);
+  const T = load<f64>(opts, 16);
+  const c0 = load<f64>(opts, 24);
+  const maxSteps = load<f64>(opts, 32);
+  const grad = load<f64>(opts, 40);
+  const centre = load<f64>(opts, 48);
+  const wantGrad = grad != 0;
+  let failed = 0;
+  for (let i = 0; i < G; i++) {
+    const start = load<i32>(offs + (<usize>i << 2));
+    const end = load<i32>(offs + (<usize>(i + 1) << 2));
+    const n = max(0, end - start);
+    const o = <usize>start << 3;
+    const io = <usize>i << 3;
+    setGroup(code, n, y + o, trials != 0 ? trials + o : 0, f + o, gf + o, load<f64>(s + io), phi, load<f64>(cst + io), wantGrad);
+    solveGroup(rtol, atol, T, c0, maxSteps, grad, centre, work, workSteps);
+    store<f64>(L + io, stL);
+    if (wantGrad) {
+      store<f64>(gs + io, gGs);
+      store<f64>(gphi + io, gGphi);
+    }
+    const so = stats + ((<usize>i * <usize>STAT_COUNT) << 3);
+    store<f64>(so, <f64>stSteps);
+    store<f64>(so, <f64>stRejected, 8);
+    store<f64>(so, <f64>stRhs, 16);
+    store<f64>(so, <f64>stEvals, 24);
+    store<f64>(so, <f64>stGradEvals, 32);
+    store<f64>(so, <f64>stStatus, 40);
+    store<f64>(so, stMode, 48);
+    store<f64>(so, stSd, 56);
+    if (stStatus != 0 && failed == 0) failed = i + 1;
+  }
+  return failed;
+}

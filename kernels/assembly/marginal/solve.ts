@@ -1,0 +1,412 @@
+// One group's log marginal likelihood L = log ∫ e^{ℓ(t)} dt by the shifted log-domain ODE and
+// its gradients, three ways: the WASM twin of kernels/reference/marginal/solve.ts, step for
+// step (same branch order, same evaluation order, same loop order), so both take the same
+// steps and agree to rounding. See the reference for the method.
+//
+// Differences forced by the setting, none of which changes a result the reference returns:
+// - Results go to module globals (st*), not an object.
+// - Modes live in a static table of MAX_MODES = 241 entries: a grid point is a local maximum
+//   only if its right neighbour is strictly lower, so no two neighbours of the 481-point grid
+//   are both maxima and 241 is the most there can be; nothing is ever dropped.
+// - Accepted forward steps are recorded in the caller's `work` buffer (RECORD_SIZE f64 each)
+//   when a gradient method revisits them (adjoint, discrete); if it is full: STATUS_WORK.
+// - Where the reference cannot proceed this returns a status instead: no mode at all (every
+//   grid value −∞ or NaN, where the reference throws) gives STATUS_NOT_FINITE; a backward
+//   adjoint step of size 0 or NaN short of its target (where the reference loops forever)
+//   gives STATUS_MAX_STEPS.
+import { B_TBL, dopri5Dense, dopri5Step, stepErr, tA, tB, tC } from './dopri5';
+import { errorNorm, influence, logErrorNorm, stepFactor } from './controller';
+import { accumulate, ell, finish, gCode, gEvals, gGradEvals, slope, slopeD2 } from './integrand';
+import { isConcave } from './obs';
+
+export const GRAD_NONE: f64 = 0;
+export const GRAD_FOLDED: f64 = 1;
+export const GRAD_ADJOINT: f64 = 2;
+export const GRAD_DISCRETE: f64 = 3;
+
+export const STATUS_OK: i32 = 0;
+export const STATUS_MAX_STEPS: i32 = 1;
+export const STATUS_NOT_FINITE: i32 = 2;
+export const STATUS_BASELINE: i32 = 3;
+/** The step record ran out of room (work buffer too small). */
+export const STATUS_WORK: i32 = 4;
+
+/** f64 slots per recorded step: t, h, u0, u1, k[7], ev[7]. */
+export const RECORD_SIZE: i32 = 18;
+
+// Group results (the reference's GroupStats).
+export let stL: f64 = NaN;
+export let stSteps: i32 = 0;
+export let stRejected: i32 = 0;
+export let stRhs: i32 = 0;
+export let stEvals: i32 = 0;
+export let stGradEvals: i32 = 0;
+export let stStatus: i32 = 0;
+export let stMode: f64 = NaN;
+export let stSd: f64 = NaN;
+
+const GRID: i32 = 481;
+const GRID_HALF: f64 = 12;
+const MAX_MODES: i32 = 241; // (GRID + 1) / 2: see the header
+
+// Static scratch (no allocation): grid values, modes, breakpoints, stage slopes and values.
+const GRID_V = memory.data(GRID << 3, 16);
+const MODE_T = memory.data(MAX_MODES << 3, 16);
+const MODE_SD = memory.data(MAX_MODES << 3, 16);
+const BREAKS = memory.data((MAX_MODES + 1) << 3, 16);
+const K = memory.data(7 << 3, 16);
+const EV = memory.data(7 << 3, 16);
+const KBAR = memory.data(7 << 3, 16);
+const UBAR = memory.data(7 << 3, 16);
+
+let nModes: i32 = 0;
+// Result of `newton`.
+let nwT: f64 = 0;
+let nwSd: f64 = 0;
+
+// @ts-ignore: decorator
+@inline
+function ld(p: usize, i: i32): f64 {
+  return load<f64>(p + (<usize>i << 3));
+}
+
+// @ts-ignore: decorator
+@inline
+function st(p: usize, i: i32, v: f64): void {
+  store<f64>(p + (<usize>i << 3), v);
+}
+
+// Safeguarded Newton for the root of ℓ' on a bracket [lo, hi] with ℓ'(lo) > 0 > ℓ'(hi).
+function newton(lo: f64, hi: f64, t: f64): void {
+  let d2: f64 = -1;
+  for (let it = 0; it < 200; it++) {
+    const d1 = slope(t);
+    const dd = slopeD2;
+    d2 = dd;
+    if (d1 == 0) break;
+    if (d1 > 0) lo = t;
+    else hi = t;
+    let next = t - d1 / dd;
+    if (!(dd < 0) || !(next > lo && next < hi)) next = 0.5 * (lo + hi);
+    const done = Math.abs(next - t) <= 1e-15 * (1.0 + Math.abs(t)) || hi - lo <= 1e-15 * (1.0 + Math.abs(t));
+    t = next;
+    if (done) break;
+  }
+  slope(t);
+  d2 = slopeD2;
+  nwT = t;
+  nwSd = d2 < 0 ? 1.0 / Math.sqrt(-d2) : NaN;
+}
+
+// The mode of a concave ℓ: bracket the sign change of ℓ' by doubling steps from 0, then Newton.
+function concaveMode(): void {
+  const d0 = slope(0);
+  if (d0 == 0) {
+    newton(-1, 1, 0);
+    return;
+  }
+  const dir: f64 = d0 > 0 ? 1.0 : -1.0;
+  let near: f64 = 0, step: f64 = 1, far: f64 = dir;
+  for (let i = 0; i < 1100; i++) {
+    const d = slope(far);
+    if (d * dir <= 0) break;
+    near = far;
+    step *= 2;
+    far = near + dir * step;
+  }
+  if (dir > 0) newton(near, far, near);
+  else newton(far, near, near);
+}
+
+// Every local maximum of ℓ within 40 nats of the highest, from a grid over the prior's range
+// then Newton between grid neighbours. Used where ℓ need not be concave.
+function allModes(): void {
+  const h: f64 = (2.0 * GRID_HALF) / <f64>(GRID - 1);
+  let best: f64 = -Infinity;
+  for (let i = 0; i < GRID; i++) {
+    const v = ell(-GRID_HALF + <f64>i * h);
+    st(GRID_V, i, v);
+    if (v > best) best = v;
+  }
+  nModes = 0;
+  for (let i = 0; i < GRID; i++) {
+    const vi = ld(GRID_V, i);
+    const left = i == 0 ? -Infinity : ld(GRID_V, i - 1);
+    const right = i == GRID - 1 ? -Infinity : ld(GRID_V, i + 1);
+    if (vi >= left && vi > right && vi > best - 40) {
+      const t = -GRID_HALF + <f64>i * h;
+      const lo = t - h, hi = t + h;
+      let mt: f64 = t, msd: f64 = NaN;
+      if (slope(lo) > 0 && slope(hi) < 0) {
+        newton(lo, hi, t);
+        mt = nwT;
+        msd = nwSd;
+      }
+      st(MODE_T, nModes, mt);
+      st(MODE_SD, nModes, isFinite(msd) ? msd : h);
+      nModes++;
+    }
+  }
+}
+
+function logAddExp(a: f64, b: f64): f64 {
+  if (a == -Infinity) return b;
+  if (b == -Infinity) return a;
+  return Math.max(a, b) + Math.log1p(Math.exp(-Math.abs(a - b)));
+}
+
+// @ts-ignore: decorator
+@inline
+function recPtr(work: usize, i: i32): usize {
+  return work + ((<usize>i * <usize>RECORD_SIZE) << 3);
+}
+
+/**
+ * Solves the current group (integrand.setGroup) and leaves the results in st*. `work` holds
+ * up to `workSteps` step records for the adjoint and discrete gradients.
+ */
+export function solveGroup(
+  rtol: f64, atol: f64, T: f64, c0opt: f64, maxSteps: f64, grad: f64, centre: f64, work: usize, workSteps: i32,
+): void {
+  stL = NaN;
+  stSteps = 0;
+  stRejected = 0;
+  stRhs = 0;
+  stEvals = 0;
+  stGradEvals = 0;
+  stStatus = STATUS_OK;
+  stMode = NaN;
+  stSd = NaN;
+  if (isConcave(gCode)) {
+    concaveMode();
+    st(MODE_T, 0, nwT);
+    st(MODE_SD, 0, nwSd);
+    nModes = 1;
+  } else {
+    allModes();
+  }
+  if (nModes == 0) {
+    // The reference throws here (modes[0] is undefined): every grid value was −∞ or NaN.
+    stStatus = STATUS_NOT_FINITE;
+    return;
+  }
+  let mainI = 0;
+  for (let i = 0; i < nModes; i++) if (ell(ld(MODE_T, i)) > ell(ld(MODE_T, mainI))) mainI = i;
+  const mainT = ld(MODE_T, mainI), mainSd = ld(MODE_SD, mainI);
+  const m = ell(mainT);
+  stMode = mainT;
+  stSd = mainSd;
+  if (!isFinite(m) || !isFinite(mainSd)) {
+    stStatus = STATUS_NOT_FINITE;
+    return;
+  }
+
+  let a: f64, b: f64;
+  if (centre == 1) {
+    a = -T;
+    b = T;
+  } else {
+    a = Infinity;
+    b = -Infinity;
+    for (let i = 0; i < nModes; i++) a = Math.min(a, ld(MODE_T, i) - T * ld(MODE_SD, i));
+    for (let i = 0; i < nModes; i++) b = Math.max(b, ld(MODE_T, i) + T * ld(MODE_SD, i));
+  }
+  // Interior modes, ascending (a stable insertion sort, as Array.prototype.sort), then b.
+  let nb = 0;
+  for (let i = 0; i < nModes; i++) {
+    const t = ld(MODE_T, i);
+    if (t > a && t < b) {
+      let j = nb;
+      while (j > 0 && ld(BREAKS, j - 1) > t) {
+        st(BREAKS, j, ld(BREAKS, j - 1));
+        j--;
+      }
+      st(BREAKS, j, t);
+      nb++;
+    }
+  }
+  st(BREAKS, nb, b);
+  nb++;
+
+  // Start: on the left-tail estimate where ℓ is rising at a, else on the baseline c₀.
+  const ea = ell(a) - m;
+  const tails = isNaN(c0opt) && centre == 0;
+  const da = slope(a);
+  const useTail = tails && da > 0;
+  const c0: f64 = isNaN(c0opt) ? -40.0 : c0opt;
+  let u: f64 = useTail ? ea - Math.log(da) : c0;
+
+  const record = grad == GRAD_ADJOINT || grad == GRAD_DISCRETE;
+  let t = a, e0 = ea, h = Math.min(0.1 * mainSd, b - a), lastRejected = false, bi = 0;
+  st(K, 0, Math.exp(e0 - u));
+  const rhsBefore = gEvals;
+  const uRef = Math.log(Math.sqrt(2.0 * Math.PI) * mainSd);
+  while (bi < nb) {
+    const target = ld(BREAKS, bi);
+    if (<f64>(stSteps + stRejected) >= maxSteps) {
+      stStatus = STATUS_MAX_STEPS;
+      return;
+    }
+    const last = h >= target - t;
+    const hh = last ? target - t : h;
+    st(EV, 0, e0);
+    for (let s = 1; s < 5; s++) st(EV, s, ell(t + tC(s) * hh) - m);
+    const e56 = ell(last ? target : t + hh) - m;
+    st(EV, 5, e56);
+    st(EV, 6, e56);
+    const y1 = dopri5Step(u, hh, EV, K, false);
+    const norm = logErrorNorm(stepErr, rtol, atol) * influence(Math.max(u, y1), uRef);
+    if (norm <= 1) {
+      if (grad == GRAD_FOLDED) {
+        for (let s = 0; s < 6; s++) if (tB(s) != 0) accumulate(t + tC(s) * hh, hh * tB(s) * Math.exp(ld(EV, s)));
+      }
+      if (record) {
+        if (stSteps >= workSteps) {
+          stStatus = STATUS_WORK;
+          return;
+        }
+        const r = recPtr(work, stSteps);
+        st(r, 0, t);
+        st(r, 1, hh);
+        st(r, 2, u);
+        st(r, 3, y1);
+        memory.copy(r + (4 << 3), K, 7 << 3);
+        memory.copy(r + (11 << 3), EV, 7 << 3);
+      }
+      stSteps++;
+      t = last ? target : t + hh;
+      if (last) bi++;
+      u = y1;
+      e0 = ld(EV, 6);
+      st(K, 0, ld(K, 6));
+      h = hh * stepFactor(norm, lastRejected);
+      lastRejected = false;
+    } else {
+      stRejected++;
+      h = hh * (isFinite(norm) ? stepFactor(norm, true) : 0.2);
+      lastRejected = true;
+    }
+  }
+  stRhs = gEvals - rhsBefore;
+
+  // Close: add the right tail, or remove the baseline.
+  let logZ: f64;
+  if (useTail) {
+    const db = slope(b);
+    logZ = db < 0 ? logAddExp(u, ell(b) - m - Math.log(-db)) : u;
+  } else {
+    if (!(u > c0)) {
+      stStatus = STATUS_BASELINE;
+      return;
+    }
+    logZ = u + Math.log1p(-Math.exp(c0 - u));
+  }
+  stL = m + logZ;
+  if (!isFinite(stL)) stStatus = STATUS_NOT_FINITE;
+
+  if (grad == GRAD_ADJOINT) {
+    if (!adjointSweep(rtol, atol, work, stSteps, nb, a, m, u)) {
+      stL = NaN;
+      stStatus = STATUS_MAX_STEPS;
+      return;
+    }
+  } else if (grad == GRAD_DISCRETE) discreteAdjoint(work, stSteps, u);
+  if (grad != GRAD_NONE) finish(Math.exp(logZ));
+  stEvals = gEvals;
+  stGradEvals = gGradEvals;
+}
+
+// The forward solution u(t) from the recorded steps' dense output; `uIdx` walks with t.
+let uIdx: i32 = 0;
+let uN: i32 = 0;
+let uWork: usize = 0;
+
+function uAt(t: f64): f64 {
+  while (uIdx > 0 && t < ld(recPtr(uWork, uIdx), 0)) uIdx--;
+  while (uIdx < uN - 1 && t > ld(recPtr(uWork, uIdx), 0) + ld(recPtr(uWork, uIdx), 1)) uIdx++;
+  const r = recPtr(uWork, uIdx);
+  const rt = ld(r, 0), rh = ld(r, 1);
+  return dopri5Dense(ld(r, 2), ld(r, 3), rh, r + (4 << 3), (t - rt) / rh);
+}
+
+// α' = α·w(t), w = e^{ℓ−m−u(t)}, α(b) = 1, solved from b down to a with its own error control
+// on α; ∂u(b)/∂π = ∫ α·w·∂ℓ/∂π accumulates with the backward steps' weights (×e^{u(b)}).
+// Stops are the interior breakpoints in descending order, then a. False where the reference
+// would loop forever (a step of size 0 or NaN short of its stop).
+function adjointSweep(rtol: f64, atol: f64, work: usize, nrec: i32, nb: i32, a: f64, m: f64, uEnd: f64): bool {
+  uWork = work;
+  uN = nrec;
+  uIdx = nrec - 1;
+  const nStops = nb; // nb − 1 interior breakpoints, then a
+  const scale = Math.exp(uEnd);
+  const before = gEvals;
+  let t = ld(BREAKS, nb - 1), alpha: f64 = 1, lastRejected = false, si = 0;
+  let h: f64 = -(nrec > 0 ? ld(recPtr(work, nrec - 1), 1) : 0.1);
+  let e0 = ell(t) - m - uEnd;
+  st(K, 0, alpha * Math.exp(e0));
+  while (si < nStops) {
+    const target = si < nb - 1 ? ld(BREAKS, nb - 2 - si) : a;
+    const last = h <= target - t;
+    if (!last && !(Math.abs(h) > 0)) {
+      stRhs += gEvals - before;
+      return false;
+    }
+    const hh = last ? target - t : h;
+    st(EV, 0, e0);
+    for (let s = 1; s < 5; s++) {
+      const ts = t + tC(s) * hh;
+      st(EV, s, ell(ts) - m - uAt(ts));
+    }
+    const tEnd = last ? target : t + hh;
+    const e56 = ell(tEnd) - m - uAt(tEnd);
+    st(EV, 5, e56);
+    st(EV, 6, e56);
+    const y1 = dopri5Step(alpha, hh, EV, K, true);
+    const norm = errorNorm(stepErr, alpha, y1, rtol, atol);
+    if (norm <= 1) {
+      for (let s = 0; s < 6; s++) {
+        if (tB(s) != 0) accumulate(t + tC(s) * hh, -hh * tB(s) * ld(K, s) * scale);
+      }
+      t = tEnd;
+      if (last) si++;
+      alpha = y1;
+      e0 = ld(EV, 6);
+      st(K, 0, ld(K, 6));
+      h = hh * stepFactor(norm, lastRejected);
+      lastRejected = false;
+    } else {
+      h = hh * (isFinite(norm) ? stepFactor(norm, true) : 0.2);
+      lastRejected = true;
+    }
+  }
+  stRhs += gEvals - before;
+  return true;
+}
+
+// Reverse mode through the recorded steps: u₁ = u₀ + hΣBᵢkᵢ, kᵢ = exp(eᵢ − Uᵢ),
+// Uᵢ = u₀ + hΣ_{j<i}A_ij k_j. With λ = ∂u_N/∂u₁: k̄ᵢ = λhBᵢ + Σ_{l>i} Ū_l h A_li,
+// Ūᵢ = −kᵢk̄ᵢ, ēᵢ = kᵢk̄ᵢ, and λ ← λ + ΣŪᵢ. ∂u_N/∂π = Σ ēᵢ·∂ℓ(tᵢ)/∂π.
+function discreteAdjoint(work: usize, nrec: i32, uEnd: f64): void {
+  const scale = Math.exp(uEnd);
+  memory.fill(KBAR, 0, 7 << 3);
+  memory.fill(UBAR, 0, 7 << 3);
+  let lambda: f64 = 1;
+  for (let n = nrec - 1; n >= 0; n--) {
+    const r = recPtr(work, n);
+    const t = ld(r, 0), h = ld(r, 1);
+    const k = r + (4 << 3);
+    let sumU: f64 = 0.0;
+    for (let i = 6; i >= 0; i--) {
+      let kb = lambda * h * tB(i);
+      for (let l = i + 1; l < 7; l++) kb += ld(UBAR, l) * h * tA(l, i);
+      st(KBAR, i, kb);
+      const ub = -ld(k, i) * kb;
+      st(UBAR, i, ub);
+      sumU += ub;
+    }
+    // Stages 6 and 7 (indices 5, 6) share t + h: one gradient pass for both.
+    for (let i = 0; i < 5; i++) accumulate(t + tC(i) * h, ld(k, i) * ld(KBAR, i) * scale);
+    accumulate(t + h, (ld(k, 5) * ld(KBAR, 5) + ld(k, 6) * ld(KBAR, 6)) * scale);
+    lambda += sumU;
+  }
+}

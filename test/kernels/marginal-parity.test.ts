@@ -1,0 +1,256 @@
+// marginal_f64: the WASM builds (SIMD and scalar) against the TypeScript reference
+// (kernels/reference/marginal), which they port operation for operation. Same inputs on all
+// three backends, every family code, all gradient methods, mode-centred and prior intervals.
+//
+// What "agree" means. The WASM builds use AssemblyScript's exp/log/log1p/expm1/pow, V8 its
+// own; they differ by an ulp now and then. Such an ulp moves ℓ, the error norm and the next
+// step size by rounding only, so the two solves take the same steps and their results agree
+// to ~1e-15 — unless a step's error norm lands within rounding of 1, where one side accepts
+// and the other rejects. From there the step sequences differ and the results agree only to
+// the solver tolerance. So: same status always; same step counts in the overwhelming
+// majority of groups, and then values and gradients to 1e-12 (relative to max(1, |value|));
+// differing step counts are counted (asserted rare) and held to 50·rtol.
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Backend } from '../../kernels/load';
+import { scalar, simd, ts } from '../helpers/backends';
+
+const OPT_COUNT = 7;
+const STAT_COUNT = 8;
+const RECORD_SIZE = 18;
+const WORK_STEPS = 20000;
+const TOL = 1e-12;
+const RUNS = 110;
+
+interface Case {
+  code: number;
+  G: number;
+  offs: Int32Array;
+  y: Float64Array;
+  trials: Float64Array | null;
+  f: Float64Array;
+  s: Float64Array;
+  phi: number;
+  cst: Float64Array;
+  opts: Float64Array; // rtol, atol, T, c0, maxSteps, grad, centre
+}
+
+interface Result {
+  ret: number;
+  L: Float64Array;
+  gf: Float64Array;
+  gs: Float64Array;
+  gphi: Float64Array;
+  stats: Float64Array;
+}
+
+// Scratch for the adjoint/discrete records, allocated once per backend.
+const workPtr = new Map<Backend, number>();
+function work(b: Backend): number {
+  let p = workPtr.get(b);
+  if (p === undefined) {
+    p = b.heap.alloc(WORK_STEPS * RECORD_SIZE * 8);
+    workPtr.set(b, p);
+  }
+  return p;
+}
+
+function run(b: Backend, c: Case, workSteps = WORK_STEPS): Result {
+  const n = c.y.length;
+  const h = b.heap;
+  const ptrs: number[] = [];
+  const put = (a: Float64Array | Int32Array): number => {
+    const p = h.alloc(Math.max(1, a.length) * a.BYTES_PER_ELEMENT);
+    ptrs.push(p);
+    if (a instanceof Int32Array) h.i32.set(a, p >> 2);
+    else h.f64.set(a, p >> 3);
+    return p;
+  };
+  const out = (len: number): number => put(new Float64Array(len).fill(NaN)); // NaN: "not written"
+  const offs = put(c.offs), y = put(c.y), f = put(c.f), s = put(c.s), cst = put(c.cst), opts = put(c.opts);
+  const trials = c.trials ? put(c.trials) : 0;
+  const L = out(c.G), gf = out(n), gs = out(c.G), gphi = out(c.G), stats = out(c.G * STAT_COUNT);
+  const w = work(b);
+  const ret = b.k.marginal_f64(c.code, c.G, offs, y, trials, f, s, c.phi, cst, opts, L, gf, gs, gphi, stats, w, workSteps);
+  const get = (p: number, len: number) => h.f64.slice(p >> 3, (p >> 3) + len);
+  const res: Result = {
+    ret, L: get(L, c.G), gf: get(gf, n), gs: get(gs, c.G), gphi: get(gphi, c.G), stats: get(stats, c.G * STAT_COUNT),
+  };
+  for (const p of ptrs.reverse()) h.free(p);
+  return res;
+}
+
+/** |a − b| / max(1, |b|); 0 when both are the same non-finite value. */
+function diff(a: number, b: number): number {
+  if (Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b))) return 0;
+  if (!Number.isFinite(a) || !Number.isFinite(b)) return Infinity;
+  return Math.abs(a - b) / Math.max(1, Math.abs(b));
+}
+
+// Tallies over every group compared (both WASM builds), reported at the end.
+const tally = {
+  groups: 0, sameSteps: 0, diffSteps: 0, sameEvals: 0, nonOk: 0,
+  maxValSame: 0, maxGradSame: 0, maxModeSame: 0, maxValDiffRel: 0, maxGradDiff: 0,
+};
+
+// Compares one WASM result with the reference, group by group.
+function compare(c: Case, ref: Result, got: Result, name: string): void {
+  const rtol = c.opts[0], grad = c.opts[5];
+  const ctx = () => `${name}, code ${c.code}, grad ${grad}, rtol ${rtol}, centre ${c.opts[6]}`;
+  expect(got.ret, `return value (${ctx()})`).toBe(ref.ret);
+  for (let i = 0; i < c.G; i++) {
+    const st = (r: Result, k: number) => r.stats[i * STAT_COUNT + k];
+    const g = `group ${i} (${ctx()})`;
+    tally.groups++;
+    expect(st(got, 5), `status, ${g}`).toBe(st(ref, 5));
+    if (st(ref, 5) !== 0) tally.nonOk++;
+    const obs: number[] = [];
+    for (let j = c.offs[i]; j < c.offs[i + 1]; j++) obs.push(j);
+    const grads = (r: Result) => [r.gs[i], r.gphi[i], ...obs.map((j) => r.gf[j])];
+    if (grad === 0) {
+      // Not written by any backend.
+      for (const v of grads(got)) expect(v, `gradient written with grad 0, ${g}`).toBeNaN();
+      for (const v of grads(ref)) expect(v).toBeNaN();
+    }
+    const same = st(got, 0) === st(ref, 0) && st(got, 1) === st(ref, 1);
+    if (same) {
+      tally.sameSteps++;
+      if (st(got, 2) === st(ref, 2) && st(got, 3) === st(ref, 3) && st(got, 4) === st(ref, 4)) tally.sameEvals++;
+      const dL = diff(got.L[i], ref.L[i]);
+      tally.maxValSame = Math.max(tally.maxValSame, dL);
+      expect(dL, `L ${got.L[i]} vs ${ref.L[i]}, ${g}`).toBeLessThanOrEqual(TOL);
+      for (const k of [6, 7]) {
+        const d = diff(st(got, k), st(ref, k));
+        tally.maxModeSame = Math.max(tally.maxModeSame, d);
+        expect(d, `stats[${k}] ${st(got, k)} vs ${st(ref, k)}, ${g}`).toBeLessThanOrEqual(TOL);
+      }
+      const gg = grads(got), gr = grads(ref);
+      for (let q = 0; q < gr.length; q++) {
+        const d = diff(gg[q], gr[q]);
+        tally.maxGradSame = Math.max(tally.maxGradSame, d);
+        expect(d, `gradient ${q} ${gg[q]} vs ${gr[q]}, ${g}`).toBeLessThanOrEqual(TOL);
+      }
+    } else {
+      tally.diffSteps++;
+      // One side accepted a step at norm ≈ 1 that the other rejected: solver-tolerance agreement.
+      const dL = diff(got.L[i], ref.L[i]);
+      tally.maxValDiffRel = Math.max(tally.maxValDiffRel, dL / rtol);
+      expect(dL, `L ${got.L[i]} vs ${ref.L[i]} (steps ${st(got, 0)}/${st(got, 1)} vs ${st(ref, 0)}/${st(ref, 1)}), ${g}`)
+        .toBeLessThanOrEqual(50 * rtol);
+      if (grad !== 0 && st(ref, 5) === 0) {
+        const gg = grads(got), gr = grads(ref);
+        for (let q = 0; q < gr.length; q++) tally.maxGradDiff = Math.max(tally.maxGradDiff, diff(gg[q], gr[q]));
+      }
+    }
+  }
+}
+
+// Observations: per observation two uniforms and a trial count, mapped to valid (y, f, m) per code.
+const obsArb = fc.tuple(
+  fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+  fc.double({ min: 0, max: 1, noNaN: true }),
+  fc.integer({ min: 1, max: 5 }),
+);
+const groupArb = fc.record({
+  obs: fc.array(obsArb, { minLength: 1, maxLength: 40 }),
+  s: fc.double({ min: 0, max: 3, noNaN: true }),
+  cst: fc.double({ min: -3, max: 3, noNaN: true }),
+});
+const caseArb: fc.Arbitrary<Params> = fc.record({
+  code: fc.integer({ min: 0, max: 6 }),
+  grad: fc.integer({ min: 0, max: 3 }),
+  rtol: fc.constantFrom(1e-8, 1e-10),
+  prior: fc.integer({ min: 0, max: 9 }).map((v) => v === 0), // 1 in 10: centre 1, c0 = −40
+  useTrials: fc.boolean(),
+  phi: fc.double({ min: 0.3, max: 2.5, noNaN: true }),
+  groups: fc.array(groupArb, { minLength: 1, maxLength: 5 }),
+});
+
+interface Params {
+  code: number;
+  grad: number;
+  rtol: number;
+  prior: boolean;
+  useTrials: boolean;
+  phi: number;
+  groups: { obs: [number, number, number][]; s: number; cst: number }[];
+}
+
+function build({ code, grad, rtol, prior, useTrials, phi, groups }: Params): Case {
+  const binomial = code >= 2 && code <= 4;
+  const withTrials = binomial && useTrials;
+  const G = groups.length;
+  const n = groups.reduce((a, g) => a + g.obs.length, 0);
+  const offs = new Int32Array(G + 1);
+  const y = new Float64Array(n), f = new Float64Array(n), m = new Float64Array(n);
+  let j = 0;
+  groups.forEach((g, i) => {
+    offs[i] = j;
+    for (const [uy, uf, trials] of g.obs) {
+      f[j] = code === 6 ? 0.5 + 1.5 * Math.max(uf, 1e-3) : -2 + 4 * uf; // code 6: f > 0.5
+      if (code <= 1) y[j] = -3 + 6 * uy;
+      else if (binomial) {
+        m[j] = withTrials ? trials : 1;
+        y[j] = Math.min(m[j], Math.floor(uy * (m[j] + 1)));
+      } else y[j] = Math.floor(uy * 8);
+      j++;
+    }
+  });
+  offs[G] = n;
+  const opts = new Float64Array(OPT_COUNT);
+  opts.set([rtol, rtol * 1e-2, 8, prior ? -40 : NaN, 20000, grad, prior ? 1 : 0]);
+  return {
+    code, G, offs, y, trials: withTrials ? m : null, f,
+    s: Float64Array.from(groups, (g) => g.s), phi: code <= 1 ? phi : 1, cst: Float64Array.from(groups, (g) => g.cst), opts,
+  };
+}
+
+describe('marginal_f64: wasm-simd and wasm-scalar against the TypeScript reference', () => {
+  afterAll(() => {
+    for (const b of [simd, scalar, ts]) {
+      const p = workPtr.get(b);
+      if (p !== undefined) b.heap.free(p);
+    }
+    workPtr.clear();
+  });
+
+  it('same steps and results on random groups of every family, all gradient methods', () => {
+    fc.assert(
+      fc.property(caseArb, (p) => {
+        const c = build(p);
+        const ref = run(ts, c);
+        for (const b of [simd, scalar]) compare(c, ref, run(b, c), b.name);
+      }),
+      { numRuns: RUNS },
+    );
+    console.info(`marginal parity: ${JSON.stringify(tally)}`);
+    // Differing step counts come only from norms within rounding of 1: rare.
+    expect(tally.diffSteps).toBeLessThanOrEqual(0.05 * tally.groups);
+    expect(tally.groups).toBeGreaterThan(100);
+  });
+
+  it('stops with status 4 when the work buffer cannot hold the records (adjoint, discrete)', () => {
+    const g = { obs: Array.from({ length: 12 }, (_, i) => [((i * 7) % 10) / 10, (i % 5) / 5, 2] as [number, number, number]), s: 1.2, cst: 0 };
+    for (const grad of [2, 3]) {
+      const c = build({ code: 2, grad, rtol: 1e-10, prior: false, useTrials: true, phi: 1, groups: [g, g] });
+      const ref = run(ts, c);
+      expect(ref.ret).toBe(0);
+      const steps = ref.stats[0];
+      expect(steps).toBeGreaterThan(3);
+      for (const b of [simd, scalar]) {
+        const small = run(b, c, 3);
+        expect(small.ret).toBe(1); // the first group failed
+        expect(small.stats[5]).toBe(4);
+        expect(small.stats[STAT_COUNT + 5]).toBe(4);
+        expect(small.L[0]).toBeNaN();
+        // Exactly enough room: the same answer as the reference.
+        const exact = run(b, c, steps);
+        expect(exact.ret).toBe(0);
+        expect(diff(exact.L[0], ref.L[0])).toBeLessThanOrEqual(TOL);
+      }
+    }
+    // Methods that keep no records ignore workSteps.
+    const c = build({ code: 2, grad: 1, rtol: 1e-10, prior: false, useTrials: true, phi: 1, groups: [g] });
+    for (const b of [simd, scalar]) expect(run(b, c, 0).stats[5]).toBe(0);
+  });
+});
