@@ -3,7 +3,8 @@
 // instance becomes module state (globals) set by `setGroup` (a stub runtime cannot allocate);
 // per-observation arrays are byte pointers into the caller's memory.
 //   ℓ(t) = C + Σ_j core(y_j, f_j + s·t, ϕ) − t²/2 − ½ log 2π
-// Gaussian-identity and Poisson-log run on per-group sufficient statistics (O(1) per ℓ).
+// Gaussian-identity and Poisson-log run on per-group sufficient statistics (O(1) per ℓ), their
+// shifted ℓ(t) − m and gradient moments taken about the mode t̂ (`setCentre`), as the reference.
 import { GAUSSIAN_IDENTITY, POISSON_LOG, obsCore, obsDphi, obsHess, obsScore } from './obs';
 
 const HALF_LN_2PI: f64 = 0.9189385332046728;
@@ -26,6 +27,12 @@ let se: f64 = 0; // Poisson Σe^f
 // Gradient accumulators, in units of e^{ℓ−m} (normalised by Z in `finish`).
 export let gGs: f64 = 0;
 export let gGphi: f64 = 0;
+/** The posterior mode t̂: the fast paths' moments are taken about it (see setCentre). */
+export let gCentre: f64 = 0;
+/** ℓ(t̂), the solver's shift m. */
+export let gMRef: f64 = 0;
+let rho1: f64 = 0; // Gaussian Σρ_j, ρ_j = r_j − s·t̂
+let efHat: f64 = 0; // Poisson Σe^{f_j + s·t̂}
 let m0: f64 = 0;
 let mt: f64 = 0;
 let mtt: f64 = 0;
@@ -69,6 +76,10 @@ export function setGroup(
   se = 0;
   gGs = 0;
   gGphi = 0;
+  gCentre = 0;
+  gMRef = 0;
+  rho1 = 0;
+  efHat = 0;
   m0 = 0;
   mt = 0;
   mtt = 0;
@@ -109,6 +120,31 @@ export function ell(t: f64): f64 {
   return gCst + sum - 0.5 * t * t - HALF_LN_2PI;
 }
 
+/** Fixes the centre t̂ and the shift m = ℓ(t̂) (the fast paths' centred forms use them). */
+export function setCentre(tc: f64): void {
+  gCentre = tc;
+  gMRef = ell(tc);
+  const s = gS, n = gN;
+  if (gCode == GAUSSIAN_IDENTITY) {
+    let a: f64 = 0.0;
+    for (let j = 0; j < n; j++) a += at(gY, j) - at(gF, j) - s * tc;
+    rho1 = a;
+  } else if (gCode == POISSON_LOG) {
+    efHat = se * Math.exp(s * tc);
+  }
+}
+
+/** ℓ(t) − m, the solver's shifted log-integrand. */
+export function shifted(t: f64): f64 {
+  if (!gFast) return ell(t) - gMRef;
+  gEvals++;
+  const s = gS, phi = gPhi, n = gNf;
+  const d = t - gCentre;
+  const prior = -d * (gCentre + 0.5 * d);
+  if (gCode == GAUSSIAN_IDENTITY) return (s * d * rho1 - 0.5 * n * s * s * d * d) / (phi * phi) + prior;
+  return s * d * s1 - efHat * Math.expm1(s * d) + prior;
+}
+
 /** ℓ'(t), with ℓ''(t) in `slopeD2` (for Newton). */
 export function slope(t: f64): f64 {
   gEvals++;
@@ -142,13 +178,14 @@ export function accumulate(t: f64, w: f64): void {
   gGradEvals++;
   const code = gCode, s = gS, phi = gPhi;
   if (gFast) {
+    const d = t - gCentre;
     m0 += w;
-    mt += w * t;
-    mtt += w * t * t;
+    mt += w * d;
+    mtt += w * d * d;
     if (code == POISSON_LOG) {
-      const e = w * Math.exp(s * t);
+      const e = w * Math.expm1(s * d);
       me += e;
-      mte += e * t;
+      mte += e * d;
     }
     return;
   }
@@ -165,19 +202,30 @@ export function accumulate(t: f64, w: f64): void {
   gGphi += w * sp;
 }
 
-/** Divides the accumulators by Z (in units of e^{ℓ−m}): gf, gGs, gGphi become ∂L/∂f_j, ∂L/∂s, ∂L/∂ϕ. */
+/**
+ * Divides the accumulators by Z (in units of e^{ℓ−m}): gf, gGs, gGphi become ∂L/∂f_j, ∂L/∂s,
+ * ∂L/∂ϕ. The fast paths map their moments about t̂ (e0 = E[1], ed = E[δ], edd = E[δ²]).
+ */
 export function finish(Z: f64): void {
   const code = gCode, s = gS, phi = gPhi, n = gN, nf = gNf;
-  const e0 = m0 / Z, et = mt / Z;
+  const tc = gCentre;
+  const e0 = m0 / Z, ed = mt / Z;
   if (code == GAUSSIAN_IDENTITY) {
-    const ett = mtt / Z, p2 = phi * phi;
-    for (let j = 0; j < n; j++) store<f64>(gGf + (<usize>j << 3), ((at(gY, j) - at(gF, j)) * e0 - s * et) / p2);
-    gGs = (s1 * et - nf * s * ett) / p2;
-    gGphi = (-nf * e0) / phi + (s2 * e0 - 2.0 * s * s1 * et + nf * s * s * ett) / (p2 * phi);
+    const edd = mtt / Z, p2 = phi * phi;
+    let sr: f64 = 0.0, srr: f64 = 0.0;
+    for (let j = 0; j < n; j++) {
+      const rho = at(gY, j) - at(gF, j) - s * tc;
+      store<f64>(gGf + (<usize>j << 3), (rho * e0 - s * ed) / p2);
+      sr += rho;
+      srr += rho * rho;
+    }
+    gGs = (tc * sr * e0 + sr * ed - nf * s * tc * ed - nf * s * edd) / p2;
+    gGphi = (-nf * e0) / phi + (srr * e0 - 2.0 * s * sr * ed + nf * s * s * edd) / (p2 * phi);
   } else if (code == POISSON_LOG) {
-    const ee = me / Z, ete = mte / Z;
-    for (let j = 0; j < n; j++) store<f64>(gGf + (<usize>j << 3), at(gY, j) * e0 - Math.exp(at(gF, j)) * ee);
-    gGs = s1 * et - se * ete;
+    const es = Math.exp(s * tc), em = me / Z, edm = mte / Z, sef = se * es;
+    const d0 = s1 - sef;
+    for (let j = 0; j < n; j++) store<f64>(gGf + (<usize>j << 3), at(gY, j) * e0 - Math.exp(at(gF, j)) * es * (e0 + em));
+    gGs = tc * d0 * e0 + d0 * ed - sef * (tc * em + edm);
     gGphi = 0.0;
   } else {
     for (let j = 0; j < n; j++) {

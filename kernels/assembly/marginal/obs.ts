@@ -32,7 +32,7 @@ export function millsRatio(x: f64): f64 {
 // cancels (small x) or overflows (large x).
 function cloglogCurv(x: f64): f64 {
   if (x < 1e-5) return -0.5 - x / 3.0;
-  if (x > 30.0) return (1.0 - x) * Math.exp(-x);
+  if (x > 30.0) return x > 700.0 ? 0.0 : (1.0 - x) * Math.exp(-x);
   const em = Math.expm1(x);
   return (em - x * Math.exp(x)) / (em * em);
 }
@@ -52,8 +52,9 @@ export function obsCore(code: i32, y: f64, m: f64, eta: f64, phi: f64): f64 {
     case BINOMIAL_PROBIT:
       return (y > 0 ? y * log_ndtr(eta) : 0.0) + (m - y > 0 ? (m - y) * log_ndtr(-eta) : 0.0);
     case BINOMIAL_CLOGLOG: {
+      // Each term only where its count is positive: (m − y)·x is 0·∞ for y = m at large η.
       const x = Math.exp(eta);
-      return (y > 0 ? y * Math.log(-Math.expm1(-x)) : 0.0) - (m - y) * x;
+      return (y > 0 ? y * Math.log(-Math.expm1(-x)) : 0.0) - (m - y > 0 ? (m - y) * x : 0.0);
     }
     case POISSON_LOG:
       return y * eta - Math.exp(eta);
@@ -71,12 +72,13 @@ export function obsScore(code: i32, y: f64, m: f64, eta: f64, phi: f64): f64 {
       return ((y - mu) * mu) / (phi * phi);
     }
     case BINOMIAL_LOGIT:
-      return y - m * sigmoid(eta);
+      // y·σ(−η) − (m − y)·σ(η), not y − m·σ(η), which cancels for y = m at large η.
+      return y * sigmoid(-eta) - (m - y) * sigmoid(eta);
     case BINOMIAL_PROBIT:
       return (y > 0 ? y * millsRatio(eta) : 0.0) - (m - y > 0 ? (m - y) * millsRatio(-eta) : 0.0);
     case BINOMIAL_CLOGLOG: {
       const x = Math.exp(eta);
-      return (y > 0 ? (y * x) / Math.expm1(x) : 0.0) - (m - y) * x;
+      return (y > 0 && x < 700.0 ? (y * x) / Math.expm1(x) : 0.0) - (m - y > 0 ? (m - y) * x : 0.0);
     }
     case POISSON_LOG:
       return y - Math.exp(eta);
@@ -111,7 +113,7 @@ export function obsHess(code: i32, y: f64, m: f64, eta: f64, phi: f64): f64 {
     }
     case BINOMIAL_CLOGLOG: {
       const x = Math.exp(eta);
-      return (y > 0 ? y * x * cloglogCurv(x) : 0.0) - (m - y) * x;
+      return (y > 0 ? y * x * cloglogCurv(x) : 0.0) - (m - y > 0 ? (m - y) * x : 0.0);
     }
     case POISSON_LOG:
       return -Math.exp(eta);

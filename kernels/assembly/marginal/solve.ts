@@ -14,9 +14,9 @@
 //   grid value −∞ or NaN, where the reference throws) gives STATUS_NOT_FINITE; a backward
 //   adjoint step of size 0 or NaN short of its target (where the reference loops forever)
 //   gives STATUS_MAX_STEPS.
-import { B_TBL, dopri5Dense, dopri5Step, stepErr, tA, tB, tC } from './dopri5';
+import { E_TBL, dopri5Dense, dopri5Step, stepErr, tA, tB, tC } from './dopri5';
 import { errorNorm, influence, logErrorNorm, stepFactor } from './controller';
-import { accumulate, ell, finish, gCode, gEvals, gGradEvals, slope, slopeD2 } from './integrand';
+import { accumulate, ell, finish, gCode, gEvals, gGradEvals, gMRef, setCentre, shifted, slope, slopeD2 } from './integrand';
 import { isConcave } from './obs';
 
 export const GRAD_NONE: f64 = 0;
@@ -58,6 +58,7 @@ const K = memory.data(7 << 3, 16);
 const EV = memory.data(7 << 3, 16);
 const KBAR = memory.data(7 << 3, 16);
 const UBAR = memory.data(7 << 3, 16);
+const W = memory.data(7 << 3, 16);
 
 let nModes: i32 = 0;
 // Result of `newton`.
@@ -149,6 +150,41 @@ function allModes(): void {
   }
 }
 
+// The step's embedded error estimates of ∫e^{ℓ−m}·δᵏ, δ = (t − t̂)/σ̂, k = 0, 1, 2, against
+// (atol + rtol)·zRef, zRef = √(2π)σ̂: the gradients are posterior moments, so the steps must
+// resolve them too. `weights`: the stage integrand weights in units of e^{ℓ−m}.
+function momentNorm(t: f64, h: f64, weights: usize, mainT: f64, mainSd: f64, zRef: f64, rtol: f64, atol: f64): f64 {
+  let e0: f64 = 0.0, e1: f64 = 0.0, e2: f64 = 0.0;
+  for (let i = 0; i < 7; i++) {
+    const Ei = ld(E_TBL, i);
+    if (Ei == 0) continue;
+    const w = Ei * ld(weights, i);
+    const d = (t + tC(i) * h - mainT) / mainSd;
+    e0 += w;
+    e1 += w * d;
+    e2 += w * d * d;
+  }
+  return (Math.abs(h) * Math.max(Math.max(Math.abs(e0), Math.abs(e1)), Math.abs(e2))) / ((atol + rtol) * zRef);
+}
+
+// The same with the weights e^{ev[i]} of a forward step.
+function momentErrorNorm(t: f64, h: f64, ev: usize, mainT: f64, mainSd: f64, zRef: f64, rtol: f64, atol: f64): f64 {
+  for (let i = 0; i < 7; i++) st(W, i, Math.exp(ld(ev, i)));
+  return momentNorm(t, h, W, mainT, mainSd, zRef, rtol, atol);
+}
+
+// The interval end on one side of a mode: T·σ̂ away, or further (doubling) until ℓ has dropped
+// T²/2 below its peak.
+function reach(mdT: f64, mdSd: f64, dir: f64, T: f64): f64 {
+  let k = T;
+  for (let i = 0; i < 60; i++) {
+    const t = mdT + dir * k * mdSd;
+    if (shifted(t) <= -0.5 * T * T) return t;
+    k *= 2;
+  }
+  return mdT + dir * k * mdSd;
+}
+
 function logAddExp(a: f64, b: f64): f64 {
   if (a == -Infinity) return b;
   if (b == -Infinity) return a;
@@ -193,7 +229,8 @@ export function solveGroup(
   let mainI = 0;
   for (let i = 0; i < nModes; i++) if (ell(ld(MODE_T, i)) > ell(ld(MODE_T, mainI))) mainI = i;
   const mainT = ld(MODE_T, mainI), mainSd = ld(MODE_SD, mainI);
-  const m = ell(mainT);
+  setCentre(mainT);
+  const m = gMRef;
   stMode = mainT;
   stSd = mainSd;
   if (!isFinite(m) || !isFinite(mainSd)) {
@@ -208,8 +245,10 @@ export function solveGroup(
   } else {
     a = Infinity;
     b = -Infinity;
-    for (let i = 0; i < nModes; i++) a = Math.min(a, ld(MODE_T, i) - T * ld(MODE_SD, i));
-    for (let i = 0; i < nModes; i++) b = Math.max(b, ld(MODE_T, i) + T * ld(MODE_SD, i));
+    for (let i = 0; i < nModes; i++) {
+      a = Math.min(a, reach(ld(MODE_T, i), ld(MODE_SD, i), -1, T));
+      b = Math.max(b, reach(ld(MODE_T, i), ld(MODE_SD, i), 1, T));
+    }
   }
   // Interior modes, ascending (a stable insertion sort, as Array.prototype.sort), then b.
   let nb = 0;
@@ -229,7 +268,7 @@ export function solveGroup(
   nb++;
 
   // Start: on the left-tail estimate where ℓ is rising at a, else on the baseline c₀.
-  const ea = ell(a) - m;
+  const ea = shifted(a);
   const tails = isNaN(c0opt) && centre == 0;
   const da = slope(a);
   const useTail = tails && da > 0;
@@ -240,7 +279,8 @@ export function solveGroup(
   let t = a, e0 = ea, h = Math.min(0.1 * mainSd, b - a), lastRejected = false, bi = 0;
   st(K, 0, Math.exp(e0 - u));
   const rhsBefore = gEvals;
-  const uRef = Math.log(Math.sqrt(2.0 * Math.PI) * mainSd);
+  const zRef = Math.sqrt(2.0 * Math.PI) * mainSd;
+  const uRef = Math.log(zRef);
   while (bi < nb) {
     const target = ld(BREAKS, bi);
     if (<f64>(stSteps + stRejected) >= maxSteps) {
@@ -250,12 +290,15 @@ export function solveGroup(
     const last = h >= target - t;
     const hh = last ? target - t : h;
     st(EV, 0, e0);
-    for (let s = 1; s < 5; s++) st(EV, s, ell(t + tC(s) * hh) - m);
-    const e56 = ell(last ? target : t + hh) - m;
+    for (let s = 1; s < 5; s++) st(EV, s, shifted(t + tC(s) * hh));
+    const e56 = shifted(last ? target : t + hh);
     st(EV, 5, e56);
     st(EV, 6, e56);
     const y1 = dopri5Step(u, hh, EV, K, false);
-    const norm = logErrorNorm(stepErr, rtol, atol) * influence(Math.max(u, y1), uRef);
+    const norm = Math.max(
+      logErrorNorm(stepErr, rtol, atol) * influence(Math.max(u, y1), uRef),
+      momentErrorNorm(t, hh, EV, mainT, mainSd, zRef, rtol, atol),
+    );
     if (norm <= 1) {
       if (grad == GRAD_FOLDED) {
         for (let s = 0; s < 6; s++) if (tB(s) != 0) accumulate(t + tC(s) * hh, hh * tB(s) * Math.exp(ld(EV, s)));
@@ -293,7 +336,7 @@ export function solveGroup(
   let logZ: f64;
   if (useTail) {
     const db = slope(b);
-    logZ = db < 0 ? logAddExp(u, ell(b) - m - Math.log(-db)) : u;
+    logZ = db < 0 ? logAddExp(u, shifted(b) - Math.log(-db)) : u;
   } else {
     if (!(u > c0)) {
       stStatus = STATUS_BASELINE;
@@ -305,7 +348,7 @@ export function solveGroup(
   if (!isFinite(stL)) stStatus = STATUS_NOT_FINITE;
 
   if (grad == GRAD_ADJOINT) {
-    if (!adjointSweep(rtol, atol, work, stSteps, nb, a, m, u)) {
+    if (!adjointSweep(rtol, atol, work, stSteps, nb, a, u, mainT, mainSd)) {
       stL = NaN;
       stStatus = STATUS_MAX_STEPS;
       return;
@@ -333,16 +376,19 @@ function uAt(t: f64): f64 {
 // on α; ∂u(b)/∂π = ∫ α·w·∂ℓ/∂π accumulates with the backward steps' weights (×e^{u(b)}).
 // Stops are the interior breakpoints in descending order, then a. False where the reference
 // would loop forever (a step of size 0 or NaN short of its stop).
-function adjointSweep(rtol: f64, atol: f64, work: usize, nrec: i32, nb: i32, a: f64, m: f64, uEnd: f64): bool {
+function adjointSweep(
+  rtol: f64, atol: f64, work: usize, nrec: i32, nb: i32, a: f64, uEnd: f64, mainT: f64, mainSd: f64,
+): bool {
   uWork = work;
   uN = nrec;
   uIdx = nrec - 1;
   const nStops = nb; // nb − 1 interior breakpoints, then a
   const scale = Math.exp(uEnd);
+  const zRef = Math.sqrt(2.0 * Math.PI) * mainSd;
   const before = gEvals;
   let t = ld(BREAKS, nb - 1), alpha: f64 = 1, lastRejected = false, si = 0;
   let h: f64 = -(nrec > 0 ? ld(recPtr(work, nrec - 1), 1) : 0.1);
-  let e0 = ell(t) - m - uEnd;
+  let e0 = shifted(t) - uEnd;
   st(K, 0, alpha * Math.exp(e0));
   while (si < nStops) {
     const target = si < nb - 1 ? ld(BREAKS, nb - 2 - si) : a;
@@ -355,14 +401,16 @@ function adjointSweep(rtol: f64, atol: f64, work: usize, nrec: i32, nb: i32, a: 
     st(EV, 0, e0);
     for (let s = 1; s < 5; s++) {
       const ts = t + tC(s) * hh;
-      st(EV, s, ell(ts) - m - uAt(ts));
+      st(EV, s, shifted(ts) - uAt(ts));
     }
     const tEnd = last ? target : t + hh;
-    const e56 = ell(tEnd) - m - uAt(tEnd);
+    const e56 = shifted(tEnd) - uAt(tEnd);
     st(EV, 5, e56);
     st(EV, 6, e56);
     const y1 = dopri5Step(alpha, hh, EV, K, true);
-    const norm = errorNorm(stepErr, alpha, y1, rtol, atol);
+    // α itself, and (as forward) the moments of the weights α·w·e^{u(b)} the gradients use.
+    for (let i = 0; i < 7; i++) st(W, i, ld(K, i) * scale);
+    const norm = Math.max(errorNorm(stepErr, alpha, y1, rtol, atol), momentNorm(t, hh, W, mainT, mainSd, zRef, rtol, atol));
     if (norm <= 1) {
       for (let s = 0; s < 6; s++) {
         if (tB(s) != 0) accumulate(t + tC(s) * hh, -hh * tB(s) * ld(K, s) * scale);

@@ -1,0 +1,127 @@
+// Bar: adaptive Gauss–Hermite against the ODE on q = 1 (K = 25 agrees to 1e−8), against a
+// brute-force nested Gauss–Kronrod on q = 2 random slopes (to 1e−6), and its gradients with
+// respect to f and the random-effect design against finite differences.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import * as E from '../../engine/index';
+import { family, type Family } from '../../ngmm/families/index';
+import { groupResponse } from '../../ngmm/marginal/groups';
+import { logMarginal } from '../../ngmm/marginal/ode';
+import { logMarginalQuadrature } from '../../ngmm/marginal/quadrature';
+import { integrateLog } from '../helpers/gaussKronrod';
+import { checkVjp } from '../helpers/checkVjp';
+import { ts } from '../helpers/backends';
+
+function simulate(fam: Family, sizes: number[], q: number, seed: number) {
+  const rng = new E.Rng(seed);
+  const n = sizes.reduce((a, b) => a + b, 0);
+  const f = Float64Array.from({ length: n }, () => 0.8 * rng.normal());
+  const g = Float64Array.from({ length: n * q }, (_, i) => (i % q === 0 ? 0.8 : 0.5 * rng.normal()));
+  const y = new Float64Array(n);
+  let j = 0;
+  for (const size of sizes) {
+    const b = Array.from({ length: q }, () => rng.normal());
+    for (let r = 0; r < size; r++, j++) {
+      let eta = f[j];
+      for (let d = 0; d < q; d++) eta += g[j * q + d] * b[d];
+      const mu = fam.mean(eta, 1);
+      if (fam.name === 'poisson') {
+        let k = 0, p = Math.exp(-mu), c = p;
+        const u = rng.uniform();
+        while (u > c && k < 500) {
+          k++;
+          p *= mu / k;
+          c += p;
+        }
+        y[j] = k;
+      } else y[j] = rng.uniform() < mu ? 1 : 0;
+    }
+  }
+  return { f, g, y };
+}
+
+describe('adaptive Gauss–Hermite', () => {
+  // The scales s_i = 0.3 … 1.9 grow with the group index.
+  function compare(fam: Family, seed: number, K: number, groups: number[]): number[] {
+    const sizes = [1, 5, 20, 50, 3];
+    const { f, y } = simulate(fam, sizes, 1, seed);
+    const data = groupResponse(fam, y, sizes);
+    const s = Float64Array.from(sizes, (_, i) => 0.3 + 0.4 * i);
+    return E.tidy(() => {
+      const gCol = E.tensor(Float64Array.from(data.groupOf, (i) => s[i]), [data.nobs, 1]);
+      const quad = logMarginalQuadrature(E.tensor(f), gCol, null, data, { K }).toArray();
+      const ode = logMarginal(E.tensor(f), E.tensor(s), null, data, { rtol: 1e-11 }).L.toArray();
+      return groups.map((i) => Math.abs(quad[i] - ode[i]) / Math.max(1, Math.abs(ode[i])));
+    });
+  }
+
+  it('q = 1: 25 nodes agree with the ODE marginal to 1e−8', () => {
+    E.withBackend(ts, () => {
+      for (const [fam, seed] of [[family('bernoulli'), 1], [family('bernoulli', 'probit'), 3], [family('bernoulli', 'cloglog'), 6]] as const) {
+        for (const e of compare(fam, seed, 25, [0, 1, 2, 3, 4])) expect(e, `${fam.name}/${fam.link}`).toBeLessThanOrEqual(1e-8);
+      }
+      for (const e of compare(family('poisson'), 2, 25, [0, 1, 2, 3])) expect(e, 'poisson').toBeLessThanOrEqual(1e-8);
+    });
+  });
+
+  it('q = 1: where 25 nodes fall short (3 Poisson counts, s = 1.9: a skewed posterior) the rule converges to the ODE', () => {
+    // Measured: GH-25 is off by 7.7e−8 here while the ODE agrees with Gauss–Kronrod to 2e−12;
+    // the shortfall is the Gauss–Hermite rule's (a polynomial rule on a skewed integrand).
+    E.withBackend(ts, () => {
+      const [e25] = compare(family('poisson'), 2, 25, [4]);
+      const [e40] = compare(family('poisson'), 2, 40, [4]);
+      const [e60] = compare(family('poisson'), 2, 60, [4]);
+      expect(e25).toBeGreaterThan(1e-8);
+      expect(e40).toBeLessThan(e25 / 50);
+      expect(e60).toBeLessThanOrEqual(1e-9);
+    });
+  });
+
+  it('q = 2 random slopes: agrees with a brute-force 2-D Gauss–Kronrod to 1e−6', () => {
+    E.withBackend(ts, () => {
+      for (const [fam, seed] of [[family('bernoulli'), 4], [family('poisson'), 5]] as const) {
+        const sizes = [8, 15];
+        const { f, g, y } = simulate(fam, sizes, 2, seed);
+        const data = groupResponse(fam, y, sizes);
+        const quad = E.tidy(() => logMarginalQuadrature(E.tensor(f), E.tensor(g, [data.nobs, 2]), null, data, { K: 15 }).toArray());
+        for (let i = 0; i < sizes.length; i++) {
+          const lo = data.offsets[i], hi = data.offsets[i + 1];
+          const ell = (b1: number, b2: number) => {
+            let v = -0.5 * (b1 * b1 + b2 * b2) - Math.log(2 * Math.PI);
+            for (let j = lo; j < hi; j++) v += fam.logLik(y[j], f[j] + g[2 * j] * b1 + g[2 * j + 1] * b2, 1, 1);
+            return v;
+          };
+          // Prior mass outside the box [−10, 10]² is below e^{−50}.
+          const outer = integrateLog((b1) => integrateLog((b2) => ell(b1, b2), -10, 10, { tol: 1e-11 }).logValue, -10, 10, { tol: 1e-10 });
+          expect(Math.abs(quad[i] - outer.logValue) / Math.max(1, Math.abs(outer.logValue)), `${fam.name} group ${i}`).toBeLessThanOrEqual(1e-6);
+        }
+      }
+    });
+  });
+
+  // With fixed nodes (plain Gauss–Hermite) the VJP is the exact derivative of the rule.
+  // With adaptive nodes the centre and scale are recomputed from the perturbed inputs under
+  // finite differences but held fixed by reverse mode (MATH.md §8): the two agree only to the
+  // rule's own accuracy, so that check uses enough nodes for it to be negligible.
+  it.each([
+    ['plain Gauss–Hermite, 7 nodes', false, 7],
+    ['adaptive, 20 nodes per dimension', true, 20],
+  ] as const)('gradients with respect to f and the design g match finite differences: %s', (_label, adaptive, K) => {
+    E.withBackend(ts, () => {
+      fc.assert(
+        fc.property(fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 1, max: 2 }), (seed, q) => {
+          const fam = family('bernoulli');
+          const sizes = [3, 6];
+          const { f, g, y } = simulate(fam, sizes, q, seed);
+          const data = groupResponse(fam, y, sizes);
+          const r = checkVjp((ft, gt) => E.sum(logMarginalQuadrature(ft, gt, null, data, { K, adaptive })), [
+            { values: f, shape: [data.nobs] },
+            { values: g, shape: [data.nobs, q] },
+          ]);
+          if (!(r.worst <= 1e-6)) throw new Error(r.details);
+        }),
+        { numRuns: 10, seed: 3 },
+      );
+    });
+  });
+});
