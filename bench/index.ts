@@ -1,9 +1,10 @@
 // `npm run bench`: every benchmark section, each writing bench/results/<name>.json and its
 // part of bench/RESULTS.md. `npm run bench -- kernels` runs one section.
 import { runKernels } from './kernels.bench';
+import { runMarginal } from './marginal.bench';
 import { writeSection, type Section } from './lib';
 
-const sections: Record<string, () => Promise<Section>> = { kernels: runKernels };
+const sections: Record<string, () => Promise<Section>> = { kernels: runKernels, marginal: runMarginal };
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 for (const name of wanted.length > 0 ? wanted : Object.keys(sections)) {
   const run = sections[name];

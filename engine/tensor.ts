@@ -69,8 +69,8 @@ export class Tensor {
   }
 
   /** A copy of the data. */
-  toArray(): Float64Array {
-    return this.data.slice();
+  toArray(): Float64Array<ArrayBuffer> {
+    return new Float64Array(this.data);
   }
 
   item(): number {

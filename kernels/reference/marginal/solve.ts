@@ -134,10 +134,10 @@ function allModes(g: Integrand): Mode[] {
 // ∫e^{ℓ−m}·δᵏ, δ = (t − t̂)/σ̂, k = 0, 1, 2, are held to (atol + rtol)·√(2π)σ̂ (the Laplace
 // estimate of ∫e^{ℓ−m}). Controlling u alone left E[δ²] ten times less accurate than L
 // (measured on Gaussian groups: ∂L/∂σ off by 1e−7 relative at rtol 1e−10).
+const stageWeights = new Float64Array(7);
 function momentErrorNorm(t: number, h: number, ev: ArrayLike<number>, main: Mode, zRef: number, o: SolveOptions): number {
-  const w = new Float64Array(7);
-  for (let i = 0; i < 7; i++) w[i] = Math.exp(ev[i]);
-  return momentNorm(t, h, w, main, zRef, o);
+  for (let i = 0; i < 7; i++) stageWeights[i] = Math.exp(ev[i]);
+  return momentNorm(t, h, stageWeights, main, zRef, o);
 }
 
 // The same for a step whose stage integrand weights (in units of e^{ℓ−m}) are given.
@@ -187,6 +187,11 @@ interface StepRecord {
 export function solveGroup(g: Integrand, o: SolveOptions): GroupStats {
   const stats: GroupStats = { L: NaN, steps: 0, rejected: 0, rhs: 0, evals: 0, gradEvals: 0, status: STATUS_OK, mode: NaN, sd: NaN };
   const modes = isConcave(g.code) ? [concaveMode(g)] : allModes(g);
+  if (modes.length === 0) {
+    // Every grid value −∞ or NaN: nothing to integrate around.
+    stats.status = STATUS_NOT_FINITE;
+    return stats;
+  }
   let main = modes[0];
   for (const md of modes) if (g.ell(md.t) > g.ell(main.t)) main = md;
   g.setCentre(main.t);
@@ -282,7 +287,11 @@ export function solveGroup(g: Integrand, o: SolveOptions): GroupStats {
   stats.L = m + logZ;
   if (!Number.isFinite(stats.L)) stats.status = STATUS_NOT_FINITE;
 
-  if (o.grad === GRAD_ADJOINT) adjointSweep(g, o, recs, breaks, a, u, main, stats);
+  if (o.grad === GRAD_ADJOINT && !adjointSweep(g, o, recs, breaks, a, u, main, stats)) {
+    stats.L = NaN;
+    stats.status = STATUS_MAX_STEPS;
+    return stats;
+  }
   else if (o.grad === GRAD_DISCRETE) discreteAdjoint(g, recs, u);
   if (o.grad !== GRAD_NONE) g.finish(Math.exp(logZ));
   stats.evals = g.evals;
@@ -293,7 +302,8 @@ export function solveGroup(g: Integrand, o: SolveOptions): GroupStats {
 // α' = α·w(t), w = e^{ℓ−m−u(t)}, α(b) = 1, solved from b down to a with its own error control
 // on α; ∂u(b)/∂π = ∫ α·w·∂ℓ/∂π accumulates with the backward steps' weights (×e^{u(b)}, to share
 // finish(Z) with the other methods).
-function adjointSweep(g: Integrand, o: SolveOptions, recs: StepRecord[], breaks: number[], a: number, uEnd: number, main: Mode, stats: GroupStats): void {
+// False when the step collapses (size 0 or NaN) short of its stop.
+function adjointSweep(g: Integrand, o: SolveOptions, recs: StepRecord[], breaks: number[], a: number, uEnd: number, main: Mode, stats: GroupStats): boolean {
   let idx = recs.length - 1;
   const uAt = (t: number): number => {
     while (idx > 0 && t < recs[idx].t) idx--;
@@ -313,6 +323,10 @@ function adjointSweep(g: Integrand, o: SolveOptions, recs: StepRecord[], breaks:
   while (si < stops.length) {
     const target = stops[si];
     const last = h <= target - t;
+    if (!last && !(Math.abs(h) > 0)) {
+      stats.rhs += g.evals - before;
+      return false;
+    }
     const hh = last ? target - t : h;
     ev[0] = e0;
     for (let s = 1; s < 5; s++) {
@@ -342,6 +356,7 @@ function adjointSweep(g: Integrand, o: SolveOptions, recs: StepRecord[], breaks:
     }
   }
   stats.rhs += g.evals - before;
+  return true;
 }
 
 // Reverse mode through the recorded steps: u₁ = u₀ + hΣBᵢkᵢ, kᵢ = exp(eᵢ − Uᵢ),
