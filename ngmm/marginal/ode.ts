@@ -14,7 +14,12 @@ export interface OdeOptions {
   rtol?: number;
   /** Absolute floor of the error control on u = log of the running integral. Default rtol/100. */
   atol?: number;
-  /** Half-width of the interval, in posterior SDs around the mode (default 8), or in t for centre 'prior'. */
+  /**
+   * Half-width of the interval around each mode, in posterior SDs (extended until ℓ has fallen
+   * T²/2 below its peak), or in t for centre 'prior'. Default √(2·ln(100/rtol)) within [5, 8]:
+   * the mass beyond, e^{−T²/2} relative, is then a hundredth of the tolerance before the
+   * Mills-ratio tail estimates even account for it (6.8 at rtol 1e−8, 8 at 1e−12).
+   */
   T?: number;
   /** Baseline u(a) (relative to the shift m) instead of the Mills-ratio tail start. */
   c0?: number;
@@ -150,7 +155,7 @@ export function logMarginal(f: Tensor, s: Tensor, phi: Tensor | null, data: Grou
     opts: {
       rtol,
       atol: o.atol ?? rtol * 1e-2,
-      T: o.T ?? 8,
+      T: o.T ?? Math.min(8, Math.max(5, Math.sqrt(2 * Math.log(100 / rtol)))),
       c0: o.c0 ?? NaN,
       maxSteps: o.maxSteps ?? 100_000,
       gradient: o.gradient ?? 'folded',

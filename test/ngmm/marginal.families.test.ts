@@ -15,7 +15,7 @@ import { groupResponse } from '../../ngmm/marginal/groups';
 import { logMarginal } from '../../ngmm/marginal/ode';
 import { integrateLogMoments } from '../helpers/gaussKronrod';
 import { logNdtr } from '../../kernels/reference/special';
-import { ts } from '../helpers/backends';
+import { simd, ts } from '../helpers/backends';
 
 const HALF_LN_2PI = 0.9189385332046728;
 
@@ -138,9 +138,9 @@ function simulate(fam: Family, n: number, s: number, seed: number): Case {
   return { fam, y, m, f, s, phi };
 }
 
-describe('families against Gauss–Kronrod at rtol 1e−10', () => {
+describe.each([simd, ts])('families against Gauss–Kronrod at rtol 1e−10 on $name', (backend) => {
   it.each(FAMILIES)('%s', (name, fam) => {
-    E.withBackend(ts, () => {
+    E.withBackend(backend, () => {
       fc.assert(
         fc.property(
           fc.integer({ min: 1, max: 40 }),
@@ -154,9 +154,9 @@ describe('families against Gauss–Kronrod at rtol 1e−10', () => {
   });
 });
 
-describe('closed forms and hard cases', () => {
+describe.each([simd, ts])('closed forms and hard cases on $name', (backend) => {
   it('probit, one observation: L = log Φ(±f/√(1+s²))', () => {
-    E.withBackend(ts, () => {
+    E.withBackend(backend, () => {
       for (const [f, s, y] of [[0.3, 1, 1], [-2, 0.5, 1], [1.5, 3, 0], [-6, 0.2, 1], [4, 2, 1]] as const) {
         const got = ode({ fam: family('bernoulli', 'probit'), y: Float64Array.of(y), m: null, f: Float64Array.of(f), s, phi: 1 }, 1e-10);
         const want = logNdtr(((2 * y - 1) * f) / Math.sqrt(1 + s * s));
@@ -166,7 +166,7 @@ describe('closed forms and hard cases', () => {
   });
 
   it('all-zero and all-one Bernoulli groups, |f| = 30, s → 0', () => {
-    E.withBackend(ts, () => {
+    E.withBackend(backend, () => {
       const bern = family('bernoulli');
       const n = 30;
       const cases: [string, Case][] = [
@@ -187,7 +187,7 @@ describe('closed forms and hard cases', () => {
   });
 
   it('a Poisson group of 10⁵ observations with s = 5 (a narrow bump far from 0)', () => {
-    E.withBackend(ts, () => {
+    E.withBackend(backend, () => {
       const n = 100_000;
       const rng = new E.Rng(3);
       const f = Float64Array.from({ length: n }, () => 0.3 * rng.normal() - 1);

@@ -3,8 +3,8 @@
 export const SAFETY: f64 = 0.9;
 export const FAC_MIN: f64 = 0.2;
 export const FAC_MAX: f64 = 5.0;
-/** Weights below this are clamped: see `influence`. */
-export const INFLUENCE_FLOOR: f64 = 1e-3;
+/** The step's |h|·max|kᵢ| bound: see `stabilityNorm`. */
+export const STABILITY: f64 = 3.0;
 
 /** The standard mixed norm, for a solution component measured on its own scale (the adjoint α). */
 export function errorNorm(err: f64, y0: f64, y1: f64, rtol: f64, atol: f64): f64 {
@@ -16,9 +16,16 @@ export function logErrorNorm(err: f64, rtol: f64, atol: f64): f64 {
   return Math.abs(err) / (atol + rtol);
 }
 
-/** min(1, e^{y1 − yRef}) floored at INFLUENCE_FLOOR: the local error's influence on u(b). */
+/** min(1, e^{y1 − yRef}): the local error's influence on u(b). */
 export function influence(y1: f64, yRef: f64): f64 {
-  return y1 >= yRef ? 1.0 : Math.max(INFLUENCE_FLOOR, Math.exp(y1 - yRef));
+  return y1 >= yRef ? 1.0 : Math.exp(y1 - yRef);
+}
+
+/** |h|·max|kᵢ| / STABILITY over the seven stage slopes at byte pointer k. */
+export function stabilityNorm(h: f64, k: usize): f64 {
+  let m: f64 = 0;
+  for (let i = 0; i < 7; i++) m = Math.max(m, Math.abs(load<f64>(k + (<usize>i << 3))));
+  return (Math.abs(h) * m) / STABILITY;
 }
 
 /** The factor to scale h by, given the error norm (≤ 1 accepts) and whether the last step was rejected. */

@@ -15,7 +15,7 @@
 //   adjoint step of size 0 or NaN short of its target (where the reference loops forever)
 //   gives STATUS_MAX_STEPS.
 import { E_TBL, dopri5Dense, dopri5Step, stepErr, tA, tB, tC } from './dopri5';
-import { errorNorm, influence, logErrorNorm, stepFactor } from './controller';
+import { errorNorm, influence, logErrorNorm, stabilityNorm, stepFactor } from './controller';
 import { accumulate, ell, finish, gCode, gEvals, gGradEvals, gMRef, setCentre, shifted, slope, slopeD2 } from './integrand';
 import { isConcave } from './obs';
 
@@ -23,6 +23,9 @@ export const GRAD_NONE: f64 = 0;
 export const GRAD_FOLDED: f64 = 1;
 export const GRAD_ADJOINT: f64 = 2;
 export const GRAD_DISCRETE: f64 = 3;
+
+/** Moment tolerance tightening, as in the reference. */
+const MOMENT_SAFETY: f64 = 3;
 
 export const STATUS_OK: i32 = 0;
 export const STATUS_MAX_STEPS: i32 = 1;
@@ -164,7 +167,7 @@ function momentNorm(t: f64, h: f64, weights: usize, mainT: f64, mainSd: f64, zRe
     e1 += w * d;
     e2 += w * d * d;
   }
-  return (Math.abs(h) * Math.max(Math.max(Math.abs(e0), Math.abs(e1)), Math.abs(e2))) / ((atol + rtol) * zRef);
+  return (MOMENT_SAFETY * Math.abs(h) * Math.max(Math.max(Math.abs(e0), Math.abs(e1)), Math.abs(e2))) / ((atol + rtol) * zRef);
 }
 
 // The same with the weights e^{ev[i]} of a forward step.
@@ -296,8 +299,11 @@ export function solveGroup(
     st(EV, 6, e56);
     const y1 = dopri5Step(u, hh, EV, K, false);
     const norm = Math.max(
-      logErrorNorm(stepErr, rtol, atol) * influence(Math.max(u, y1), uRef),
-      momentErrorNorm(t, hh, EV, mainT, mainSd, zRef, rtol, atol),
+      Math.max(
+        logErrorNorm(stepErr, rtol, atol) * influence(Math.max(u, y1), uRef),
+        momentErrorNorm(t, hh, EV, mainT, mainSd, zRef, rtol, atol),
+      ),
+      stabilityNorm(hh, K),
     );
     if (norm <= 1) {
       if (grad == GRAD_FOLDED) {

@@ -22,23 +22,32 @@ export function logErrorNorm(err: number, rtol: number, atol: number): number {
   return Math.abs(err) / (atol + rtol);
 }
 
-/** Weights below this are clamped: see `influence`. */
-export const INFLUENCE_FLOOR = 1e-3;
-
 /**
  * The forward marginal solve weights each local error by its influence on the answer: an
  * error δ in u at t reaches u(b) multiplied by ∂u(b)/∂u(t) = α(t) = e^{u(t)−u(b)} (the
  * closed-form adjoint, MATH.md §5), which is e^{−T²/2} in the far left tail and 1 past the
  * mode. Weighting by min(1, e^{u − u_ref}), with u_ref = log(√(2π)·σ̂) the Laplace estimate
- * of u(b), spends steps only where the integral is made: the tail is then crossed at the
- * explicit method's stability limit (|h·∂f/∂u| = |h·u'| ≲ 3), not at the tolerance's pace.
- * The floor keeps the error estimate in charge there: beyond the stability limit an explicit
- * method amplifies errors, which a weight of e^{−30} would let through. Measured on Gaussian
- * groups (closed form): floor 10⁻³ halves the steps of an unweighted solve (84 against 209 at
- * rtol 1e−8) while the error at rtol 1e−10 stays near 1e−10.
+ * of u(b), spends steps only where the integral is made. Where the weight is tiny the step
+ * is bounded by `stabilityNorm` instead: beyond the explicit method's stability limit errors
+ * grow from step to step, and a weight of e^{−30} would let them through.
  */
 export function influence(y1: number, yRef: number): number {
-  return y1 >= yRef ? 1 : Math.max(INFLUENCE_FLOOR, Math.exp(y1 - yRef));
+  return y1 >= yRef ? 1 : Math.exp(y1 - yRef);
+}
+
+/**
+ * Dormand–Prince 5(4) is stable for h·λ ≥ −3.3 on the real axis (Hairer & Wanner II, §IV.2);
+ * the forward ODE's ∂f/∂u = −u' is read off the stage slopes, so h·max|kᵢ| ≤ STABILITY keeps
+ * every step inside with a margin. Together with `influence` this crosses the left tail in
+ * about Δu/3 steps (measured on a Bernoulli group of 100 at rtol 1e−8: 510 ℓ evaluations
+ * against 765 with the weight clamped at 10⁻³, the error unchanged at 8e−10).
+ */
+export const STABILITY = 3;
+
+export function stabilityNorm(h: number, k: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < 7; i++) m = Math.max(m, Math.abs(k[i]));
+  return (Math.abs(h) * m) / STABILITY;
 }
 
 /** The factor to scale h by, given the error norm (≤ 1 accepts) and whether the last step was rejected. */
