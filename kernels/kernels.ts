@@ -68,6 +68,10 @@ export interface Kernels {
     L: P, gf: P, gs: P, gphi: P, stats: P, work: P, workSteps: N,
   ): number;
 
+  /** Lane-wise exp (x ≤ 0) and log1p (x ∈ [0, 1]) of the SIMD build's hot loops. */
+  vexp_f64(n: N, x: P, out: P): void;
+  vlog1p_f64(n: N, x: P, out: P): void;
+
   peak_probe_f64(iters: N): number;
   peak_probe_flops(): number;
 }

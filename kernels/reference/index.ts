@@ -222,6 +222,8 @@ export function createReferenceKernels(mem: HeapViews): Kernels {
       return m + s;
     },
     peak_probe_flops: () => 2,
+    vexp_f64: map(Math.exp),
+    vlog1p_f64: map(Math.log1p),
 
     // The reference records steps in JS arrays; work/workSteps are the WASM build's scratch.
     marginal_f64: (code, G, offs, y, trials, f, s, phi, cst, opts, L, gf, gs, gphi, stats, _work, _workSteps) =>

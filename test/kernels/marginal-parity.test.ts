@@ -268,7 +268,11 @@ describe('marginal_f64: wasm-simd and wasm-scalar against the TypeScript referen
         fc.property(caseArb, (p) => {
           const c = build(p);
           const ref = run(ts, c);
-          for (const b of [simd, scalar]) {
+          // The SIMD build evaluates the logit family (code 2) with its own lane-wise exp and
+          // log1p (kernels/assembly/vmath.ts) and two-lane sums: equal to rounding, not to the
+          // bit; the tolerance suite above covers it. Every other code, and the scalar build
+          // for all codes, must match bit for bit.
+          for (const b of c.code === 2 ? [scalar] : [simd, scalar]) {
             const got = run(b, c);
             expect(got.ret).toBe(ref.ret);
             for (const k of ['L', 'gf', 'gs', 'gphi', 'stats'] as const) {

@@ -5,7 +5,8 @@
 //   ℓ(t) = C + Σ_j core(y_j, f_j + s·t, ϕ) − t²/2 − ½ log 2π
 // Gaussian-identity and Poisson-log run on per-group sufficient statistics (O(1) per ℓ), their
 // shifted ℓ(t) − m and gradient moments taken about the mode t̂ (`setCentre`), as the reference.
-import { GAUSSIAN_IDENTITY, POISSON_LOG, obsCore, obsDphi, obsHess, obsScore } from './obs';
+import { BINOMIAL_LOGIT, GAUSSIAN_IDENTITY, POISSON_LOG, obsCore, obsDphi, obsHess, obsScore } from './obs';
+import { vexp, vlog1p } from '../vmath';
 
 const HALF_LN_2PI: f64 = 0.9189385332046728;
 
@@ -113,6 +114,8 @@ export function ell(t: f64): f64 {
     sum = -0.5 * (s2 - 2.0 * st * s1 + gNf * st * st) / (phi * phi) - gNf * Math.log(phi);
   } else if (code == POISSON_LOG) {
     sum = s2 + s * t * s1 - Math.exp(s * t) * se;
+  } else if (ASC_FEATURE_SIMD && code == BINOMIAL_LOGIT) {
+    sum = logitCoreSum(t);
   } else {
     sum = 0.0;
     for (let j = 0; j < gN; j++) sum += obsCore(code, at(gY, j), trials(j), at(gF, j) + s * t, phi);
@@ -189,6 +192,10 @@ export function accumulate(t: f64, w: f64): void {
     }
     return;
   }
+  if (ASC_FEATURE_SIMD && code == BINOMIAL_LOGIT) {
+    logitAccumulate(t, w);
+    return;
+  }
   let sr: f64 = 0.0, sp: f64 = 0.0;
   for (let j = 0; j < gN; j++) {
     const eta = at(gF, j) + s * t;
@@ -235,4 +242,60 @@ export function finish(Z: f64): void {
     gGs /= Z;
     gGphi /= Z;
   }
+}
+
+// The logit family two observations at a time (the SIMD build's hot loop: one exp and one
+// log1p per observation and ℓ evaluation). Same formulas as obs.ts, lane-wise:
+//   core = y·η − m·(max(η, 0) + log1p(e)),  score = y·σ(−η) − (m − y)·σ(η),  e = e^{−|η|},
+// with σ(|η|) = 1/(1 + e) and σ(−|η|) = e/(1 + e). The odd last observation goes scalar.
+function logitCoreSum(t: f64): f64 {
+  const st = f64x2.splat(gS * t);
+  const zero = f64x2.splat(0);
+  const ones = f64x2.splat(1);
+  let acc = f64x2.splat(0);
+  let j = 0;
+  for (; j + 2 <= gN; j += 2) {
+    const o = <usize>j << 3;
+    const eta = f64x2.add(v128.load(gF + o), st);
+    const y = v128.load(gY + o);
+    const m = gTrials != 0 ? v128.load(gTrials + o) : ones;
+    const e = vexp(f64x2.neg(f64x2.abs(eta)));
+    const sp = f64x2.add(f64x2.max(eta, zero), vlog1p(e));
+    acc = f64x2.add(acc, f64x2.sub(f64x2.mul(y, eta), f64x2.mul(m, sp)));
+  }
+  let sum = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
+  for (; j < gN; j++) sum += obsCore(BINOMIAL_LOGIT, at(gY, j), trials(j), at(gF, j) + gS * t, gPhi);
+  return sum;
+}
+
+function logitAccumulate(t: f64, w: f64): void {
+  const st = f64x2.splat(gS * t);
+  const zero = f64x2.splat(0);
+  const ones = f64x2.splat(1);
+  const wv = f64x2.splat(w);
+  let srv = f64x2.splat(0);
+  let j = 0;
+  for (; j + 2 <= gN; j += 2) {
+    const o = <usize>j << 3;
+    const eta = f64x2.add(v128.load(gF + o), st);
+    const y = v128.load(gY + o);
+    const m = gTrials != 0 ? v128.load(gTrials + o) : ones;
+    const e = vexp(f64x2.neg(f64x2.abs(eta)));
+    const big = f64x2.div(ones, f64x2.add(ones, e)); // σ(|η|)
+    const small = f64x2.div(e, f64x2.add(ones, e)); // σ(−|η|)
+    const pos = f64x2.ge(eta, zero);
+    const sigPos = v128.bitselect(big, small, pos); // σ(η)
+    const sigNeg = v128.bitselect(small, big, pos); // σ(−η)
+    const r = f64x2.sub(f64x2.mul(y, sigNeg), f64x2.mul(f64x2.sub(m, y), sigPos));
+    v128.store(gGf + o, f64x2.add(v128.load(gGf + o), f64x2.mul(wv, r)));
+    srv = f64x2.add(srv, r);
+  }
+  let sr = f64x2.extract_lane(srv, 0) + f64x2.extract_lane(srv, 1);
+  for (; j < gN; j++) {
+    const r = obsScore(BINOMIAL_LOGIT, at(gY, j), trials(j), at(gF, j) + gS * t, gPhi);
+    const p = gGf + (<usize>j << 3);
+    store<f64>(p, load<f64>(p) + w * r);
+    sr += r;
+  }
+  gGs += w * t * sr;
 }
