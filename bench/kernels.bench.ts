@@ -63,7 +63,8 @@ export async function runKernels(): Promise<Section> {
       for (const bk of backends) cases.push({ name: `${form}:${bk.name}`, fn: matmulCase(bk, form, layer) });
     }
     cases.push({ name: 'peak (again)', fn: () => void simd.k.peak_probe_f64(PEAK_ITERS) });
-    const t = await suite(`matmul ${B}×${I}·${I}×${O}`, cases, 0.4);
+    // The target shape gets longer samples: its ratios are the ones the bar reads.
+    const t = await suite(`matmul ${B}×${I}·${I}×${O}`, cases, B === 1024 && I === 64 && O === 64 ? 1.2 : 0.4);
     // The better of the two probes: the peak is a ceiling, noise only lowers it.
     const peak = Math.max(...['peak', 'peak (again)'].map((n) => (simd.k.peak_probe_flops() * PEAK_ITERS) / t.get(n)!.median / 1e9));
     for (const form of FORMS) {

@@ -38,16 +38,8 @@ function simulate(fam: Family, G: number, n: number, seed: number, sb = 0.8): Pr
     for (let j = i * n; j < (i + 1) * n; j++) {
       const mu = fam.mean(f[j] + sb * b, 1);
       if (fam.name === 'gaussian') y[j] = mu + phi * rng.normal();
-      else if (fam.name === 'poisson') {
-        let k = 0, p = Math.exp(-mu), c = p;
-        const u = rng.uniform();
-        while (u > c && k < 1e4) {
-          k++;
-          p *= mu / k;
-          c += p;
-        }
-        y[j] = k;
-      } else y[j] = rng.uniform() < mu ? 1 : 0;
+      else if (fam.name === 'poisson') y[j] = rng.poisson(mu);
+      else y[j] = rng.uniform() < mu ? 1 : 0;
     }
   }
   const data = groupResponse(fam, y, Array(G).fill(n));
@@ -67,7 +59,7 @@ function simulate(fam: Family, G: number, n: number, seed: number, sb = 0.8): Pr
       ref[i] = -0.5 * (n * Math.log(2 * Math.PI) + (n - 1) * Math.log(phi * phi) + Math.log(d) + (rr - (sb * sb * S * S) / d) / (phi * phi));
     } else {
       const g = integrand(data, f, s, phi, i);
-      ref[i] = integrateLog((t) => g.ell(t), -Infinity, Infinity, { tol: 1e-14 }).logValue;
+      ref[i] = integrateLog((t) => g.ell(t), -Infinity, Infinity, { tol: 1e-13 }).logValue;
     }
   }
   return { label: `${fam.name}/${fam.link}, n = ${n}`, fam, data, f, s, phi, ref };
@@ -83,7 +75,8 @@ function timePerCall(fn: () => void, minMs = 150): number {
   fn();
   const samples: number[] = [];
   const start = performance.now();
-  while (performance.now() - start < minMs || samples.length < 5) {
+  // At least three samples, unless one call alone takes over a second.
+  while (performance.now() - start < minMs || (samples.length < 3 && performance.now() - start < 1000)) {
     const t = performance.now();
     fn();
     samples.push(performance.now() - t);
@@ -239,7 +232,7 @@ function targets() {
 export async function runMarginal(): Promise<Section> {
   const problems: Problem[] = [];
   for (const fam of [family('gaussian'), family('bernoulli'), family('poisson')]) {
-    for (const n of [10, 100, 10_000]) problems.push(simulate(fam, n === 10_000 ? 2 : 5, n, 11));
+    for (const n of [10, 100, 10_000]) problems.push(simulate(fam, n === 10_000 ? 1 : 5, n, 11));
   }
   const frontierData: Record<string, FrontierPoint[]> = {};
   const parts: string[] = [];
@@ -268,7 +261,7 @@ export async function runMarginal(): Promise<Section> {
     '### Accuracy against cost',
     '',
     'Error is the largest |L − L_ref|/max(1, |L_ref|) over the groups (L_ref: closed form for',
-    'the Gaussian, Gauss–Kronrod at 1e−14 otherwise). Evaluations of ℓ(t) are the fair cost',
+    'the Gaussian, Gauss–Kronrod at 1e−13 otherwise). Evaluations of ℓ(t) are the fair cost',
     'measure; times are as measured but not like for like (the ODE runs in WASM, the grid and GH',
     'rules in TypeScript).',
     '',

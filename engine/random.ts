@@ -61,6 +61,27 @@ export class Rng {
     return u * m;
   }
 
+  /**
+   * A Poisson draw with mean mu: inverse CDF for mu ≤ 30, otherwise the sum of a draw at
+   * mean mu − 30·k pieces (exact: Poisson variables add). For simulations, not speed.
+   */
+  poisson(mu: number): number {
+    if (!(mu >= 0)) throw new Error(`poisson: mean must be ≥ 0, got ${mu}`);
+    let total = 0;
+    while (mu > 30) {
+      total += this.poisson(30);
+      mu -= 30;
+    }
+    let k = 0, p = Math.exp(-mu), cdf = p;
+    const u = this.uniform();
+    while (u > cdf && k < 1000) {
+      k++;
+      p *= mu / k;
+      cdf += p;
+    }
+    return total + k;
+  }
+
   /** Uniform integer in [0, n). */
   int(n: number): number {
     return Math.floor(this.uniform() * n);

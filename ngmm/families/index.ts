@@ -18,6 +18,12 @@ const canonical: Record<FamilyName, LinkName> = {
   poisson: 'log',
 };
 
+/** Every family with every link, as `name/link`. */
+export function allFamilies(): [string, Family][] {
+  return Object.entries(table).flatMap(([name, links]) =>
+    Object.entries(links).map(([link, f]) => [`${name}/${link}`, f!] as [string, Family]));
+}
+
 export function family(name: FamilyName, link?: LinkName): Family {
   const links = table[name];
   if (!links) throw new Error(`unknown family '${name}' (have: ${Object.keys(table).join(', ')})`);
