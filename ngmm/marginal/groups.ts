@@ -86,3 +86,31 @@ export function releaseResponse(r: GroupedResponse): void {
   }
   r.uploads.clear();
 }
+
+/** The response restricted to some groups (in the given order): a mini-batch. */
+export function subsetResponse(r: GroupedResponse, groups: ArrayLike<number>): { response: GroupedResponse; rows: Int32Array } {
+  const G = groups.length;
+  const offsets = new Int32Array(G + 1);
+  for (let k = 0; k < G; k++) {
+    const g = groups[k];
+    offsets[k + 1] = offsets[k] + r.offsets[g + 1] - r.offsets[g];
+  }
+  const n = offsets[G];
+  const rows = new Int32Array(n);
+  const groupOf = new Int32Array(n);
+  const cst = new Float64Array(G);
+  for (let k = 0; k < G; k++) {
+    const g = groups[k];
+    cst[k] = r.cst[g];
+    for (let j = r.offsets[g], o = offsets[k]; j < r.offsets[g + 1]; j++, o++) {
+      rows[o] = j;
+      groupOf[o] = k;
+    }
+  }
+  const y = Float64Array.from(rows, (j) => r.y[j]);
+  const trials = r.trials ? Float64Array.from(rows, (j) => r.trials![j]) : null;
+  return {
+    response: { family: r.family, y, trials, offsets, groupOf, cst, nobs: n, ngroups: G, uploads: new Map() },
+    rows,
+  };
+}

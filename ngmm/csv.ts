@@ -1,0 +1,315 @@
+// Reading CSV (RFC 4180) into typed columns. The parser is incremental so a file of any size is
+// read chunk by chunk: it holds one chunk and the record being assembled, never the input.
+// Accepted beyond the RFC, because real files have them: LF or lone CR record ends as well as
+// CRLF, a UTF-8 byte-order mark, a last record without a line end, and a bare quote inside an
+// unquoted field (taken literally, as R and pandas do, so `5'11"` survives).
+
+export class CsvError extends Error {
+  override name = 'CsvError';
+  /**
+   * @param line 1-based physical line (line ends inside quoted fields count).
+   * @param column 1-based field index within the record.
+   */
+  constructor(
+    message: string,
+    readonly line: number,
+    readonly column: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface CsvParserOptions {
+  /** Field separator, a single character other than '"', CR and LF. Default ','. */
+  delimiter?: string;
+  /** Name of the input (a file name) to start error messages with. Default 'csv'. */
+  source?: string;
+}
+
+const LF = 10;
+const CR = 13;
+const QUOTE = 34;
+const BOM = 0xfeff;
+
+// Where the parser is within the current field.
+const FIELD_START = 0; // before its first character
+const UNQUOTED = 1;
+const QUOTED = 2;
+const QUOTE_IN_QUOTED = 3; // just read a quote inside quotes: the closing one, or the first of ""
+
+function checkDelimiter(d: string): number {
+  if (d.length !== 1 || d === '"' || d === '\r' || d === '\n') {
+    throw new RangeError(`CsvParser: the delimiter must be one character other than '"', CR and LF, got ${JSON.stringify(d)}`);
+  }
+  return d.charCodeAt(0);
+}
+
+export class CsvParser {
+  /** The 1-based physical line on which each record of the last push()/end() result starts. */
+  lines: number[] = [];
+  private readonly delimiter: number;
+  private readonly source: string;
+  private state = FIELD_START;
+  /** Text of the current field taken from earlier chunks (the rest is still in the chunk). */
+  private field = '';
+  private record: string[] = [];
+  private line = 1;
+  private recordLine = 1;
+  private quoteLine = 1;
+  /** The last character was a CR line end, so an LF that follows belongs to the same line end. */
+  private afterCR = false;
+  private atStart = true;
+  private ended = false;
+
+  constructor(opts: CsvParserOptions = {}) {
+    this.delimiter = checkDelimiter(opts.delimiter ?? ',');
+    this.source = opts.source ?? 'csv';
+  }
+
+  /** Parses `chunk` after the text already pushed; returns the records it completed. */
+  push(chunk: string): string[][] {
+    if (this.ended) throw new Error('CsvParser: push() after end()');
+    const out: string[][] = [];
+    const lines: number[] = [];
+    this.lines = lines;
+    const n = chunk.length;
+    const delim = this.delimiter;
+    let i = 0;
+    if (this.atStart && n > 0) {
+      this.atStart = false;
+      if (chunk.charCodeAt(0) === BOM) i = 1;
+    }
+    // The loop works on locals (written back below); a CsvError leaves the parser unusable.
+    let { state, field, record, line, recordLine, afterCR } = this;
+    let start = i; // first character of the current field's pending text in this chunk
+    for (; i < n; i++) {
+      const c = chunk.charCodeAt(i);
+      if (afterCR) {
+        afterCR = false;
+        // The LF of a CRLF: the line is already counted and, outside quotes, the record ended.
+        // Inside quotes it stays in the field's pending text.
+        if (c === LF) continue;
+      }
+      let endsRecord = false;
+      switch (state) {
+        case FIELD_START:
+          if (c === QUOTE) {
+            state = QUOTED;
+            start = i + 1;
+            this.quoteLine = line;
+          } else if (c === delim) {
+            record.push('');
+          } else if (c === CR || c === LF) {
+            record.push('');
+            endsRecord = true;
+          } else {
+            state = UNQUOTED;
+            start = i;
+          }
+          break;
+        case UNQUOTED:
+          if (c === delim || c === CR || c === LF) {
+            record.push(field + chunk.slice(start, i));
+            field = '';
+            state = FIELD_START;
+            endsRecord = c !== delim;
+          }
+          break;
+        case QUOTED:
+          if (c === QUOTE) {
+            field += chunk.slice(start, i);
+            state = QUOTE_IN_QUOTED;
+          } else if (c === CR) {
+            line++;
+            afterCR = true;
+          } else if (c === LF) {
+            line++;
+          }
+          break;
+        default: // QUOTE_IN_QUOTED
+          if (c === QUOTE) {
+            field += '"';
+            state = QUOTED;
+            start = i + 1;
+          } else if (c === delim || c === CR || c === LF) {
+            record.push(field);
+            field = '';
+            state = FIELD_START;
+            endsRecord = c !== delim;
+          } else {
+            const col = record.length + 1;
+            const ch = JSON.stringify(String.fromCodePoint(chunk.codePointAt(i)!));
+            throw new CsvError(
+              `${this.source}: line ${line}, field ${col}: unexpected ${ch} after the closing quote of a quoted field ` +
+                `(a field must end at its closing quote; a quote inside a quoted field is written "")`,
+              line,
+              col,
+            );
+          }
+      }
+      if (endsRecord) {
+        out.push(record);
+        lines.push(recordLine);
+        record = [];
+        line++;
+        recordLine = line;
+        afterCR = c === CR;
+      }
+    }
+    if (state === UNQUOTED || state === QUOTED) field += chunk.slice(start, n);
+    this.state = state;
+    this.field = field;
+    this.record = record;
+    this.line = line;
+    this.recordLine = recordLine;
+    this.afterCR = afterCR;
+    return out;
+  }
+
+  /** Completes the input: returns the last record (one without a line end), if any. */
+  end(): string[][] {
+    if (this.ended) throw new Error('CsvParser: end() called twice');
+    this.ended = true;
+    this.lines = [];
+    const { state, record } = this;
+    if (state === QUOTED) {
+      const col = record.length + 1;
+      throw new CsvError(
+        `${this.source}: line ${this.quoteLine}, field ${col}: the quoted field opened on line ${this.quoteLine} is never closed ` +
+          `(the input ends inside it, on line ${this.line})`,
+        this.quoteLine,
+        col,
+      );
+    }
+    // Right after a line end there is no pending record: a final line end does not start one.
+    if (state === FIELD_START && record.length === 0) return [];
+    record.push(state === FIELD_START ? '' : this.field);
+    this.lines = [this.recordLine];
+    this.record = [];
+    this.field = '';
+    return [record];
+  }
+}
+
+export type Column =
+  | { kind: 'number'; values: Float64Array /* NaN where missing */; missing: Uint8Array }
+  | { kind: 'string'; values: string[] /* the text as written, also where missing */; missing: Uint8Array };
+
+export interface CsvTable {
+  /** Column names in file order. */
+  names: string[];
+  columns: Map<string, Column>;
+  nrows: number;
+}
+
+export interface ReadCsvOptions {
+  delimiter?: string;
+  /** Field texts read as missing values. Default ['', 'NA']. */
+  na?: string[];
+  /** File name for error messages. */
+  source?: string;
+}
+
+// Decimal or scientific notation only: Number() alone would also accept ' 3', '0x10', 'Infinity'
+// and '' (as 0), which in a data file are text, not numbers.
+const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/**
+ * One column while it is being read. While every value so far is a number only the numbers are
+ * kept, plus the text of the few values that String() would not spell back the same way
+ * ('1.50', '007', '-0', the NA text); if a later value is text, the earlier texts are rebuilt
+ * exactly from those. A numeric column thus never holds its strings.
+ */
+class ColumnReader {
+  private numbers: number[] | null = [];
+  private spelled = new Map<number, string>();
+  private strings: string[] | null = null;
+  private missing: number[] = [];
+
+  add(text: string, isMissing: boolean): void {
+    const row = this.missing.length;
+    this.missing.push(isMissing ? 1 : 0);
+    if (this.numbers) {
+      const x = isMissing ? NaN : NUMBER.test(text) ? Number(text) : NaN;
+      if (isMissing || Number.isFinite(x)) {
+        this.numbers.push(x);
+        if (isMissing ? text !== '' : String(x) !== text) this.spelled.set(row, text);
+        return;
+      }
+      this.strings = this.numbers.map((v, r) => this.spelled.get(r) ?? (this.missing[r] ? '' : String(v)));
+      this.numbers = null;
+      this.spelled.clear();
+    }
+    this.strings!.push(text);
+  }
+
+  finish(): Column {
+    const missing = Uint8Array.from(this.missing);
+    return this.numbers ? { kind: 'number', values: Float64Array.from(this.numbers), missing } : { kind: 'string', values: this.strings!, missing };
+  }
+}
+
+// A long string is parsed in pieces so that only one piece's records exist at a time.
+function* pieces(text: string): Generator<string> {
+  const size = 1 << 16;
+  for (let i = 0; i < text.length; i += size) yield text.slice(i, i + size);
+}
+
+/**
+ * Reads a CSV with a header line into typed columns: a column is numeric when every value that
+ * is not missing is a finite decimal number, otherwise it is text. `text` may be the whole file
+ * or its chunks in order (e.g. from a streaming decoder). A blank line is skipped when the
+ * header has more than one column (it cannot be a row then); with one column it is a missing
+ * value, since the RFC cannot tell it apart from one empty field.
+ */
+export function readCsvTable(text: string | Iterable<string>, opts: ReadCsvOptions = {}): CsvTable {
+  const source = opts.source ?? 'csv';
+  const na = new Set(opts.na ?? ['', 'NA']);
+  const parser = new CsvParser({ delimiter: opts.delimiter, source });
+  let names: string[] | null = null;
+  let readers: ColumnReader[] = [];
+  let nrows = 0;
+
+  const take = (records: string[][], lines: number[]) => {
+    for (let r = 0; r < records.length; r++) {
+      const record = records[r];
+      if (!names) {
+        names = header(record, lines[r], source);
+        readers = names.map(() => new ColumnReader());
+        continue;
+      }
+      const k = names.length;
+      if (k > 1 && record.length === 1 && record[0] === '') continue;
+      if (record.length !== k) {
+        throw new CsvError(
+          `${source}: row ${nrows + 1} (line ${lines[r]}) has ${record.length} field${record.length === 1 ? '' : 's'}, the header has ${k}`,
+          lines[r],
+          Math.min(record.length, k) + 1,
+        );
+      }
+      for (let j = 0; j < k; j++) readers[j].add(record[j], na.has(record[j]));
+      nrows++;
+    }
+  };
+  for (const chunk of typeof text === 'string' ? pieces(text) : text) take(parser.push(chunk), parser.lines);
+  take(parser.end(), parser.lines);
+
+  if (!names) throw new CsvError(`${source}: the input is empty; expected a header line with the column names`, 1, 1);
+  const finalNames: string[] = names;
+  const columns = new Map<string, Column>();
+  finalNames.forEach((name, j) => columns.set(name, readers[j].finish()));
+  return { names: finalNames, columns, nrows };
+}
+
+function header(record: string[], line: number, source: string): string[] {
+  const seen = new Map<string, number>();
+  record.forEach((name, j) => {
+    if (name === '') throw new CsvError(`${source}: line ${line}: column ${j + 1} of the header has an empty name`, line, j + 1);
+    const first = seen.get(name);
+    if (first !== undefined) {
+      throw new CsvError(`${source}: line ${line}: the header names column '${name}' twice (columns ${first + 1} and ${j + 1})`, line, j + 1);
+    }
+    seen.set(name, j);
+  });
+  return record;
+}

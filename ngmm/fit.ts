@@ -1,0 +1,172 @@
+// fit(data, spec, options): maximum likelihood for the random-intercept NGMM.
+//
+// The linear GLMM is fitted first, full batch, by L-BFGS to a gradient-norm tolerance (the
+// default for linear models: it reports plainly whether it converged). A neural model starts
+// from it (the linear part keeps the GLMM's coefficients, σ_b and σ start at the GLMM's
+// values, the network's output layer starts small) and continues with Adam over mini-batches
+// of groups: the network at `lr`, the scale parameters at their own `lrScale` (a single rate
+// left σ_b inflated by 30–90 % when early stopping fired: MATH.md §11). With `validation`, a
+// share of the groups is held out and the parameters of the best validation objective are
+// restored at the end.
+import * as E from '../engine/index';
+import { minimize } from '../engine/lbfgs';
+import { prepare, type ModelData, type PreparedData } from './data';
+import { releaseResponse, subsetResponse } from './marginal/groups';
+import { Model, type ModelSpec } from './model';
+import { family } from './families/index';
+
+export interface FitProgress {
+  epoch: number;
+  epochs: number;
+  /** Mean negative log marginal likelihood per group (training batches of this epoch). */
+  loss: number;
+  /** The same on the validation groups, when there are any. */
+  validation?: number;
+  elapsedMs: number;
+}
+
+export interface FitOptions {
+  epochs?: number;
+  /** Groups per mini-batch (default 16). */
+  batchSize?: number;
+  lr?: number;
+  /** Step size of the scale parameters σ_b, σ (default 10 × lr). */
+  lrScale?: number;
+  weightDecay?: number;
+  seed?: number;
+  /** Share of groups held out for early stopping (default 0: none). */
+  validation?: number;
+  /** Epochs without a validation improvement before stopping (default 20). */
+  patience?: number;
+  /** Relative accuracy of each group's marginal likelihood (default 1e−8). */
+  rtol?: number;
+  /** L-BFGS gradient tolerance for the linear fit (default 1e−6 on the mean per group). */
+  gtol?: number;
+  onProgress?: (p: FitProgress) => void;
+  signal?: AbortSignal;
+}
+
+function objective(model: Model, prep: PreparedData, groups: Int32Array, rtol: number): E.Tensor {
+  const { response, rows } = subsetResponse(prep.response, groups);
+  const p = prep.p;
+  const X = new Float64Array(rows.length * p);
+  for (let k = 0; k < rows.length; k++) X.set(prep.X.subarray(rows[k] * p, rows[k] * p + p), k * p);
+  try {
+    const { L } = model.logMarginal(E.tensor(X, [rows.length, p]), response, rtol);
+    return E.neg(E.mean(L));
+  } finally {
+    releaseResponse(response);
+  }
+}
+
+function snapshot(model: Model): Float64Array[] {
+  return model.parameters().map((t) => t.toArray());
+}
+
+function restore(model: Model, s: Float64Array[]): void {
+  model.parameters().forEach((t, i) => t.data.set(s[i]));
+}
+
+export function fit(data: ModelData, spec: ModelSpec, o: FitOptions = {}): Model {
+  const fam = family(spec.family, spec.link);
+  const p = data.xNames.length;
+  const n = data.y.length;
+  // Standardise X with the training means and SDs (constant columns keep SD 1).
+  const mean = new Float64Array(p), sd = new Float64Array(p);
+  for (let j = 0; j < p; j++) {
+    let s = 0, ss = 0;
+    for (let i = 0; i < n; i++) s += data.X[i * p + j];
+    mean[j] = s / Math.max(1, n);
+    for (let i = 0; i < n; i++) ss += (data.X[i * p + j] - mean[j]) ** 2;
+    const v = Math.sqrt(ss / Math.max(1, n - 1));
+    sd[j] = v > 0 && Number.isFinite(v) ? v : 1;
+  }
+  const prep0 = prepare(fam, data);
+  const model = new Model(spec, data.xNames, mean, sd);
+  const Xs = model.standardise(prep0.X);
+  const prep: PreparedData = { ...prep0, X: Xs };
+  const G = prep.response.ngroups;
+  const rtol = o.rtol ?? 1e-8;
+  const all = Int32Array.from({ length: G }, (_, i) => i);
+  const t0 = performance.now();
+
+  // 1. The linear GLMM by L-BFGS (all of a linear model; the start of a neural one).
+  const linear = [model.b0, model.W, ...model.scaleParams()];
+  const r = minimize(linear, () => objective(model, prep, all, rtol), { gtol: o.gtol ?? 1e-6, maxIter: 500 });
+  model.info = { converged: r.converged, message: r.message, optimizer: 'L-BFGS', epochs: r.iterations, logLik: NaN };
+  if (!Number.isFinite(r.f)) throw new Error(`fit: the linear model's objective is not finite (${r.f}); check the data for extreme values`);
+
+  if (model.net) {
+    const epochs = o.epochs ?? 100;
+    const lr = o.lr ?? 1e-3;
+    const rng = new E.Rng(o.seed ?? 0);
+    const order = Int32Array.from(all);
+    rng.shuffle(order);
+    const nVal = Math.floor((o.validation ?? 0) * G);
+    const val = order.slice(0, nVal);
+    const train = order.slice(nVal);
+    const net = new E.Adam(model.fixedParams(), { lr, weightDecay: o.weightDecay ?? 0 });
+    const scales = new E.Adam(model.scaleParams(), { lr: o.lrScale ?? 10 * lr });
+    const batch = Math.max(1, o.batchSize ?? 16);
+    let best = Infinity, bestParams = snapshot(model), sinceBest = 0, lastGood = snapshot(model);
+    let epoch = 0, stopped = '';
+    for (epoch = 1; epoch <= epochs; epoch++) {
+      rng.shuffle(train);
+      let total = 0, batches = 0;
+      for (let b0 = 0; b0 < train.length; b0 += batch) {
+        if (o.signal?.aborted) {
+          stopped = 'aborted';
+          break;
+        }
+        const groups = train.slice(b0, b0 + batch);
+        const loss = E.tidy(() => {
+          const L = objective(model, prep, groups, rtol);
+          const gs = E.grad(L, model.parameters());
+          const nf = model.fixedParams().length;
+          net.step(gs.slice(0, nf));
+          scales.step(gs.slice(nf));
+          return L.item();
+        });
+        if (!Number.isFinite(loss) || model.parameters().some((t) => t.data.some((v) => !Number.isFinite(v)))) {
+          restore(model, lastGood);
+          net.dispose();
+          scales.dispose();
+          throw new Error(`fit diverged at epoch ${epoch} (the objective became ${loss}); the last good parameters are restored — lower the learning rate (now ${lr}) or standardise the response`);
+        }
+        total += loss;
+        batches++;
+      }
+      if (stopped) break;
+      lastGood = snapshot(model);
+      const trainLoss = total / Math.max(1, batches);
+      let valLoss: number | undefined;
+      if (nVal > 0) {
+        valLoss = E.tidy(() => objective(model, prep, val, rtol).item());
+        if (valLoss < best) {
+          best = valLoss;
+          bestParams = snapshot(model);
+          sinceBest = 0;
+        } else if (++sinceBest >= (o.patience ?? 20)) {
+          stopped = `early stopping after ${o.patience ?? 20} epochs without improvement`;
+          epoch++;
+          break;
+        }
+      }
+      o.onProgress?.({ epoch, epochs, loss: trainLoss, validation: valLoss, elapsedMs: performance.now() - t0 });
+    }
+    if (nVal > 0) restore(model, bestParams);
+    net.dispose();
+    scales.dispose();
+    model.info = {
+      converged: false,
+      message: stopped === 'aborted'
+        ? `aborted at epoch ${epoch}; ${nVal > 0 ? 'the best validation parameters are kept' : 'the last parameters are kept'}`
+        : stopped || `ran ${epochs} epochs of Adam (stochastic: no convergence test)`,
+      optimizer: 'Adam',
+      epochs: epoch - 1,
+      logLik: NaN,
+    };
+  }
+  model.refreshPosterior(prep.X, prep.response, [...prep.levels]);
+  return model;
+}

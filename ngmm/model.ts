@@ -1,0 +1,359 @@
+// A fitted (or fitting) neural generalized mixed model with a random intercept per group:
+//   η_ij = f(x_ij) + σ_b·b_i,  b_i ~ N(0, 1),  f(x) = β₀ + xᵀβ + MLP(x)
+// The linear part is always there (it is the GLMM, and it is what the MLP's fit starts from);
+// `hidden: []` gives the linear GLMM alone. Inputs are standardised with the training means and
+// SDs, which the model keeps. Positive scales are softplus of free parameters.
+//
+// After fitting, each training group keeps its posterior for b as a 25-node adaptive
+// Gauss–Hermite rule (nodes and normalised weights), from which predictions for observed
+// groups (MATH.md §7) and `ranef` are exact to the rule's accuracy, and which saves with the model.
+import { MLP, mlp, type MLPJSON } from '../engine/nn';
+import { activations, type ActivationName } from '../engine/ops/activations';
+import * as E from '../engine/index';
+import { family as familyOf, type Family, type FamilyName, type LinkName } from './families/index';
+import { adaptiveNodes, gaussHermite } from './marginal/gaussHermite';
+import { logMarginal } from './marginal/ode';
+import { releaseResponse, type GroupedResponse } from './marginal/groups';
+import { logNdtr } from '../kernels/reference/special';
+
+export interface ModelSpec {
+  family: FamilyName;
+  link?: LinkName;
+  /** Hidden layer sizes of the fixed-effect network; [] (default) is the linear GLMM. */
+  hidden?: number[];
+  activation?: ActivationName;
+  /** Seed for the network's initialisation. */
+  seed?: number;
+}
+
+export interface GroupPosterior {
+  /** Posterior mean and SD of b_i (standard scale; the effect on η is σ_b·b_i). */
+  mean: number;
+  sd: number;
+  /** Adaptive GH nodes t_k and normalised log-weights of p(b | y_i). */
+  nodes: Float64Array;
+  logw: Float64Array;
+}
+
+export interface FitInfo {
+  converged: boolean;
+  message: string;
+  optimizer: string;
+  epochs: number;
+  logLik: number;
+}
+
+const POSTERIOR_NODES = 25;
+const softplusInv = (v: number) => (v > 30 ? v : Math.log(Math.expm1(v)));
+const softplus = (v: number) => (v > 30 ? v : Math.log1p(Math.exp(v)));
+
+export class Model {
+  readonly spec: Required<Omit<ModelSpec, 'link'>> & { link: LinkName };
+  readonly family: Family;
+  readonly xNames: readonly string[];
+  readonly mean: Float64Array;
+  readonly sd: Float64Array;
+  levels: string[] = [];
+  readonly W: E.Tensor;
+  readonly b0: E.Tensor;
+  readonly net: MLP | null;
+  readonly thetaB: E.Tensor;
+  readonly thetaSigma: E.Tensor | null;
+  posterior: GroupPosterior[] = [];
+  info: FitInfo = { converged: false, message: 'not fitted', optimizer: '', epochs: 0, logLik: NaN };
+  nobs = 0;
+
+  constructor(spec: ModelSpec, xNames: readonly string[], mean: Float64Array, sd: Float64Array) {
+    this.family = familyOf(spec.family, spec.link);
+    this.spec = {
+      family: spec.family,
+      link: this.family.link,
+      hidden: spec.hidden ?? [],
+      activation: spec.activation ?? 'relu',
+      seed: spec.seed ?? 0,
+    };
+    if (!(this.spec.activation in activations)) throw new Error(`unknown activation '${this.spec.activation}'`);
+    this.xNames = [...xNames];
+    this.mean = mean;
+    this.sd = sd;
+    const p = xNames.length;
+    this.W = E.param(new Float64Array(p), [p, 1]);
+    this.b0 = E.param([0], [1]);
+    this.net = this.spec.hidden.length > 0 ? E.untracked(() => mlp([p, ...this.spec.hidden, 1], this.spec.activation, this.spec.seed)) : null;
+    if (this.net) {
+      // The network starts as a small correction to the linear fit it is initialised from.
+      const last = this.net.weights[this.net.weights.length - 1].data;
+      for (let i = 0; i < last.length; i++) last[i] *= 0.1;
+    }
+    this.thetaB = E.param([softplusInv(1)], []);
+    this.thetaSigma = this.family.hasDispersion ? E.param([softplusInv(1)], []) : null;
+  }
+
+  get isLinear(): boolean {
+    return this.net === null;
+  }
+
+  /** The parameters of f (linear part and network). */
+  fixedParams(): E.Tensor[] {
+    return [this.b0, this.W, ...(this.net ? this.net.parameters() : [])];
+  }
+
+  /** The scale parameters (σ_b, and σ for the Gaussian), on the softplus scale. */
+  scaleParams(): E.Tensor[] {
+    return this.thetaSigma ? [this.thetaB, this.thetaSigma] : [this.thetaB];
+  }
+
+  parameters(): E.Tensor[] {
+    return [...this.fixedParams(), ...this.scaleParams()];
+  }
+
+  /** Random-intercept SD σ_b. */
+  get ranefSD(): number {
+    return softplus(this.thetaB.item());
+  }
+
+  /** Residual SD σ (Gaussian), else NaN. */
+  get sigma(): number {
+    return this.thetaSigma ? softplus(this.thetaSigma.item()) : NaN;
+  }
+
+  /** Standardises raw X (n × p) with the training means and SDs. */
+  standardise(X: ArrayLike<number>): Float64Array {
+    const p = this.xNames.length;
+    const out = new Float64Array(X.length);
+    for (let i = 0; i < X.length; i++) out[i] = (X[i] - this.mean[i % p]) / this.sd[i % p];
+    return out;
+  }
+
+  /** f(x) [n] for standardised rows (a tape expression). */
+  f(Xs: E.Tensor): E.Tensor {
+    const n = Xs.shape[0];
+    let out = E.bias(E.matmul(Xs, this.W), this.b0);
+    if (this.net) out = E.add(out, this.net.forward(Xs));
+    return E.reshape(out, [n]);
+  }
+
+  /** Σ_i L_i over the given groups (a tape expression) and the solver statistics. */
+  logMarginal(Xs: E.Tensor, r: GroupedResponse, rtol: number) {
+    const f = this.f(Xs);
+    const sb = E.softplus(this.thetaB);
+    const s = E.mul(E.ones([r.ngroups]), sb);
+    const sigma = this.thetaSigma ? E.softplus(this.thetaSigma) : null;
+    return logMarginal(f, s, sigma, r, { rtol });
+  }
+
+  /**
+   * Stores each group's posterior rule from the fitted parameters (training data, sorted),
+   * and the total log-likelihood.
+   */
+  refreshPosterior(Xs: Float64Array, r: GroupedResponse, levels: string[]): void {
+    this.levels = levels;
+    this.nobs = r.nobs;
+    const fam = this.family;
+    const sigma = this.sigma, sb = this.ranefSD;
+    const { L, f, stats } = E.tidy(() => {
+      const x = E.tensor(Xs, [r.nobs, this.xNames.length]);
+      const res = this.logMarginal(x, r, 1e-10);
+      return { L: res.L.toArray(), f: this.f(x).toArray(), stats: res.stats };
+    });
+    releaseResponse(r);
+    this.info.logLik = L.reduce((a, b) => a + b, 0);
+    this.posterior = [];
+    for (let i = 0; i < r.ngroups; i++) {
+      const { nodes, logWeights } = adaptiveNodes(POSTERIOR_NODES, stats.mode[i], stats.sd[i]);
+      const logw = new Float64Array(POSTERIOR_NODES);
+      let m = -Infinity;
+      for (let k = 0; k < POSTERIOR_NODES; k++) {
+        const t = nodes[k];
+        let ell = -0.5 * t * t - 0.9189385332046728;
+        for (let j = r.offsets[i]; j < r.offsets[i + 1]; j++) {
+          ell += fam.logLik(r.y[j], f[j] + sb * t, sigma, r.trials ? r.trials[j] : 1);
+        }
+        logw[k] = logWeights[k] + ell - L[i];
+        m = Math.max(m, logw[k]);
+      }
+      let z = 0;
+      for (let k = 0; k < POSTERIOR_NODES; k++) z += Math.exp(logw[k] - m);
+      const lz = m + Math.log(z);
+      let e1 = 0, e2 = 0;
+      for (let k = 0; k < POSTERIOR_NODES; k++) {
+        logw[k] -= lz;
+        const w = Math.exp(logw[k]);
+        e1 += w * nodes[k];
+        e2 += w * nodes[k] * nodes[k];
+      }
+      this.posterior.push({ mean: e1, sd: Math.sqrt(Math.max(0, e2 - e1 * e1)), nodes, logw });
+    }
+  }
+
+  logLik(): number {
+    return this.info.logLik;
+  }
+
+  /**
+   * Predictions for new rows of X (raw scale, columns as in training). `groups: 'observed'`
+   * uses each row's group posterior (its label must be a training group); 'new' the prior.
+   * `type: 'link'` gives E[η], 'response' E[y] (binomial: the success probability).
+   */
+  predict(X: ArrayLike<number>, opts: { group?: ArrayLike<string | number>; type?: 'response' | 'link'; groups?: 'observed' | 'new' } = {}): Float64Array {
+    const p = this.xNames.length;
+    if (X.length % Math.max(1, p) !== 0) throw new Error(`predict: X has ${X.length} values, not a multiple of ${p} columns`);
+    const n = p > 0 ? X.length / p : (opts.group?.length ?? 0);
+    const type = opts.type ?? 'response';
+    const mode = opts.groups ?? 'observed';
+    for (let i = 0; i < X.length; i++) {
+      if (!Number.isFinite(X[i])) throw new Error(`predict: row ${Math.floor(i / p) + 1}, column '${this.xNames[i % p]}': ${X[i]} is not a finite number`);
+    }
+    const f = E.tidy(() => this.f(E.tensor(this.standardise(X), [n, p])).toArray());
+    const sb = this.ranefSD;
+    const out = new Float64Array(n);
+    const fam = this.family;
+    let index: Map<string, number> | null = null;
+    if (mode === 'observed') {
+      if (!opts.group || opts.group.length !== n) throw new Error(`predict: groups 'observed' needs a group label for each of the ${n} rows`);
+      index = new Map(this.levels.map((l, i) => [l, i]));
+    }
+    const prior = gaussHermite(POSTERIOR_NODES);
+    for (let r = 0; r < n; r++) {
+      let nodes: ArrayLike<number>, logw: ArrayLike<number>, meanT: number;
+      if (index) {
+        const g = index.get(String(opts.group![r]));
+        if (g === undefined) throw new Error(`predict: row ${r + 1}: group '${opts.group![r]}' was not in the training data (use groups: 'new')`);
+        ({ nodes, logw, mean: meanT } = this.posterior[g]);
+      } else {
+        nodes = prior.nodes;
+        logw = prior.logWeights;
+        meanT = 0;
+      }
+      if (type === 'link' || (fam.name === 'gaussian' && fam.link === 'identity')) {
+        out[r] = f[r] + sb * meanT;
+      } else if (!index && fam.name === 'poisson' && fam.link === 'log') {
+        out[r] = Math.exp(f[r] + 0.5 * sb * sb); // E[e^{f + σ_b b}], b ~ N(0, 1)
+      } else if (!index && (fam.name === 'bernoulli' || fam.name === 'binomial') && fam.link === 'probit') {
+        out[r] = Math.exp(logNdtr(f[r] / Math.sqrt(1 + sb * sb)));
+      } else {
+        let acc = 0;
+        for (let k = 0; k < nodes.length; k++) acc += Math.exp(logw[k]) * fam.mean(f[r] + sb * nodes[k], 1);
+        out[r] = acc;
+      }
+    }
+    return out;
+  }
+
+  /** Each training group's random effect u_i = σ_b·b_i: posterior mean and SD. */
+  ranef(): { group: string; mean: number; sd: number }[] {
+    const sb = this.ranefSD;
+    return this.posterior.map((p, i) => ({ group: this.levels[i], mean: sb * p.mean, sd: sb * p.sd }));
+  }
+
+  /** Coefficients of the linear part on the original scale of X: intercept first. */
+  coefficients(): { name: string; value: number }[] {
+    const b = this.W.data, p = this.xNames.length;
+    let icpt = this.b0.item();
+    const out: { name: string; value: number }[] = [];
+    for (let j = 0; j < p; j++) {
+      icpt -= (b[j] * this.mean[j]) / this.sd[j];
+      out.push({ name: this.xNames[j], value: b[j] / this.sd[j] });
+    }
+    return [{ name: '(Intercept)', value: icpt }, ...out];
+  }
+
+  toJSON(): ModelJSON {
+    return {
+      format: 'ngmm-model',
+      version: 1,
+      spec: { ...this.spec, hidden: [...this.spec.hidden] },
+      xNames: [...this.xNames],
+      standardise: { mean: Array.from(this.mean), sd: Array.from(this.sd) },
+      params: {
+        b0: this.b0.item(),
+        W: Array.from(this.W.data),
+        net: this.net ? this.net.toJSON() : null,
+        thetaB: this.thetaB.item(),
+        thetaSigma: this.thetaSigma ? this.thetaSigma.item() : null,
+      },
+      levels: [...this.levels],
+      posterior: this.posterior.map((p) => ({ mean: p.mean, sd: p.sd, nodes: Array.from(p.nodes), logw: Array.from(p.logw) })),
+      fit: { ...this.info, nobs: this.nobs },
+    };
+  }
+
+  /** Rebuilds a model from `toJSON()` output, rejecting anything malformed with a clear message. */
+  static load(j: unknown): Model {
+    const bad = (what: string): never => {
+      throw new Error(`not a valid ngmm model file: ${what}`);
+    };
+    const o = j as ModelJSON;
+    if (!o || typeof o !== 'object' || o.format !== 'ngmm-model') bad("'format' must be 'ngmm-model'");
+    if (o.version !== 1) bad(`unsupported version ${JSON.stringify(o.version)} (this library reads version 1)`);
+    const nums = (v: unknown, len: number | null, name: string): number[] => {
+      if (!Array.isArray(v) || (len !== null && v.length !== len) || v.some((x) => typeof x !== 'number' || !Number.isFinite(x))) {
+        return bad(`'${name}' must be ${len === null ? 'an array' : `${len}`} of finite numbers`);
+      }
+      return v as number[];
+    };
+    const num = (v: unknown, name: string): number => (typeof v === 'number' && Number.isFinite(v) ? v : bad(`'${name}' must be a finite number`));
+    if (!o.spec || typeof o.spec.family !== 'string') bad("'spec.family' is missing");
+    if (!Array.isArray(o.xNames) || o.xNames.some((x) => typeof x !== 'string')) bad("'xNames' must be an array of strings");
+    const p = o.xNames.length;
+    const mean = nums(o.standardise?.mean, p, 'standardise.mean');
+    const sd = nums(o.standardise?.sd, p, 'standardise.sd');
+    if (sd.some((v) => !(v > 0))) bad("'standardise.sd' must be positive");
+    let m: Model;
+    try {
+      m = new Model(o.spec, o.xNames, Float64Array.from(mean), Float64Array.from(sd));
+    } catch (e) {
+      return bad((e as Error).message);
+    }
+    const P = o.params;
+    if (!P) bad("'params' is missing");
+    m.b0.data[0] = num(P.b0, 'params.b0');
+    m.W.data.set(nums(P.W, p, 'params.W'));
+    if ((P.net === null) !== (m.net === null)) bad("'params.net' does not match 'spec.hidden'");
+    if (m.net && P.net) {
+      let net: MLP;
+      try {
+        net = MLP.fromJSON(P.net);
+      } catch (e) {
+        return bad(`'params.net': ${(e as Error).message}`);
+      }
+      const want = [p, ...m.spec.hidden, 1];
+      if (net.sizes.length !== want.length || net.sizes.some((v, i) => v !== want[i])) bad("'params.net' sizes do not match the spec");
+      m.net.parameters().forEach((t, i) => t.data.set(net.parameters()[i].data));
+      net.dispose();
+    }
+    m.thetaB.data[0] = num(P.thetaB, 'params.thetaB');
+    if (m.thetaSigma) m.thetaSigma.data[0] = num(P.thetaSigma, 'params.thetaSigma');
+    if (!Array.isArray(o.levels) || !Array.isArray(o.posterior) || o.levels.length !== o.posterior.length) {
+      bad("'levels' and 'posterior' must be arrays of the same length");
+    }
+    m.levels = o.levels.map(String);
+    m.posterior = o.posterior.map((q, i) => ({
+      mean: num(q?.mean, `posterior[${i}].mean`),
+      sd: num(q?.sd, `posterior[${i}].sd`),
+      nodes: Float64Array.from(nums(q?.nodes, POSTERIOR_NODES, `posterior[${i}].nodes`)),
+      logw: Float64Array.from(nums(q?.logw, POSTERIOR_NODES, `posterior[${i}].logw`)),
+    }));
+    const F = o.fit;
+    if (!F || typeof F.converged !== 'boolean' || typeof F.message !== 'string') bad("'fit' is missing or malformed");
+    m.info = { converged: F.converged, message: F.message, optimizer: String(F.optimizer), epochs: Number(F.epochs), logLik: num(F.logLik, 'fit.logLik') };
+    m.nobs = num(F.nobs, 'fit.nobs');
+    return m;
+  }
+
+  dispose(): void {
+    for (const t of this.parameters()) t.dispose();
+  }
+}
+
+export interface ModelJSON {
+  format: 'ngmm-model';
+  version: 1;
+  spec: ModelSpec & { link: LinkName; hidden: number[] };
+  xNames: string[];
+  standardise: { mean: number[]; sd: number[] };
+  params: { b0: number; W: number[]; net: MLPJSON | null; thetaB: number; thetaSigma: number | null };
+  levels: string[];
+  posterior: { mean: number; sd: number; nodes: number[]; logw: number[] }[];
+  fit: FitInfo & { nobs: number };
+}

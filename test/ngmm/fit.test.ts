@@ -1,0 +1,148 @@
+// Fitting: a linear Gaussian LMM against the exact maximum likelihood (closed-form marginal,
+// GLS profile for β, Nelder–Mead on the two variance parameters — all written here), and
+// save → load → predict bitwise, with malformed files rejected.
+import { describe, expect, it } from 'vitest';
+import * as E from '../../engine/index';
+import { fit } from '../../ngmm/fit';
+import { Model } from '../../ngmm/model';
+
+function simulateLmm(seed: number) {
+  const rng = new E.Rng(seed);
+  const G = 30, p = 2;
+  const X: number[] = [], y: number[] = [], group: string[] = [];
+  for (let i = 0; i < G; i++) {
+    const n = 3 + (i % 8);
+    const b = 0.7 * rng.normal();
+    for (let j = 0; j < n; j++) {
+      const x1 = rng.normal() * 2 + 1, x2 = rng.uniform() * 10;
+      X.push(x1, x2);
+      y.push(1 + 0.5 * x1 - 0.3 * x2 + b + 1.2 * rng.normal());
+      group.push(`g${i}`);
+    }
+  }
+  return { X: Float64Array.from(X), xNames: ['x1', 'x2'], y: Float64Array.from(y), group, p };
+}
+
+// Exact ML for the random-intercept LMM: for given σ, σ_b the GLS β̂ and the log-likelihood
+// in closed form per group (V_i⁻¹ = (I − c·11ᵀ)/σ², c = σ_b²/(σ² + nσ_b²)).
+function exactMl(d: ReturnType<typeof simulateLmm>) {
+  const groups = new Map<string, number[]>();
+  d.group.forEach((g, i) => (groups.get(g) ?? groups.set(g, []).get(g)!).push(i));
+  const q = d.p + 1;
+  const row = (i: number) => [1, d.X[i * d.p], d.X[i * d.p + 1]];
+  const profile = (ls: number, lb: number) => {
+    const s2 = Math.exp(2 * ls), b2 = Math.exp(2 * lb);
+    // XᵀV⁻¹X = Σ_i [X_iᵀX_i − c·(X_iᵀ1)(1ᵀX_i)]/σ², XᵀV⁻¹y likewise.
+    const A = Array.from({ length: q }, () => new Float64Array(q)), rhs = new Float64Array(q);
+    for (const idx of groups.values()) {
+      const n = idx.length, c = b2 / (s2 + n * b2);
+      const sx = new Float64Array(q);
+      let sy = 0;
+      for (const i of idx) {
+        const r = row(i);
+        for (let a = 0; a < q; a++) {
+          sx[a] += r[a];
+          rhs[a] += (r[a] * d.y[i]) / s2;
+          for (let bb = 0; bb < q; bb++) A[a][bb] += (r[a] * r[bb]) / s2;
+        }
+        sy += d.y[i];
+      }
+      for (let a = 0; a < q; a++) {
+        rhs[a] -= (c * sx[a] * sy) / s2;
+        for (let bb = 0; bb < q; bb++) A[a][bb] -= (c * sx[a] * sx[bb]) / s2;
+      }
+    }
+    // Solve A β = rhs (Gaussian elimination, q = 3).
+    const M = A.map((r, a) => [...r, rhs[a]]);
+    for (let c = 0; c < q; c++) {
+      for (let r = c + 1; r < q; r++) {
+        const m = M[r][c] / M[c][c];
+        for (let k = c; k <= q; k++) M[r][k] -= m * M[c][k];
+      }
+    }
+    const beta = new Array(q).fill(0);
+    for (let r = q - 1; r >= 0; r--) {
+      let s = M[r][q];
+      for (let k = r + 1; k < q; k++) s -= M[r][k] * beta[k];
+      beta[r] = s / M[r][r];
+    }
+    let L = 0;
+    for (const idx of groups.values()) {
+      const n = idx.length;
+      let S = 0, rr = 0;
+      for (const i of idx) {
+        const r = row(i);
+        const res = d.y[i] - (beta[0] * r[0] + beta[1] * r[1] + beta[2] * r[2]);
+        S += res;
+        rr += res * res;
+      }
+      const dd = s2 + n * b2;
+      L += -0.5 * (n * Math.log(2 * Math.PI) + (n - 1) * Math.log(s2) + Math.log(dd) + (rr - (b2 * S * S) / dd) / s2);
+    }
+    return { L, beta };
+  };
+  // Nelder–Mead on (log σ, log σ_b), to a simplex spread of 1e−10 in L.
+  let pts = [[0, 0], [0.3, 0], [0, 0.3]].map((v) => ({ v, f: -profile(v[0], v[1]).L }));
+  for (let it = 0; it < 2000; it++) {
+    pts.sort((a, b) => a.f - b.f);
+    if (pts[2].f - pts[0].f < 1e-12) break;
+    const c = [(pts[0].v[0] + pts[1].v[0]) / 2, (pts[0].v[1] + pts[1].v[1]) / 2];
+    const at = (t: number) => {
+      const v = [c[0] + t * (pts[2].v[0] - c[0]), c[1] + t * (pts[2].v[1] - c[1])];
+      return { v, f: -profile(v[0], v[1]).L };
+    };
+    const r = at(-1);
+    if (r.f < pts[0].f) {
+      const e = at(-2);
+      pts[2] = e.f < r.f ? e : r;
+    } else if (r.f < pts[1].f) pts[2] = r;
+    else {
+      const k = at(r.f < pts[2].f ? -0.5 : 0.5);
+      if (k.f < Math.min(r.f, pts[2].f)) pts[2] = k;
+      else pts = [pts[0], ...pts.slice(1).map((p) => ({ v: [(p.v[0] + pts[0].v[0]) / 2, (p.v[1] + pts[0].v[1]) / 2], f: 0 }))].map((p) => ({ v: p.v, f: -profile(p.v[0], p.v[1]).L }));
+    }
+  }
+  pts.sort((a, b) => a.f - b.f);
+  const best = profile(pts[0].v[0], pts[0].v[1]);
+  return { L: best.L, beta: best.beta, sigma: Math.exp(pts[0].v[0]), sigmaB: Math.exp(pts[0].v[1]) };
+}
+
+describe('fit', () => {
+  it('linear Gaussian LMM: logLik equals the exact maximum likelihood within 1e−4, coefficients within 1e−3', () => {
+    const d = simulateLmm(1);
+    const exact = exactMl(d);
+    const m = fit({ X: d.X, xNames: d.xNames, y: d.y, group: d.group }, { family: 'gaussian' }, { rtol: 1e-10 });
+    expect(m.info.converged, m.info.message).toBe(true);
+    expect(Math.abs(m.logLik() - exact.L)).toBeLessThanOrEqual(1e-4);
+    const coef = m.coefficients().map((c) => c.value);
+    exact.beta.forEach((b, i) => expect(Math.abs(coef[i] - b), `β${i}`).toBeLessThanOrEqual(1e-3));
+    expect(Math.abs(m.sigma - exact.sigma)).toBeLessThanOrEqual(1e-3);
+    expect(Math.abs(m.ranefSD - exact.sigmaB)).toBeLessThanOrEqual(1e-3);
+    m.dispose();
+  });
+
+  it('save → load → predict is bitwise identical; malformed files are rejected', () => {
+    const d = simulateLmm(2);
+    const rng = new E.Rng(3);
+    const yb = Float64Array.from(d.y, (v) => (v + 0.3 * rng.normal() > 1 ? 1 : 0));
+    const m = fit({ X: d.X, xNames: d.xNames, y: yb, group: d.group }, { family: 'bernoulli', hidden: [8], seed: 1 }, { epochs: 3 });
+    const text = JSON.stringify(m);
+    const back = Model.load(JSON.parse(text));
+    const X = d.X.slice(0, 20), group = d.group.slice(0, 10);
+    for (const type of ['response', 'link'] as const) {
+      expect(Array.from(back.predict(X, { group, type }))).toEqual(Array.from(m.predict(X, { group, type })));
+      expect(Array.from(back.predict(X, { type, groups: 'new' }))).toEqual(Array.from(m.predict(X, { type, groups: 'new' })));
+    }
+    expect(JSON.stringify(back)).toBe(text);
+    const j = JSON.parse(text);
+    expect(() => Model.load({ ...j, version: 2 })).toThrow(/unsupported version 2/);
+    expect(() => Model.load({ ...j, format: 'other' })).toThrow(/'format' must be 'ngmm-model'/);
+    expect(() => Model.load({ ...j, params: { ...j.params, W: [1] } })).toThrow(/'params.W' must be 2 of finite numbers/);
+    expect(() => Model.load({ ...j, params: { ...j.params, thetaB: 'x' } })).toThrow(/'params.thetaB' must be a finite number/);
+    expect(() => Model.load({ ...j, levels: j.levels.slice(1) })).toThrow(/same length/);
+    expect(() => Model.load({ ...j, spec: { ...j.spec, hidden: [9] } })).toThrow(/sizes do not match|parameter arrays/);
+    expect(() => m.predict(X, { group: ['nope', ...group.slice(1)] })).toThrow(/row 1: group 'nope' was not in the training data/);
+    m.dispose();
+    back.dispose();
+  });
+});
