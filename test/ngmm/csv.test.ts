@@ -34,7 +34,7 @@ function split(text: string, cuts: number[]): string[] {
 function write(records: string[][], eol: string, finalEol: boolean, delimiter = ','): string {
   const field = (f: string, lone: boolean) =>
     f.includes(delimiter) || /["\r\n]/.test(f) || f.startsWith('\uFEFF') || (lone && f === '') ? `"${f.replace(/"/g, '""')}"` : f;
-  return records.map((r) => r.map((f) => field(f, r.length === 1)).join(delimiter)).join(eol) + (finalEol ? eol : '');
+  return records.map((r) => r.map((f) => field(f, r.length === 1)).join(delimiter)).join(eol) + (finalEol && records.length > 0 ? eol : '');
 }
 
 function caught(fn: () => unknown): CsvError {
