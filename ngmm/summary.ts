@@ -1,0 +1,176 @@
+// summary(model): what lme4's summary() shows, in plain numbers — family, link, logLik,
+// AIC/BIC (for the linear GLMM, where the parameter count means something), the random-effect
+// and residual SDs, and the linear coefficients with standard errors from the observed
+// information (the Hessian of −logLik at the optimum, by central differences of the exact
+// gradient; inverted whole, so the SEs account for the estimated variance parameters).
+import * as E from '../engine/index';
+import { prepare, type ModelData } from './data';
+import type { Model } from './model';
+import { logNdtr } from '../kernels/reference/special';
+
+export interface Coefficient {
+  name: string;
+  estimate: number;
+  se: number;
+  z: number;
+  p: number;
+}
+
+export interface Summary {
+  family: string;
+  link: string;
+  nobs: number;
+  ngroups: number;
+  logLik: number;
+  df: number | null;
+  AIC: number | null;
+  BIC: number | null;
+  ranefSD: number;
+  sigma: number | null;
+  /** Linear coefficients (GLMM only), by column name, on the original scale of X. */
+  fixef: Record<string, Coefficient> | null;
+  converged: boolean;
+  message: string;
+}
+
+/**
+ * The observed information of the linear part and scales, from the data the model was fitted
+ * to (needed for standard errors). Without `data`, the coefficients come without SEs.
+ */
+export function summary(model: Model, data?: ModelData): Summary {
+  const k = model.fixedParams().length === 2 ? 2 + model.scaleParams().length : null;
+  const base: Summary = {
+    family: model.family.name,
+    link: model.family.link,
+    nobs: model.nobs,
+    ngroups: model.levels.length,
+    logLik: model.logLik(),
+    df: null,
+    AIC: null,
+    BIC: null,
+    ranefSD: model.ranefSD,
+    sigma: model.family.hasDispersion ? model.sigma : null,
+    fixef: null,
+    converged: model.info.converged,
+    message: model.info.message,
+  };
+  if (!model.isLinear || k === null) return base;
+  const p = model.xNames.length;
+  const df = p + 1 + model.scaleParams().length;
+  base.df = df;
+  base.AIC = -2 * base.logLik + 2 * df;
+  base.BIC = -2 * base.logLik + Math.log(model.nobs) * df;
+  const coefs = model.coefficients();
+  const se = data ? standardErrors(model, data) : null;
+  base.fixef = Object.fromEntries(coefs.map((c, i) => {
+    const s = se ? se[i] : NaN;
+    const z = c.value / s;
+    return [c.name, { name: c.name, estimate: c.value, se: s, z, p: 2 * Math.exp(logNdtr(-Math.abs(z))) }];
+  }));
+  return base;
+}
+
+// SEs of (intercept, β) on the original scale: the Hessian of −Σ L_i over θ = (b0, W, scales)
+// by central differences of the tape gradient, inverted (Gauss–Jordan), the (b0, W) block
+// mapped through the linear map from standardised to original coefficients.
+function standardErrors(model: Model, data: ModelData): number[] {
+  const prep = prepare(model.family, data);
+  const Xs = model.standardise(prep.X);
+  const params = [model.b0, model.W, ...model.scaleParams()];
+  const sizes = params.map((t) => t.size);
+  const m = sizes.reduce((a, b) => a + b, 0);
+  const get = () => Float64Array.from(params.flatMap((t) => Array.from(t.data)));
+  const set = (v: Float64Array) => {
+    let o = 0;
+    for (const t of params) {
+      t.data.set(v.subarray(o, o + t.size));
+      o += t.size;
+    }
+  };
+  const gradient = (v: Float64Array): Float64Array => {
+    set(v);
+    return E.tidy(() => {
+      // rtol 1e−9: the difference step 1e−4 turns its noise (≈1e−9·|L|) into ~1e−5 relative error of H.
+      const { L } = model.logMarginal(E.tensor(Xs, [prep.response.nobs, prep.p]), prep.response, 1e-9);
+      const gs = E.grad(E.neg(E.sum(L)), params);
+      return Float64Array.from(gs.flatMap((g) => Array.from(g.data)));
+    });
+  };
+  const theta = get();
+  const H = Array.from({ length: m }, () => new Float64Array(m));
+  for (let j = 0; j < m; j++) {
+    const h = 1e-4 * Math.max(1, Math.abs(theta[j]));
+    const up = theta.slice(), dn = theta.slice();
+    up[j] += h;
+    dn[j] -= h;
+    const gu = gradient(up), gd = gradient(dn);
+    for (let i = 0; i < m; i++) H[i][j] = (gu[i] - gd[i]) / (2 * h);
+  }
+  set(theta);
+  for (let i = 0; i < m; i++) for (let j = 0; j < i; j++) H[i][j] = H[j][i] = 0.5 * (H[i][j] + H[j][i]);
+  const cov = invert(H);
+  // Original-scale coefficients: c₀ = b0 − Σ β_j μ_j/s_j, c_j = β_j/s_j: a linear map A.
+  const p = model.xNames.length;
+  const A = Array.from({ length: p + 1 }, () => new Float64Array(p + 1));
+  A[0][0] = 1;
+  for (let j = 0; j < p; j++) {
+    A[0][j + 1] = -model.mean[j] / model.sd[j];
+    A[j + 1][j + 1] = 1 / model.sd[j];
+  }
+  const se: number[] = [];
+  for (let r = 0; r <= p; r++) {
+    let v = 0;
+    for (let a = 0; a <= p; a++) for (let b = 0; b <= p; b++) v += A[r][a] * cov[a][b] * A[r][b];
+    se.push(Math.sqrt(v));
+  }
+  return se;
+}
+
+function invert(M: Float64Array[]): Float64Array[] {
+  const n = M.length;
+  const a = M.map((r, i) => {
+    const row = new Float64Array(2 * n);
+    row.set(r);
+    row[n + i] = 1;
+    return row;
+  });
+  for (let c = 0; c < n; c++) {
+    let piv = c;
+    for (let r = c + 1; r < n; r++) if (Math.abs(a[r][c]) > Math.abs(a[piv][c])) piv = r;
+    [a[c], a[piv]] = [a[piv], a[c]];
+    const d = a[c][c];
+    if (!(Math.abs(d) > 0)) throw new Error('summary: the observed information is singular (a parameter is not identified)');
+    for (let k = 0; k < 2 * n; k++) a[c][k] /= d;
+    for (let r = 0; r < n; r++) {
+      if (r === c) continue;
+      const f = a[r][c];
+      if (f !== 0) for (let k = 0; k < 2 * n; k++) a[r][k] -= f * a[c][k];
+    }
+  }
+  return a.map((r) => r.slice(n));
+}
+
+/** lme4-style text. */
+export function formatSummary(s: Summary): string {
+  const out: string[] = [];
+  out.push(`Generalized mixed model fit by maximum likelihood (${s.family}, ${s.link} link)`);
+  const ic = s.AIC !== null ? `     AIC ${s.AIC.toFixed(1)}   BIC ${s.BIC!.toFixed(1)}` : '';
+  out.push(`  logLik ${s.logLik.toFixed(3)}${ic}`);
+  out.push(`  ${s.nobs} observations in ${s.ngroups} groups`);
+  out.push('');
+  out.push('Random effects:');
+  out.push(`  group (Intercept)  SD ${s.ranefSD.toFixed(4)}`);
+  if (s.sigma !== null) out.push(`  Residual           SD ${s.sigma.toFixed(4)}`);
+  if (s.fixef) {
+    out.push('');
+    out.push('Fixed effects:');
+    const rows = Object.values(s.fixef).map((c) => [c.name, c.estimate.toPrecision(5), c.se.toPrecision(4), c.z.toFixed(2), c.p < 1e-4 ? '<1e-4' : c.p.toFixed(4)]);
+    const head = ['', 'Estimate', 'Std. Error', 'z value', 'Pr(>|z|)'];
+    const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+    out.push('  ' + head.map((h, i) => (i === 0 ? h.padEnd(w[i]) : h.padStart(w[i]))).join('  '));
+    for (const r of rows) out.push('  ' + r.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  '));
+  }
+  out.push('');
+  out.push(s.converged ? `Converged: ${s.message}.` : `Not converged: ${s.message}.`);
+  return out.join('\n');
+}
