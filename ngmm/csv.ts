@@ -214,15 +214,38 @@ export interface ReadCsvOptions {
 // and '' (as 0), which in a data file are text, not numbers.
 const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
+// Fixed notation as String() writes it: no '+', no leading zeros, no trailing zeros after '.'.
+const FIXED = /^-?(0|[1-9]\d*)(?:\.(\d*[1-9]))?$/;
+
+/**
+ * Whether String(x) gives back `text` (a NUMBER that reads as x), mostly decided from the text
+ * alone: String() costs more than the rest of reading a value. Fixed-notation text with at most
+ * 15 significant digits is String()'s shortest round-trip spelling whenever String() uses fixed
+ * notation (1e-6 ≤ |x| < 1e21), because distinct decimals of ≤ 15 digits are distinct doubles.
+ */
+function writtenAsString(text: string, x: number): boolean {
+  const m = FIXED.exec(text);
+  if (!m) return text.includes('e') && String(x) === text; // String()'s own forms: 1e+21, 1e-7
+  if (Object.is(x, -0)) return false;
+  const int = m[1];
+  const frac = m[2] ?? '';
+  const zeros = int === '0' ? frac.length - frac.replace(/^0+/, '').length : 0;
+  if (zeros >= 6) return false; // below 1e-6 String() writes an exponent
+  const digits = int === '0' ? frac.length - zeros : int.length + frac.length;
+  return digits <= 15 || String(x) === text;
+}
+
 /**
  * One column while it is being read. While every value so far is a number only the numbers are
- * kept, plus the text of the few values that String() would not spell back the same way
- * ('1.50', '007', '-0', the NA text); if a later value is text, the earlier texts are rebuilt
- * exactly from those. A numeric column thus never holds its strings.
+ * kept, plus the text of the values that String() would not write back the same way ('1.50',
+ * '007', '-0', the NA text); if a later value is text, the earlier texts are rebuilt exactly
+ * from those. A column of plainly written numbers thus never holds its strings.
  */
 class ColumnReader {
   private numbers: number[] | null = [];
-  private spelled = new Map<number, string>();
+  /** Rows (increasing) whose text String() would not reproduce, and their texts. */
+  private spelledRows: number[] = [];
+  private spelledTexts: string[] = [];
   private strings: string[] | null = null;
   private missing: number[] = [];
 
@@ -230,17 +253,39 @@ class ColumnReader {
     const row = this.missing.length;
     this.missing.push(isMissing ? 1 : 0);
     if (this.numbers) {
-      const x = isMissing ? NaN : NUMBER.test(text) ? Number(text) : NaN;
-      if (isMissing || Number.isFinite(x)) {
-        this.numbers.push(x);
-        if (isMissing ? text !== '' : String(x) !== text) this.spelled.set(row, text);
+      if (isMissing) {
+        this.numbers.push(NaN);
+        if (text !== '') this.spell(row, text);
         return;
       }
-      this.strings = this.numbers.map((v, r) => this.spelled.get(r) ?? (this.missing[r] ? '' : String(v)));
-      this.numbers = null;
-      this.spelled.clear();
+      const x = NUMBER.test(text) ? Number(text) : NaN;
+      if (Number.isFinite(x)) {
+        this.numbers.push(x);
+        if (!writtenAsString(text, x)) this.spell(row, text);
+        return;
+      }
+      this.becomeText();
     }
     this.strings!.push(text);
+  }
+
+  private spell(row: number, text: string): void {
+    this.spelledRows.push(row);
+    this.spelledTexts.push(text);
+  }
+
+  private becomeText(): void {
+    const numbers = this.numbers!;
+    const strings: string[] = new Array(numbers.length);
+    let k = 0;
+    for (let r = 0; r < numbers.length; r++) {
+      if (this.spelledRows[k] === r) strings[r] = this.spelledTexts[k++];
+      else strings[r] = this.missing[r] ? '' : String(numbers[r]);
+    }
+    this.strings = strings;
+    this.numbers = null;
+    this.spelledRows = [];
+    this.spelledTexts = [];
   }
 
   finish(): Column {

@@ -62,6 +62,12 @@ export function prepare(family: Family, d: ModelData): PreparedData {
   const next = counts.slice(0, levels.length);
   for (let i = 0; i < n; i++) order[next[gi[i]]++] = i;
   const sizes = Array.from({ length: levels.length }, (_, k) => counts[k + 1] - counts[k]);
+  // A group of one row cannot tell its random effect from its residual (or, for a binary
+  // response, from its outcome): almost always a data error (a typo in the group label).
+  const single = sizes.findIndex((s) => s === 1);
+  if (single >= 0) {
+    throw new Error(`row ${order[counts[single]] + 1}: group '${levels[single]}' has only this one row; a random intercept needs at least two rows per group`);
+  }
   const y = Float64Array.from(order, (i) => d.y[i]);
   const trials = d.trials ? Float64Array.from(order, (i) => d.trials![i]) : undefined;
   let response: GroupedResponse;

@@ -250,6 +250,7 @@ class Parser {
     const s = this.peek();
     if (!this.isColumn()) this.fail('the successes in cbind(successes, failures) must be a column name', s.pos);
     this.next();
+    if (this.is(')')) this.fail('cbind() takes two arguments: successes and failures', this.peek().pos);
     if (!this.is(',')) this.unexpected(this.peek(), "expected ',' and the failures in cbind(successes, failures)");
     this.next();
     const failures = this.expr();
@@ -325,7 +326,7 @@ class Parser {
     const inner = this.sum();
     let node = inner;
     if (this.is('|')) {
-      const bar = this.next();
+      this.next();
       const g = this.peek();
       if (g.kind === 'end' || (g.kind === 'op' && g.text === ')')) this.fail("expected a grouping factor after '|'", g.pos);
       if (!this.isColumn()) this.fail('the grouping factor after \'|\' must be a column name', g.pos);
@@ -334,7 +335,7 @@ class Parser {
         this.fail('nested or crossed grouping factors (g1/g2, g1:g2) are not supported: combine them into one column', this.peek().pos);
       }
       this.close(open, `expected ')' after the grouping factor '${g.text}'`);
-      node = { t: 'bar', lhs: inner, group: g.text, pos: bar.pos };
+      node = { t: 'bar', lhs: inner, group: g.text, pos: open.pos };
     } else {
       this.close(open, "expected ')'");
     }
@@ -459,21 +460,23 @@ class Parser {
         return { terms: [], intercept: null, random: [{ intercept, terms: byDegree(lhs.terms), group: node.group }] };
       }
       case 'sum': {
-        const acc: Part = { terms: [], intercept: null, random: [] };
+        let terms = new TermSet();
+        let intercept: boolean | null = null;
+        const random: RandomTerm[] = [];
         for (const { minus, node: item, pos } of node.items) {
           if (minus && item.t === 'bar') this.fail('a random-effect term cannot be subtracted', pos);
           const part = this.evaluate(item, randomAllowed && !minus);
           if (minus) {
             const drop = new Set(part.terms.map(termKey));
-            acc.terms = acc.terms.filter((t) => !drop.has(termKey(t)));
-            if (part.intercept !== null) acc.intercept = !part.intercept;
+            terms = new TermSet().add(terms.terms.filter((t) => !drop.has(termKey(t))));
+            if (part.intercept !== null) intercept = !part.intercept;
           } else {
-            addTerms(acc.terms, part.terms);
-            if (part.intercept !== null) acc.intercept = part.intercept;
-            acc.random.push(...part.random);
+            terms.add(part.terms);
+            if (part.intercept !== null) intercept = part.intercept;
+            random.push(...part.random);
           }
         }
-        return acc;
+        return { terms: terms.terms, intercept, random };
       }
       default: {
         // a:b:c multiplies out its operands' terms; a*b*c also keeps every lower-order product.
@@ -488,15 +491,10 @@ class Parser {
           }
           const size = terms.length * part.terms.length + (node.t === 'cross' ? terms.length + part.terms.length : 0);
           if (size > MAX_TERMS) this.fail(`the interaction expands to more than ${MAX_TERMS} terms`, at);
-          const products: Term[] = [];
-          for (const a of terms) for (const b of part.terms) addTerms(products, [multiply(a, b)]);
-          const next: Term[] = [];
-          if (node.t === 'cross') {
-            addTerms(next, terms);
-            addTerms(next, part.terms);
-          }
-          addTerms(next, products);
-          terms = next;
+          const next = new TermSet();
+          if (node.t === 'cross') next.add(terms).add(part.terms);
+          for (const a of terms) next.add(part.terms.map((b) => multiply(a, b)));
+          terms = next.terms;
         });
         return { terms, intercept: null, random: [] };
       }
@@ -516,14 +514,19 @@ function termKey(t: Term): string {
   return t.factors.map(factorKey).sort().join('\u0000');
 }
 
-function addTerms(into: Term[], terms: Term[]): void {
-  const seen = new Set(into.map(termKey));
-  for (const t of terms) {
-    const k = termKey(t);
-    if (!seen.has(k)) {
-      seen.add(k);
-      into.push(t);
+/** Terms without repeats, in order of first appearance. */
+class TermSet {
+  readonly terms: Term[] = [];
+  private readonly keys = new Set<string>();
+
+  add(terms: Term[]): this {
+    for (const t of terms) {
+      const k = termKey(t);
+      if (this.keys.has(k)) continue;
+      this.keys.add(k);
+      this.terms.push(t);
     }
+    return this;
   }
 }
 

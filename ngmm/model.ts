@@ -15,6 +15,7 @@ import { adaptiveNodes, gaussHermite } from './marginal/gaussHermite';
 import { logMarginal } from './marginal/ode';
 import { releaseResponse, type GroupedResponse } from './marginal/groups';
 import { logNdtr } from '../kernels/reference/special';
+import type { Design } from './frame';
 
 export interface ModelSpec {
   family: FamilyName;
@@ -62,6 +63,10 @@ export class Model {
   posterior: GroupPosterior[] = [];
   info: FitInfo = { converged: false, message: 'not fitted', optimizer: '', epochs: 0, logLik: NaN };
   nobs = 0;
+  /** How a formula maps a table to X (set when fitted from a formula; travels with the model). */
+  design: Design | null = null;
+  /** The summary computed at fit time with the training data (SEs need it); JSON-safe. */
+  stored: Record<string, unknown> | null = null;
 
   constructor(spec: ModelSpec, xNames: readonly string[], mean: Float64Array, sd: Float64Array) {
     this.family = familyOf(spec.family, spec.link);
@@ -275,6 +280,8 @@ export class Model {
       levels: [...this.levels],
       posterior: this.posterior.map((p) => ({ mean: p.mean, sd: p.sd, nodes: Array.from(p.nodes), logw: Array.from(p.logw) })),
       fit: { ...this.info, nobs: this.nobs },
+      design: this.design,
+      summary: this.stored,
     };
   }
 
@@ -338,6 +345,16 @@ export class Model {
     if (!F || typeof F.converged !== 'boolean' || typeof F.message !== 'string') bad("'fit' is missing or malformed");
     m.info = { converged: F.converged, message: F.message, optimizer: String(F.optimizer), epochs: Number(F.epochs), logLik: num(F.logLik, 'fit.logLik') };
     m.nobs = num(F.nobs, 'fit.nobs');
+    if (o.design != null) {
+      const d = o.design;
+      if (typeof d.formula !== 'string' || !Array.isArray(d.xNames) || d.xNames.length !== p || d.xNames.some((v, i) => v !== o.xNames[i]) ||
+        typeof d.levels !== 'object' || d.levels === null || Object.values(d.levels).some((l) => !Array.isArray(l) || l.some((v) => typeof v !== 'string'))) {
+        bad("'design' is malformed");
+      }
+      m.design = { formula: d.formula, xNames: [...d.xNames], levels: Object.fromEntries(Object.entries(d.levels).map(([k, v]) => [k, [...v]])) };
+    }
+    if (o.summary != null && typeof o.summary !== 'object') bad("'summary' must be an object");
+    m.stored = (o.summary as Record<string, unknown>) ?? null;
     return m;
   }
 
@@ -356,4 +373,6 @@ export interface ModelJSON {
   levels: string[];
   posterior: { mean: number; sd: number; nodes: number[]; logw: number[] }[];
   fit: FitInfo & { nobs: number };
+  design?: Design | null;
+  summary?: Record<string, unknown> | null;
 }

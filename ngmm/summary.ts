@@ -171,6 +171,6 @@ export function formatSummary(s: Summary): string {
     for (const r of rows) out.push('  ' + r.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  '));
   }
   out.push('');
-  out.push(s.converged ? `Converged: ${s.message}.` : `Not converged: ${s.message}.`);
+  out.push(`Optimizer: ${s.message}.`);
   return out.join('\n');
 }

@@ -16,6 +16,17 @@ const common = {
 };
 await build({ ...common, outfile: 'dist/ngmm.js' });
 await build({ ...common, outfile: 'dist/ngmm.min.js', minify: true });
+// The command line, for Node: fs is allowed here and only here.
+await build({
+  entryPoints: ['ngmm/bin.ts'],
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node18',
+  outfile: 'dist/cli.js',
+  banner: { js: '#!/usr/bin/env node' },
+  logLevel: 'warning',
+});
 execFileSync(new URL('../node_modules/.bin/tsc', import.meta.url).pathname, ['-p', 'tsconfig.build.json'], { stdio: 'inherit' });
 const min = readFileSync('dist/ngmm.min.js');
 const gz = gzipSync(min, { level: 9 }).length;

@@ -1,0 +1,91 @@
+// The real `ngmm` binary (dist/cli.js, built by `npm test`) on CSV files: a fit, predict,
+// summary and eval round, and every bad input stopping with one message that names the file,
+// row and column (or the formula position), with exit status 1.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Rng } from '../../engine/random';
+
+const cli = resolve('dist/cli.js');
+const dir = mkdtempSync(join(tmpdir(), 'ngmm-cli-'));
+const file = (name: string, text: string) => {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+};
+const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', cwd: dir });
+
+let train = '';
+beforeAll(() => {
+  const rng = new Rng(5);
+  const rows = ['y,x1,x2,school,kind'];
+  for (let g = 0; g < 25; g++) {
+    const b = 0.5 * rng.normal();
+    for (let j = 0; j < 8; j++) {
+      const x1 = rng.normal(), x2 = rng.uniform(), kind = rng.uniform() < 0.5 ? 'a' : 'b';
+      const eta = 0.2 + 0.7 * x1 - 0.4 * x2 + (kind === 'b' ? 0.3 : 0) + b;
+      rows.push(`${rng.poisson(Math.exp(eta))},${x1},${x2},s${g},${kind}`);
+    }
+  }
+  train = file('train.csv', rows.join('\r\n') + '\r\n');
+});
+
+describe('ngmm CLI', () => {
+  it('fit → predict → summary --json → eval', () => {
+    const fitted = execFileSync(process.execPath, [cli, 'fit', train, '--formula', 'y ~ x1 + x2 + kind + (1 | school)', '--family', 'poisson', '-o', 'm.json'], { encoding: 'utf8', cwd: dir });
+    expect(fitted).toMatch(/Fixed effects:/);
+    expect(fitted).toMatch(/kind=b/);
+    const s = JSON.parse(execFileSync(process.execPath, [cli, 'summary', 'm.json', '--json'], { encoding: 'utf8', cwd: dir }));
+    for (const k of ['family', 'link', 'logLik', 'nobs', 'ngroups', 'fixef', 'ranefSD', 'sigma', 'converged']) expect(s).toHaveProperty(k);
+    expect(s.nobs).toBe(200);
+    expect(s.ngroups).toBe(25);
+    expect(s.converged).toBe(true);
+    expect(Object.keys(s.fixef)).toEqual(['(Intercept)', 'x1', 'x2', 'kind=b']);
+    expect(Math.abs(s.fixef.x1.estimate - 0.7)).toBeLessThan(4 * s.fixef.x1.se);
+    const newData = file('new.csv', 'x1,x2,school,kind\n0.1,0.5,s1,a\n-0.3,0.2,s99,b\n');
+    const pred = execFileSync(process.execPath, [cli, 'predict', 'm.json', newData], { encoding: 'utf8', cwd: dir }).trim().split('\n');
+    expect(pred[0]).toBe('row,group,groups,prediction');
+    expect(pred[1]).toMatch(/^1,s1,observed,\d/);
+    expect(pred[2]).toMatch(/^2,s99,new,\d/);
+    const ev = execFileSync(process.execPath, [cli, 'eval', 'm.json', train], { encoding: 'utf8', cwd: dir });
+    expect(ev).toMatch(/metric: mean deviance\nobserved groups: [\d.]+ \(200 rows\)/);
+  });
+
+  const header = 'y,x1,x2,school,kind\n';
+  const ok = (y: string, x1 = '0.5') => `${y},${x1},0.1,s1,a\n${y},0.2,0.3,s1,b\n1,0.3,0.3,s2,a\n0,0.1,0.9,s2,b\n`;
+  it.each([
+    ['a missing column', header + ok('1'), ['--formula', 'y ~ x1 + age + (1 | school)', '--family', 'poisson'], /no column 'age'/],
+    ['a non-numeric value', header + ok('1', 'abc'), ['--formula', 'y ~ x1 + (1 | school)', '--family', 'poisson'], /row 1, column 'x1': 'abc' is not a number/],
+    ['a missing value', header + ok('1', 'NA'), ['--formula', 'y ~ x1 + (1 | school)', '--family', 'poisson'], /row 1, column 'x1': value is missing/],
+    ['Inf', header + ok('1', 'Inf'), ['--formula', 'y ~ x1 + (1 | school)', '--family', 'poisson'], /row 1, column 'x1': 'Inf' is not a number \(the column's other values are numbers/],
+    ['a Bernoulli y of 0.5', header + ok('0.5'), ['--formula', 'y ~ x1 + (1 | school)', '--family', 'bernoulli'], /row 1: bernoulli response must be 0 or 1, got 0.5/],
+    ['a negative count', header + ok('-1'), ['--formula', 'y ~ x1 + (1 | school)', '--family', 'poisson'], /row 1: poisson response must be a non-negative integer count, got -1/],
+    ['a fractional count', header + ok('2.5'), ['--formula', 'y ~ x1 + (1 | school)', '--family', 'poisson'], /row 1: poisson response must be a non-negative integer count, got 2.5/],
+    ['a group with one row', header + ok('1') + '3,0.2,0.2,s3,a\n', ['--formula', 'y ~ x1 + (1 | school)', '--family', 'poisson'], /row 5: group 's3' has only this one row/],
+    ['a formula that does not parse', header + ok('1'), ['--formula', 'y ~ x1 + (1 | school', '--family', 'poisson'], /formula.*position \d+/],
+    ['a ragged row', header + '1,0.1,0.2,s1\n' + ok('1'), ['--formula', 'y ~ x1 + (1 | school)', '--family', 'poisson'], /row 1 \(line 2\) has 4 fields, the header has 5/],
+  ])('stops on %s, naming where', (_label, csv, args, message) => {
+    const p = file('bad.csv', csv);
+    const r = run('fit', p, ...args, '-o', 'bad.json');
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^ngmm: /);
+    expect(r.stderr).toMatch(message);
+    // One message: a line, plus a caret line under the formula for formula errors.
+    expect(r.stderr.trim().split('\n')).toHaveLength(/formula:/.test(r.stderr) ? 2 : 1);
+  });
+
+  it('rejects a corrupted model file, and usage errors print the usage', () => {
+    file('broken.json', '{"format":"ngmm-model","version":1');
+    expect(run('summary', 'broken.json').stderr).toMatch(/broken.json: not a valid ngmm model file/);
+    const m = JSON.parse(readFileSync(join(dir, 'm.json'), 'utf8'));
+    file('edited.json', JSON.stringify({ ...m, params: { ...m.params, W: [1, 2] } }));
+    const edited = run('summary', 'edited.json');
+    expect(edited.status).toBe(1);
+    expect(edited.stderr).toMatch(/edited.json: not a valid ngmm model file: 'params.W' must be 3 of finite numbers/);
+    const u = run('fit', 'x.csv');
+    expect(u.status).toBe(2);
+    expect(u.stderr).toMatch(/fit needs --formula\nusage:/);
+  });
+});
