@@ -46,7 +46,7 @@ function checkDelimiter(d: string): number {
 
 export class CsvParser {
   /** The 1-based physical line on which each record of the last push()/end() result starts. */
-  lines: number[] = [];
+  lines: readonly number[] = [];
   private readonly delimiter: number;
   private readonly source: string;
   private state = FIELD_START;
@@ -214,24 +214,38 @@ export interface ReadCsvOptions {
 // and '' (as 0), which in a data file are text, not numbers.
 const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
-// Fixed notation as String() writes it: no '+', no leading zeros, no trailing zeros after '.'.
-const FIXED = /^-?(0|[1-9]\d*)(?:\.(\d*[1-9]))?$/;
+const DIGIT_0 = 48;
+const DIGIT_9 = 57;
+const isDigit = (c: number) => c >= DIGIT_0 && c <= DIGIT_9;
 
 /**
- * Whether String(x) gives back `text` (a NUMBER that reads as x), mostly decided from the text
- * alone: String() costs more than the rest of reading a value. Fixed-notation text with at most
- * 15 significant digits is String()'s shortest round-trip spelling whenever String() uses fixed
- * notation (1e-6 ≤ |x| < 1e21), because distinct decimals of ≤ 15 digits are distinct doubles.
+ * Whether String(x) gives back `text`, a NUMBER that reads as x. Decided from the characters
+ * alone in nearly all cases, because String() costs more than the rest of reading a value:
+ * String() writes no '+', no leading or trailing zeros, no '.5' or '5.', no 'E'; and fixed
+ * notation with at most 15 significant digits is its shortest round-trip spelling whenever it
+ * writes fixed notation (|x| ≥ 1e-6; below 1e21 follows from the digit count), since distinct
+ * decimals of ≤ 15 digits are distinct doubles.
  */
 function writtenAsString(text: string, x: number): boolean {
-  const m = FIXED.exec(text);
-  if (!m) return text.includes('e') && String(x) === text; // String()'s own forms: 1e+21, 1e-7
-  if (Object.is(x, -0)) return false;
-  const int = m[1];
-  const frac = m[2] ?? '';
-  const zeros = int === '0' ? frac.length - frac.replace(/^0+/, '').length : 0;
-  if (zeros >= 6) return false; // below 1e-6 String() writes an exponent
-  const digits = int === '0' ? frac.length - zeros : int.length + frac.length;
+  const n = text.length;
+  let i = text.charCodeAt(0) === 45 /* - */ ? 1 : 0;
+  const intStart = i;
+  while (i < n && isDigit(text.charCodeAt(i))) i++;
+  const intDigits = i - intStart;
+  if (intDigits === 0 || (intDigits > 1 && text.charCodeAt(intStart) === DIGIT_0)) return false; // '+1', '.5', '007'
+  const intIsZero = intDigits === 1 && text.charCodeAt(intStart) === DIGIT_0;
+  let fracDigits = 0;
+  let fracZeros = 0;
+  if (i < n && text.charCodeAt(i) === 46 /* . */) {
+    const fracStart = ++i;
+    while (i < n && isDigit(text.charCodeAt(i))) i++;
+    fracDigits = i - fracStart;
+    if (fracDigits === 0 || text.charCodeAt(i - 1) === DIGIT_0) return false; // '5.', '1.50'
+    while (text.charCodeAt(fracStart + fracZeros) === DIGIT_0) fracZeros++;
+  }
+  if (i < n) return String(x) === text; // an exponent: String() writes 1e+21 and 1.5e-7 itself
+  if (intIsZero && (fracDigits === 0 ? intStart === 1 : fracZeros >= 6)) return false; // '-0'; below 1e-6 String() uses an exponent
+  const digits = intIsZero ? fracDigits - fracZeros : intDigits + fracDigits;
   return digits <= 15 || String(x) === text;
 }
 
@@ -309,13 +323,13 @@ function* pieces(text: string): Generator<string> {
  */
 export function readCsvTable(text: string | Iterable<string>, opts: ReadCsvOptions = {}): CsvTable {
   const source = opts.source ?? 'csv';
-  const na = new Set(opts.na ?? ['', 'NA']);
+  const na = opts.na ?? ['', 'NA'];
   const parser = new CsvParser({ delimiter: opts.delimiter, source });
   let names: string[] | null = null;
   let readers: ColumnReader[] = [];
   let nrows = 0;
 
-  const take = (records: string[][], lines: number[]) => {
+  const take = (records: string[][], lines: readonly number[]) => {
     for (let r = 0; r < records.length; r++) {
       const record = records[r];
       if (!names) {
@@ -332,7 +346,7 @@ export function readCsvTable(text: string | Iterable<string>, opts: ReadCsvOptio
           Math.min(record.length, k) + 1,
         );
       }
-      for (let j = 0; j < k; j++) readers[j].add(record[j], na.has(record[j]));
+      for (let j = 0; j < k; j++) readers[j].add(record[j], na.includes(record[j]));
       nrows++;
     }
   };

@@ -56,7 +56,7 @@ export interface Formula {
   /** Whether the fixed effects have an intercept (`0 +` or `- 1` removes it). */
   intercept: boolean;
   random: RandomTerm[];
-  /** The formula as written (parseFormula) — not compared when formulas are compared. */
+  /** The formula as written; equivalent formulas differ here, so compare the other fields. */
   text: string;
 }
 
@@ -421,7 +421,10 @@ class Parser {
         return { kind: 'column', name: t.text };
       }
       if (!MATH_FUNCTIONS.includes(t.text)) {
-        const where = TERM_FUNCTIONS.includes(t.text) || t.text === 'cbind' ? `${t.text}() cannot be used inside an arithmetic expression` : `unknown function '${t.text}'`;
+        const where =
+          TERM_FUNCTIONS.includes(t.text) || t.text === 'cbind'
+            ? `${t.text}() cannot be used inside an arithmetic expression`
+            : `unknown function '${t.text}'`;
         this.fail(`${where} (arithmetic knows ${MATH_FUNCTIONS.map((f) => f + '()').join(', ')})`, t.pos);
       }
       this.next();

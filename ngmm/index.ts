@@ -6,3 +6,11 @@ export { groupResponse, releaseResponse, type GroupedResponse } from './marginal
 export { logMarginal, type OdeOptions, type GradientMethod, type MarginalResult, type SolverStats } from './marginal/ode';
 export { logMarginalQuadrature, type QuadratureOptions } from './marginal/quadrature';
 export { gaussHermite, adaptiveNodes, productRule } from './marginal/gaussHermite';
+export { fit, type FitOptions, type FitProgress } from './fit';
+export { Model, type ModelSpec, type ModelJSON, type FitInfo } from './model';
+export { summary, formatSummary, type Summary, type Coefficient } from './summary';
+export { type ModelData } from './data';
+export { parseFormula, formatFormula, FormulaError, type Formula } from './formula';
+export { readCsvTable, CsvParser, CsvError, type CsvTable } from './csv';
+export { modelFrame, type Frame, type Design } from './frame';
+export { rmse, logLoss, poissonDeviance } from './metrics';

@@ -282,6 +282,26 @@ describe('properties', () => {
     );
   });
 
+  it('a column of numbers however written reads as Number(text), and as the exact texts once it holds text', () => {
+    const decimal = fc
+      .oneof(
+        fc.stringMatching(/^[+-]?\d{1,18}(\.\d{0,18})?([eE][+-]?\d{1,3})?$/),
+        fc.stringMatching(/^-?0\.0{0,8}[1-9]\d{0,6}$/),
+        fc.double({ noNaN: true, noDefaultInfinity: true }).map(String),
+      )
+      .filter((s) => Number.isFinite(Number(s)));
+    fc.assert(
+      fc.property(fc.array(decimal, { minLength: 1, maxLength: 10 }), (texts) => {
+        const numeric = readCsvTable(`v\n${texts.join('\n')}\n`).columns.get('v')!;
+        expect(numeric.kind).toBe('number');
+        texts.forEach((t, i) => expect(Object.is(numeric.values[i], Number(t))).toBe(true));
+        const text = readCsvTable(`v\n${texts.join('\n')}\nNA\nA\n`).columns.get('v')!;
+        expect(text.values).toEqual([...texts, 'NA', 'A']);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('readCsvTable reproduces numbers written with String(x) exactly', () => {
     const value = fc.option(fc.double({ noNaN: true, noDefaultInfinity: true }), { freq: 6 });
     fc.assert(

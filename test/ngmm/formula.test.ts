@@ -22,7 +22,8 @@ const num = (value: number): Expr => ({ kind: 'number', value });
 const bin = (op: '+' | '-' | '*' | '/' | '^', left: Expr, right: Expr): Expr => ({ kind: 'binary', op, left, right });
 const neg = (arg: Expr): Expr => ({ kind: 'negate', arg });
 const term = (...names: (string | Factor)[]): Term => ({ factors: names.map((n) => (typeof n === 'string' ? col(n) : n)) });
-const terms = (f: Formula) => f.fixed.map((t) => t.factors.map((x) => (x.kind === 'transform' ? '<transform>' : x.kind === 'factor' ? `factor(${x.name})` : x.name)).join(':'));
+const label = (x: Factor) => (x.kind === 'transform' ? '<transform>' : x.kind === 'factor' ? `factor(${x.name})` : x.name);
+const terms = (f: Formula) => f.fixed.map((t) => t.factors.map(label).join(':'));
 const withoutText = ({ text: _text, ...rest }: Formula) => rest;
 
 function caught(text: string): FormulaError {
@@ -221,7 +222,12 @@ const { expr } = fc.letrec<{ expr: Expr }>((tie) => ({
     column,
     fc.oneof(fc.nat(100), fc.double({ min: 0, max: 1e30, noNaN: true })).map((v) => num(Math.abs(v))),
     fc.record({ kind: fc.constant('call' as const), fn: fc.constantFrom('log' as const, 'exp' as const, 'sqrt' as const, 'abs' as const), arg: tie('expr') }),
-    fc.record({ kind: fc.constant('binary' as const), op: fc.constantFrom('+' as const, '-' as const, '*' as const, '/' as const, '^' as const), left: tie('expr'), right: tie('expr') }),
+    fc.record({
+      kind: fc.constant('binary' as const),
+      op: fc.constantFrom<('+' | '-' | '*' | '/' | '^')[]>('+', '-', '*', '/', '^'),
+      left: tie('expr'),
+      right: tie('expr'),
+    }),
     fc.record({ kind: fc.constant('negate' as const), arg: tie('expr') }),
   ),
 }));
@@ -299,33 +305,61 @@ describe('properties', () => {
   // Token soup finds the parser's corners far more often than random characters do.
   const soup = fc
     .array(
-      fc.constantFrom('y', 'x', 'g', ' ', '~', '+', '-', '*', ':', '|', '||', '(', ')', '0', '1', '2.5', 'I(', 'log(', 'factor(', 'cbind(', ',', '^', '/', '`a b`', '.'),
+      fc.oneof(
+        fc.constantFrom('y', 'x', 'g', ' ', '~', '+', '-', '*', ':', '|', '||', '(', ')', '0', '1', '2.5'),
+        fc.constantFrom('I(', 'log(', 'factor(', 'cbind(', ',', '^', '/', '`a b`', '.'),
+      ),
       { maxLength: 25 },
     )
     .map((parts) => parts.join(''));
+  // Well-formed pieces joined by formula operators: mostly formulas, with the algebra's own
+  // errors (random terms inside interactions, 1 in an interaction) mixed in.
+  const pieces = fc
+    .array(
+      fc.tuple(
+        fc.constantFrom(' + ', ' - ', '*', ':', ' + -'),
+        fc.constantFrom('a', 'b', '`c d`', '1', '0', 'factor(g)', 'I(a^2)', 'log(b + 1)', 'I(-a / 2)', '(a + b)', '(1 | g)', '(a | g)', '(0 + b | h)', '(a*b)'),
+      ),
+      { minLength: 1, maxLength: 6 },
+    )
+    .map((items) => items.map(([op, piece], i) => (i === 0 ? piece : op + piece)).join(''));
+  const response = fc.constantFrom('y', 'log(y)', 'cbind(k, m - k)', 'cbind(k, f)', 'I(y / 2)');
 
-  it('any string gives a formula or a FormulaError, and a formula round-trips', () => {
+  function check(text: string): boolean {
+    let f: Formula;
+    try {
+      f = parseFormula(text);
+    } catch (e) {
+      if (!(e instanceof FormulaError)) throw e;
+      expect(e.position).toBeGreaterThanOrEqual(0);
+      expect(e.position).toBeLessThanOrEqual(text.length);
+      return false;
+    }
+    const canon = formatFormula(f);
+    expect(withoutText(parseFormula(canon))).toEqual(withoutText(f));
+    expect(formatFormula(parseFormula(canon))).toBe(canon);
+    expect(formulaColumns(f).length).toBeGreaterThan(0);
+    return true;
+  }
+
+  it('any string gives a formula or a FormulaError', () => {
     const input = fc.oneof(fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme' }), soup, soup.map((s) => `y ~ ${s}`));
-    let parsed = 0;
     fc.assert(
       fc.property(input, (text) => {
-        let f: Formula;
-        try {
-          f = parseFormula(text);
-        } catch (e) {
-          if (!(e instanceof FormulaError)) throw e;
-          expect(e.position).toBeGreaterThanOrEqual(0);
-          expect(e.position).toBeLessThanOrEqual(text.length);
-          return;
-        }
-        parsed++;
-        const canon = formatFormula(f);
-        expect(withoutText(parseFormula(canon))).toEqual(withoutText(f));
-        expect(formatFormula(parseFormula(canon))).toBe(canon);
-        expect(formulaColumns(f).length).toBeGreaterThan(0);
+        check(text);
       }),
-      { numRuns: 2000 },
+      { numRuns: 1500 },
     );
-    expect(parsed).toBeGreaterThan(20);
+  });
+
+  it('formulas built from valid pieces parse, format canonically and parse back the same', () => {
+    let parsed = 0;
+    fc.assert(
+      fc.property(response, pieces, (lhs, rhs) => {
+        if (check(`${lhs} ~ ${rhs}`)) parsed++;
+      }),
+      { numRuns: 500 },
+    );
+    expect(parsed).toBeGreaterThan(100);
   });
 });
