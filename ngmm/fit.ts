@@ -30,6 +30,15 @@ export interface FitOptions {
   /** Groups per mini-batch (default 16). */
   batchSize?: number;
   lr?: number;
+  /** Learning-rate schedule over epochs: constant (default) or cosine decay to lr/100. */
+  schedule?: 'constant' | 'cosine';
+  /**
+   * Use at most this many observations of each group per step (random, re-drawn each step).
+   * Faster on large groups but biased (log is not linear: MATH.md §6); off by default.
+   */
+  subsample?: number;
+  /** After Adam, polish every parameter with full-batch L-BFGS (default false). */
+  polish?: boolean;
   /** Step size of the scale parameters σ_b, σ (default 10 × lr). */
   lrScale?: number;
   weightDecay?: number;
@@ -46,8 +55,8 @@ export interface FitOptions {
   signal?: AbortSignal;
 }
 
-function objective(model: Model, prep: PreparedData, groups: Int32Array, rtol: number): E.Tensor {
-  const { response, rows } = subsetResponse(prep.response, groups);
+function objective(model: Model, prep: PreparedData, groups: Int32Array, rtol: number, sub?: { k: number; rng: E.Rng }): E.Tensor {
+  const { response, rows } = subsetResponse(prep.response, groups, sub);
   const p = prep.p;
   const X = new Float64Array(rows.length * p);
   for (let k = 0; k < rows.length; k++) X.set(prep.X.subarray(rows[k] * p, rows[k] * p + p), k * p);
@@ -119,8 +128,13 @@ export function fit(data: ModelData, spec: ModelSpec, o: FitOptions = {}): Model
           break;
         }
         const groups = train.slice(b0, b0 + batch);
+        if (o.schedule === 'cosine') {
+          const frac = (epoch - 1 + b0 / Math.max(1, train.length)) / epochs;
+          net.lr = lr * (0.01 + 0.99 * 0.5 * (1 + Math.cos(Math.PI * frac)));
+          scales.lr = (o.lrScale ?? 10 * lr) * (net.lr / lr);
+        }
         const loss = E.tidy(() => {
-          const L = objective(model, prep, groups, rtol);
+          const L = objective(model, prep, groups, rtol, o.subsample ? { k: o.subsample, rng } : undefined);
           const gs = E.grad(L, model.parameters());
           const nf = model.fixedParams().length;
           net.step(gs.slice(0, nf));
@@ -157,12 +171,17 @@ export function fit(data: ModelData, spec: ModelSpec, o: FitOptions = {}): Model
     if (nVal > 0) restore(model, bestParams);
     net.dispose();
     scales.dispose();
+    let polished = '';
+    if (o.polish && stopped !== 'aborted') {
+      const pr = minimize(model.parameters(), () => objective(model, prep, all, rtol), { gtol: o.gtol ?? 1e-6, maxIter: 200 });
+      polished = `; then L-BFGS: ${pr.message}`;
+    }
     model.info = {
       converged: false,
       message: stopped === 'aborted'
         ? `aborted at epoch ${epoch}; ${nVal > 0 ? 'the best validation parameters are kept' : 'the last parameters are kept'}`
-        : stopped || `ran ${epochs} epochs of Adam (stochastic: no convergence test)`,
-      optimizer: 'Adam',
+        : (stopped || `ran ${epochs} epochs of Adam (stochastic: no convergence test)`) + polished,
+      optimizer: o.polish ? 'Adam + L-BFGS' : 'Adam',
       epochs: epoch - 1,
       logLik: NaN,
     };

@@ -87,25 +87,43 @@ export function releaseResponse(r: GroupedResponse): void {
   r.uploads.clear();
 }
 
-/** The response restricted to some groups (in the given order): a mini-batch. */
-export function subsetResponse(r: GroupedResponse, groups: ArrayLike<number>): { response: GroupedResponse; rows: Int32Array } {
+/**
+ * The response restricted to some groups (in the given order): a mini-batch. With `sub`, at
+ * most `k` random observations of each group (within-group subsampling).
+ */
+export function subsetResponse(
+  r: GroupedResponse, groups: ArrayLike<number>, sub?: { k: number; rng: { int(n: number): number } },
+): { response: GroupedResponse; rows: Int32Array } {
   const G = groups.length;
-  const offsets = new Int32Array(G + 1);
+  const pick: Int32Array[] = [];
   for (let k = 0; k < G; k++) {
     const g = groups[k];
-    offsets[k + 1] = offsets[k] + r.offsets[g + 1] - r.offsets[g];
+    const all = Int32Array.from({ length: r.offsets[g + 1] - r.offsets[g] }, (_, i) => r.offsets[g] + i);
+    if (sub && all.length > sub.k) {
+      // Partial Fisher–Yates: the first k of a random permutation, then in data order.
+      for (let i = 0; i < sub.k; i++) {
+        const j = i + sub.rng.int(all.length - i);
+        const t = all[i];
+        all[i] = all[j];
+        all[j] = t;
+      }
+      pick.push(all.slice(0, sub.k).sort());
+    } else pick.push(all);
   }
+  const offsets = new Int32Array(G + 1);
+  for (let k = 0; k < G; k++) offsets[k + 1] = offsets[k] + pick[k].length;
   const n = offsets[G];
   const rows = new Int32Array(n);
   const groupOf = new Int32Array(n);
   const cst = new Float64Array(G);
   for (let k = 0; k < G; k++) {
-    const g = groups[k];
-    cst[k] = r.cst[g];
-    for (let j = r.offsets[g], o = offsets[k]; j < r.offsets[g + 1]; j++, o++) {
-      rows[o] = j;
-      groupOf[o] = k;
-    }
+    let c = 0;
+    pick[k].forEach((j, i) => {
+      rows[offsets[k] + i] = j;
+      groupOf[offsets[k] + i] = k;
+      if (sub) c += r.family.constant(r.y[j], r.trials ? r.trials[j] : 1);
+    });
+    cst[k] = sub ? c : r.cst[groups[k]];
   }
   const y = Float64Array.from(rows, (j) => r.y[j]);
   const trials = r.trials ? Float64Array.from(rows, (j) => r.trials![j]) : null;

@@ -146,3 +146,45 @@ describe('fit', () => {
     back.dispose();
   });
 });
+
+describe('fit options', () => {
+  const rng = new E.Rng(8);
+  const X: number[] = [], y: number[] = [], group: string[] = [];
+  for (let i = 0; i < 20; i++) {
+    const b = 0.5 * rng.normal();
+    for (let j = 0; j < 12; j++) {
+      const x = 2 * rng.uniform() - 1;
+      X.push(x);
+      y.push(rng.poisson(Math.exp(Math.sin(3 * x) + b)));
+      group.push(`g${i}`);
+    }
+  }
+  const data = { X: Float64Array.from(X), xNames: ['x'], y: Float64Array.from(y), group };
+
+  it('the same seed gives a bitwise identical fit; progress is reported per epoch', () => {
+    const seen: number[] = [];
+    const opts = { epochs: 4, seed: 3, validation: 0.2, schedule: 'cosine' as const, subsample: 8 };
+    const a = fit(data, { family: 'poisson', hidden: [8], seed: 2 }, { ...opts, onProgress: (p) => seen.push(p.epoch) });
+    const b = fit(data, { family: 'poisson', hidden: [8], seed: 2 }, opts);
+    expect(JSON.stringify(a)).toBe(JSON.stringify(b));
+    expect(seen).toEqual([1, 2, 3, 4]);
+    a.dispose();
+    b.dispose();
+  });
+
+  it('polishing with L-BFGS after Adam reaches a stationary point and says so', () => {
+    const m = fit(data, { family: 'poisson', hidden: [4], seed: 1 }, { epochs: 2, polish: true });
+    expect(m.info.optimizer).toBe('Adam + L-BFGS');
+    expect(m.info.message).toMatch(/then L-BFGS: (converged|stopped|not converged)/);
+    m.dispose();
+  });
+
+  it('an aborted fit stops at once and keeps usable parameters', () => {
+    const ctl = new AbortController();
+    ctl.abort();
+    const m = fit(data, { family: 'poisson', hidden: [4] }, { epochs: 50, signal: ctl.signal });
+    expect(m.info.message).toMatch(/^aborted at epoch 1/);
+    expect(Number.isFinite(m.logLik())).toBe(true);
+    m.dispose();
+  });
+});
