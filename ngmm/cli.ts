@@ -10,7 +10,7 @@ import { closeSync, openSync, readFileSync, readSync, writeFileSync } from 'node
 import { readCsvTable, type CsvTable } from './csv';
 import { fit, type FitProgress } from './fit';
 import { parseFormula } from './formula';
-import { modelFrame } from './frame';
+import { covariateColumns, modelFrame } from './frame';
 import { logLoss, poissonDeviance, rmse } from './metrics';
 import { Model } from './model';
 import { formatSummary, summary, type Summary } from './summary';
@@ -22,6 +22,7 @@ const USAGE = `usage:
   ngmm fit <data.csv> --formula "<y ~ x + (1 | g)>" --family <gaussian|bernoulli|binomial|poisson>
            [--link <link>] [--hidden 64,32,16] [--activation relu] [--epochs N] [--lr x]
            [--batch-size N] [--validation 0.1] [--seed N] [-o model.json]
+           [--re-covariates z1,z2 [--re-hidden 16]]   (random-effect network s_i = ‖g(z_i)‖)
   ngmm predict <model.json> <new.csv> [-o out.csv] [--type response|link]
   ngmm summary <model.json> [--json]
   ngmm eval <model.json> <test.csv>
@@ -127,7 +128,12 @@ function cmdFit(pos: string[], opt: Map<string, string>): void {
     if (!Number.isInteger(k) || k < 1) throw new UsageError(`--hidden takes positive integers separated by commas, got '${opt.get('hidden')}'`);
     return k;
   }) : [];
-  const data = { X: frame.X, xNames: frame.xNames, y: frame.y, group: frame.group, trials: frame.trials };
+  const zNames = opt.get('re-covariates')?.split(',').map((v) => v.trim()).filter((v) => v);
+  const reHidden = opt.get('re-hidden') ? opt.get('re-hidden')!.split(',').map(Number) : [];
+  const data = {
+    X: frame.X, xNames: frame.xNames, y: frame.y, group: frame.group, trials: frame.trials,
+    ...(zNames ? { Z: covariateColumns(table, zNames, file), zNames } : {}),
+  };
   let model: Model;
   try {
     model = fit(data, {
@@ -136,13 +142,14 @@ function cmdFit(pos: string[], opt: Map<string, string>): void {
       hidden,
       activation: (opt.get('activation') ?? 'relu') as never,
       seed: num(opt, 'seed') ?? 0,
+      ...(zNames ? { randomEffect: { covariates: zNames, hidden: reHidden } } : {}),
     }, {
       epochs: num(opt, 'epochs'),
       lr: num(opt, 'lr'),
       batchSize: num(opt, 'batch-size'),
       validation: num(opt, 'validation'),
       seed: num(opt, 'seed'),
-      onProgress: hidden.length > 0 ? progressPrinter(process.stderr) : undefined,
+      onProgress: hidden.length > 0 || zNames ? progressPrinter(process.stderr) : undefined,
     });
   } catch (e) {
     // Data errors name the original row of the file (the header is line 1).
@@ -161,12 +168,15 @@ function rowsFor(model: Model, path: string, needResponse: boolean) {
   const table = readTable(path);
   const frame = modelFrame(parseFormula(model.design.formula), table, path, model.design, needResponse);
   const known = new Set(model.levels);
-  return { frame, observed: frame.group.map((g) => known.has(g)) };
+  const observed = frame.group.map((g) => known.has(g));
+  const re = model.spec.randomEffect;
+  const Z = re && observed.some((o) => !o) ? covariateColumns(table, re.covariates, path) : null;
+  return { frame, observed, Z };
 }
 
 // Predictions per row: the group's posterior where the group was in the training data, else
 // the prior (a new group).
-function predictRows(model: Model, frame: ReturnType<typeof rowsFor>['frame'], observed: boolean[], type: 'response' | 'link'): Float64Array {
+function predictRows(model: Model, frame: ReturnType<typeof rowsFor>['frame'], observed: boolean[], type: 'response' | 'link', Z: Float64Array | null): Float64Array {
   const p = frame.xNames.length;
   const out = new Float64Array(observed.length);
   for (const isObs of [true, false]) {
@@ -174,7 +184,9 @@ function predictRows(model: Model, frame: ReturnType<typeof rowsFor>['frame'], o
     if (idx.length === 0) continue;
     const X = new Float64Array(idx.length * p);
     idx.forEach((r, k) => X.set(frame.X.subarray(r * p, r * p + p), k * p));
-    const pred = model.predict(X, { type, groups: isObs ? 'observed' : 'new', group: idx.map((r) => frame.group[r]) });
+    const d = model.zMean.length;
+    const Zs = Z ? Float64Array.from({ length: idx.length * d }, (_, k) => Z[idx[Math.floor(k / d)] * d + (k % d)]) : undefined;
+    const pred = model.predict(X, { type, groups: isObs ? 'observed' : 'new', group: idx.map((r) => frame.group[r]), Z: Zs });
     idx.forEach((r, k) => (out[r] = pred[k]));
   }
   return out;
@@ -186,8 +198,8 @@ function cmdPredict(pos: string[], opt: Map<string, string>): void {
   const type = (opt.get('type') ?? 'response') as 'response' | 'link';
   if (type !== 'response' && type !== 'link') throw new UsageError(`--type is 'response' or 'link', got '${type}'`);
   const model = readModel(modelPath);
-  const { frame, observed } = rowsFor(model, file, false);
-  const pred = predictRows(model, frame, observed, type);
+  const { frame, observed, Z } = rowsFor(model, file, false);
+  const pred = predictRows(model, frame, observed, type, Z);
   const lines = ['row,group,groups,prediction', ...Array.from(pred, (v, i) => `${i + 1},${csvField(frame.group[i])},${observed[i] ? 'observed' : 'new'},${v}`)];
   const text = lines.join('\n') + '\n';
   const out = opt.get('out');
@@ -207,7 +219,7 @@ function cmdSummary(pos: string[], opt: Map<string, string>): void {
   if (opt.get('json')) {
     process.stdout.write(JSON.stringify({
       family: s.family, link: s.link, logLik: s.logLik, nobs: s.nobs, ngroups: s.ngroups,
-      fixef: s.fixef, ranefSD: s.ranefSD, sigma: s.sigma, converged: s.converged, message: s.message,
+      fixef: s.fixef, ranefSD: s.ranefSD, ranefNetwork: s.ranefNetwork, sigma: s.sigma, converged: s.converged, message: s.message,
       AIC: s.AIC, BIC: s.BIC, df: s.df,
     }, null, 2) + '\n');
   } else process.stdout.write(formatSummary(s) + '\n');
@@ -217,8 +229,8 @@ function cmdEval(pos: string[]): void {
   const [modelPath, file] = pos;
   if (!modelPath || !file) throw new UsageError('eval needs a model file and a data file');
   const model = readModel(modelPath);
-  const { frame, observed } = rowsFor(model, file, true);
-  const pred = predictRows(model, frame, observed, 'response');
+  const { frame, observed, Z } = rowsFor(model, file, true);
+  const pred = predictRows(model, frame, observed, 'response', Z);
   const fam = model.family;
   const metricName = fam.name === 'gaussian' ? 'RMSE' : fam.name === 'poisson' ? 'mean deviance' : 'log-loss';
   const lines = [`metric: ${metricName}`];

@@ -15,6 +15,12 @@ export interface ModelData {
   readonly group: ArrayLike<string | number>;
   /** Binomial trials per observation. */
   readonly trials?: ArrayLike<number>;
+  /**
+   * Group-level random-effect covariates z_i, given per observation (n × d row-major) and
+   * required to be constant within each group; they feed the random-effect network g(z_i).
+   */
+  readonly Z?: Float64Array;
+  readonly zNames?: readonly string[];
 }
 
 /** The data arranged for fitting: observations sorted by group, labels in first-seen order. */
@@ -27,6 +33,9 @@ export interface PreparedData {
   readonly levels: readonly string[];
   /** order[k] = the original row of sorted observation k. */
   readonly order: Int32Array;
+  /** Group-level covariates, one row per group (G × d), when given. */
+  readonly Zg: Float64Array | null;
+  readonly d: number;
 }
 
 export function prepare(family: Family, d: ModelData): PreparedData {
@@ -81,5 +90,24 @@ export function prepare(family: Family, d: ModelData): PreparedData {
   }
   const X = new Float64Array(n * p);
   for (let k = 0; k < n; k++) X.set(d.X.subarray(order[k] * p, order[k] * p + p), k * p);
-  return { response, X, p, levels, order };
+  let Zg: Float64Array | null = null;
+  const dz = d.zNames?.length ?? 0;
+  if (d.Z) {
+    if (!d.zNames || d.Z.length !== n * dz) throw new Error(`Z has ${d.Z.length} values; ${n} rows × ${dz} covariates need ${n * dz}`);
+    Zg = new Float64Array(levels.length * dz);
+    const seen = new Uint8Array(levels.length);
+    for (let i = 0; i < n; i++) {
+      const g = gi[i];
+      for (let c = 0; c < dz; c++) {
+        const v = d.Z[i * dz + c];
+        if (!Number.isFinite(v)) throw new Error(`row ${i + 1}, column '${d.zNames[c]}': ${v} is not a finite number`);
+        if (!seen[g]) Zg[g * dz + c] = v;
+        else if (Zg[g * dz + c] !== v) {
+          throw new Error(`row ${i + 1}, column '${d.zNames[c]}': ${v} differs from ${Zg[g * dz + c]} earlier in group '${levels[g]}' (random-effect covariates must be constant within a group)`);
+        }
+      }
+      seen[g] = 1;
+    }
+  }
+  return { response, X, p, levels, order, Zg, d: dz };
 }

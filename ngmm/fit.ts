@@ -60,8 +60,15 @@ function objective(model: Model, prep: PreparedData, groups: Int32Array, rtol: n
   const p = prep.p;
   const X = new Float64Array(rows.length * p);
   for (let k = 0; k < rows.length; k++) X.set(prep.X.subarray(rows[k] * p, rows[k] * p + p), k * p);
+  let Z: E.Tensor | null = null;
+  if (prep.Zg) {
+    const d = prep.d;
+    const Zb = new Float64Array(groups.length * d);
+    for (let k = 0; k < groups.length; k++) Zb.set(prep.Zg.subarray(groups[k] * d, groups[k] * d + d), k * d);
+    Z = E.tensor(Zb, [groups.length, d]);
+  }
   try {
-    const { L } = model.logMarginal(E.tensor(X, [rows.length, p]), response, rtol);
+    const { L } = model.logMarginal(E.tensor(X, [rows.length, p]), response, rtol, Z);
     return E.neg(E.mean(L));
   } finally {
     releaseResponse(response);
@@ -93,7 +100,27 @@ export function fit(data: ModelData, spec: ModelSpec, o: FitOptions = {}): Model
   const prep0 = prepare(fam, data);
   const model = new Model(spec, data.xNames, mean, sd);
   const Xs = model.standardise(prep0.X);
-  const prep: PreparedData = { ...prep0, X: Xs };
+  let Zg = prep0.Zg;
+  if (model.gNet) {
+    const re = model.spec.randomEffect!;
+    if (!Zg || !data.zNames || data.zNames.join('\u0000') !== re.covariates.join('\u0000')) {
+      throw new Error(`the random-effect network needs Z with the columns ${re.covariates.join(', ')}`);
+    }
+    // Standardise z over the groups (one row per group).
+    const d = prep0.d, G = prep0.levels.length;
+    for (let c = 0; c < d; c++) {
+      let s = 0, ss = 0;
+      for (let g = 0; g < G; g++) s += Zg[g * d + c];
+      model.zMean[c] = s / G;
+      for (let g = 0; g < G; g++) ss += (Zg[g * d + c] - model.zMean[c]) ** 2;
+      const v = Math.sqrt(ss / Math.max(1, G - 1));
+      model.zSd[c] = v > 0 && Number.isFinite(v) ? v : 1;
+    }
+    Zg = model.standardiseZ(Zg);
+  } else if (Zg) {
+    throw new Error('Z was given but the model has no randomEffect network (spec.randomEffect)');
+  }
+  const prep: PreparedData = { ...prep0, X: Xs, Zg };
   const G = prep.response.ngroups;
   const rtol = o.rtol ?? 1e-8;
   const all = Int32Array.from({ length: G }, (_, i) => i);
@@ -105,7 +132,7 @@ export function fit(data: ModelData, spec: ModelSpec, o: FitOptions = {}): Model
   model.info = { converged: r.converged, message: r.message, optimizer: 'L-BFGS', epochs: r.iterations, logLik: NaN };
   if (!Number.isFinite(r.f)) throw new Error(`fit: the linear model's objective is not finite (${r.f}); check the data for extreme values`);
 
-  if (model.net) {
+  if (model.net || model.gNet) {
     const epochs = o.epochs ?? 100;
     const lr = o.lr ?? 1e-3;
     const rng = new E.Rng(o.seed ?? 0);
@@ -186,6 +213,6 @@ export function fit(data: ModelData, spec: ModelSpec, o: FitOptions = {}): Model
       logLik: NaN,
     };
   }
-  model.refreshPosterior(prep.X, prep.response, [...prep.levels]);
+  model.refreshPosterior(prep.X, prep.response, [...prep.levels], prep.Zg);
   return model;
 }

@@ -190,3 +190,11 @@ export function modelFrame(f: Formula, t: Table, source = 'data', design?: Desig
   }
   return frame;
 }
+
+/** Group-level covariate columns (n × d, numeric), for a random-effect network g(z). */
+export function covariateColumns(t: Table, names: readonly string[], source = 'data'): Float64Array {
+  const d = names.length, n = t.nrows;
+  const Z = new Float64Array(n * d);
+  for (let i = 0; i < n; i++) for (let c = 0; c < d; c++) Z[i * d + c] = numeric(t, names[c], source, i);
+  return Z;
+}

@@ -25,6 +25,20 @@ export interface ModelSpec {
   activation?: ActivationName;
   /** Seed for the network's initialisation. */
   seed?: number;
+  /**
+   * A random-effect network instead of one σ_b: s_i = ‖g(z_i)‖ from group-level covariates
+   * (MATH.md §3, the main NGMM case). Absent: a single random-intercept SD.
+   */
+  randomEffect?: RandomEffectSpec;
+}
+
+export interface RandomEffectSpec {
+  /** Names of the group-level covariates (the columns of ModelData.Z). */
+  covariates: string[];
+  hidden?: number[];
+  activation?: ActivationName;
+  /** Output dimension q of g (s_i is its Euclidean norm); default 2. */
+  outDim?: number;
 }
 
 export interface GroupPosterior {
@@ -34,6 +48,8 @@ export interface GroupPosterior {
   /** Adaptive GH nodes t_k and normalised log-weights of p(b | y_i). */
   nodes: Float64Array;
   logw: Float64Array;
+  /** The group's random-effect scale s_i (σ_b, or ‖g(z_i)‖). */
+  scale: number;
 }
 
 export interface FitInfo {
@@ -49,7 +65,7 @@ const softplusInv = (v: number) => (v > 30 ? v : Math.log(Math.expm1(v)));
 const softplus = (v: number) => (v > 30 ? v : Math.log1p(Math.exp(v)));
 
 export class Model {
-  readonly spec: Required<Omit<ModelSpec, 'link'>> & { link: LinkName };
+  readonly spec: Required<Omit<ModelSpec, 'link' | 'randomEffect'>> & { link: LinkName; randomEffect: RandomEffectSpec | null };
   readonly family: Family;
   readonly xNames: readonly string[];
   readonly mean: Float64Array;
@@ -60,6 +76,10 @@ export class Model {
   readonly net: MLP | null;
   readonly thetaB: E.Tensor;
   readonly thetaSigma: E.Tensor | null;
+  /** The random-effect network g (when spec.randomEffect), and its input standardisation. */
+  readonly gNet: MLP | null;
+  zMean: Float64Array = new Float64Array(0);
+  zSd: Float64Array = new Float64Array(0);
   posterior: GroupPosterior[] = [];
   info: FitInfo = { converged: false, message: 'not fitted', optimizer: '', epochs: 0, logLik: NaN };
   nobs = 0;
@@ -76,6 +96,7 @@ export class Model {
       hidden: spec.hidden ?? [],
       activation: spec.activation ?? 'relu',
       seed: spec.seed ?? 0,
+      randomEffect: spec.randomEffect ? { ...spec.randomEffect, hidden: [...(spec.randomEffect.hidden ?? [])], activation: spec.randomEffect.activation ?? 'tanh', outDim: spec.randomEffect.outDim ?? 2 } : null,
     };
     if (!(this.spec.activation in activations)) throw new Error(`unknown activation '${this.spec.activation}'`);
     this.xNames = [...xNames];
@@ -92,6 +113,27 @@ export class Model {
     }
     this.thetaB = E.param([softplusInv(1)], []);
     this.thetaSigma = this.family.hasDispersion ? E.param([softplusInv(1)], []) : null;
+    const re = this.spec.randomEffect;
+    if (re) {
+      if (re.covariates.length === 0) throw new Error('randomEffect needs at least one covariate');
+      this.gNet = E.untracked(() => mlp([re.covariates.length, ...re.hidden!, re.outDim!], re.activation!, this.spec.seed + 1));
+      this.zMean = new Float64Array(re.covariates.length);
+      this.zSd = new Float64Array(re.covariates.length).fill(1);
+    } else this.gNet = null;
+  }
+
+  /** Standardises group-level covariates (rows × d) with the training means and SDs. */
+  standardiseZ(Z: ArrayLike<number>): Float64Array {
+    const d = this.zMean.length;
+    return Float64Array.from(Z, (v, i) => (v - this.zMean[i % d]) / this.zSd[i % d]);
+  }
+
+  /** s [G]: σ_b for every group, or ‖g(z_i)‖ from standardised Zg [G × d] (tape expressions). */
+  scales(G: number, Zg: E.Tensor | null): E.Tensor {
+    if (!this.gNet) return E.mul(E.ones([G]), E.softplus(this.thetaB));
+    if (!Zg) throw new Error('this model needs the group-level covariates Z');
+    // ‖g‖ = exp(½·log(Σg² + 10⁻¹²)): the tiny floor keeps the gradient finite at g = 0.
+    return E.exp(E.mul(E.log(E.add(E.sum(E.square(this.gNet.forward(Zg)), 1), 1e-12)), 0.5));
   }
 
   get isLinear(): boolean {
@@ -103,18 +145,21 @@ export class Model {
     return [this.b0, this.W, ...(this.net ? this.net.parameters() : [])];
   }
 
-  /** The scale parameters (σ_b, and σ for the Gaussian), on the softplus scale. */
+  /** The scale parameters (σ_b or the network g, and σ for the Gaussian). */
   scaleParams(): E.Tensor[] {
-    return this.thetaSigma ? [this.thetaB, this.thetaSigma] : [this.thetaB];
+    const re = this.gNet ? this.gNet.parameters() : [this.thetaB];
+    return this.thetaSigma ? [...re, this.thetaSigma] : re;
   }
 
   parameters(): E.Tensor[] {
     return [...this.fixedParams(), ...this.scaleParams()];
   }
 
-  /** Random-intercept SD σ_b. */
+  /** Random-intercept SD σ_b (with a network g: the median of the groups' scales). */
   get ranefSD(): number {
-    return softplus(this.thetaB.item());
+    if (!this.gNet) return softplus(this.thetaB.item());
+    const s = this.posterior.map((p) => p.scale).sort((a, b) => a - b);
+    return s.length ? s[s.length >> 1] : NaN;
   }
 
   /** Residual SD σ (Gaussian), else NaN. */
@@ -139,10 +184,9 @@ export class Model {
   }
 
   /** Σ_i L_i over the given groups (a tape expression) and the solver statistics. */
-  logMarginal(Xs: E.Tensor, r: GroupedResponse, rtol: number) {
+  logMarginal(Xs: E.Tensor, r: GroupedResponse, rtol: number, Zg: E.Tensor | null = null) {
     const f = this.f(Xs);
-    const sb = E.softplus(this.thetaB);
-    const s = E.mul(E.ones([r.ngroups]), sb);
+    const s = this.scales(r.ngroups, Zg);
     const sigma = this.thetaSigma ? E.softplus(this.thetaSigma) : null;
     return logMarginal(f, s, sigma, r, { rtol });
   }
@@ -151,20 +195,22 @@ export class Model {
    * Stores each group's posterior rule from the fitted parameters (training data, sorted),
    * and the total log-likelihood.
    */
-  refreshPosterior(Xs: Float64Array, r: GroupedResponse, levels: string[]): void {
+  refreshPosterior(Xs: Float64Array, r: GroupedResponse, levels: string[], Zg: Float64Array | null = null): void {
     this.levels = levels;
     this.nobs = r.nobs;
     const fam = this.family;
-    const sigma = this.sigma, sb = this.ranefSD;
-    const { L, f, stats } = E.tidy(() => {
+    const sigma = this.sigma;
+    const { L, f, stats, s } = E.tidy(() => {
       const x = E.tensor(Xs, [r.nobs, this.xNames.length]);
-      const res = this.logMarginal(x, r, 1e-10);
-      return { L: res.L.toArray(), f: this.f(x).toArray(), stats: res.stats };
+      const z = Zg ? E.tensor(Zg, [r.ngroups, this.zMean.length]) : null;
+      const res = this.logMarginal(x, r, 1e-10, z);
+      return { L: res.L.toArray(), f: this.f(x).toArray(), stats: res.stats, s: this.scales(r.ngroups, z).toArray() };
     });
     releaseResponse(r);
     this.info.logLik = L.reduce((a, b) => a + b, 0);
     this.posterior = [];
     for (let i = 0; i < r.ngroups; i++) {
+      const sb = s[i];
       const { nodes, logWeights } = adaptiveNodes(POSTERIOR_NODES, stats.mode[i], stats.sd[i]);
       const logw = new Float64Array(POSTERIOR_NODES);
       let m = -Infinity;
@@ -187,7 +233,7 @@ export class Model {
         e1 += w * nodes[k];
         e2 += w * nodes[k] * nodes[k];
       }
-      this.posterior.push({ mean: e1, sd: Math.sqrt(Math.max(0, e2 - e1 * e1)), nodes, logw });
+      this.posterior.push({ mean: e1, sd: Math.sqrt(Math.max(0, e2 - e1 * e1)), nodes, logw, scale: sb });
     }
   }
 
@@ -200,7 +246,11 @@ export class Model {
    * uses each row's group posterior (its label must be a training group); 'new' the prior.
    * `type: 'link'` gives E[η], 'response' E[y] (binomial: the success probability).
    */
-  predict(X: ArrayLike<number>, opts: { group?: ArrayLike<string | number>; type?: 'response' | 'link'; groups?: 'observed' | 'new' } = {}): Float64Array {
+  predict(X: ArrayLike<number>, opts: {
+    group?: ArrayLike<string | number>; type?: 'response' | 'link'; groups?: 'observed' | 'new';
+    /** Group-level covariates per row (rows × d), needed for new groups when the model has g(z). */
+    Z?: ArrayLike<number>;
+  } = {}): Float64Array {
     const p = this.xNames.length;
     if (X.length % Math.max(1, p) !== 0) throw new Error(`predict: X has ${X.length} values, not a multiple of ${p} columns`);
     const n = p > 0 ? X.length / p : (opts.group?.length ?? 0);
@@ -210,7 +260,14 @@ export class Model {
       if (!Number.isFinite(X[i])) throw new Error(`predict: row ${Math.floor(i / p) + 1}, column '${this.xNames[i % p]}': ${X[i]} is not a finite number`);
     }
     const f = E.tidy(() => this.f(E.tensor(this.standardise(X), [n, p])).toArray());
-    const sb = this.ranefSD;
+    let newScale: Float64Array | null = null;
+    if (mode === 'new') {
+      if (this.gNet) {
+        const dz = this.zMean.length;
+        if (!opts.Z || opts.Z.length !== n * dz) throw new Error(`predict: new groups need the ${dz} group-level covariates (${this.spec.randomEffect!.covariates.join(', ')}) for each of the ${n} rows`);
+        newScale = E.tidy(() => this.scales(n, E.tensor(this.standardiseZ(opts.Z!), [n, dz])).toArray());
+      } else newScale = new Float64Array(n).fill(this.ranefSD);
+    }
     const out = new Float64Array(n);
     const fam = this.family;
     let index: Map<string, number> | null = null;
@@ -220,15 +277,16 @@ export class Model {
     }
     const prior = gaussHermite(POSTERIOR_NODES);
     for (let r = 0; r < n; r++) {
-      let nodes: ArrayLike<number>, logw: ArrayLike<number>, meanT: number;
+      let nodes: ArrayLike<number>, logw: ArrayLike<number>, meanT: number, sb: number;
       if (index) {
         const g = index.get(String(opts.group![r]));
         if (g === undefined) throw new Error(`predict: row ${r + 1}: group '${opts.group![r]}' was not in the training data (use groups: 'new')`);
-        ({ nodes, logw, mean: meanT } = this.posterior[g]);
+        ({ nodes, logw, mean: meanT, scale: sb } = this.posterior[g]);
       } else {
         nodes = prior.nodes;
         logw = prior.logWeights;
         meanT = 0;
+        sb = newScale![r];
       }
       if (type === 'link' || (fam.name === 'gaussian' && fam.link === 'identity')) {
         out[r] = f[r] + sb * meanT;
@@ -246,9 +304,8 @@ export class Model {
   }
 
   /** Each training group's random effect u_i = σ_b·b_i: posterior mean and SD. */
-  ranef(): { group: string; mean: number; sd: number }[] {
-    const sb = this.ranefSD;
-    return this.posterior.map((p, i) => ({ group: this.levels[i], mean: sb * p.mean, sd: sb * p.sd }));
+  ranef(): { group: string; mean: number; sd: number; scale: number }[] {
+    return this.posterior.map((p, i) => ({ group: this.levels[i], mean: p.scale * p.mean, sd: p.scale * p.sd, scale: p.scale }));
   }
 
   /** Coefficients of the linear part on the original scale of X: intercept first. */
@@ -267,7 +324,7 @@ export class Model {
     return {
       format: 'ngmm-model',
       version: 1,
-      spec: { ...this.spec, hidden: [...this.spec.hidden] },
+      spec: { ...this.spec, hidden: [...this.spec.hidden], randomEffect: this.spec.randomEffect ?? undefined },
       xNames: [...this.xNames],
       standardise: { mean: Array.from(this.mean), sd: Array.from(this.sd) },
       params: {
@@ -276,9 +333,11 @@ export class Model {
         net: this.net ? this.net.toJSON() : null,
         thetaB: this.thetaB.item(),
         thetaSigma: this.thetaSigma ? this.thetaSigma.item() : null,
+        gNet: this.gNet ? this.gNet.toJSON() : null,
+        zStandardise: this.gNet ? { mean: Array.from(this.zMean), sd: Array.from(this.zSd) } : null,
       },
       levels: [...this.levels],
-      posterior: this.posterior.map((p) => ({ mean: p.mean, sd: p.sd, nodes: Array.from(p.nodes), logw: Array.from(p.logw) })),
+      posterior: this.posterior.map((p) => ({ mean: p.mean, sd: p.sd, nodes: Array.from(p.nodes), logw: Array.from(p.logw), scale: p.scale })),
       fit: { ...this.info, nobs: this.nobs },
       design: this.design,
       summary: this.stored,
@@ -330,6 +389,22 @@ export class Model {
       net.dispose();
     }
     m.thetaB.data[0] = num(P.thetaB, 'params.thetaB');
+    if ((P.gNet == null) !== (m.gNet === null)) bad("'params.gNet' does not match 'spec.randomEffect'");
+    if (m.gNet && P.gNet) {
+      let g: MLP;
+      try {
+        g = MLP.fromJSON(P.gNet);
+      } catch (e) {
+        return bad(`'params.gNet': ${(e as Error).message}`);
+      }
+      const want = m.gNet.sizes;
+      if (g.sizes.length !== want.length || g.sizes.some((v, i) => v !== want[i])) bad("'params.gNet' sizes do not match the spec");
+      m.gNet.parameters().forEach((t, i) => t.data.set(g.parameters()[i].data));
+      g.dispose();
+      const dz = m.zMean.length;
+      m.zMean = Float64Array.from(nums(P.zStandardise?.mean, dz, 'params.zStandardise.mean'));
+      m.zSd = Float64Array.from(nums(P.zStandardise?.sd, dz, 'params.zStandardise.sd'));
+    }
     if (m.thetaSigma) m.thetaSigma.data[0] = num(P.thetaSigma, 'params.thetaSigma');
     if (!Array.isArray(o.levels) || !Array.isArray(o.posterior) || o.levels.length !== o.posterior.length) {
       bad("'levels' and 'posterior' must be arrays of the same length");
@@ -340,6 +415,7 @@ export class Model {
       sd: num(q?.sd, `posterior[${i}].sd`),
       nodes: Float64Array.from(nums(q?.nodes, POSTERIOR_NODES, `posterior[${i}].nodes`)),
       logw: Float64Array.from(nums(q?.logw, POSTERIOR_NODES, `posterior[${i}].logw`)),
+      scale: num(q?.scale, `posterior[${i}].scale`),
     }));
     const F = o.fit;
     if (!F || typeof F.converged !== 'boolean' || typeof F.message !== 'string') bad("'fit' is missing or malformed");
@@ -360,6 +436,7 @@ export class Model {
 
   dispose(): void {
     for (const t of this.parameters()) t.dispose();
+    if (this.gNet) this.thetaB.dispose();
   }
 }
 
@@ -369,9 +446,12 @@ export interface ModelJSON {
   spec: ModelSpec & { link: LinkName; hidden: number[] };
   xNames: string[];
   standardise: { mean: number[]; sd: number[] };
-  params: { b0: number; W: number[]; net: MLPJSON | null; thetaB: number; thetaSigma: number | null };
+  params: {
+    b0: number; W: number[]; net: MLPJSON | null; thetaB: number; thetaSigma: number | null;
+    gNet?: MLPJSON | null; zStandardise?: { mean: number[]; sd: number[] } | null;
+  };
   levels: string[];
-  posterior: { mean: number; sd: number; nodes: number[]; logw: number[] }[];
+  posterior: { mean: number; sd: number; nodes: number[]; logw: number[]; scale: number }[];
   fit: FitInfo & { nobs: number };
   design?: Design | null;
   summary?: Record<string, unknown> | null;

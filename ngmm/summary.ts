@@ -25,7 +25,10 @@ export interface Summary {
   df: number | null;
   AIC: number | null;
   BIC: number | null;
+  /** σ_b; with a random-effect network, the median of the groups' scales ‖g(z_i)‖. */
   ranefSD: number;
+  /** True when the random-effect scale comes from a network g(z_i). */
+  ranefNetwork: boolean;
   sigma: number | null;
   /** Linear coefficients (GLMM only), by column name, on the original scale of X. */
   fixef: Record<string, Coefficient> | null;
@@ -49,12 +52,13 @@ export function summary(model: Model, data?: ModelData): Summary {
     AIC: null,
     BIC: null,
     ranefSD: model.ranefSD,
+    ranefNetwork: model.gNet !== null,
     sigma: model.family.hasDispersion ? model.sigma : null,
     fixef: null,
     converged: model.info.converged,
     message: model.info.message,
   };
-  if (!model.isLinear || k === null) return base;
+  if (!model.isLinear || model.gNet || k === null) return base;
   const p = model.xNames.length;
   const df = p + 1 + model.scaleParams().length;
   base.df = df;
@@ -159,7 +163,9 @@ export function formatSummary(s: Summary): string {
   out.push(`  ${s.nobs} observations in ${s.ngroups} groups`);
   out.push('');
   out.push('Random effects:');
-  out.push(`  group (Intercept)  SD ${s.ranefSD.toFixed(4)}`);
+  out.push(s.ranefNetwork
+    ? `  group (Intercept)  SD ‖g(z_i)‖ by group, median ${s.ranefSD.toFixed(4)}`
+    : `  group (Intercept)  SD ${s.ranefSD.toFixed(4)}`);
   if (s.sigma !== null) out.push(`  Residual           SD ${s.sigma.toFixed(4)}`);
   if (s.fixef) {
     out.push('');
