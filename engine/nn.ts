@@ -72,6 +72,26 @@ export class MLP {
     };
   }
 
+  /** Overwrites the parameters from `toJSON()` output of an MLP of the same architecture. */
+  setFromJSON(j: unknown): void {
+    const o = j as Partial<MLPJSON>;
+    if (!o || o.kind !== 'mlp' || o.version !== 1 || !Array.isArray(o.sizes) || !Array.isArray(o.params)) {
+      throw new Error('mlp: not a version-1 MLP record');
+    }
+    if (o.sizes.length !== this.sizes.length || o.sizes.some((v, i) => v !== this.sizes[i])) {
+      throw new Error(`mlp: sizes [${o.sizes.join(', ')}] do not match [${this.sizes.join(', ')}]`);
+    }
+    if (o.activation !== this.activation) throw new Error(`mlp: activation '${o.activation}' does not match '${this.activation}'`);
+    const ps = this.parameters();
+    if (o.params.length !== ps.length) throw new Error(`mlp: expected ${ps.length} parameter arrays, got ${o.params.length}`);
+    o.params.forEach((arr, i) => {
+      if (!Array.isArray(arr) || arr.length !== ps[i].size || arr.some((v) => typeof v !== 'number' || !Number.isFinite(v))) {
+        throw new Error(`mlp: parameter array ${i} must hold ${ps[i].size} finite numbers`);
+      }
+    });
+    o.params.forEach((arr, i) => ps[i].data.set(arr));
+  }
+
   static fromJSON(j: unknown): MLP {
     const o = j as Partial<MLPJSON>;
     if (!o || o.kind !== 'mlp' || o.version !== 1 || !Array.isArray(o.sizes) || !Array.isArray(o.params)) {

@@ -376,31 +376,18 @@ export class Model {
     m.b0.data[0] = num(P.b0, 'params.b0');
     m.W.data.set(nums(P.W, p, 'params.W'));
     if ((P.net === null) !== (m.net === null)) bad("'params.net' does not match 'spec.hidden'");
-    if (m.net && P.net) {
-      let net: MLP;
+    const loadNet = (net: MLP, json: unknown, name: string) => {
       try {
-        net = MLP.fromJSON(P.net);
+        net.setFromJSON(json);
       } catch (e) {
-        return bad(`'params.net': ${(e as Error).message}`);
+        bad(`'${name}': ${(e as Error).message}`);
       }
-      const want = [p, ...m.spec.hidden, 1];
-      if (net.sizes.length !== want.length || net.sizes.some((v, i) => v !== want[i])) bad("'params.net' sizes do not match the spec");
-      m.net.parameters().forEach((t, i) => t.data.set(net.parameters()[i].data));
-      net.dispose();
-    }
+    };
+    if (m.net && P.net) loadNet(m.net, P.net, 'params.net');
     m.thetaB.data[0] = num(P.thetaB, 'params.thetaB');
     if ((P.gNet == null) !== (m.gNet === null)) bad("'params.gNet' does not match 'spec.randomEffect'");
     if (m.gNet && P.gNet) {
-      let g: MLP;
-      try {
-        g = MLP.fromJSON(P.gNet);
-      } catch (e) {
-        return bad(`'params.gNet': ${(e as Error).message}`);
-      }
-      const want = m.gNet.sizes;
-      if (g.sizes.length !== want.length || g.sizes.some((v, i) => v !== want[i])) bad("'params.gNet' sizes do not match the spec");
-      m.gNet.parameters().forEach((t, i) => t.data.set(g.parameters()[i].data));
-      g.dispose();
+      loadNet(m.gNet, P.gNet, 'params.gNet');
       const dz = m.zMean.length;
       m.zMean = Float64Array.from(nums(P.zStandardise?.mean, dz, 'params.zStandardise.mean'));
       m.zSd = Float64Array.from(nums(P.zStandardise?.sd, dz, 'params.zStandardise.sd'));

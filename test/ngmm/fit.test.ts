@@ -140,7 +140,7 @@ describe('fit', () => {
     expect(() => Model.load({ ...j, params: { ...j.params, W: [1] } })).toThrow(/'params.W' must be 2 of finite numbers/);
     expect(() => Model.load({ ...j, params: { ...j.params, thetaB: 'x' } })).toThrow(/'params.thetaB' must be a finite number/);
     expect(() => Model.load({ ...j, levels: j.levels.slice(1) })).toThrow(/same length/);
-    expect(() => Model.load({ ...j, spec: { ...j.spec, hidden: [9] } })).toThrow(/sizes do not match|parameter arrays/);
+    expect(() => Model.load({ ...j, spec: { ...j.spec, hidden: [9] } })).toThrow(/'params.net': mlp: sizes \[2, 8, 1\] do not match \[2, 9, 1\]/);
     expect(() => m.predict(X, { group: ['nope', ...group.slice(1)] })).toThrow(/row 1: group 'nope' was not in the training data/);
     m.dispose();
     back.dispose();
