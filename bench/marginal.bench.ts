@@ -245,6 +245,18 @@ export async function runMarginal(): Promise<Section> {
       pts.map((q) => [q.method, q.setting, q.error.toExponential(1), q.evalsPerGroup.toFixed(0), q.msPerGroup.toFixed(3)]),
     ));
   }
+  // Which method wins: for each problem and accuracy, the fewest ℓ evaluations reaching it.
+  const levels = [1e-6, 1e-8, 1e-10, 1e-12];
+  const winners = Object.entries(frontierData).map(([label, pts]) => [
+    label,
+    ...levels.map((acc) => {
+      const ok = pts.filter((q) => q.error <= acc);
+      if (ok.length === 0) return 'none';
+      const best = ok.reduce((a, b) => (b.evalsPerGroup < a.evalsPerGroup ? b : a));
+      const ode = ok.filter((q) => q.method.startsWith('ODE')).reduce<FrontierPoint | null>((a, b) => (!a || b.evalsPerGroup < a.evalsPerGroup ? b : a), null);
+      return `${best.method.replace(/ \((WASM|TS)\)/, '')}, ${best.setting} (${best.evalsPerGroup.toFixed(0)})` + (ode && ode !== best ? `; ODE ${ode.evalsPerGroup.toFixed(0)}` : '');
+    }),
+  ]);
   process.stdout.write('  marginal › truncation\n');
   const tr = truncation();
   process.stdout.write('  marginal › targets\n');
@@ -257,6 +269,19 @@ export async function runMarginal(): Promise<Section> {
     'adaptive GH-25 under 2 ms. "rhs" counts ℓ(t) evaluations of the ODE solves per group.',
     '',
     table(['family', 'method', 'backend', 'ms', 'rhs per group', 'max rel. error of L'], tg.rows),
+    '',
+    '### Which method wins',
+    '',
+    'The cheapest method (fewest ℓ evaluations per group) whose largest error is within each',
+    'accuracy, with the ODE\'s own count beside it when it is not the cheapest. Adaptive',
+    'Gauss–Hermite wins wherever the posterior is close to Gaussian — that is, in every case',
+    'here — because its nodes sit where the mass is; a fixed grid needs hundreds of points',
+    'and fails on sharp posteriors (Poisson, n = 10⁴); the ODE costs more evaluations at every',
+    'accuracy but needs no rule order chosen in advance: its error control finds the mass and',
+    'reports its accuracy, and it keeps working on skewed posteriors where a GH rule of fixed',
+    'size falls short (test/ngmm/quadrature.test.ts shows one).',
+    '',
+    table(['problem', ...levels.map((a) => `error ≤ ${a.toExponential(0)}`)], winners),
     '',
     '### Accuracy against cost',
     '',
