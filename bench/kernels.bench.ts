@@ -4,7 +4,7 @@
 import { MATMUL_TN_WORK } from '../kernels/kernels';
 import { createBackendSync, type Backend } from '../kernels/load';
 import * as E from '../engine/index';
-import { suite, table, writeSection, type Section } from './lib';
+import { suite, table, type Section } from './lib';
 
 const simd = createBackendSync({ backend: 'wasm-simd' });
 const scalar = createBackendSync({ backend: 'wasm-scalar' });
@@ -63,22 +63,35 @@ export async function runKernels(): Promise<Section> {
       for (const bk of backends) cases.push({ name: `${form}:${bk.name}`, fn: matmulCase(bk, form, layer) });
     }
     cases.push({ name: 'peak (again)', fn: () => void simd.k.peak_probe_f64(PEAK_ITERS) });
-    // The target shape gets longer samples: its ratios are the ones the bar reads.
-    const t = await suite(`matmul ${B}×${I}·${I}×${O}`, cases, B === 1024 && I === 64 && O === 64 ? 1.2 : 0.4);
-    // The better of the two probes: the peak is a ceiling, noise only lowers it.
-    const peak = Math.max(...['peak', 'peak (again)'].map((n) => (simd.k.peak_probe_flops() * PEAK_ITERS) / t.get(n)!.median / 1e9));
+    // The target shape, whose ratios the bar reads, runs three rounds; each round's ratios
+    // come from cases measured side by side, and the median round is reported (with the
+    // range), so one noisy interval on this shared machine does not decide it.
+    const target = B === 1024 && I === 64 && O === 64;
+    const rounds: { peak: number; g: Record<string, number> }[] = [];
+    for (let round = 0; round < (target ? 3 : 1); round++) {
+      const t = await suite(`matmul ${B}×${I}·${I}×${O}${target ? ` (round ${round + 1})` : ''}`, cases, target ? 0.8 : 0.4);
+      // The better of the two probes: the peak is a ceiling, noise only lowers it.
+      const peak = Math.max(...['peak', 'peak (again)'].map((n) => (simd.k.peak_probe_flops() * PEAK_ITERS) / t.get(n)!.median / 1e9));
+      const g: Record<string, number> = {};
+      for (const c of cases) if (!c.name.startsWith('peak')) g[c.name] = flops / t.get(c.name)!.median / 1e9;
+      rounds.push({ peak, g });
+    }
     for (const form of FORMS) {
-      const g = (bk: Backend) => flops / t.get(`${form}:${bk.name}`)!.median / 1e9;
-      const [gs, gw, gt] = backends.map(g);
+      const frac = rounds.map((r) => r.g[`${form}:wasm-simd`] / r.peak);
+      const order = frac.map((f, i) => [f, i]).sort((a, b) => a[0] - b[0]);
+      const mid = rounds[order[order.length >> 1][1]];
+      const [gs, gw, gt] = backends.map((bk) => mid.g[`${form}:${bk.name}`]);
+      const peak = mid.peak;
       const [M, N, K] = mnk(form, layer);
       rows.push([
         `${B}×${I}·${I}×${O}`, `${form} (M=${M}, N=${N}, K=${K})`,
         gs.toFixed(2), `${((100 * gs) / peak).toFixed(0)}%`, gw.toFixed(2), gt.toFixed(2),
         `${(gs / gt).toFixed(1)}×`, peak.toFixed(1),
       ]);
-      data.push({ layer, form, M, N, K, gflops: { simd: gs, scalar: gw, ts: gt }, peakGflops: peak, fractionOfPeak: gs / peak, speedupOverTs: gs / gt });
-      if (B === 1024 && I === 64 && O === 64) {
-        summary.push(`${form}: ${((100 * gs) / peak).toFixed(0)}% of peak, ${(gs / gt).toFixed(1)}× the TypeScript loop`);
+      data.push({ layer, form, M, N, K, gflops: { simd: gs, scalar: gw, ts: gt }, peakGflops: peak, fractionOfPeak: gs / peak, speedupOverTs: gs / gt, roundFractions: frac });
+      if (target) {
+        const lo = Math.min(...frac), hi = Math.max(...frac);
+        summary.push(`${form}: ${((100 * gs) / peak).toFixed(0)}% of peak (rounds ${(100 * lo).toFixed(0)}–${(100 * hi).toFixed(0)}%), ${(gs / gt).toFixed(1)}× the TypeScript loop`);
       }
     }
   }
@@ -106,7 +119,7 @@ export async function runKernels(): Promise<Section> {
   const mlpRows = backends.map((bk) => [bk.name, ms(bk.name).toFixed(3), `${(ms('ts') / ms(bk.name)).toFixed(1)}×`]);
 
   const markdown = [
-    `Target shape 1024×64·64×64: ${summary.join('; ')}.`,
+    `Target shape 1024×64·64×64 (median of three rounds): ${summary.join('; ')}.`,
     '',
     'Each layer [batch × in]·[in × out] is measured in the three forms its training step runs:',
     'nn = forward X·W, nt = input gradient G·Wᵀ, tn = weight gradient Xᵀ·G (same flop count).',
@@ -128,6 +141,3 @@ export async function runKernels(): Promise<Section> {
   };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  writeSection(await runKernels());
-}
