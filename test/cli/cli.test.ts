@@ -53,6 +53,15 @@ describe('ngmm CLI', () => {
     expect(ev).toMatch(/metric: mean deviance\nobserved groups: [\d.]+ \(200 rows\)/);
   });
 
+  it('reports progress as plain lines when stderr is not a terminal', () => {
+    const r = run('fit', train, '--formula', 'y ~ x1 + x2 + (1 | school)', '--family', 'poisson', '--hidden', '4', '--epochs', '3', '-o', 'n.json');
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(3);
+    lines.forEach((l, i) => expect(l).toMatch(new RegExp(`^epoch ${i + 1}/3  loss \\d+\\.\\d+  ETA \\d+ s$`)));
+    expect(r.stdout).toMatch(/Optimizer: ran 3 epochs of Adam/);
+  });
+
   const header = 'y,x1,x2,school,kind\n';
   const ok = (y: string, x1 = '0.5') => `${y},${x1},0.1,s1,a\n${y},0.2,0.3,s1,b\n1,0.3,0.3,s2,a\n0,0.1,0.9,s2,b\n`;
   it.each([
