@@ -14,7 +14,7 @@ import { apply } from '../../engine/tape';
 import { Tensor, type Primitive } from '../../engine/tensor';
 import { add, scatterAddRows, logsumexp, tensor, withBackend } from '../../engine/index';
 import { gaussHermite, productRule } from './gaussHermite';
-import type { GroupedResponse } from './groups';
+import { upload, type GroupedResponse } from './groups';
 
 export interface QuadratureOptions {
   /** Nodes per dimension (default 25 for q = 1, 9 for q = 2, 5 for q = 3). */
@@ -71,7 +71,8 @@ const Predictor: Primitive<NodeAttrs> = {
   },
 };
 
-// log p(y_j | η[j, k]) elementwise (including c(y)); VJP: the score.
+// The η-dependent part of log p(y_j | η[j, k]) elementwise, by the family kernels (c(y) is
+// added once per group after the sum); VJP: the score.
 interface LikAttrs {
   readonly data: GroupedResponse;
   readonly phi: number;
@@ -82,28 +83,15 @@ const LogLik: Primitive<LikAttrs> = {
   forward([eta], { data, phi }) {
     const [n, K] = eta.shape;
     const out = new Tensor(eta.shape, eta.backend);
-    const F = eta.backend.heap.f64;
-    const eo = eta.ptr >> 3, oo = out.ptr >> 3;
-    const { y, trials, family } = data;
-    for (let j = 0; j < n; j++) {
-      const m = trials ? trials[j] : 1;
-      const c = family.constant(y[j], m);
-      for (let k = 0; k < K; k++) F[oo + j * K + k] = obsCore(family.code, y[j], m, F[eo + j * K + k], phi) + c;
-    }
+    const u = upload(data, eta.backend);
+    eta.backend.k.family_core_f64(data.family.code, n, K, u.y, u.trials, phi, eta.ptr, out.ptr);
     return out;
   },
   vjp(up, _ans, [eta], { data, phi }) {
     const [n, K] = eta.shape;
     const out = new Tensor(eta.shape, eta.backend);
-    const F = eta.backend.heap.f64;
-    const eo = eta.ptr >> 3, oo = out.ptr >> 3, uo = up.ptr >> 3;
-    const { y, trials, family } = data;
-    for (let j = 0; j < n; j++) {
-      const m = trials ? trials[j] : 1;
-      for (let k = 0; k < K; k++) {
-        F[oo + j * K + k] = F[uo + j * K + k] * obsScore(family.code, y[j], m, F[eo + j * K + k], phi);
-      }
-    }
+    const u = upload(data, eta.backend);
+    eta.backend.k.family_score_vjp_f64(data.family.code, n, K, u.y, u.trials, phi, eta.ptr, up.ptr, out.ptr);
     return [out];
   },
 };
@@ -247,5 +235,7 @@ export function logMarginalQuadrature(f: Tensor, g: Tensor, phi: Tensor | null, 
   const eta = apply(Predictor, [f, g], { groupOf: data.groupOf, nodes, K, q });
   const lp = apply(LogLik, [eta], { data, phi: phiValue });
   const perGroup = scatterAddRows(lp, data.groupOf, G);
+  // The constant weights: the rule's log-weights plus Σ_j c(y_j) of each group.
+  for (let i = 0; i < G; i++) for (let k = 0; k < K; k++) logW[i * K + k] += data.cst[i];
   return logsumexp(add(perGroup, withBackend(f.backend, () => tensor(logW, [G, K]))), 1);
 }

@@ -201,6 +201,27 @@ describe('kernel parity: wasm-simd and wasm-scalar against the TypeScript refere
     );
   });
 
+  it('family log-likelihood core and score VJP on an n × K grid, every family code', () => {
+    fc.assert(
+      fc.property(
+        fc.tuple(size, fc.integer({ min: 1, max: 9 }), fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 1e6 })),
+        ([n, K, code, seed]) => {
+          let s = seed;
+          const u = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+          const m = Float64Array.from({ length: n }, () => 1 + Math.floor(5 * u()));
+          const y = Float64Array.from(m, (mj) => (code <= 1 ? 4 * u() - 2 : code <= 4 ? Math.floor(u() * (mj + 1)) : Math.floor(6 * u())));
+          const eta = Float64Array.from({ length: n * K }, () => (code === 6 ? 0.3 + 2 * u() : 6 * u() - 3));
+          const g = Float64Array.from({ length: n * K }, () => 2 * u() - 1);
+          const trials = code >= 2 && code <= 4;
+          const ins = trials ? { y, m, eta, g } : { y, eta, g };
+          compare('family_core_f64', ins, { out: n * K }, (k, p) => k.family_core_f64(code, n, K, p.y, trials ? p.m : 0, 0.7, p.eta, p.out));
+          compare('family_score_vjp_f64', ins, { out: n * K }, (k, p) => k.family_score_vjp_f64(code, n, K, p.y, trials ? p.m : 0, 0.7, p.eta, p.g, p.out));
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+
   it('the SIMD build really runs SIMD code in its hot loops', async () => {
     const { readFileSync } = await import('node:fs');
     const wat = readFileSync('.build/ngmm.simd.wat', 'utf8');
