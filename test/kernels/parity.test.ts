@@ -213,7 +213,7 @@ describe('kernel parity: wasm-simd and wasm-scalar against the TypeScript refere
           const eta = Float64Array.from({ length: n * K }, () => (code === 6 ? 0.3 + 2 * u() : 6 * u() - 3));
           const g = Float64Array.from({ length: n * K }, () => 2 * u() - 1);
           const trials = code >= 2 && code <= 4;
-          const ins = trials ? { y, m, eta, g } : { y, eta, g };
+          const ins: Record<string, Float64Array> = trials ? { y, m, eta, g } : { y, eta, g };
           compare('family_core_f64', ins, { out: n * K }, (k, p) => k.family_core_f64(code, n, K, p.y, trials ? p.m : 0, 0.7, p.eta, p.out));
           compare('family_score_vjp_f64', ins, { out: n * K }, (k, p) => k.family_score_vjp_f64(code, n, K, p.y, trials ? p.m : 0, 0.7, p.eta, p.g, p.out));
         },
