@@ -9,7 +9,7 @@
 // On the tape: η_jk = f_j + ⟨g_j, b_{i(j),k}⟩ (one primitive), the family log-likelihood per
 // element (one primitive, VJP = score), a scatter-add over each group's rows, plus the
 // constant log-weights, and log-sum-exp over nodes.
-import { obsCore, obsScore, obsHess } from '../../kernels/reference/marginal/obs';
+import { obsCore, obsDphi, obsScore, obsHess } from '../../kernels/reference/marginal/obs';
 import { apply } from '../../engine/tape';
 import { Tensor, type Primitive } from '../../engine/tensor';
 import { add, scatterAddRows, logsumexp, tensor, withBackend } from '../../engine/index';
@@ -80,19 +80,28 @@ interface LikAttrs {
 
 const LogLik: Primitive<LikAttrs> = {
   name: 'familyLogLik',
-  forward([eta], { data, phi }) {
+  forward([eta, _phi], { data, phi }) {
     const [n, K] = eta.shape;
     const out = new Tensor(eta.shape, eta.backend);
     const u = upload(data, eta.backend);
     eta.backend.k.family_core_f64(data.family.code, n, K, u.y, u.trials, phi, eta.ptr, out.ptr);
     return out;
   },
-  vjp(up, _ans, [eta], { data, phi }) {
+  vjp(up, _ans, [eta, phiT], { data, phi }) {
     const [n, K] = eta.shape;
     const out = new Tensor(eta.shape, eta.backend);
     const u = upload(data, eta.backend);
     eta.backend.k.family_score_vjp_f64(data.family.code, n, K, u.y, u.trials, phi, eta.ptr, up.ptr, out.ptr);
-    return [out];
+    if (!phiT) return [out];
+    // ∂/∂ϕ: Σ_jk up[j,k]·∂core/∂ϕ (the Gaussian's σ; one scalar, a plain loop).
+    let acc = 0;
+    const F = eta.backend.heap.f64, eo = eta.ptr >> 3, uo = up.ptr >> 3;
+    for (let j = 0; j < n; j++) {
+      for (let k = 0; k < K; k++) acc += F[uo + j * K + k] * obsDphi(data.family.code, data.y[j], 1, F[eo + j * K + k], phi);
+    }
+    const gp = new Tensor(phiT.shape, eta.backend);
+    eta.backend.heap.f64[gp.ptr >> 3] = acc;
+    return [out, gp];
   },
 };
 
@@ -189,11 +198,28 @@ function groupMode(code: number, y: Float64Array, m: Float64Array | null, f: Flo
  * Gaussian residual SD (a one-element tensor) or null.
  */
 export function logMarginalQuadrature(f: Tensor, g: Tensor, phi: Tensor | null, data: GroupedResponse, o: QuadratureOptions = {}): Tensor {
+  const { nodes, logW, K, q } = quadratureRule(f, g, phi, data, o);
+  const G = data.ngroups;
+  const phiValue = phi ? phi.item() : 1;
+  const eta = apply(Predictor, [f, g], { groupOf: data.groupOf, nodes, K, q });
+  const lp = apply(LogLik, phi ? [eta, phi] : [eta], { data, phi: phiValue });
+  const perGroup = scatterAddRows(lp, data.groupOf, G);
+  // The constant weights: the rule's log-weights plus Σ_j c(y_j) of each group.
+  const w = logW.slice();
+  for (let i = 0; i < G; i++) for (let k = 0; k < K; k++) w[i * K + k] += data.cst[i];
+  return logsumexp(add(perGroup, withBackend(f.backend, () => tensor(w, [G, K]))), 1);
+}
+
+/**
+ * The (adaptive) rule per group, as plain numbers: nodes b_k [G × K × q] and log-weights
+ * [G × K] (rule weight, Jacobian and prior density) such that
+ * L_i ≈ logsumexp_k(logW[i,k] + Σ_j log p(y_j | f_j + ⟨g_j, b_k⟩)).
+ */
+export function quadratureRule(f: Tensor, g: Tensor, phi: Tensor | null, data: GroupedResponse, o: QuadratureOptions = {}) {
   if (g.shape.length !== 2 || g.shape[0] !== data.nobs) {
     throw new Error(`logMarginalQuadrature: g must be [${data.nobs} × q], got [${g.shape.join(', ')}]`);
   }
   if (f.size !== data.nobs) throw new Error(`logMarginalQuadrature: ${f.size} fixed-effect outputs for ${data.nobs} observations`);
-  if (phi && phi.requiresGrad) throw new Error('logMarginalQuadrature: a learned dispersion is not supported on this path yet');
   const q = g.shape[1];
   if (q < 1 || q > 3) throw new Error(`logMarginalQuadrature: q = ${q} random effects; 1 to 3 are supported`);
   const K1 = o.K ?? (q === 1 ? 25 : q === 2 ? 9 : 5);
@@ -232,10 +258,5 @@ export function logMarginalQuadrature(f: Tensor, g: Tensor, phi: Tensor | null, 
       logW[i * K + k] = rule.logWeights[k] + 0.5 * xi2 + q * HALF_LN_2PI + logDet - 0.5 * b2 - q * HALF_LN_2PI;
     }
   }
-  const eta = apply(Predictor, [f, g], { groupOf: data.groupOf, nodes, K, q });
-  const lp = apply(LogLik, [eta], { data, phi: phiValue });
-  const perGroup = scatterAddRows(lp, data.groupOf, G);
-  // The constant weights: the rule's log-weights plus Σ_j c(y_j) of each group.
-  for (let i = 0; i < G; i++) for (let k = 0; k < K; k++) logW[i * K + k] += data.cst[i];
-  return logsumexp(add(perGroup, withBackend(f.backend, () => tensor(logW, [G, K]))), 1);
+  return { nodes, logW, K, q };
 }

@@ -90,6 +90,48 @@ describe('adaptive Gauss–Hermite', () => {
     });
   });
 
+  it('Gaussian random slopes: value against the closed form and the σ gradient against finite differences', () => {
+    E.withBackend(ts, () => {
+      const rng = new E.Rng(21);
+      const sizes = [4, 7];
+      const n = 11;
+      const f = Float64Array.from({ length: n }, () => rng.normal());
+      const g = Float64Array.from({ length: 2 * n }, (_, i) => (i % 2 === 0 ? 0.7 : 0.4 * rng.normal()));
+      const y = Float64Array.from({ length: n }, () => rng.normal());
+      const data = groupResponse(family('gaussian'), y, sizes);
+      const sig = 0.9;
+      const L = E.tidy(() => logMarginalQuadrature(E.tensor(f), E.tensor(g, [n, 2]), E.tensor([sig], []), data, { K: 12 }).toArray());
+      // Closed form: y_i ~ N(f_i, σ²I + G_i G_iᵀ), by Cholesky of the small covariance.
+      for (let i = 0; i < sizes.length; i++) {
+        const lo = data.offsets[i], m = sizes[i];
+        const V = Array.from({ length: m }, (_, a) => Array.from({ length: m }, (_, b) =>
+          (a === b ? sig * sig : 0) + g[2 * (lo + a)] * g[2 * (lo + b)] + g[2 * (lo + a) + 1] * g[2 * (lo + b) + 1]));
+        const C = V.map((r) => r.map(() => 0));
+        for (let a = 0; a < m; a++) {
+          for (let b = 0; b <= a; b++) {
+            let sum = V[a][b];
+            for (let k = 0; k < b; k++) sum -= C[a][k] * C[b][k];
+            C[a][b] = a === b ? Math.sqrt(sum) : sum / C[b][b];
+          }
+        }
+        const z = new Array(m).fill(0);
+        let quad = 0, logdet = 0;
+        for (let a = 0; a < m; a++) {
+          let sum = y[lo + a] - f[lo + a];
+          for (let k = 0; k < a; k++) sum -= C[a][k] * z[k];
+          z[a] = sum / C[a][a];
+          quad += z[a] * z[a];
+          logdet += 2 * Math.log(C[a][a]);
+        }
+        const exact = -0.5 * (m * Math.log(2 * Math.PI) + logdet + quad);
+        expect(Math.abs(L[i] - exact)).toBeLessThanOrEqual(1e-10 * Math.max(1, Math.abs(exact)));
+      }
+      const r = checkVjp((s) => E.sum(logMarginalQuadrature(E.tensor(f), E.tensor(g, [n, 2]), s, data, { K: 7, adaptive: false })),
+        [{ values: Float64Array.of(sig), shape: [] }]);
+      if (!(r.worst <= 1e-6)) throw new Error(r.details);
+    });
+  });
+
   // With fixed nodes (plain Gauss–Hermite) the VJP is the exact derivative of the rule.
   // With adaptive nodes the centre and scale are recomputed from the perturbed inputs under
   // finite differences but held fixed by reverse mode (MATH.md §8): the two agree only to the
