@@ -143,6 +143,7 @@ function cmdFit(pos: string[], opt: Map<string, string>): void {
       activation: (opt.get('activation') ?? 'relu') as never,
       seed: num(opt, 'seed') ?? 0,
       ...(zNames ? { randomEffect: { covariates: zNames, hidden: reHidden } } : {}),
+      ...(frame.slopes.length ? { randomSlopes: frame.slopes } : {}),
     }, {
       epochs: num(opt, 'epochs'),
       lr: num(opt, 'lr'),
@@ -219,7 +220,7 @@ function cmdSummary(pos: string[], opt: Map<string, string>): void {
   if (opt.get('json')) {
     process.stdout.write(JSON.stringify({
       family: s.family, link: s.link, logLik: s.logLik, nobs: s.nobs, ngroups: s.ngroups,
-      fixef: s.fixef, ranefSD: s.ranefSD, ranefNetwork: s.ranefNetwork, sigma: s.sigma, converged: s.converged, message: s.message,
+      fixef: s.fixef, ranefSD: s.ranefSD, ranefNetwork: s.ranefNetwork, ranefCov: s.ranefCov, sigma: s.sigma, converged: s.converged, message: s.message,
       AIC: s.AIC, BIC: s.BIC, df: s.df,
     }, null, 2) + '\n');
   } else process.stdout.write(formatSummary(s) + '\n');

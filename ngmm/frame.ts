@@ -23,6 +23,8 @@ export interface Frame {
   group: string[];
   groupName: string;
   design: Design;
+  /** Columns of X with random slopes, from `(1 + x | g)`. */
+  slopes: string[];
 }
 
 type Table = Pick<CsvTable, 'columns' | 'nrows'>;
@@ -102,13 +104,20 @@ function categorical(f: Factor, t: Table, source: string): string | null {
  * order are taken from it, and an unseen level is an error naming the row.
  */
 export function modelFrame(f: Formula, t: Table, source = 'data', design?: Design, needResponse = true): Frame {
-  if (f.random.length !== 1 || f.random[0].terms.length > 0 || !f.random[0].intercept) {
+  if (f.random.length !== 1 || !f.random[0].intercept) {
     throw new Error(
       f.random.length === 0
         ? `formula '${f.text}': needs a random intercept, e.g. '+ (1 | group)'`
-        : `formula '${f.text}': only one random intercept '(1 | group)' is supported by the model so far (random slopes: logMarginalQuadrature)`,
+        : `formula '${f.text}': one random-effects term with an intercept, '(1 | g)' or '(1 + x | g)', is supported so far`,
     );
   }
+  const slopes = f.random[0].terms.map((term) => {
+    const fac = term.factors[0];
+    if (term.factors.length !== 1 || fac.kind !== 'column') {
+      throw new Error(`formula '${f.text}': random slopes must be plain columns that are also fixed effects`);
+    }
+    return fac.name;
+  });
   const groupName = f.random[0].group;
   const n = t.nrows;
   const levels: Record<string, string[]> = design ? design.levels : {};
@@ -175,7 +184,10 @@ export function modelFrame(f: Formula, t: Table, source = 'data', design?: Desig
     for (const b of termBlocks) for (const v of b.at(i)) X[o++] = v;
     group.push(label(t, groupName, source, i));
   }
-  const frame: Frame = { X, xNames, y: new Float64Array(n), group, groupName, design: { formula: f.text, levels, xNames } };
+  for (const sl of slopes) {
+    if (!xNames.includes(sl)) throw new Error(`formula '${f.text}': the random slope '${sl}' must also be a numeric fixed effect`);
+  }
+  const frame: Frame = { X, xNames, y: new Float64Array(n), group, groupName, design: { formula: f.text, levels, xNames }, slopes };
   if (needResponse) {
     const r = f.response;
     if (r.kind === 'cbind') {

@@ -11,7 +11,8 @@ import { MLP, mlp, type MLPJSON } from '../engine/nn';
 import { activations, type ActivationName } from '../engine/ops/activations';
 import * as E from '../engine/index';
 import { family as familyOf, type Family, type FamilyName, type LinkName } from './families/index';
-import { adaptiveNodes, gaussHermite } from './marginal/gaussHermite';
+import { adaptiveNodes, gaussHermite, productRule } from './marginal/gaussHermite';
+import { logMarginalQuadrature, quadratureRule } from './marginal/quadrature';
 import { logMarginal } from './marginal/ode';
 import { releaseResponse, type GroupedResponse } from './marginal/groups';
 import { logNdtr } from '../kernels/reference/special';
@@ -30,6 +31,11 @@ export interface ModelSpec {
    * (MATH.md §3, the main NGMM case). Absent: a single random-intercept SD.
    */
   randomEffect?: RandomEffectSpec;
+  /**
+   * Columns of X with random slopes, correlated with the random intercept: `(1 + x1 | g)`.
+   * The random effects γ_i ~ N(0, ΛΛᵀ) act on z_ij = (1, x_ij[slopes]) (standardised x).
+   */
+  randomSlopes?: string[];
 }
 
 export interface RandomEffectSpec {
@@ -61,11 +67,26 @@ export interface FitInfo {
 }
 
 const POSTERIOR_NODES = 25;
+/** Nodes per dimension of the random-slope rules (q = 2: 81 nodes, q = 3: 125). */
+const SLOPE_NODES = [0, 25, 9, 5];
+// Element e of the row-major lower triangle is diagonal when e = r(r+3)/2 for some row r.
+const isDiag = (e: number) => e === 0 || e === 2 || e === 5;
+const triangle = (q: number): [number, number][] => {
+  const out: [number, number][] = [];
+  for (let r = 0; r < q; r++) for (let c = 0; c <= r; c++) out.push([r, c]);
+  return out;
+};
 const softplusInv = (v: number) => (v > 30 ? v : Math.log(Math.expm1(v)));
 const softplus = (v: number) => (v > 30 ? v : Math.log1p(Math.exp(v)));
 
 export class Model {
   readonly spec: Required<Omit<ModelSpec, 'link' | 'randomEffect'>> & { link: LinkName; randomEffect: RandomEffectSpec | null };
+  /** Random-effect dimension: 1 + the number of random slopes. */
+  readonly q: number;
+  /** Indices of the random-slope columns in X. */
+  readonly slopeIdx: number[];
+  /** Free parameters of the lower-triangular Λ (diagonal through softplus), row by row. */
+  readonly thetaL: E.Tensor | null;
   readonly family: Family;
   readonly xNames: readonly string[];
   readonly mean: Float64Array;
@@ -96,6 +117,7 @@ export class Model {
       hidden: spec.hidden ?? [],
       activation: spec.activation ?? 'relu',
       seed: spec.seed ?? 0,
+      randomSlopes: [...(spec.randomSlopes ?? [])],
       randomEffect: spec.randomEffect ? { ...spec.randomEffect, hidden: [...(spec.randomEffect.hidden ?? [])], activation: spec.randomEffect.activation ?? 'tanh', outDim: spec.randomEffect.outDim ?? 2 } : null,
     };
     if (!(this.spec.activation in activations)) throw new Error(`unknown activation '${this.spec.activation}'`);
@@ -113,6 +135,16 @@ export class Model {
     }
     this.thetaB = E.param([softplusInv(1)], []);
     this.thetaSigma = this.family.hasDispersion ? E.param([softplusInv(1)], []) : null;
+    this.slopeIdx = this.spec.randomSlopes.map((name) => {
+      const j = this.xNames.indexOf(name);
+      if (j < 0) throw new Error(`random slope '${name}' is not a fixed-effect column (have: ${this.xNames.join(', ')})`);
+      return j;
+    });
+    this.q = 1 + this.slopeIdx.length;
+    if (this.q > 3) throw new Error(`${this.q - 1} random slopes: at most two are supported`);
+    if (this.q > 1 && spec.randomEffect) throw new Error('random slopes and a random-effect network cannot be combined yet');
+    const nl = (this.q * (this.q + 1)) / 2;
+    this.thetaL = this.q > 1 ? E.param(Float64Array.from({ length: nl }, (_, e) => (isDiag(e) ? softplusInv(0.5) : 0)), [nl]) : null;
     const re = this.spec.randomEffect;
     if (re) {
       if (re.covariates.length === 0) throw new Error('randomEffect needs at least one covariate');
@@ -145,9 +177,9 @@ export class Model {
     return [this.b0, this.W, ...(this.net ? this.net.parameters() : [])];
   }
 
-  /** The scale parameters (σ_b or the network g, and σ for the Gaussian). */
+  /** The scale parameters (σ_b, Λ or the network g, and σ for the Gaussian). */
   scaleParams(): E.Tensor[] {
-    const re = this.gNet ? this.gNet.parameters() : [this.thetaB];
+    const re = this.gNet ? this.gNet.parameters() : this.thetaL ? [this.thetaL] : [this.thetaB];
     return this.thetaSigma ? [...re, this.thetaSigma] : re;
   }
 
@@ -157,6 +189,7 @@ export class Model {
 
   /** Random-intercept SD σ_b (with a network g: the median of the groups' scales). */
   get ranefSD(): number {
+    if (this.thetaL) return this.lambda()[0];
     if (!this.gNet) return softplus(this.thetaB.item());
     const s = this.posterior.map((p) => p.scale).sort((a, b) => a - b);
     return s.length ? s[s.length >> 1] : NaN;
@@ -183,9 +216,43 @@ export class Model {
     return E.reshape(out, [n]);
   }
 
+  /** Λ (q × q, lower triangular) as numbers. */
+  lambda(): Float64Array {
+    const q = this.q, L = new Float64Array(q * q), th = this.thetaL!.data;
+    triangle(q).forEach(([r, c], e) => (L[r * q + c] = r === c ? softplus(th[e]) : th[e]));
+    return L;
+  }
+
+  /** Λ on the tape: Σ_e c_e·E_e over constant basis matrices E_e. */
+  private lambdaTensor(): E.Tensor {
+    const q = this.q;
+    let L: E.Tensor | null = null;
+    triangle(q).forEach(([r, c], e) => {
+      const basis = new Float64Array(q * q);
+      basis[r * q + c] = 1;
+      const th = E.reshape(E.gatherRows(E.reshape(this.thetaL!, [q * (q + 1) / 2, 1]), Int32Array.of(e)), []);
+      const term = E.mul(E.tensor(basis, [q, q]), r === c ? E.softplus(th) : th);
+      L = L ? E.add(L, term) : term;
+    });
+    return L!;
+  }
+
+  /** The random-effect design g_ij = Λᵀz_ij, [n × q], z_ij = (1, x_ij[slopes]) (tape). */
+  slopeDesign(Xs: E.Tensor): E.Tensor {
+    const n = Xs.shape[0], p = this.xNames.length, k = this.slopeIdx.length;
+    const sel = new Float64Array(p * k);
+    this.slopeIdx.forEach((j, c) => (sel[j * k + c] = 1));
+    const Z = E.concat([E.ones([n, 1]), E.matmul(Xs, E.tensor(sel, [p, k]))], 1);
+    return E.matmul(Z, this.lambdaTensor());
+  }
+
   /** Σ_i L_i over the given groups (a tape expression) and the solver statistics. */
   logMarginal(Xs: E.Tensor, r: GroupedResponse, rtol: number, Zg: E.Tensor | null = null) {
     const f = this.f(Xs);
+    if (this.thetaL) {
+      const sigma = this.thetaSigma ? E.softplus(this.thetaSigma) : null;
+      return { L: logMarginalQuadrature(f, this.slopeDesign(Xs), sigma, r, { K: SLOPE_NODES[this.q] }), stats: null };
+    }
     const s = this.scales(r.ngroups, Zg);
     const sigma = this.thetaSigma ? E.softplus(this.thetaSigma) : null;
     return logMarginal(f, s, sigma, r, { rtol });
@@ -200,11 +267,15 @@ export class Model {
     this.nobs = r.nobs;
     const fam = this.family;
     const sigma = this.sigma;
+    if (this.thetaL) {
+      this.refreshSlopes(Xs, r);
+      return;
+    }
     const { L, f, stats, s } = E.tidy(() => {
       const x = E.tensor(Xs, [r.nobs, this.xNames.length]);
       const z = Zg ? E.tensor(Zg, [r.ngroups, this.zMean.length]) : null;
       const res = this.logMarginal(x, r, 1e-10, z);
-      return { L: res.L.toArray(), f: this.f(x).toArray(), stats: res.stats, s: this.scales(r.ngroups, z).toArray() };
+      return { L: res.L.toArray(), f: this.f(x).toArray(), stats: res.stats!, s: this.scales(r.ngroups, z).toArray() };
     });
     releaseResponse(r);
     this.info.logLik = L.reduce((a, b) => a + b, 0);
@@ -234,6 +305,49 @@ export class Model {
         e2 += w * nodes[k] * nodes[k];
       }
       this.posterior.push({ mean: e1, sd: Math.sqrt(Math.max(0, e2 - e1 * e1)), nodes, logw, scale: sb });
+    }
+  }
+
+  // The q-dimensional posterior rule per group: the adaptive product rule's nodes b_k and
+  // normalised log-weights of p(b | y_i).
+  private refreshSlopes(Xs: Float64Array, r: GroupedResponse): void {
+    const q = this.q, fam = this.family, sigma = this.sigma;
+    const { L, f, g, rule } = E.tidy(() => {
+      const x = E.tensor(Xs, [r.nobs, this.xNames.length]);
+      const fT = this.f(x), gT = this.slopeDesign(x);
+      const phi = this.thetaSigma ? E.softplus(this.thetaSigma) : null;
+      const rule = quadratureRule(fT, gT, phi, r, { K: SLOPE_NODES[q] });
+      return { L: logMarginalQuadrature(fT, gT, phi, r, { K: SLOPE_NODES[q] }).toArray(), f: fT.toArray(), g: gT.toArray(), rule };
+    });
+    releaseResponse(r);
+    this.info.logLik = L.reduce((a, b) => a + b, 0);
+    const K = rule.K;
+    this.posterior = [];
+    for (let i = 0; i < r.ngroups; i++) {
+      const nodes = rule.nodes.slice(i * K * q, (i + 1) * K * q);
+      const logw = new Float64Array(K);
+      let m = -Infinity;
+      for (let k = 0; k < K; k++) {
+        let ell = rule.logW[i * K + k];
+        for (let j = r.offsets[i]; j < r.offsets[i + 1]; j++) {
+          let eta = f[j];
+          for (let d = 0; d < q; d++) eta += g[j * q + d] * nodes[k * q + d];
+          ell += fam.logLik(r.y[j], eta, sigma, r.trials ? r.trials[j] : 1);
+        }
+        logw[k] = ell;
+        m = Math.max(m, ell);
+      }
+      let z = 0;
+      for (let k = 0; k < K; k++) z += Math.exp(logw[k] - m);
+      const lz = m + Math.log(z);
+      let e1 = 0, e2 = 0;
+      for (let k = 0; k < K; k++) {
+        logw[k] -= lz;
+        const w = Math.exp(logw[k]);
+        e1 += w * nodes[k * q];
+        e2 += w * nodes[k * q] * nodes[k * q];
+      }
+      this.posterior.push({ mean: e1, sd: Math.sqrt(Math.max(0, e2 - e1 * e1)), nodes, logw, scale: NaN });
     }
   }
 
@@ -275,28 +389,54 @@ export class Model {
       if (!opts.group || opts.group.length !== n) throw new Error(`predict: groups 'observed' needs a group label for each of the ${n} rows`);
       index = new Map(this.levels.map((l, i) => [l, i]));
     }
-    const prior = gaussHermite(POSTERIOR_NODES);
+    const q = this.q;
+    const prior = q === 1 ? gaussHermite(POSTERIOR_NODES) : productRule(SLOPE_NODES[q], q);
+    const Lam = this.thetaL ? this.lambda() : null;
+    const Xs = Lam ? this.standardise(X) : null;
+    const gstar = new Float64Array(q);
     for (let r = 0; r < n; r++) {
-      let nodes: ArrayLike<number>, logw: ArrayLike<number>, meanT: number, sb: number;
+      let nodes: ArrayLike<number>, logw: ArrayLike<number>;
       if (index) {
         const g = index.get(String(opts.group![r]));
         if (g === undefined) throw new Error(`predict: row ${r + 1}: group '${opts.group![r]}' was not in the training data (use groups: 'new')`);
-        ({ nodes, logw, mean: meanT, scale: sb } = this.posterior[g]);
+        ({ nodes, logw } = this.posterior[g]);
+        if (!Lam) gstar[0] = this.posterior[g].scale;
       } else {
         nodes = prior.nodes;
         logw = prior.logWeights;
-        meanT = 0;
-        sb = newScale![r];
+        if (!Lam) gstar[0] = newScale![r];
       }
-      if (type === 'link' || (fam.name === 'gaussian' && fam.link === 'identity')) {
-        out[r] = f[r] + sb * meanT;
-      } else if (!index && fam.name === 'poisson' && fam.link === 'log') {
-        out[r] = Math.exp(f[r] + 0.5 * sb * sb); // E[e^{f + σ_b b}], b ~ N(0, 1)
-      } else if (!index && (fam.name === 'bernoulli' || fam.name === 'binomial') && fam.link === 'probit') {
-        out[r] = Math.exp(logNdtr(f[r] / Math.sqrt(1 + sb * sb)));
+      if (Lam) {
+        // g* = Λᵀz*, z* = (1, x*[slopes]) on the standardised scale.
+        for (let d = 0; d < q; d++) {
+          let acc = Lam[0 * q + d];
+          this.slopeIdx.forEach((j, c) => (acc += Xs![r * p + j] * Lam[(c + 1) * q + d]));
+          gstar[d] = acc;
+        }
+      }
+      let g2 = 0;
+      for (let d = 0; d < q; d++) g2 += gstar[d] * gstar[d];
+      const K = logw.length;
+      const etaAt = (k: number) => {
+        let e = f[r];
+        for (let d = 0; d < q; d++) e += gstar[d] * nodes[k * q + d];
+        return e;
+      };
+      if (!index && fam.name === 'gaussian' && fam.link === 'identity') {
+        out[r] = f[r];
+      } else if (!index && fam.name === 'poisson' && fam.link === 'log' && type === 'response') {
+        out[r] = Math.exp(f[r] + 0.5 * g2); // E[e^{f + ⟨g*, b⟩}], b ~ N(0, I)
+      } else if (!index && (fam.name === 'bernoulli' || fam.name === 'binomial') && fam.link === 'probit' && type === 'response') {
+        out[r] = Math.exp(logNdtr(f[r] / Math.sqrt(1 + g2)));
+      } else if (!index && type === 'link') {
+        out[r] = f[r];
+      } else if (type === 'link' || (fam.name === 'gaussian' && fam.link === 'identity')) {
+        let acc = 0;
+        for (let k = 0; k < K; k++) acc += Math.exp(logw[k]) * etaAt(k);
+        out[r] = acc;
       } else {
         let acc = 0;
-        for (let k = 0; k < nodes.length; k++) acc += Math.exp(logw[k]) * fam.mean(f[r] + sb * nodes[k], 1);
+        for (let k = 0; k < K; k++) acc += Math.exp(logw[k]) * fam.mean(etaAt(k), 1);
         out[r] = acc;
       }
     }
@@ -304,7 +444,17 @@ export class Model {
   }
 
   /** Each training group's random effect u_i = σ_b·b_i: posterior mean and SD. */
-  ranef(): { group: string; mean: number; sd: number; scale: number }[] {
+  ranef(): { group: string; mean: number; sd: number; scale: number; effects?: number[] }[] {
+    if (this.thetaL) {
+      // γ_i = Λ·b_i: posterior means of (intercept, slopes) on the standardised scale.
+      const q = this.q, Lam = this.lambda();
+      return this.posterior.map((p, i) => {
+        const eb = new Array(q).fill(0);
+        for (let k = 0; k < p.logw.length; k++) for (let d = 0; d < q; d++) eb[d] += Math.exp(p.logw[k]) * p.nodes[k * q + d];
+        const effects = Array.from({ length: q }, (_, r) => eb.reduce((a, v, c) => a + Lam[r * q + c] * v, 0));
+        return { group: this.levels[i], mean: effects[0], sd: Lam[0] * p.sd, scale: NaN, effects };
+      });
+    }
     return this.posterior.map((p, i) => ({ group: this.levels[i], mean: p.scale * p.mean, sd: p.scale * p.sd, scale: p.scale }));
   }
 
@@ -333,6 +483,7 @@ export class Model {
         net: this.net ? this.net.toJSON() : null,
         thetaB: this.thetaB.item(),
         thetaSigma: this.thetaSigma ? this.thetaSigma.item() : null,
+        thetaL: this.thetaL ? Array.from(this.thetaL.data) : null,
         gNet: this.gNet ? this.gNet.toJSON() : null,
         zStandardise: this.gNet ? { mean: Array.from(this.zMean), sd: Array.from(this.zSd) } : null,
       },
@@ -393,16 +544,18 @@ export class Model {
       m.zSd = Float64Array.from(nums(P.zStandardise?.sd, dz, 'params.zStandardise.sd'));
     }
     if (m.thetaSigma) m.thetaSigma.data[0] = num(P.thetaSigma, 'params.thetaSigma');
+    if (m.thetaL) m.thetaL.data.set(nums(P.thetaL, m.thetaL.size, 'params.thetaL'));
     if (!Array.isArray(o.levels) || !Array.isArray(o.posterior) || o.levels.length !== o.posterior.length) {
       bad("'levels' and 'posterior' must be arrays of the same length");
     }
     m.levels = o.levels.map(String);
+    const ruleSize = m.q === 1 ? POSTERIOR_NODES : SLOPE_NODES[m.q] ** m.q;
     m.posterior = o.posterior.map((q, i) => ({
       mean: num(q?.mean, `posterior[${i}].mean`),
       sd: num(q?.sd, `posterior[${i}].sd`),
-      nodes: Float64Array.from(nums(q?.nodes, POSTERIOR_NODES, `posterior[${i}].nodes`)),
-      logw: Float64Array.from(nums(q?.logw, POSTERIOR_NODES, `posterior[${i}].logw`)),
-      scale: num(q?.scale, `posterior[${i}].scale`),
+      nodes: Float64Array.from(nums(q?.nodes, ruleSize * m.q, `posterior[${i}].nodes`)),
+      logw: Float64Array.from(nums(q?.logw, ruleSize, `posterior[${i}].logw`)),
+      scale: m.thetaL ? NaN : num(q?.scale, `posterior[${i}].scale`),
     }));
     const F = o.fit;
     if (!F || typeof F.converged !== 'boolean' || typeof F.message !== 'string') bad("'fit' is missing or malformed");
@@ -423,7 +576,7 @@ export class Model {
 
   dispose(): void {
     for (const t of this.parameters()) t.dispose();
-    if (this.gNet) this.thetaB.dispose();
+    if (this.gNet || this.thetaL) this.thetaB.dispose();
   }
 }
 
@@ -435,7 +588,7 @@ export interface ModelJSON {
   standardise: { mean: number[]; sd: number[] };
   params: {
     b0: number; W: number[]; net: MLPJSON | null; thetaB: number; thetaSigma: number | null;
-    gNet?: MLPJSON | null; zStandardise?: { mean: number[]; sd: number[] } | null;
+    gNet?: MLPJSON | null; zStandardise?: { mean: number[]; sd: number[] } | null; thetaL?: number[] | null;
   };
   levels: string[];
   posterior: { mean: number; sd: number; nodes: number[]; logw: number[]; scale: number }[];

@@ -29,6 +29,8 @@ export interface Summary {
   ranefSD: number;
   /** True when the random-effect scale comes from a network g(z_i). */
   ranefNetwork: boolean;
+  /** With random slopes: SDs and correlations of (intercept, slopes) on the original x scale. */
+  ranefCov: { names: string[]; sd: number[]; corr: number[][] } | null;
   sigma: number | null;
   /** Linear coefficients (GLMM only), by column name, on the original scale of X. */
   fixef: Record<string, Coefficient> | null;
@@ -53,6 +55,7 @@ export function summary(model: Model, data?: ModelData): Summary {
     BIC: null,
     ranefSD: model.ranefSD,
     ranefNetwork: model.gNet !== null,
+    ranefCov: model.thetaL ? slopeCovariance(model) : null,
     sigma: model.family.hasDispersion ? model.sigma : null,
     fixef: null,
     converged: model.info.converged,
@@ -60,7 +63,7 @@ export function summary(model: Model, data?: ModelData): Summary {
   };
   if (!model.isLinear || model.gNet || k === null) return base;
   const p = model.xNames.length;
-  const df = p + 1 + model.scaleParams().length;
+  const df = p + 1 + model.scaleParams().reduce((a, t) => a + t.size, 0);
   base.df = df;
   base.AIC = -2 * base.logLik + 2 * df;
   base.BIC = -2 * base.logLik + Math.log(model.nobs) * df;
@@ -130,6 +133,33 @@ function standardErrors(model: Model, data: ModelData): number[] {
   return se;
 }
 
+// Σ = ΛΛᵀ on the standardised scale, mapped to raw x: intercept − Σ_c γ_c·μ_c/s_c, slope γ_c/s_c.
+function slopeCovariance(model: Model): { names: string[]; sd: number[]; corr: number[][] } {
+  const q = model.q, Lam = model.lambda();
+  const S = Array.from({ length: q }, (_, r) => Array.from({ length: q }, (_, c) => {
+    let v = 0;
+    for (let k = 0; k < q; k++) v += Lam[r * q + k] * Lam[c * q + k];
+    return v;
+  }));
+  const A = Array.from({ length: q }, () => new Array(q).fill(0));
+  A[0][0] = 1;
+  model.slopeIdx.forEach((j, c) => {
+    A[0][c + 1] = -model.mean[j] / model.sd[j];
+    A[c + 1][c + 1] = 1 / model.sd[j];
+  });
+  const R = A.map((ar) => A.map((br) => {
+    let v = 0;
+    for (let a = 0; a < q; a++) for (let b = 0; b < q; b++) v += ar[a] * S[a][b] * br[b];
+    return v;
+  }));
+  const sd = R.map((r, i) => Math.sqrt(r[i]));
+  return {
+    names: ['(Intercept)', ...model.slopeIdx.map((j) => model.xNames[j])],
+    sd,
+    corr: R.map((r, i) => r.map((v, j) => v / (sd[i] * sd[j]))),
+  };
+}
+
 function invert(M: Float64Array[]): Float64Array[] {
   const n = M.length;
   const a = M.map((r, i) => {
@@ -163,9 +193,17 @@ export function formatSummary(s: Summary): string {
   out.push(`  ${s.nobs} observations in ${s.ngroups} groups`);
   out.push('');
   out.push('Random effects:');
-  out.push(s.ranefNetwork
-    ? `  group (Intercept)  SD ‖g(z_i)‖ by group, median ${s.ranefSD.toFixed(4)}`
-    : `  group (Intercept)  SD ${s.ranefSD.toFixed(4)}`);
+  if (s.ranefCov) {
+    const c = s.ranefCov;
+    c.names.forEach((name, i) => {
+      const corr = c.corr[i].slice(0, i).map((v) => v.toFixed(2)).join(' ');
+      out.push(`  group ${name.padEnd(12)} SD ${c.sd[i].toFixed(4)}${i > 0 ? `   corr ${corr}` : ''}`);
+    });
+  } else {
+    out.push(s.ranefNetwork
+      ? `  group (Intercept)  SD ‖g(z_i)‖ by group, median ${s.ranefSD.toFixed(4)}`
+      : `  group (Intercept)  SD ${s.ranefSD.toFixed(4)}`);
+  }
   if (s.sigma !== null) out.push(`  Residual           SD ${s.sigma.toFixed(4)}`);
   if (s.fixef) {
     out.push('');

@@ -53,6 +53,14 @@ describe('ngmm CLI', () => {
     expect(ev).toMatch(/metric: mean deviance\nobserved groups: [\d.]+ \(200 rows\)/);
   });
 
+  it('fits correlated random slopes from (1 + x1 | school)', () => {
+    const r = run('fit', train, '--formula', 'y ~ x1 + x2 + (1 + x1 | school)', '--family', 'poisson', '-o', 's.json');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/group x1\s+SD [\d.]+\s+corr/);
+    const s = JSON.parse(run('summary', 's.json', '--json').stdout);
+    expect(s.ranefCov.names).toEqual(['(Intercept)', 'x1']);
+  });
+
   it('reports progress as plain lines when stderr is not a terminal', () => {
     const r = run('fit', train, '--formula', 'y ~ x1 + x2 + (1 | school)', '--family', 'poisson', '--hidden', '4', '--epochs', '3', '-o', 'n.json');
     expect(r.status, r.stderr).toBe(0);

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import * as E from '../../engine/index';
 import { fit } from '../../ngmm/fit';
 import { Model } from '../../ngmm/model';
+import { formatSummary, summary } from '../../ngmm/summary';
 
 function simulateLmm(seed: number) {
   const rng = new E.Rng(seed);
@@ -239,6 +240,69 @@ describe('a random-effect network g(z_i)', () => {
     expect(() => fit(bad, { family: 'poisson', randomEffect: { covariates: ['z'] } })).toThrow(/row 4, column 'z': .* differs from .* earlier in group 'g0'/);
     re.dispose();
     flat.dispose();
+    back.dispose();
+  });
+});
+
+describe('correlated random slopes (1 + x | g)', () => {
+  const rng = new E.Rng(31);
+  const X: number[] = [], y: number[] = [], group: string[] = [];
+  for (let i = 0; i < 60; i++) {
+    // (intercept, slope) effects with SDs 0.8 and 0.5, correlation 0.4.
+    const z1 = rng.normal(), z2 = rng.normal();
+    const b0 = 0.8 * z1, b1 = 0.5 * (0.4 * z1 + Math.sqrt(1 - 0.16) * z2);
+    for (let j = 0; j < 15; j++) {
+      const x = 2 * rng.normal() + 1;
+      X.push(x);
+      y.push(1 + 0.5 * x + b0 + b1 * x + 0.7 * rng.normal());
+      group.push(`g${i}`);
+    }
+  }
+  const data = { X: Float64Array.from(X), xNames: ['x'], y: Float64Array.from(y), group };
+
+  it('Gaussian: the fitted logLik equals the closed form at the fitted parameters; truth recovered; save/load', () => {
+    const m = fit(data, { family: 'gaussian', randomSlopes: ['x'] }, { rtol: 1e-10 });
+    expect(m.info.converged, m.info.message).toBe(true);
+    // Closed form: y_i ~ N(f_i, σ²I + Z_i Λ Λᵀ Z_iᵀ), Z rows (1, standardised x).
+    const Lam = m.lambda(), s2 = m.sigma ** 2, xs = m.standardise(data.X);
+    const f = m.predict(data.X, { groups: 'new', type: 'link' });
+    let exact = 0;
+    for (let i = 0; i < 60; i++) {
+      const rows = Array.from({ length: 15 }, (_, j) => i * 15 + j);
+      const gz = rows.map((r) => [Lam[0] + xs[r] * Lam[2], xs[r] * Lam[3]]); // Λᵀz
+      const V = rows.map((_, a) => rows.map((_, b) => (a === b ? s2 : 0) + gz[a][0] * gz[b][0] + gz[a][1] * gz[b][1]));
+      const C = V.map((r) => r.map(() => 0));
+      for (let a = 0; a < 15; a++) for (let b = 0; b <= a; b++) {
+        let sum = V[a][b];
+        for (let k = 0; k < b; k++) sum -= C[a][k] * C[b][k];
+        C[a][b] = a === b ? Math.sqrt(sum) : sum / C[b][b];
+      }
+      const z: number[] = [];
+      let quad = 0, logdet = 0;
+      rows.forEach((r, a) => {
+        let sum = data.y[r] - f[r];
+        for (let k = 0; k < a; k++) sum -= C[a][k] * z[k];
+        z.push(sum / C[a][a]);
+        quad += z[a] ** 2;
+        logdet += 2 * Math.log(C[a][a]);
+      });
+      exact += -0.5 * (15 * Math.log(2 * Math.PI) + logdet + quad);
+    }
+    expect(Math.abs(m.logLik() - exact)).toBeLessThanOrEqual(1e-6 * Math.abs(exact));
+    const s = summary(m, data);
+    const cov = s.ranefCov!;
+    expect(cov.names).toEqual(['(Intercept)', 'x']);
+    expect(Math.abs(cov.sd[0] - 0.8)).toBeLessThan(0.25);
+    expect(Math.abs(cov.sd[1] - 0.5)).toBeLessThan(0.15);
+    expect(Math.abs(cov.corr[1][0] - 0.4)).toBeLessThan(0.35);
+    expect(formatSummary(s)).toMatch(/group x\s+SD [\d.]+\s+corr -?[\d.]+/);
+    const back = Model.load(JSON.parse(JSON.stringify(m)));
+    const Xn = data.X.slice(0, 6), gn = data.group.slice(0, 6);
+    for (const groups of ['observed', 'new'] as const) {
+      expect(Array.from(back.predict(Xn, { group: gn, groups }))).toEqual(Array.from(m.predict(Xn, { group: gn, groups })));
+    }
+    expect(m.ranef()[0].effects).toHaveLength(2);
+    m.dispose();
     back.dispose();
   });
 });
