@@ -151,6 +151,7 @@ function cmdFit(pos: string[], opt: Map<string, string>): void {
       validation: num(opt, 'validation'),
       seed: num(opt, 'seed'),
       onProgress: hidden.length > 0 || zNames ? progressPrinter(process.stderr) : undefined,
+      onWarning: (msg) => process.stderr.write(`ngmm: warning: ${msg}\n`),
     });
   } catch (e) {
     // Data errors name the original row of the file (the header is line 1).

@@ -52,6 +52,8 @@ export interface FitOptions {
   /** L-BFGS gradient tolerance for the linear fit (default 1e−6 on the mean per group). */
   gtol?: number;
   onProgress?: (p: FitProgress) => void;
+  /** Called with a plain-words warning (a diverged fit). */
+  onWarning?: (message: string) => void;
   signal?: AbortSignal;
 }
 
@@ -145,7 +147,7 @@ export function fit(data: ModelData, spec: ModelSpec, o: FitOptions = {}): Model
     const scales = new E.Adam(model.scaleParams(), { lr: o.lrScale ?? 10 * lr });
     const batch = Math.max(1, o.batchSize ?? 16);
     let best = Infinity, bestParams = snapshot(model), sinceBest = 0, lastGood = snapshot(model);
-    let epoch = 0, stopped = '';
+    let epoch = 0, stopped = '', diverged = false;
     for (epoch = 1; epoch <= epochs; epoch++) {
       rng.shuffle(train);
       let total = 0, batches = 0;
@@ -160,19 +162,27 @@ export function fit(data: ModelData, spec: ModelSpec, o: FitOptions = {}): Model
           net.lr = lr * (0.01 + 0.99 * 0.5 * (1 + Math.cos(Math.PI * frac)));
           scales.lr = (o.lrScale ?? 10 * lr) * (net.lr / lr);
         }
-        const loss = E.tidy(() => {
-          const L = objective(model, prep, groups, rtol, o.subsample ? { k: o.subsample, rng } : undefined);
-          const gs = E.grad(L, model.parameters());
-          const nf = model.fixedParams().length;
-          net.step(gs.slice(0, nf));
-          scales.step(gs.slice(nf));
-          return L.item();
-        });
+        let loss: number, why = '';
+        try {
+          loss = E.tidy(() => {
+            const L = objective(model, prep, groups, rtol, o.subsample ? { k: o.subsample, rng } : undefined);
+            const gs = E.grad(L, model.parameters());
+            const nf = model.fixedParams().length;
+            net.step(gs.slice(0, nf));
+            scales.step(gs.slice(nf));
+            return L.item();
+          });
+        } catch (e) {
+          // The marginal kernel refuses non-finite inputs (a step that blew up the network).
+          loss = NaN;
+          why = `: ${(e as Error).message}`;
+        }
         if (!Number.isFinite(loss) || model.parameters().some((t) => t.data.some((v) => !Number.isFinite(v)))) {
+          // Stop, go back to the end of the last complete epoch, and say what to change.
           restore(model, lastGood);
-          net.dispose();
-          scales.dispose();
-          throw new Error(`fit diverged at epoch ${epoch} (the objective became ${loss}); the last good parameters are restored — lower the learning rate (now ${lr}) or standardise the response`);
+          stopped = `diverged at epoch ${epoch} (the objective became ${loss}${why}); the parameters of epoch ${epoch - 1} are restored — lower the learning rate (now ${lr}) or standardise the response`;
+          diverged = true;
+          break;
         }
         total += loss;
         batches++;
@@ -195,11 +205,11 @@ export function fit(data: ModelData, spec: ModelSpec, o: FitOptions = {}): Model
       }
       o.onProgress?.({ epoch, epochs, loss: trainLoss, validation: valLoss, elapsedMs: performance.now() - t0 });
     }
-    if (nVal > 0) restore(model, bestParams);
+    if (nVal > 0 && best < Infinity) restore(model, bestParams);
     net.dispose();
     scales.dispose();
     let polished = '';
-    if (o.polish && stopped !== 'aborted') {
+    if (o.polish && stopped !== 'aborted' && !diverged) {
       const pr = minimize(model.parameters(), () => objective(model, prep, all, rtol), { gtol: o.gtol ?? 1e-6, maxIter: 200 });
       polished = `; then L-BFGS: ${pr.message}`;
     }
@@ -212,6 +222,7 @@ export function fit(data: ModelData, spec: ModelSpec, o: FitOptions = {}): Model
       epochs: epoch - 1,
       logLik: NaN,
     };
+    if (diverged) o.onWarning?.(`fit ${model.info.message}`);
   }
   model.refreshPosterior(prep.X, prep.response, [...prep.levels], prep.Zg);
   return model;

@@ -61,6 +61,31 @@ describe('ngmm CLI', () => {
     expect(s.ranefCov.names).toEqual(['(Intercept)', 'x1']);
   });
 
+  it('fits a binomial model from cbind(successes, trials − successes)', () => {
+    const rng = new Rng(9);
+    const rows = ['k,m,x,site'];
+    for (let g = 0; g < 15; g++) {
+      const b = 0.5 * rng.normal();
+      for (let j = 0; j < 6; j++) {
+        const x = rng.normal(), m = 1 + rng.int(10);
+        const p = 1 / (1 + Math.exp(-(0.3 + 0.8 * x + b)));
+        let k = 0;
+        for (let t = 0; t < m; t++) if (rng.uniform() < p) k++;
+        rows.push(`${k},${m},${x},s${g}`);
+      }
+    }
+    const data = file('binom.csv', rows.join('\n') + '\n');
+    const r = run('fit', data, '--formula', 'cbind(k, m - k) ~ x + (1 | site)', '--family', 'binomial', '-o', 'b.json');
+    expect(r.status, r.stderr).toBe(0);
+    const s = JSON.parse(run('summary', 'b.json', '--json').stdout);
+    expect(s.family).toBe('binomial');
+    expect(Math.abs(s.fixef.x.estimate - 0.8)).toBeLessThan(4 * s.fixef.x.se);
+    const bad = file('binom-bad.csv', 'k,m,x,site\n5,3,0.1,a\n1,3,0.2,a\n');
+    const e = run('fit', bad, '--formula', 'cbind(k, m - k) ~ x + (1 | site)', '--family', 'binomial', '-o', 'bb.json');
+    expect(e.status).toBe(1);
+    expect(e.stderr).toMatch(/row 1: binomial successes must be an integer in 0\.\.3, got 5/);
+  });
+
   it('reports progress as plain lines when stderr is not a terminal', () => {
     const r = run('fit', train, '--formula', 'y ~ x1 + x2 + (1 | school)', '--family', 'poisson', '--hidden', '4', '--epochs', '3', '-o', 'n.json');
     expect(r.status, r.stderr).toBe(0);

@@ -306,3 +306,24 @@ describe('correlated random slopes (1 + x | g)', () => {
     back.dispose();
   });
 });
+
+describe('a diverging fit', () => {
+  it('stops, restores the last good parameters and says what to change', () => {
+    const rng = new E.Rng(2);
+    const X: number[] = [], y: number[] = [], group: string[] = [];
+    for (let i = 0; i < 10; i++) for (let j = 0; j < 10; j++) {
+      const x = rng.normal();
+      X.push(x);
+      y.push(rng.poisson(Math.exp(1 + x)));
+      group.push(`g${i}`);
+    }
+    const warnings: string[] = [];
+    const m = fit({ X: Float64Array.from(X), xNames: ['x'], y: Float64Array.from(y), group }, { family: 'poisson', hidden: [16], seed: 1 },
+      { epochs: 20, lr: 1e4, batchSize: 2, onWarning: (w) => warnings.push(w) });
+    expect(m.info.message).toMatch(/^diverged at epoch \d+ .* are restored — lower the learning rate \(now 10000\)/);
+    expect(warnings).toHaveLength(1);
+    for (const t of m.parameters()) for (const v of t.data) expect(Number.isFinite(v)).toBe(true);
+    expect(Number.isFinite(m.logLik())).toBe(true);
+    m.dispose();
+  });
+});
