@@ -2,7 +2,7 @@
 // over 100 simulated GLMMs per family. Writes bench/results/coverage.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fit } from '../ngmm/fit';
-import { summary } from '../ngmm/summary';
+
 import { simulateGlmm, TRUE_BETA } from '../test/helpers/glmm';
 
 const seeds = Number(process.argv[2] ?? 100);
@@ -13,7 +13,7 @@ for (const fam of ['bernoulli', 'poisson'] as const) {
   for (let seed = 1; seed <= seeds; seed++) {
     const d = simulateGlmm(fam, seed);
     const m = fit(d, { family: fam });
-    const s = summary(m, d);
+    const s = m.summary();
     Object.values(s.fixef!).forEach((c, i) => {
       est[i].push(c.estimate);
       ses[i].push(c.se);

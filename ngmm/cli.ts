@@ -13,7 +13,7 @@ import { parseFormula } from './formula';
 import { covariateColumns, modelFrame } from './frame';
 import { logLoss, poissonDeviance, rmse } from './metrics';
 import { Model } from './model';
-import { formatSummary, summary, type Summary } from './summary';
+import { formatSummary } from './summary';
 import type { FamilyName, LinkName } from './families/family';
 
 class UsageError extends Error {}
@@ -158,8 +158,7 @@ function cmdFit(pos: string[], opt: Map<string, string>): void {
     throw new Error(`${file}: ${(e as Error).message}`);
   }
   model.design = frame.design;
-  const s = summary(model, data);
-  model.stored = s as unknown as Record<string, unknown>;
+  const s = model.summary();
   const out = opt.get('out') ?? 'model.json';
   writeFileSync(out, JSON.stringify(model) + '\n');
   process.stdout.write(formatSummary(s) + `\nwrote ${out}\n`);
@@ -217,7 +216,7 @@ function cmdSummary(pos: string[], opt: Map<string, string>): void {
   const [modelPath] = pos;
   if (!modelPath) throw new UsageError('summary needs a model file');
   const model = readModel(modelPath);
-  const s = (model.stored as unknown as Summary | null) ?? summary(model);
+  const s = model.summary();
   if (opt.get('json')) {
     process.stdout.write(JSON.stringify({
       family: s.family, link: s.link, logLik: s.logLik, nobs: s.nobs, ngroups: s.ngroups,

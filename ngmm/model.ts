@@ -17,6 +17,7 @@ import { logMarginal } from './marginal/ode';
 import { releaseResponse, type GroupedResponse } from './marginal/groups';
 import { logNdtr } from '../kernels/reference/special';
 import type { Design } from './frame';
+import { summary as summarize, type Summary } from './summary';
 
 export interface ModelSpec {
   family: FamilyName;
@@ -353,6 +354,14 @@ export class Model {
 
   logLik(): number {
     return this.info.logLik;
+  }
+
+  /**
+   * The lme4-style summary. `fit` computes it with the training data (standard errors need
+   * the observed information) and it travels with the saved model.
+   */
+  summary(): Summary {
+    return (this.stored as unknown as Summary | null) ?? summarize(this);
   }
 
   /**

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { simulateGlmm, TRUE_BETA } from '../helpers/glmm';
 import { fit } from '../../ngmm/fit';
-import { formatSummary, summary } from '../../ngmm/summary';
+import { formatSummary } from '../../ngmm/summary';
 
 describe('summary', () => {
   it.each(['bernoulli', 'poisson'] as const)('%s: 95 per cent intervals cover the true coefficients', (fam) => {
@@ -14,7 +14,7 @@ describe('summary', () => {
     for (let seed = 1; seed <= seeds; seed++) {
       const d = simulateGlmm(fam, seed);
       const m = fit(d, { family: fam });
-      const s = summary(m, d);
+      const s = m.summary();
       expect(s.converged, s.message).toBe(true);
       Object.values(s.fixef!).forEach((c, i) => {
         if (Math.abs(c.estimate - TRUE_BETA[i]) <= 1.959964 * c.se) covered[i]++;
