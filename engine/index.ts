@@ -1,6 +1,6 @@
 // The autodiff engine: tensors over WASM memory, a reverse-mode tape, ops, MLPs, optimisers.
 export { backend, init, initSync, setBackend, withBackend } from './backend';
-export { Tensor, tensor, scalar, full, zeros, ones, param, tidy, keep, untracked, type Primitive, type Node } from './tensor';
+export { Tensor, tensor, scalar, full, zeros, ones, param, tidy, untracked, type Primitive, type Node } from './tensor';
 export { grad, noGrad, apply, defineOp } from './tape';
 export * from './ops/index';
 export { MLP, mlp, type MLPJSON, type Init } from './nn';

@@ -166,12 +166,3 @@ function collect(v: unknown, out: Set<Tensor>, depth: number): void {
   if (ArrayBuffer.isView(v)) return;
   for (const x of Array.isArray(v) ? v : Object.values(v)) collect(x, out, depth + 1);
 }
-
-/** Removes `t` from the current scope so it outlives it. */
-export function keep(t: Tensor): Tensor {
-  for (const s of scopes) {
-    const i = s.indexOf(t);
-    if (i >= 0) s.splice(i, 1);
-  }
-  return t;
-}

@@ -25,7 +25,6 @@ export class Heap {
   private buf: ArrayBuffer | null = null;
   private f64View = new Float64Array(0);
   private i32View = new Int32Array(0);
-  private u8View = new Uint8Array(0);
   /** Bytes currently handed out. */
   inUse = 0;
   /** Largest `top` ever reached, i.e. the memory actually touched. */
@@ -48,11 +47,6 @@ export class Heap {
     return this.i32View;
   }
 
-  get u8(): Uint8Array {
-    this.refresh();
-    return this.u8View;
-  }
-
   /** Bytes of linear memory reserved (grows, never shrinks). */
   get capacity(): number {
     return this.memory.buffer.byteLength;
@@ -64,7 +58,6 @@ export class Heap {
       this.buf = b;
       this.f64View = new Float64Array(b);
       this.i32View = new Int32Array(b);
-      this.u8View = new Uint8Array(b);
     }
   }
 

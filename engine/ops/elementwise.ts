@@ -1,7 +1,7 @@
 // Elementwise arithmetic. Binary ops take equal shapes, or one operand with a single element
 // (broadcast as a scalar); row broadcasting is `bias` (linalg.ts). Forward and VJP together.
 import { apply } from '../tape';
-import { Tensor, full, type Primitive } from '../tensor';
+import { Tensor, type Primitive } from '../tensor';
 
 type BinaryKernel = 'add_f64' | 'sub_f64' | 'mul_f64' | 'div_f64';
 
@@ -90,8 +90,6 @@ const Affine: Primitive<{ alpha: number; beta: number }> = {
 
 export const affine = (x: Tensor, alpha: number, beta: number): Tensor => apply(Affine, [x], { alpha, beta });
 export const neg = (x: Tensor): Tensor => affine(x, -1, 0);
-/** s − x for a constant s. */
-export const rsub = (s: number, x: Tensor): Tensor => affine(x, -1, s);
 
 /** s / x for a constant s. */
 const RDiv: Primitive<number> = {
@@ -123,6 +121,3 @@ function unary(name: string, kernel: 'exp_f64' | 'log_f64' | 'log1p_f64', vjp: P
 export const exp = unary('exp', 'exp_f64', (g, ans) => [mul(g, ans)]);
 export const log = unary('log', 'log_f64', (g, _ans, [x]) => [div(g, x)]);
 export const log1p = unary('log1p', 'log1p_f64', (g, _ans, [x]) => [div(g, affine(x, 1, 1))]);
-
-/** A tensor of the same shape filled with v (not differentiable). */
-export const fullLike = (t: Tensor, v: number): Tensor => full(t.shape, v, t.backend);
