@@ -5,6 +5,7 @@
 import { OPT_COUNT, STAT_COUNT, RECORD_SIZE } from '../../kernels/reference/marginal/kernel';
 import { apply } from '../../engine/tape';
 import { Tensor, type Primitive } from '../../engine/tensor';
+import { gatherRows, mul, reshape, sum } from '../../engine/ops/index';
 import { upload, type GroupedResponse } from './groups';
 
 export type GradientMethod = 'folded' | 'adjoint' | 'discrete';
@@ -45,7 +46,8 @@ interface Attrs {
   readonly data: GroupedResponse;
   readonly opts: Required<Omit<OdeOptions, 'c0'>> & { c0: number };
   stats?: SolverStats;
-  saved?: { gf: Float64Array; gs: Float64Array; gphi: Float64Array };
+  /** ∂L_i/∂f_j [n], ∂L_i/∂s_i [G], ∂L_i/∂ϕ [G], written by the kernel; heap tensors of the scope. */
+  saved?: { gf: Tensor; gs: Tensor; gphi: Tensor };
 }
 
 const GRAD_CODE: Record<GradientMethod, number> = { folded: 1, adjoint: 2, discrete: 3 };
@@ -71,16 +73,15 @@ const LogMarginal: Primitive<Attrs> = {
     const grad = wantGrad ? GRAD_CODE[opts.gradient] : 0;
     const u = upload(data, b);
     const out = new Tensor([G], b);
-    const scratch = [
-      h.alloc(OPT_COUNT * 8), h.alloc(n * 8), h.alloc(G * 8), h.alloc(G * 8), h.alloc(G * STAT_COUNT * 8),
-      grad >= 2 ? h.alloc(opts.maxSteps * RECORD_SIZE * 8) : 0,
-    ];
-    const [po, gf, gs, gphi, stats, work] = scratch;
+    // The kernel writes the gradients straight into tensors the VJP uses in place.
+    const saved = grad ? { gf: new Tensor([n], b), gs: new Tensor([G], b), gphi: new Tensor([G], b) } : null;
+    const scratch = [h.alloc(OPT_COUNT * 8), h.alloc(G * STAT_COUNT * 8), grad >= 2 ? h.alloc(opts.maxSteps * RECORD_SIZE * 8) : 0];
+    const [po, stats, work] = scratch;
     try {
       h.f64.set([opts.rtol, opts.atol, opts.T, opts.c0, opts.maxSteps, grad, opts.centre === 'prior' ? 1 : 0], po >> 3);
       const failed = k.marginal_f64(
         data.family.code, G, u.offsets, u.y, u.trials, f.ptr, s.ptr, phiValue, u.cst, po,
-        out.ptr, gf, gs, gphi, stats, work, grad >= 2 ? opts.maxSteps : 0,
+        out.ptr, saved?.gf.ptr ?? 0, saved?.gs.ptr ?? 0, saved?.gphi.ptr ?? 0, stats, work, grad >= 2 ? opts.maxSteps : 0,
       );
       const F = h.f64;
       const st = F.subarray(stats >> 3, (stats >> 3) + G * STAT_COUNT);
@@ -94,45 +95,26 @@ const LogMarginal: Primitive<Attrs> = {
             `${STATUS_TEXT[code] ?? `status ${code}`} (rtol ${opts.rtol}, maxSteps ${opts.maxSteps})`,
         );
       }
-      if (grad) {
-        attrs.saved = {
-          gf: F.slice(gf >> 3, (gf >> 3) + n),
-          gs: F.slice(gs >> 3, (gs >> 3) + G),
-          gphi: F.slice(gphi >> 3, (gphi >> 3) + G),
-        };
-      }
+      if (saved) attrs.saved = saved;
     } catch (e) {
       out.dispose();
+      if (saved) for (const t of Object.values(saved)) t.dispose();
       throw e;
     } finally {
       for (const p of scratch) if (p) h.free(p);
     }
     return out;
   },
+  // Each input's gradient is the upstream g_i times the saved ∂L_i/∂·: per observation through
+  // its group's g (a row gather), per group directly, summed over groups for ϕ.
   vjp(g, _ans, [f, s, phi], attrs) {
     const sv = attrs.saved;
     if (!sv) throw new Error('logMarginal: gradients were not computed in the forward pass');
     const { groupOf, ngroups: G, nobs: n } = attrs.data;
-    const up = g.toArray();
-    const b = g.backend;
-    let gfT: Tensor | null = null, gsT: Tensor | null = null, gpT: Tensor | null = null;
-    if (f.requiresGrad) {
-      gfT = new Tensor(f.shape, b);
-      const F = b.heap.f64, o = gfT.ptr >> 3;
-      for (let j = 0; j < n; j++) F[o + j] = up[groupOf[j]] * sv.gf[j];
-    }
-    if (s.requiresGrad) {
-      gsT = new Tensor(s.shape, b);
-      const F = b.heap.f64, o = gsT.ptr >> 3;
-      for (let i = 0; i < G; i++) F[o + i] = up[i] * sv.gs[i];
-    }
-    if (phi?.requiresGrad) {
-      gpT = new Tensor(phi.shape, b);
-      let acc = 0;
-      for (let i = 0; i < G; i++) acc += up[i] * sv.gphi[i];
-      b.heap.f64[gpT.ptr >> 3] = acc;
-    }
-    return phi ? [gfT, gsT, gpT] : [gfT, gsT];
+    const gf = f.requiresGrad ? reshape(mul(reshape(gatherRows(reshape(g, [G, 1]), groupOf), [n]), sv.gf), f.shape) : null;
+    const gs = s.requiresGrad ? reshape(mul(g, sv.gs), s.shape) : null;
+    const gp = phi?.requiresGrad ? reshape(sum(mul(g, sv.gphi)), phi.shape) : null;
+    return phi ? [gf, gs, gp] : [gf, gs];
   },
 };
 
