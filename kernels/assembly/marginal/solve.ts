@@ -170,12 +170,6 @@ function momentNorm(t: f64, h: f64, weights: usize, mainT: f64, mainSd: f64, zRe
   return (MOMENT_SAFETY * Math.abs(h) * Math.max(Math.max(Math.abs(e0), Math.abs(e1)), Math.abs(e2))) / ((atol + rtol) * zRef);
 }
 
-// The same with the weights e^{ev[i]} of a forward step.
-function momentErrorNorm(t: f64, h: f64, ev: usize, mainT: f64, mainSd: f64, zRef: f64, rtol: f64, atol: f64): f64 {
-  for (let i = 0; i < 7; i++) st(W, i, Math.exp(ld(ev, i)));
-  return momentNorm(t, h, W, mainT, mainSd, zRef, rtol, atol);
-}
-
 // The interval end on one side of a mode: T·σ̂ away, or further (doubling) until ℓ has dropped
 // T²/2 below its peak.
 function reach(mdT: f64, mdSd: f64, dir: f64, T: f64): f64 {
@@ -298,16 +292,18 @@ export function solveGroup(
     st(EV, 5, e56);
     st(EV, 6, e56);
     const y1 = dopri5Step(u, hh, EV, K, false);
+    // The stage integrand weights e^{ev}, once: the moment norm and the folded gradients share them.
+    for (let i = 0; i < 7; i++) st(W, i, Math.exp(ld(EV, i)));
     const norm = Math.max(
       Math.max(
         logErrorNorm(stepErr, rtol, atol) * influence(Math.max(u, y1), uRef),
-        momentErrorNorm(t, hh, EV, mainT, mainSd, zRef, rtol, atol),
+        momentNorm(t, hh, W, mainT, mainSd, zRef, rtol, atol),
       ),
       stabilityNorm(hh, K),
     );
     if (norm <= 1) {
       if (grad == GRAD_FOLDED) {
-        for (let s = 0; s < 6; s++) if (tB(s) != 0) accumulate(t + tC(s) * hh, hh * tB(s) * Math.exp(ld(EV, s)));
+        for (let s = 0; s < 6; s++) if (tB(s) != 0) accumulate(t + tC(s) * hh, hh * tB(s) * ld(W, s));
       }
       if (record) {
         if (stSteps >= workSteps) {
