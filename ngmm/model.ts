@@ -96,7 +96,8 @@ export class Model {
   readonly W: E.Tensor;
   readonly b0: E.Tensor;
   readonly net: MLP | null;
-  readonly thetaB: E.Tensor;
+  /** softplus⁻¹(σ_b), for the plain random intercept only (null with Λ or a network g). */
+  readonly thetaB: E.Tensor | null;
   readonly thetaSigma: E.Tensor | null;
   /** The random-effect network g (when spec.randomEffect), and its input standardisation. */
   readonly gNet: MLP | null;
@@ -134,7 +135,6 @@ export class Model {
       const last = this.net.weights[this.net.weights.length - 1].data;
       for (let i = 0; i < last.length; i++) last[i] *= 0.1;
     }
-    this.thetaB = E.param([softplusInv(1)], []);
     this.thetaSigma = this.family.hasDispersion ? E.param([softplusInv(1)], []) : null;
     this.slopeIdx = this.spec.randomSlopes.map((name) => {
       const j = this.xNames.indexOf(name);
@@ -153,6 +153,7 @@ export class Model {
       this.zMean = new Float64Array(re.covariates.length);
       this.zSd = new Float64Array(re.covariates.length).fill(1);
     } else this.gNet = null;
+    this.thetaB = this.gNet || this.thetaL ? null : E.param([softplusInv(1)], []);
   }
 
   /** Standardises group-level covariates (rows × d) with the training means and SDs. */
@@ -163,7 +164,8 @@ export class Model {
 
   /** s [G]: σ_b for every group, or ‖g(z_i)‖ from standardised Zg [G × d] (tape expressions). */
   scales(G: number, Zg: E.Tensor | null): E.Tensor {
-    if (!this.gNet) return E.mul(E.ones([G]), E.softplus(this.thetaB));
+    if (this.thetaB) return E.mul(E.ones([G]), E.softplus(this.thetaB));
+    if (!this.gNet) throw new Error('scales: a random-slope model has no per-group scale (its design is Λᵀz)');
     if (!Zg) throw new Error('this model needs the group-level covariates Z');
     // ‖g‖ = exp(½·log(Σg² + 10⁻¹²)): the tiny floor keeps the gradient finite at g = 0.
     return E.exp(E.mul(E.log(E.add(E.sum(E.square(this.gNet.forward(Zg)), 1), 1e-12)), 0.5));
@@ -180,7 +182,7 @@ export class Model {
 
   /** The scale parameters (σ_b, Λ or the network g, and σ for the Gaussian). */
   scaleParams(): E.Tensor[] {
-    const re = this.gNet ? this.gNet.parameters() : this.thetaL ? [this.thetaL] : [this.thetaB];
+    const re = this.gNet ? this.gNet.parameters() : this.thetaL ? [this.thetaL] : [this.thetaB!];
     return this.thetaSigma ? [...re, this.thetaSigma] : re;
   }
 
@@ -191,7 +193,7 @@ export class Model {
   /** Random-intercept SD σ_b (with a network g: the median of the groups' scales). */
   get ranefSD(): number {
     if (this.thetaL) return this.lambda()[0];
-    if (!this.gNet) return softplus(this.thetaB.item());
+    if (this.thetaB) return softplus(this.thetaB.item());
     const s = this.posterior.map((p) => p.scale).sort((a, b) => a - b);
     return s.length ? s[s.length >> 1] : NaN;
   }
@@ -490,7 +492,7 @@ export class Model {
         b0: this.b0.item(),
         W: Array.from(this.W.data),
         net: this.net ? this.net.toJSON() : null,
-        thetaB: this.thetaB.item(),
+        thetaB: this.thetaB ? this.thetaB.item() : null,
         thetaSigma: this.thetaSigma ? this.thetaSigma.item() : null,
         thetaL: this.thetaL ? Array.from(this.thetaL.data) : null,
         gNet: this.gNet ? this.gNet.toJSON() : null,
@@ -544,7 +546,7 @@ export class Model {
       }
     };
     if (m.net && P.net) loadNet(m.net, P.net, 'params.net');
-    m.thetaB.data[0] = num(P.thetaB, 'params.thetaB');
+    if (m.thetaB) m.thetaB.data[0] = num(P.thetaB, 'params.thetaB');
     if ((P.gNet == null) !== (m.gNet === null)) bad("'params.gNet' does not match 'spec.randomEffect'");
     if (m.gNet && P.gNet) {
       loadNet(m.gNet, P.gNet, 'params.gNet');
@@ -585,7 +587,6 @@ export class Model {
 
   dispose(): void {
     for (const t of this.parameters()) t.dispose();
-    if (this.gNet || this.thetaL) this.thetaB.dispose();
   }
 }
 
@@ -596,7 +597,7 @@ export interface ModelJSON {
   xNames: string[];
   standardise: { mean: number[]; sd: number[] };
   params: {
-    b0: number; W: number[]; net: MLPJSON | null; thetaB: number; thetaSigma: number | null;
+    b0: number; W: number[]; net: MLPJSON | null; thetaB: number | null; thetaSigma: number | null;
     gNet?: MLPJSON | null; zStandardise?: { mean: number[]; sd: number[] } | null; thetaL?: number[] | null;
   };
   levels: string[];
