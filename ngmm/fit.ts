@@ -14,7 +14,7 @@ import { prepare, type ModelData, type PreparedData } from './data';
 import { releaseResponse, subsetResponse } from './marginal/groups';
 import { Model, type ModelSpec } from './model';
 import { family } from './families/index';
-import { summary } from './summary';
+import { summaryOf } from './summary';
 
 export interface FitProgress {
   epoch: number;
@@ -226,6 +226,6 @@ export function fit(data: ModelData, spec: ModelSpec, o: FitOptions = {}): Model
     if (diverged) o.onWarning?.(`fit ${model.info.message}`);
   }
   model.refreshPosterior(prep.X, prep.response, [...prep.levels], prep.Zg);
-  model.stored = summary(model, data) as unknown as Record<string, unknown>;
+  model.stored = summaryOf(model, prep) as unknown as Record<string, unknown>;
   return model;
 }

@@ -4,7 +4,8 @@
 // information (the Hessian of −logLik at the optimum, by central differences of the exact
 // gradient; inverted whole, so the SEs account for the estimated variance parameters).
 import * as E from '../engine/index';
-import { prepare, type ModelData } from './data';
+import { prepare, type ModelData, type PreparedData } from './data';
+import { releaseResponse } from './marginal/groups';
 import type { Model } from './model';
 import { logNdtr } from '../kernels/reference/special';
 
@@ -43,6 +44,13 @@ export interface Summary {
  * to (needed for standard errors). Without `data`, the coefficients come without SEs.
  */
 export function summary(model: Model, data?: ModelData): Summary {
+  if (!data) return summaryOf(model, null);
+  const prep = prepare(model.family, data);
+  return summaryOf(model, { ...prep, X: model.standardise(prep.X) });
+}
+
+/** The same from data already prepared and standardised (what `fit` holds). */
+export function summaryOf(model: Model, prep: PreparedData | null): Summary {
   const k = model.fixedParams().length === 2 ? 2 + model.scaleParams().length : null;
   const base: Summary = {
     family: model.family.name,
@@ -68,7 +76,7 @@ export function summary(model: Model, data?: ModelData): Summary {
   base.AIC = -2 * base.logLik + 2 * df;
   base.BIC = -2 * base.logLik + Math.log(model.nobs) * df;
   const coefs = model.coefficients();
-  const se = data ? standardErrors(model, data) : null;
+  const se = prep ? standardErrors(model, prep) : null;
   base.fixef = Object.fromEntries(coefs.map((c, i) => {
     const s = se ? se[i] : NaN;
     const z = c.value / s;
@@ -80,9 +88,8 @@ export function summary(model: Model, data?: ModelData): Summary {
 // SEs of (intercept, β) on the original scale: the Hessian of −Σ L_i over θ = (b0, W, scales)
 // by central differences of the tape gradient, inverted (Gauss–Jordan), the (b0, W) block
 // mapped through the linear map from standardised to original coefficients.
-function standardErrors(model: Model, data: ModelData): number[] {
-  const prep = prepare(model.family, data);
-  const Xs = model.standardise(prep.X);
+function standardErrors(model: Model, prep: PreparedData): number[] {
+  const Xs = prep.X;
   const params = [model.b0, model.W, ...model.scaleParams()];
   const sizes = params.map((t) => t.size);
   const m = sizes.reduce((a, b) => a + b, 0);
@@ -114,6 +121,7 @@ function standardErrors(model: Model, data: ModelData): number[] {
     for (let i = 0; i < m; i++) H[i][j] = (gu[i] - gd[i]) / (2 * h);
   }
   set(theta);
+  releaseResponse(prep.response); // the heap copy the gradients used
   for (let i = 0; i < m; i++) for (let j = 0; j < i; j++) H[i][j] = H[j][i] = 0.5 * (H[i][j] + H[j][i]);
   const cov = invert(H);
   // Original-scale coefficients: c₀ = b0 − Σ β_j μ_j/s_j, c_j = β_j/s_j: a linear map A.

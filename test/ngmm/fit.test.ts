@@ -327,3 +327,16 @@ describe('a diverging fit', () => {
     m.dispose();
   });
 });
+
+describe('memory', () => {
+  it('a fit and its disposal leave the heap as they found it', async () => {
+    const { backend } = await import('../../engine/backend');
+    const { simulateGlmm } = await import('../helpers/glmm');
+    const heap = backend().heap;
+    const d = simulateGlmm('poisson', 1);
+    const before = heap.inUse;
+    for (let i = 0; i < 2; i++) fit(d, { family: 'poisson' }).dispose();
+    fit(d, { family: 'poisson', hidden: [4] }, { epochs: 2, validation: 0.2 }).dispose();
+    expect(heap.inUse).toBe(before);
+  });
+});
