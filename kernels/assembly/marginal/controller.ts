@@ -28,6 +28,11 @@ export function stabilityNorm(h: f64, k: usize): f64 {
   return (Math.abs(h) * m) / STABILITY;
 }
 
+/** The factor to scale h by for the stability bound alone (linear in h, so straight to it). */
+export function stabilityFactor(stab: f64): f64 {
+  return stab == 0 ? FAC_MAX : Math.min(FAC_MAX, SAFETY / stab);
+}
+
 /** The factor to scale h by, given the error norm (≤ 1 accepts) and whether the last step was rejected. */
 export function stepFactor(norm: f64, lastRejected: bool): f64 {
   if (norm == 0) return lastRejected ? 1.0 : FAC_MAX;

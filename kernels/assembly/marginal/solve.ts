@@ -15,7 +15,7 @@
 //   adjoint step of size 0 or NaN short of its target (where the reference loops forever)
 //   gives STATUS_MAX_STEPS.
 import { E_TBL, dopri5Dense, dopri5Step, stepErr, tA, tB, tC } from './dopri5';
-import { errorNorm, influence, logErrorNorm, stabilityNorm, stepFactor } from './controller';
+import { errorNorm, influence, logErrorNorm, stabilityFactor, stabilityNorm, stepFactor } from './controller';
 import { accumulate, ell, finish, gCode, gEvals, gGradEvals, gMRef, setCentre, shifted, slope, slopeD2 } from './integrand';
 import { isConcave } from './obs';
 
@@ -170,14 +170,18 @@ function momentNorm(t: f64, h: f64, weights: usize, mainT: f64, mainSd: f64, zRe
   return (MOMENT_SAFETY * Math.abs(h) * Math.max(Math.max(Math.abs(e0), Math.abs(e1)), Math.abs(e2))) / ((atol + rtol) * zRef);
 }
 
-// The interval end on one side of a mode: T·σ̂ away, or further (doubling) until ℓ has dropped
-// T²/2 below its peak.
+// The interval end on one side of a mode: T·σ̂ away, or further (growing) until ℓ has dropped
+// T²/2 below its peak, with the reference's slack and growth.
+const REACH_SLACK: f64 = 1e-3;
+const REACH_GROWTH: f64 = 1.25;
+const REACH_TRIES: i32 = 200;
+
 function reach(mdT: f64, mdSd: f64, dir: f64, T: f64): f64 {
   let k = T;
-  for (let i = 0; i < 60; i++) {
+  for (let i = 0; i < REACH_TRIES; i++) {
     const t = mdT + dir * k * mdSd;
-    if (shifted(t) <= -0.5 * T * T) return t;
-    k *= 2;
+    if (shifted(t) <= -0.5 * T * T + REACH_SLACK) return t;
+    k *= REACH_GROWTH;
   }
   return mdT + dir * k * mdSd;
 }
@@ -294,14 +298,13 @@ export function solveGroup(
     const y1 = dopri5Step(u, hh, EV, K, false);
     // The stage integrand weights e^{ev}, once: the moment norm and the folded gradients share them.
     for (let i = 0; i < 7; i++) st(W, i, Math.exp(ld(EV, i)));
-    const norm = Math.max(
-      Math.max(
-        logErrorNorm(stepErr, rtol, atol) * influence(Math.max(u, y1), uRef),
-        momentNorm(t, hh, W, mainT, mainSd, zRef, rtol, atol),
-      ),
-      stabilityNorm(hh, K),
+    const acc = Math.max(
+      logErrorNorm(stepErr, rtol, atol) * influence(Math.max(u, y1), uRef),
+      momentNorm(t, hh, W, mainT, mainSd, zRef, rtol, atol),
     );
-    if (norm <= 1) {
+    const stab = stabilityNorm(hh, K);
+    const factor = Math.min(stepFactor(acc, lastRejected || acc > 1 || stab > 1), stabilityFactor(stab));
+    if (acc <= 1 && stab <= 1) {
       if (grad == GRAD_FOLDED) {
         for (let s = 0; s < 6; s++) if (tB(s) != 0) accumulate(t + tC(s) * hh, hh * tB(s) * ld(W, s));
       }
@@ -324,11 +327,11 @@ export function solveGroup(
       u = y1;
       e0 = ld(EV, 6);
       st(K, 0, ld(K, 6));
-      h = hh * stepFactor(norm, lastRejected);
+      h = hh * factor;
       lastRejected = false;
     } else {
       stRejected++;
-      h = hh * (isFinite(norm) ? stepFactor(norm, true) : 0.2);
+      h = hh * (isFinite(acc) && isFinite(stab) ? factor : 0.2);
       lastRejected = true;
     }
   }

@@ -19,7 +19,7 @@
 //     The tails and the interval ends are held fixed: their derivatives are of the order of
 //     the tail mass, e^{−T²/2} relative.
 import { C, B, A, E, dopri5Dense, dopri5Step } from './dopri5';
-import { errorNorm, influence, logErrorNorm, stabilityNorm, stepFactor } from './controller';
+import { errorNorm, influence, logErrorNorm, stabilityFactor, stabilityNorm, stepFactor } from './controller';
 import { Integrand } from './integrand';
 import { isConcave } from './obs';
 
@@ -154,20 +154,28 @@ function momentNorm(t: number, h: number, weights: ArrayLike<number>, main: Mode
   return (MOMENT_SAFETY * Math.abs(h) * Math.max(Math.abs(e0), Math.abs(e1), Math.abs(e2))) / ((o.atol + o.rtol) * zRef);
 }
 
-// The interval end on one side of a mode: T·σ̂ away, or further (doubling) until ℓ has
+// The interval end on one side of a mode: T·σ̂ away, or further (growing) until ℓ has
 // dropped T²/2 below its peak. On a Gaussian bump that is exactly T·σ̂; on a skewed posterior
 // (an all-zero Bernoulli group: flat likelihood to the left, so the prior's tail) the
 // curvature at the mode understates the width, and stopping at T·σ̂ left the Mills-ratio
 // estimate to stand for mass it approximates only to O(1/ℓ'(a)²) (measured errors 3e−9).
+//   The test has a slack of REACH_SLACK: on an exactly Gaussian ℓ it sits on the boundary, and
+// rounding of ℓ(t̂ ± Tσ̂) − ℓ(t̂) used to fail it and double the interval (a Gaussian group then
+// started at −13.6σ̂). Growing by 1.25 rather than 2 keeps a skewed side from overshooting.
 function reach(g: Integrand, md: Mode, dir: number, T: number): number {
   let k = T;
-  for (let i = 0; i < 60; i++) {
+  for (let i = 0; i < REACH_TRIES; i++) {
     const t = md.t + dir * k * md.sd;
-    if (g.shifted(t) <= -0.5 * T * T) return t;
-    k *= 2;
+    if (g.shifted(t) <= -0.5 * T * T + REACH_SLACK) return t;
+    k *= REACH_GROWTH;
   }
   return md.t + dir * k * md.sd;
 }
+
+/** Slack in ℓ units (a 0.1 % change of the tail mass the Mills ratio stands for), growth, tries (1.25²⁰⁰ ≫ any σ̂ ratio). */
+const REACH_SLACK = 1e-3;
+const REACH_GROWTH = 1.25;
+const REACH_TRIES = 200;
 
 function logAddExp(a: number, b: number): number {
   if (a === -Infinity) return b;
@@ -249,12 +257,13 @@ export function solveGroup(g: Integrand, o: SolveOptions): GroupStats {
     const r = dopri5Step(u, hh, ev, forward, k, Y);
     // The stage integrand weights e^{ev}, once: the moment norm and the folded gradients share them.
     for (let i = 0; i < 7; i++) stageWeights[i] = Math.exp(ev[i]);
-    const norm = Math.max(
+    const acc = Math.max(
       logErrorNorm(r.err, o.rtol, o.atol) * influence(Math.max(u, r.y1), uRef),
       momentNorm(t, hh, stageWeights, main, zRef, o),
-      stabilityNorm(hh, k),
     );
-    if (norm <= 1) {
+    const stab = stabilityNorm(hh, k);
+    const factor = Math.min(stepFactor(acc, lastRejected || acc > 1 || stab > 1), stabilityFactor(stab));
+    if (acc <= 1 && stab <= 1) {
       if (o.grad === GRAD_FOLDED) {
         for (let s = 0; s < 6; s++) if (B[s] !== 0) g.accumulate(t + C[s] * hh, hh * B[s] * stageWeights[s]);
       }
@@ -265,11 +274,11 @@ export function solveGroup(g: Integrand, o: SolveOptions): GroupStats {
       u = r.y1;
       e0 = ev[6];
       k[0] = k[6];
-      h = hh * stepFactor(norm, lastRejected);
+      h = hh * factor;
       lastRejected = false;
     } else {
       stats.rejected++;
-      h = hh * (Number.isFinite(norm) ? stepFactor(norm, true) : 0.2);
+      h = hh * (Number.isFinite(acc) && Number.isFinite(stab) ? factor : 0.2);
       lastRejected = true;
     }
   }
