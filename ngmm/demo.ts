@@ -3,52 +3,21 @@
 // Bernoulli and a Poisson response, fits the linear GLMM and the NGMM (MLP 5→64→32→16→1, ReLU)
 // with the same engine, and prints their test metrics on held-out observations of training
 // groups ("observed") and on held-out groups ("new") side by side.
-// The paper's constants were lost in extraction; these are ours, fixed here.
+// The data come from ngmm/simulate.ts.
 import { initSync } from '../engine/backend';
-import { Rng } from '../engine/random';
 import { fit } from './fit';
 import { logLoss, poissonDeviance } from './metrics';
 import type { Model } from './model';
+import { simulate } from './simulate';
 
 const GROUPS = 300, PER_GROUP = 25, SIGMA_B = 0.5;
-const f = (x: ArrayLike<number>) => Math.sin(Math.PI * x[0] * x[1]) + 2 * (x[2] - 0.5) ** 2 + Math.abs(x[3]) - 0.5 * x[4];
-
-interface Split {
-  X: Float64Array;
-  y: Float64Array;
-  group: string[];
-}
-
-function simulate(kind: 'bernoulli' | 'poisson', seed: number) {
-  const rng = new Rng(seed);
-  const rows = { train: [] as number[][], observed: [] as number[][], fresh: [] as number[][] };
-  for (let i = 0; i < GROUPS; i++) {
-    const b = SIGMA_B * rng.normal();
-    const isNew = i >= GROUPS * 0.8; // the last 20 % of groups are held out whole
-    for (let j = 0; j < PER_GROUP; j++) {
-      const x = Array.from({ length: 5 }, () => 2 * rng.uniform() - 1);
-      const eta = kind === 'bernoulli' ? 1.5 * f(x) - 1 + b : 0.8 * f(x) + b;
-      const y = kind === 'bernoulli' ? (rng.uniform() < 1 / (1 + Math.exp(-eta)) ? 1 : 0) : rng.poisson(Math.exp(eta));
-      const row = [...x, y, i];
-      if (isNew) rows.fresh.push(row);
-      else if (j < PER_GROUP * 0.8) rows.train.push(row);
-      else rows.observed.push(row);
-    }
-  }
-  const pack = (r: number[][]): Split => ({
-    X: Float64Array.from(r.flatMap((v) => v.slice(0, 5))),
-    y: Float64Array.from(r, (v) => v[5]),
-    group: r.map((v) => `g${v[6]}`),
-  });
-  return { train: pack(rows.train), observed: pack(rows.observed), fresh: pack(rows.fresh) };
-}
 
 const backend = initSync();
 const t0 = performance.now();
 const lines: string[][] = [];
 for (const kind of ['bernoulli', 'poisson'] as const) {
-  const d = simulate(kind, kind === 'bernoulli' ? 1 : 2);
-  const xNames = ['x1', 'x2', 'x3', 'x4', 'x5'];
+  const d = simulate(kind, kind === 'bernoulli' ? 1 : 2, { groups: GROUPS, perGroup: PER_GROUP, sigmaB: SIGMA_B });
+  const { xNames } = d;
   const metric = kind === 'bernoulli' ? logLoss : poissonDeviance;
   const models: Record<string, Model> = {
     GLMM: fit({ ...d.train, xNames }, { family: kind }),

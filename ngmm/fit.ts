@@ -86,7 +86,32 @@ function restore(model: Model, s: Float64Array[]): void {
   model.parameters().forEach((t, i) => t.data.set(s[i]));
 }
 
+/** Fits synchronously (the caller's thread is busy until the model is returned). */
 export function fit(data: ModelData, spec: ModelSpec, o: FitOptions = {}): Model {
+  const run = fitting(data, spec, o);
+  for (;;) {
+    const r = run.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * The same fit, returning to the event loop after the linear fit and after every epoch, so
+ * that a Web Worker (or a page) can receive a cancel message and abort `signal` while it
+ * runs. The numbers are identical to `fit`'s.
+ */
+export async function fitAsync(data: ModelData, spec: ModelSpec, o: FitOptions = {}): Promise<Model> {
+  const run = fitting(data, spec, o);
+  for (;;) {
+    const r = run.next();
+    if (r.done) return r.value;
+    // A macrotask, not a microtask: only a macrotask lets queued messages be dispatched.
+    await new Promise<void>((resolve) => setTimeout(resolve, 0));
+  }
+}
+
+// The fit as a generator that yields between epochs (never inside a tidy scope).
+function* fitting(data: ModelData, spec: ModelSpec, o: FitOptions): Generator<void, Model, void> {
   const fam = family(spec.family, spec.link);
   const p = data.xNames.length;
   const n = data.y.length;
@@ -134,6 +159,7 @@ export function fit(data: ModelData, spec: ModelSpec, o: FitOptions = {}): Model
   const r = minimize(linear, () => objective(model, prep, all, rtol), { gtol: o.gtol ?? 1e-6, maxIter: 500 });
   model.info = { converged: r.converged, message: r.message, optimizer: 'L-BFGS', epochs: r.iterations, logLik: NaN };
   if (!Number.isFinite(r.f)) throw new Error(`fit: the linear model's objective is not finite (${r.f}); check the data for extreme values`);
+  yield;
 
   if (model.net || model.gNet) {
     const epochs = o.epochs ?? 100;
@@ -205,6 +231,7 @@ export function fit(data: ModelData, spec: ModelSpec, o: FitOptions = {}): Model
         }
       }
       o.onProgress?.({ epoch, epochs, loss: trainLoss, validation: valLoss, elapsedMs: performance.now() - t0 });
+      yield;
     }
     if (nVal > 0 && best < Infinity) restore(model, bestParams);
     net.dispose();

@@ -6,7 +6,7 @@ export { groupResponse, releaseResponse, type GroupedResponse } from './marginal
 export { logMarginal, type OdeOptions, type GradientMethod, type MarginalResult, type SolverStats } from './marginal/ode';
 export { logMarginalQuadrature, type QuadratureOptions } from './marginal/quadrature';
 export { gaussHermite, adaptiveNodes, productRule } from './marginal/gaussHermite';
-export { fit, type FitOptions, type FitProgress } from './fit';
+export { fit, fitAsync, type FitOptions, type FitProgress } from './fit';
 export { Model, type ModelSpec, type ModelJSON, type FitInfo } from './model';
 export { summary, formatSummary, type Summary, type Coefficient } from './summary';
 export { type ModelData } from './data';
@@ -14,3 +14,7 @@ export { parseFormula, formatFormula, FormulaError, type Formula } from './formu
 export { readCsvTable, CsvParser, CsvError, type CsvTable } from './csv';
 export { modelFrame, type Frame, type Design } from './frame';
 export { rmse, logLoss, poissonDeviance } from './metrics';
+export { simulate, trueEffect, type Simulated, type SimulatedSplit, type SimulatedFamily, type SimulateOptions } from './simulate';
+export { serveFits } from './worker/serve';
+export { fitInWorker, type FitInWorkerOptions } from './worker/client';
+export type { FitRequest, CancelRequest, WorkerRequest, WorkerResponse, FitResult, PredictRequest, RanefRow, WorkerLike, WorkerScopeLike } from './worker/protocol';

@@ -1,0 +1,46 @@
+// The page's side: `fitInWorker(worker, request)` sends one fit to a worker running
+// serveFits (dist/worker.js is such a worker) and resolves with its result. Progress and
+// warnings arrive through callbacks; aborting `signal` asks the worker to stop after the
+// current batch, and the promise then resolves with the partial model (`cancelled: true`).
+import type { FitProgress } from '../fit';
+import type { FitRequest, FitResult, WorkerLike, WorkerResponse } from './protocol';
+
+export interface FitInWorkerOptions {
+  onProgress?: (p: FitProgress) => void;
+  onWarning?: (message: string) => void;
+  signal?: AbortSignal;
+}
+
+export function fitInWorker(worker: WorkerLike, request: Omit<FitRequest, 'type'>, o: FitInWorkerOptions = {}): Promise<FitResult> {
+  return new Promise((resolve, reject) => {
+    const cancel = () => worker.postMessage({ type: 'cancel' });
+    const done = () => {
+      worker.removeEventListener('message', onMessage);
+      worker.removeEventListener('error', onError);
+      o.signal?.removeEventListener('abort', cancel);
+    };
+    const onMessage = (event: { data: WorkerResponse }) => {
+      const m = event.data;
+      if (m.type === 'progress') o.onProgress?.(m.progress);
+      else if (m.type === 'warning') o.onWarning?.(m.message);
+      else if (m.type === 'error') {
+        done();
+        reject(new Error(`ngmm worker: ${m.message}`));
+      } else if (m.type === 'done') {
+        done();
+        const { type: _type, ...result } = m;
+        resolve(result);
+      }
+    };
+    // A worker script that fails to load or throws outside a fit reports here, not by message.
+    const onError = (event: { message?: string }) => {
+      done();
+      reject(new Error(`ngmm worker failed: ${event.message ?? 'the worker script did not load'}`));
+    };
+    worker.addEventListener('message', onMessage);
+    worker.addEventListener('error', onError);
+    o.signal?.addEventListener('abort', cancel, { once: true });
+    worker.postMessage({ type: 'fit', ...request });
+    if (o.signal?.aborted) cancel();
+  });
+}
