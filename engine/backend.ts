@@ -6,7 +6,7 @@ import { createBackend, createBackendSync, type Backend, type BackendOptions } f
 let current: Backend | null = null;
 
 export function backend(): Backend {
-  return (current ??= createBackendSync());
+  return (current ??= withHint(() => createBackendSync()));
 }
 
 export function setBackend(b: Backend): Backend {
@@ -15,11 +15,32 @@ export function setBackend(b: Backend): Backend {
 }
 
 export async function init(opts: BackendOptions = {}): Promise<Backend> {
-  return setBackend(await createBackend(opts));
+  try {
+    return setBackend(await createBackend(opts));
+  } catch (e) {
+    throw hint(e);
+  }
 }
 
 export function initSync(opts: BackendOptions = {}): Backend {
-  return setBackend(createBackendSync(opts));
+  return setBackend(withHint(() => createBackendSync(opts)));
+}
+
+// Hosts that forbid run-time compilation (Cloudflare workerd: "Wasm code generation
+// disallowed by embedder") fail in the WebAssembly constructor; say what to do instead.
+function hint(e: unknown): unknown {
+  if (e instanceof Error && /disallowed|code generation/i.test(e.message)) {
+    return new Error(`ngmm: this host refuses to compile WebAssembly at run time (${e.message}); compile the kernels at build time (the file ngmm/wasm/simd) and call initSync({ module }) first`, { cause: e });
+  }
+  return e;
+}
+
+function withHint<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw hint(e);
+  }
 }
 
 /** Runs `fn` with `b` as the current backend, restoring the previous one after. */

@@ -1,9 +1,14 @@
 // Bundles the library into dist/: one ESM file with the WASM bytes embedded (no fs, no fetch),
-// a minified copy, type declarations, and a printed size (minified + gzipped, WASM included).
+// a minified copy, a ready-made Web Worker script, the two kernel modules as .wasm files (for
+// hosts that must precompile them, e.g. Cloudflare workerd), type declarations, and a printed
+// size (minified + gzipped, WASM included) that fails the build when over budget.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
+
+// Issue 4's budget for the minified, gzipped library with both WASM builds (150 kB).
+const BUDGET_BYTES = 150_000;
 
 rmSync('dist', { recursive: true, force: true });
 const common = {
@@ -16,6 +21,16 @@ const common = {
 };
 await build({ ...common, outfile: 'dist/ngmm.js' });
 await build({ ...common, outfile: 'dist/ngmm.min.js', minify: true });
+// The worker script carries its own copy of the library: a worker loads one file.
+await build({ ...common, entryPoints: ['ngmm/worker/main.ts'], outfile: 'dist/worker.js', minify: true });
+// The same bytes as the embedded base64 (decoded from the generated module, not re-read from
+// .build/, so the .wasm files can never differ from what the bundle embeds).
+const generated = readFileSync('kernels/generated/wasm.ts', 'utf8');
+for (const [name, constant] of [['simd', 'SIMD_WASM_BASE64'], ['scalar', 'SCALAR_WASM_BASE64']]) {
+  const m = generated.match(new RegExp(`${constant} = "([A-Za-z0-9+/=]+)"`));
+  if (!m) throw new Error(`build-dist: ${constant} not found in kernels/generated/wasm.ts (run npm run build:wasm)`);
+  writeFileSync(`dist/ngmm-${name}.wasm`, Buffer.from(m[1], 'base64'));
+}
 // The command line, for Node: fs is allowed here and only here.
 await build({
   entryPoints: ['ngmm/bin.ts'],
@@ -30,4 +45,8 @@ await build({
 execFileSync(new URL('../node_modules/.bin/tsc', import.meta.url).pathname, ['-p', 'tsconfig.build.json'], { stdio: 'inherit' });
 const min = readFileSync('dist/ngmm.min.js');
 const gz = gzipSync(min, { level: 9 }).length;
-console.log(`dist: ngmm.min.js ${(min.length / 1024).toFixed(1)} KiB, gzipped ${(gz / 1024).toFixed(1)} KiB (both WASM builds embedded)`);
+console.log(`dist: ngmm.min.js ${(min.length / 1000).toFixed(1)} kB, gzipped ${(gz / 1000).toFixed(1)} kB (both WASM builds embedded; budget ${BUDGET_BYTES / 1000} kB)`);
+if (gz > BUDGET_BYTES) {
+  console.error(`build-dist: the gzipped bundle is ${gz} bytes, over the ${BUDGET_BYTES}-byte budget (issue 4); find what grew with esbuild's metafile before raising it`);
+  process.exit(1);
+}

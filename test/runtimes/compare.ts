@@ -1,0 +1,27 @@
+// Comparing one runtime's numbers of the shared case with Node's: every number, element by
+// element, to a relative tolerance; a mismatch names the runtime, the quantity and the index.
+export interface CaseNumbers {
+  backend: string;
+  loss: number[];
+  validation: number[];
+  observed: number[];
+  fresh: number[];
+  ranefMean: number[];
+  ranefSd: number[];
+}
+
+export const QUANTITIES = ['loss', 'validation', 'observed', 'fresh', 'ranefMean', 'ranefSd'] as const;
+
+/** The largest |a − b| / max(|a|, |b|) over all numbers (0 when all are equal). */
+export function maxRelativeDifference(a: CaseNumbers, b: CaseNumbers): { rel: number; where: string } {
+  let worst = { rel: 0, where: 'nowhere' };
+  for (const q of QUANTITIES) {
+    if (a[q].length !== b[q].length) return { rel: Infinity, where: `${q}: ${a[q].length} vs ${b[q].length} values` };
+    a[q].forEach((x, i) => {
+      const y = b[q][i];
+      const rel = x === y ? 0 : Math.abs(x - y) / Math.max(Math.abs(x), Math.abs(y));
+      if (!(rel <= worst.rel)) worst = { rel, where: `${q}[${i}]: ${x} vs ${y}` };
+    });
+  }
+  return worst;
+}

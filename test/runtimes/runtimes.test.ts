@@ -1,0 +1,57 @@
+// The runtime matrix: the built bundle fits and predicts the same small case (fixtures/
+// case.mjs) in Node (in this process), Deno, Bun, workerd and Chromium (the demo page, fitting
+// in its Web Worker), and every runtime's numbers agree with Node's to 1e−12 relative.
+// They do not agree bit for bit, and cannot: each host brings its own Math.exp, log, sin,
+// log1p and expm1 (Node 20's V8, the newer V8 of Deno, Chromium and workerd, and Bun's
+// JavaScriptCore, which calls glibc), which differ in the last bit for a few percent of
+// arguments; the fit carries those differences to about 1e−13 (README: Runtimes).
+// The runtimes are launched together: the whole file takes a few seconds of wall time.
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { maxRelativeDifference, type CaseNumbers } from './compare';
+import { runBun, runDeno, runWorkerd, type WorkerdAnswers } from './launch';
+
+const TOLERANCE = 1e-12;
+
+let node: CaseNumbers;
+const pending: Record<string, Promise<CaseNumbers>> = {};
+let workerd: Promise<WorkerdAnswers>;
+
+beforeAll(async () => {
+  // Start the other runtimes first, so they run while Node computes the reference.
+  pending.deno = runDeno();
+  pending.bun = runBun();
+  workerd = runWorkerd();
+  pending.workerd = workerd.then((w) => w.numbers);
+  for (const p of Object.values(pending)) p.catch(() => {}); // reported by each test, not here
+  const lib = await import(pathToFileURL(resolve('dist/ngmm.js')).href);
+  const { runCase } = await import(pathToFileURL(resolve('test/runtimes/fixtures/case.mjs')).href);
+  lib.initSync();
+  node = runCase(lib);
+});
+
+describe('the same fit in every runtime', () => {
+  it('Node (the reference) fits the case with the SIMD kernels', () => {
+    expect(node.backend).toBe('wasm-simd');
+    expect(node.loss).toHaveLength(4);
+    expect(node.observed).toHaveLength(64);
+    expect(node.fresh).toHaveLength(80);
+    expect(node.ranefMean).toHaveLength(32);
+    for (const v of [...node.loss, ...node.observed, ...node.fresh, ...node.ranefSd]) expect(v).toBeGreaterThan(0);
+  });
+
+  it.each(['deno', 'bun', 'workerd'])('%s agrees with Node to 1e-12 relative', async (name) => {
+    const got = await pending[name];
+    expect(got.backend).toBe('wasm-simd');
+    const d = maxRelativeDifference(node, got);
+    expect(d.rel, `${name} vs Node, worst at ${d.where}`).toBeLessThanOrEqual(TOLERANCE);
+  });
+
+  it('workerd refuses to compile from bytes, and the error says to pass a precompiled module', async () => {
+    const { fromBytes } = await workerd;
+    expect(fromBytes.status).toBe(500);
+    expect(fromBytes.text).toMatch(/disallowed by embedder/);
+    expect(fromBytes.text).toMatch(/initSync\(\{ module \}\)/);
+  });
+});
