@@ -6,17 +6,21 @@
 // JavaScriptCore, which calls glibc), which differ in the last bit for a few percent of
 // arguments; the fit carries those differences to about 1e−13 (README: Runtimes).
 // The runtimes are launched together: the whole file takes a few seconds of wall time.
-import { resolve } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { maxRelativeDifference, type CaseNumbers } from './compare';
 import { runBun, runDeno, runWorkerd, type WorkerdAnswers } from './launch';
+import { runPage, type PageAnswers } from './page';
 
 const TOLERANCE = 1e-12;
 
 let node: CaseNumbers;
 const pending: Record<string, Promise<CaseNumbers>> = {};
 let workerd: Promise<WorkerdAnswers>;
+let chromium: Promise<PageAnswers>;
 
 beforeAll(async () => {
   // Start the other runtimes first, so they run while Node computes the reference.
@@ -24,9 +28,11 @@ beforeAll(async () => {
   pending.bun = runBun();
   workerd = runWorkerd();
   pending.workerd = workerd.then((w) => w.numbers);
+  const { runCase, CASE } = await import(pathToFileURL(resolve('test/runtimes/fixtures/case.mjs')).href);
+  chromium = runPage(CASE, mkdtempSync(join(tmpdir(), 'ngmm-page-')));
+  pending.chromium = chromium.then((c) => c.numbers);
   for (const p of Object.values(pending)) p.catch(() => {}); // reported by each test, not here
   const lib = await import(pathToFileURL(resolve('dist/ngmm.js')).href);
-  const { runCase } = await import(pathToFileURL(resolve('test/runtimes/fixtures/case.mjs')).href);
   lib.initSync();
   node = runCase(lib);
 });
@@ -41,11 +47,22 @@ describe('the same fit in every runtime', () => {
     for (const v of [...node.loss, ...node.observed, ...node.fresh, ...node.ranefSd]) expect(v).toBeGreaterThan(0);
   });
 
-  it.each(['deno', 'bun', 'workerd'])('%s agrees with Node to 1e-12 relative', async (name) => {
+  it.each(['deno', 'bun', 'workerd', 'chromium'])('%s agrees with Node to 1e-12 relative', async (name) => {
     const got = await pending[name];
     expect(got.backend).toBe('wasm-simd');
     const d = maxRelativeDifference(node, got);
     expect(d.rel, `${name} vs Node, worst at ${d.where}`).toBeLessThanOrEqual(TOLERANCE);
+  });
+
+  it('Chromium: the demo page fits in its worker, draws the live loss, predictions and effects, and cancels', async () => {
+    const page = await chromium;
+    expect(page.errors).toEqual([]);
+    expect(page.status).toMatch(/^Done in .* on wasm-simd: ran 4 epochs of Adam/);
+    expect(page.lossPoints).toBe(4);
+    expect(page.scatterPoints).toBe(node.observed.length + node.fresh.length);
+    expect(page.effectIntervals).toBe(node.ranefMean.length);
+    expect(page.cancelState, page.cancelStatus).toBe('cancelled');
+    expect(page.cancelStatus).toMatch(/^Cancelled .*aborted at epoch \d+/);
   });
 
   it('workerd refuses to compile from bytes, and the error says to pass a precompiled module', async () => {

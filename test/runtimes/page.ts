@@ -1,0 +1,79 @@
+// Drives the demo page in Chromium the way a person would: fills the controls with the
+// shared case, presses Fit, waits for the worker's result, reads the numbers and the chart
+// from the DOM and takes a screenshot; then starts a long fit and cancels it.
+import { resolve } from 'node:path';
+import { buildWeb } from '../../web/tools/build';
+import { launchChromium } from '../../web/tools/chromium';
+import { serveStatic } from '../../web/tools/server';
+import type { CaseNumbers } from './compare';
+
+export interface Case {
+  family: string;
+  dataSeed: number;
+  groups: number;
+  perGroup: number;
+  spec: { hidden: number[]; activation: string };
+  options: { epochs: number; batchSize: number; lr: number; validation: number };
+  seed: number;
+}
+
+export interface PageAnswers {
+  numbers: CaseNumbers;
+  status: string;
+  /** Points drawn on the training-loss line, and scatter points drawn. */
+  lossPoints: number;
+  scatterPoints: number;
+  effectIntervals: number;
+  errors: string[];
+  cancelStatus: string;
+  cancelState: string;
+  screenshot: string;
+}
+
+export async function runPage(c: Case, outdir: string): Promise<PageAnswers> {
+  const dir = await buildWeb(resolve(outdir, 'site'));
+  const site = await serveStatic(dir);
+  const browser = await launchChromium();
+  try {
+    const page = await browser.context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(site.url);
+    const fill = async (fields: Record<string, string | number>) => {
+      for (const [id, v] of Object.entries(fields)) {
+        const tag = await page.locator(`#${id}`).evaluate((n) => n.tagName);
+        if (tag === 'SELECT') await page.selectOption(`#${id}`, String(v));
+        else await page.fill(`#${id}`, String(v));
+      }
+    };
+    await fill({
+      family: c.family, source: 'simulated', groups: c.groups, 'per-group': c.perGroup, 'data-seed': c.dataSeed,
+      hidden: c.spec.hidden.join(','), activation: c.spec.activation, epochs: c.options.epochs, lr: c.options.lr,
+      batch: c.options.batchSize, validation: c.options.validation, seed: c.seed,
+    });
+    await page.click('#fit');
+    await page.waitForSelector('#status:is([data-state="done"], [data-state="error"])', { timeout: 60_000 });
+    const status = (await page.textContent('#status')) ?? '';
+    const json = (await page.textContent('#result-json')) ?? '';
+    const numbers = json ? (JSON.parse(json) as CaseNumbers) : ({} as CaseNumbers);
+    const lossPoints = await page.locator('#loss-chart circle.train').count();
+    const scatterPoints = await page.locator('#pred-chart circle.point').count();
+    const effectIntervals = await page.locator('#effects-chart line.interval').count();
+    const screenshot = resolve(outdir, 'demo.png');
+    await page.screenshot({ path: screenshot, fullPage: true });
+    // A long fit, cancelled once the first epoch is drawn: the worker stops and reports it.
+    await fill({ epochs: 500, validation: 0 });
+    await page.click('#fit');
+    await page.waitForSelector('#loss-chart circle.train', { timeout: 30_000 });
+    await page.click('#cancel');
+    await page.waitForSelector('#status:is([data-state="cancelled"], [data-state="done"], [data-state="error"])', { timeout: 30_000 });
+    return {
+      numbers, status, lossPoints, scatterPoints, effectIntervals, errors, screenshot,
+      cancelStatus: (await page.textContent('#status')) ?? '',
+      cancelState: (await page.getAttribute('#status', 'data-state')) ?? '',
+    };
+  } finally {
+    await browser.close();
+    await site.close();
+  }
+}

@@ -1,0 +1,161 @@
+// The demo page: reads the controls, prepares the data on the main thread (cheap), fits in a
+// Web Worker (dist's worker script, serveFits) while drawing the loss curve on every progress
+// message, then draws predictions against the truth and the groups' posterior effects.
+import type { FitProgress } from '../../ngmm/fit';
+import type { ActivationName } from '../../engine/ops/activations';
+import type { SimulatedFamily } from '../../ngmm/simulate';
+import { fitInWorker } from '../../ngmm/worker/client';
+import type { FitResult } from '../../ngmm/worker/protocol';
+import { fromCsv, simulated, type DemoData } from './data';
+import { drawEffects } from './effects';
+import { drawLoss } from './lossChart';
+import { drawScatter } from './scatter';
+
+const $ = <T extends HTMLElement = HTMLInputElement>(id: string) => {
+  const node = document.getElementById(id);
+  if (!node) throw new Error(`demo page: no element #${id}`);
+  return node as T;
+};
+const num = (id: string) => {
+  const v = Number($(id).value);
+  if (!Number.isFinite(v)) throw new Error(`${id.replace('-', ' ')}: '${$(id).value}' is not a number`);
+  return v;
+};
+
+const status = $<HTMLDivElement>('status');
+const fitButton = $<HTMLButtonElement>('fit');
+const cancelButton = $<HTMLButtonElement>('cancel');
+let csv: { text: string; name: string } | null = null;
+let worker: Worker | null = null;
+let controller: AbortController | null = null;
+
+function say(text: string, state: 'idle' | 'running' | 'done' | 'cancelled' | 'error') {
+  status.textContent = text;
+  status.dataset.state = state;
+}
+
+function readData(): DemoData {
+  const family = $<HTMLSelectElement>('family').value as SimulatedFamily;
+  if ($<HTMLSelectElement>('source').value === 'simulated') return simulated(family, num('data-seed'), num('groups'), num('per-group'));
+  if (!csv) throw new Error('drop a CSV file first (or choose the simulated data)');
+  return fromCsv(csv.text, csv.name, $('formula').value);
+}
+
+function hiddenSizes(): number[] {
+  const text = $('hidden').value.trim();
+  if (!text) return [];
+  return text.split(',').map((s) => {
+    const v = Number(s.trim());
+    if (!Number.isInteger(v) || v < 1) throw new Error(`hidden layers: '${s.trim()}' is not a positive whole number`);
+    return v;
+  });
+}
+
+const rmse = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i] - b[i]) ** 2;
+  return Math.sqrt(s / Math.max(1, a.length));
+};
+
+function showResult(data: DemoData, r: FitResult, history: FitProgress[]) {
+  const obs = r.predictions.observed, fresh = r.predictions.new;
+  drawScatter($('pred-chart'), [
+    { label: `observed groups (${obs.length} rows)`, cls: 'observed', predicted: obs, truth: data.observed.truth },
+    { label: `new groups (${fresh.length} rows)`, cls: 'new', predicted: fresh, truth: data.fresh.truth },
+  ], data.truthLabel);
+  $('pred-note').textContent = `RMSE against the ${data.truthLabel}: observed groups ${rmse(obs, data.observed.truth).toFixed(4)}, new groups ${rmse(fresh, data.fresh.truth).toFixed(4)}`;
+  drawEffects($('effects-chart'), r.ranef, data.trueEffects);
+  const sb = r.model.params.thetaB;
+  $('effects-note').textContent = sb === null ? '' : `σ_b = ${Math.log1p(Math.exp(sb)).toFixed(3)}${data.trueEffects ? ' (simulated with 0.5)' : ''}`;
+  // The same numbers the runtime tests compare across runtimes (test/runtimes/fixtures/case.mjs).
+  $('result-json').textContent = JSON.stringify({
+    backend: r.backend,
+    loss: history.map((p) => p.loss),
+    validation: history.map((p) => p.validation),
+    observed: Array.from(obs),
+    fresh: Array.from(fresh),
+    ranefMean: r.ranef.map((e) => e.mean),
+    ranefSd: r.ranef.map((e) => e.sd),
+  });
+}
+
+async function runFit() {
+  const data = readData();
+  const epochs = num('epochs');
+  const history: FitProgress[] = [];
+  drawLoss($('loss-chart'), history, epochs);
+  for (const id of ['pred-chart', 'effects-chart', 'pred-note', 'effects-note', 'result-json']) $(id).replaceChildren();
+  worker ??= new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  controller = new AbortController();
+  fitButton.disabled = true;
+  cancelButton.disabled = false;
+  say(`${data.description}. Fitting the linear GLMM first, then the network…`, 'running');
+  try {
+    const r = await fitInWorker(worker, {
+      data: data.train,
+      spec: { family: $<HTMLSelectElement>('family').value as SimulatedFamily, hidden: hiddenSizes(), activation: $<HTMLSelectElement>('activation').value as ActivationName, randomSlopes: data.randomSlopes },
+      options: { epochs, lr: num('lr'), batchSize: num('batch'), validation: num('validation') },
+      seed: num('seed'),
+      predict: [
+        { name: 'observed', X: data.observed.X, group: data.observed.group, groups: 'observed' },
+        { name: 'new', X: data.fresh.X, group: data.fresh.group, groups: 'new' },
+      ],
+    }, {
+      signal: controller.signal,
+      onProgress: (p) => {
+        history.push(p);
+        drawLoss($('loss-chart'), history, epochs);
+        const last = `epoch ${p.epoch}/${p.epochs}: training ${p.loss.toFixed(4)}${p.validation === undefined ? '' : `, validation ${p.validation.toFixed(4)}`}`;
+        $('loss-note').textContent = last;
+        say(`Fitting (${(p.elapsedMs / 1000).toFixed(1)} s) — ${last}`, 'running');
+      },
+      onWarning: (m) => ($('loss-note').textContent = `warning: ${m}`),
+    });
+    showResult(data, r, history);
+    say(`${r.cancelled ? 'Cancelled' : 'Done'} in ${(r.elapsedMs / 1000).toFixed(1)} s on ${r.backend}: ${r.info.message}.`, r.cancelled ? 'cancelled' : 'done');
+  } finally {
+    fitButton.disabled = false;
+    cancelButton.disabled = true;
+    controller = null;
+  }
+}
+
+$<HTMLFormElement>('controls').addEventListener('submit', (e) => {
+  e.preventDefault();
+  runFit().catch((err: unknown) => say(err instanceof Error ? err.message : String(err), 'error'));
+});
+cancelButton.addEventListener('click', () => {
+  controller?.abort();
+  say('Cancelling after the current batch…', 'running');
+});
+$<HTMLSelectElement>('source').addEventListener('change', (e) => {
+  const isCsv = (e.target as HTMLSelectElement).value === 'csv';
+  $('sim-fields').hidden = isCsv;
+  $('csv-fields').hidden = !isCsv;
+});
+
+async function takeFile(file: File) {
+  csv = { text: await file.text(), name: file.name };
+  $<HTMLSelectElement>('source').value = 'csv';
+  $('sim-fields').hidden = true;
+  $('csv-fields').hidden = false;
+  const header = csv.text.slice(0, csv.text.indexOf('\n')).trim();
+  say(`Loaded ${file.name} (columns: ${header}). Write a formula and press Fit.`, 'idle');
+}
+const drop = $('drop');
+drop.addEventListener('dragover', (e) => {
+  e.preventDefault();
+  drop.classList.add('over');
+});
+drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+drop.addEventListener('drop', (e) => {
+  e.preventDefault();
+  drop.classList.remove('over');
+  const file = e.dataTransfer?.files[0];
+  if (file) takeFile(file).catch((err: unknown) => say(String(err), 'error'));
+});
+$('file').addEventListener('change', (e) => {
+  const file = (e.target as HTMLInputElement).files?.[0];
+  if (file) takeFile(file).catch((err: unknown) => say(String(err), 'error'));
+});
+drawLoss($('loss-chart'), [], num('epochs'));
