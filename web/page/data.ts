@@ -27,12 +27,17 @@ export interface DemoData {
 
 export function simulated(family: SimulatedFamily, seed: number, groups: number, perGroup: number): DemoData {
   const d = simulate(family, seed, { groups, perGroup });
+  // Group effects are identified only up to the intercept, which absorbs their sample mean:
+  // the truth to compare the posteriors with is centred over the training groups.
+  const trained = new Set(d.train.group);
+  const bs = [...d.effects].filter(([g]) => trained.has(g));
+  const centre = bs.reduce((a, [, b]) => a + b, 0) / Math.max(1, bs.length);
   return {
     train: { X: d.train.X, xNames: d.xNames, y: d.train.y, group: d.train.group },
     observed: { X: d.observed.X, group: d.observed.group, truth: d.observed.mu },
     fresh: { X: d.fresh.X, group: d.fresh.group, truth: d.fresh.mu },
     truthLabel: 'true mean E[y | x, b]',
-    trueEffects: d.effects,
+    trueEffects: new Map(bs.map(([g, b]) => [g, b - centre])),
     randomSlopes: [],
     description: `simulated ${family}: ${groups} groups × ${perGroup} rows, seed ${seed}`,
   };

@@ -1,5 +1,6 @@
 // Each training group's random effect: posterior mean ± 2 SD (model.ranef(), the effect on
-// the linear predictor), groups sorted by their mean; the simulation's true effects as dots.
+// the linear predictor), groups sorted by their mean; the simulation's true effects (centred)
+// as dots.
 import type { RanefRow } from '../../ngmm/worker/protocol';
 import { el, extent, frame, legend } from './svg';
 
@@ -15,5 +16,5 @@ export function drawEffects(host: Element, ranef: readonly RanefRow[], truth?: R
     const t = truth?.get(r.group);
     if (t !== undefined) f.plot.append(el('circle', { cx: x, cy: f.y(t).toFixed(1), r: 1.8, class: 'dot truth' }));
   });
-  legend(f, truth ? [{ label: 'posterior mean ± 2 SD', cls: 'mean' }, { label: 'true effect', cls: 'truth' }] : [{ label: 'posterior mean ± 2 SD', cls: 'mean' }]);
+  legend(f, truth ? [{ label: 'posterior mean ± 2 SD', cls: 'mean' }, { label: 'true effect (centred)', cls: 'truth' }] : [{ label: 'posterior mean ± 2 SD', cls: 'mean' }]);
 }

@@ -76,8 +76,8 @@ export function legend(f: Frame, items: { label: string; cls: string }[]): void 
   const g = el('g', { class: 'legend' });
   items.forEach((it, i) => {
     const yy = M.top + 14 + i * 16;
-    g.append(el('rect', { x: WIDTH - M.right - 170, y: yy - 8, width: 10, height: 10, class: it.cls }));
-    g.append(el('text', { x: WIDTH - M.right - 155, y: yy + 1 }, it.label));
+    g.append(el('rect', { x: WIDTH - M.right - 196, y: yy - 8, width: 10, height: 10, class: it.cls }));
+    g.append(el('text', { x: WIDTH - M.right - 181, y: yy + 1 }, it.label));
   });
   f.svg.append(g);
 }
