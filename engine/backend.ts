@@ -30,7 +30,7 @@ export function initSync(opts: BackendOptions = {}): Backend {
 // disallowed by embedder") fail in the WebAssembly constructor; say what to do instead.
 function hint(e: unknown): unknown {
   if (e instanceof Error && /disallowed|code generation/i.test(e.message)) {
-    return new Error(`ngmm: this host refuses to compile WebAssembly at run time (${e.message}); compile the kernels at build time (the file ngmm/wasm/simd) and call initSync({ module }) first`, { cause: e });
+    return new Error(`ngmm: this host refuses to compile WebAssembly at run time (${e.message}); compile the kernels at deploy time (import the file ngmm/wasm/simd.wasm as a module) and call initSync({ module }) first`, { cause: e });
   }
   return e;
 }

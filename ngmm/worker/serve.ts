@@ -7,7 +7,8 @@ import { backend, initSync } from '../../engine/backend';
 import { fitAsync } from '../fit';
 import type { FitRequest, WorkerResponse, WorkerScopeLike } from './protocol';
 
-export function serveFits(scope: WorkerScopeLike): void {
+/** Answers fit and cancel messages on `scope`: by default the worker's own global scope. */
+export function serveFits(scope: WorkerScopeLike = globalThis as unknown as WorkerScopeLike): void {
   let running: AbortController | null = null;
   const post = (m: WorkerResponse) => scope.postMessage(m);
   scope.addEventListener('message', (event) => {

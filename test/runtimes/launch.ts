@@ -3,6 +3,7 @@
 // the binaries are in node_modules, and workerd listens on loopback only.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Miniflare } from 'miniflare';
@@ -11,6 +12,8 @@ import type { CaseNumbers } from './compare';
 const run = promisify(execFile);
 const fixture = (name: string) => resolve('test/runtimes/fixtures', name);
 const bin = (name: string) => resolve('node_modules/.bin', name);
+// The package's own files, found through its `exports` (a package can import itself by name).
+const fromPackage = (specifier: string) => createRequire(resolve('package.json')).resolve(specifier);
 
 async function script(cmd: string, args: string[]): Promise<CaseNumbers> {
   const { stdout } = await run(cmd, args, {
@@ -33,15 +36,16 @@ export interface WorkerdAnswers {
   fromBytes: { status: number; text: string };
 }
 
-/** A worker with the bundle, the case and the SIMD kernels as a compiled-WASM module. */
+/** A worker with the bundle, the case and the SIMD kernels as a compiled-WASM module, the
+ * last two files as a Cloudflare project would import them: 'ngmm' and 'ngmm/wasm/simd.wasm'. */
 export async function runWorkerd(): Promise<WorkerdAnswers> {
   const mf = new Miniflare({
     modulesRoot: '/worker',
     modules: [
       { type: 'ESModule', path: '/worker/index.mjs', contents: readFileSync(fixture('workerd.mjs'), 'utf8') },
-      { type: 'ESModule', path: '/worker/ngmm.js', contents: readFileSync('dist/ngmm.js', 'utf8') },
+      { type: 'ESModule', path: '/worker/ngmm.js', contents: readFileSync(fromPackage('ngmm'), 'utf8') },
       { type: 'ESModule', path: '/worker/case.mjs', contents: readFileSync(fixture('case.mjs'), 'utf8') },
-      { type: 'CompiledWasm', path: '/worker/ngmm-simd.wasm', contents: readFileSync('dist/ngmm-simd.wasm') },
+      { type: 'CompiledWasm', path: '/worker/ngmm-simd.wasm', contents: readFileSync(fromPackage('ngmm/wasm/simd.wasm')) },
     ],
     compatibilityDate: '2026-04-01',
   });
