@@ -1,7 +1,9 @@
 // Drives the demo page in Chromium the way a person would: fills the controls with the
 // shared case, presses Fit, waits for the worker's result, reads the numbers and the chart
-// from the DOM and takes a screenshot; then starts a long fit and cancels it.
+// from the DOM and takes a screenshot; then starts a long fit and cancels it; then drops a CSV
+// (through the file input) and fits it with a formula, and with a formula naming no column.
 import { resolve } from 'node:path';
+import { simulate } from '../../ngmm/simulate';
 import { buildWeb } from '../../web/tools/build';
 import { launchChromium } from '../../web/tools/chromium';
 import { serveStatic } from '../../web/tools/server';
@@ -28,6 +30,18 @@ export interface PageAnswers {
   cancelStatus: string;
   cancelState: string;
   screenshot: string;
+  csv: { expectedHeldOut: number; heldOut: number; status: string; state: string; badStatus: string; badState: string };
+}
+
+/** A CSV of simulated Bernoulli data with a text column (one-hot coded by the formula). */
+function schoolsCsv(): { text: string; rows: number; heldOut: number } {
+  const d = simulate('bernoulli', 3, { groups: 30, perGroup: 12 });
+  const lines = ['school,x1,x2,kind,y'];
+  for (const s of [d.train, d.observed, d.fresh]) {
+    for (let i = 0; i < s.y.length; i++) lines.push(`${s.group[i]},${s.X[i * 5]},${s.X[i * 5 + 1]},${i % 3 ? 'a' : 'b'},${s.y[i]}`);
+  }
+  // The page holds out the last 20 % of groups whole and the last 20 % of each other group's rows.
+  return { text: lines.join('\n'), rows: lines.length - 1, heldOut: 6 * 12 + 24 * 2 };
 }
 
 export async function runPage(c: Case, outdir: string): Promise<PageAnswers> {
@@ -67,10 +81,26 @@ export async function runPage(c: Case, outdir: string): Promise<PageAnswers> {
     await page.waitForSelector('#loss-chart circle.train', { timeout: 30_000 });
     await page.click('#cancel');
     await page.waitForSelector('#status:is([data-state="cancelled"], [data-state="done"], [data-state="error"])', { timeout: 30_000 });
+    const cancelStatus = (await page.textContent('#status')) ?? '';
+    const cancelState = (await page.getAttribute('#status', 'data-state')) ?? '';
+    const csv = schoolsCsv();
+    await page.setInputFiles('#file', { name: 'schools.csv', mimeType: 'text/csv', buffer: Buffer.from(csv.text) });
+    await fill({ family: 'bernoulli', formula: 'y ~ x1 + x2 + kind + (1 | school)', epochs: 3, validation: 0.2 });
+    const finished = '#status:is([data-state="done"], [data-state="error"])';
+    await page.click('#fit');
+    await page.waitForSelector(finished, { timeout: 30_000 });
+    const csvStatus = (await page.textContent('#status')) ?? '';
+    const csvState = (await page.getAttribute('#status', 'data-state')) ?? '';
+    const heldOut = await page.locator('#pred-chart circle.point').count();
+    await fill({ formula: 'y ~ x1 + nope + (1 | school)' });
+    await page.click('#fit');
+    await page.waitForSelector('#status[data-state="error"]', { timeout: 30_000 });
     return {
-      numbers, status, lossPoints, scatterPoints, effectIntervals, errors, screenshot,
-      cancelStatus: (await page.textContent('#status')) ?? '',
-      cancelState: (await page.getAttribute('#status', 'data-state')) ?? '',
+      numbers, status, lossPoints, scatterPoints, effectIntervals, errors, screenshot, cancelStatus, cancelState,
+      csv: {
+        expectedHeldOut: csv.heldOut, heldOut, status: csvStatus, state: csvState,
+        badStatus: (await page.textContent('#status')) ?? '', badState: (await page.getAttribute('#status', 'data-state')) ?? '',
+      },
     };
   } finally {
     await browser.close();

@@ -67,6 +67,15 @@ describe('the same fit in every runtime', () => {
     expect(page.cancelStatus).toMatch(/^Cancelled .*aborted at epoch \d+/);
   });
 
+  it('Chromium: a CSV dropped on the page fits with a formula; a formula naming no column says so', async () => {
+    const { csv } = await chromium;
+    expect(csv.state, csv.status).toBe('done');
+    expect(csv.status).toMatch(/ran 3 epochs/);
+    expect(csv.heldOut).toBe(csv.expectedHeldOut);
+    expect(csv.badState).toBe('error');
+    expect(csv.badStatus).toMatch(/schools\.csv: no column 'nope'/);
+  });
+
   it('workerd refuses to compile from bytes, and the error says to pass a precompiled module', async () => {
     const { fromBytes } = await workerd;
     expect(fromBytes.status).toBe(500);
