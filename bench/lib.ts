@@ -51,7 +51,7 @@ export interface Section {
   readonly data: unknown;
 }
 
-const ORDER = ['kernels', 'marginal', 'fit'];
+const ORDER = ['kernels', 'marginal', 'fit', 'e2e', 'study'];
 
 export function machine(): Record<string, string | number> {
   return {

@@ -1,0 +1,149 @@
+// A small SVG writer (no plotting dependency) and the study's dot-and-interval figure in the
+// spirit of the paper's Figure 3: one panel per family, one row per setting, one colour per
+// test set, a dot at the mean and a bar over the interval.
+
+export function escapeXml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+type Attrs = Record<string, string | number | undefined>;
+
+const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(2));
+function attrs(a: Attrs): string {
+  return Object.entries(a)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => ` ${k}="${escapeXml(typeof v === 'number' ? fmt(v) : String(v))}"`)
+    .join('');
+}
+
+/** Builds an SVG document element by element. */
+export class Svg {
+  private readonly parts: string[] = [];
+  constructor(readonly width: number, readonly height: number) {}
+
+  rect(x: number, y: number, w: number, h: number, a: Attrs = {}): this {
+    this.parts.push(`<rect${attrs({ x, y, width: w, height: h, ...a })}/>`);
+    return this;
+  }
+  line(x1: number, y1: number, x2: number, y2: number, a: Attrs = {}): this {
+    this.parts.push(`<line${attrs({ x1, y1, x2, y2, stroke: '#000', ...a })}/>`);
+    return this;
+  }
+  circle(cx: number, cy: number, r: number, a: Attrs = {}): this {
+    this.parts.push(`<circle${attrs({ cx, cy, r, ...a })}/>`);
+    return this;
+  }
+  text(x: number, y: number, s: string, a: Attrs = {}): this {
+    this.parts.push(`<text${attrs({ x, y, ...a })}>${escapeXml(s)}</text>`);
+    return this;
+  }
+  toString(): string {
+    return [
+      `<svg xmlns="http://www.w3.org/2000/svg" width="${this.width}" height="${this.height}" viewBox="0 0 ${this.width} ${this.height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+      `<rect x="0" y="0" width="${this.width}" height="${this.height}" fill="#fff"/>`,
+      ...this.parts,
+      '</svg>',
+      '',
+    ].join('\n');
+  }
+}
+
+/** "Nice" tick positions covering [lo, hi]. */
+export function ticks(lo: number, hi: number, target = 5): number[] {
+  if (!(hi > lo)) return [lo];
+  const raw = (hi - lo) / target;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
+  const out: number[] = [];
+  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + 1e-9 * step; v += step) out.push(Math.abs(v) < 1e-12 ? 0 : +v.toPrecision(12));
+  return out;
+}
+
+export interface Point {
+  mean: number;
+  lo: number;
+  hi: number;
+}
+
+export interface Panel {
+  title: string;
+  /** Row labels, top to bottom. */
+  rows: string[];
+  /** points[series][row], null where a cell is missing. */
+  points: (Point | null)[][];
+}
+
+export interface FigureSpec {
+  title: string;
+  subtitle?: string;
+  /** Titles of the rows of panels (e.g. the data-generating processes); panels fill rows in order. */
+  panelRows: string[];
+  panels: Panel[];
+  series: { name: string; color: string }[];
+  xLabel: string;
+  /** Appended to tick labels, e.g. '%'. */
+  unit?: string;
+  columns: number;
+  note?: string;
+}
+
+/** Panels of dot-and-interval plots sharing series colours, each with its own x-range and a line at 0. */
+export function dotIntervalFigure(spec: FigureSpec): string {
+  const pw = 300, labelW = 110, rowH = 34, top = 70, gapY = 90, left = 20;
+  const rowsPerPanel = Math.max(...spec.panels.map((p) => p.rows.length));
+  const ph = rowsPerPanel * rowH + 10;
+  const nRows = Math.ceil(spec.panels.length / spec.columns);
+  const W = left + spec.columns * (labelW + pw + 20) + 10;
+  const H = top + nRows * (ph + gapY) + (spec.note ? 20 : 0);
+  const svg = new Svg(W, H);
+  svg.text(W / 2, 22, spec.title, { 'text-anchor': 'middle', 'font-size': 16, 'font-weight': 'bold' });
+  if (spec.subtitle) svg.text(W / 2, 40, spec.subtitle, { 'text-anchor': 'middle', 'font-size': 12, fill: '#444' });
+  // Legend, top right.
+  let lx = W - 20 - spec.series.length * 150;
+  for (const s of spec.series) {
+    svg.line(lx, 56, lx + 24, 56, { stroke: s.color, 'stroke-width': 2 });
+    svg.circle(lx + 12, 56, 4, { fill: s.color });
+    svg.text(lx + 30, 60, s.name, { fill: '#222' });
+    lx += 150;
+  }
+  spec.panels.forEach((panel, k) => {
+    const r = Math.floor(k / spec.columns), c = k % spec.columns;
+    const x0 = left + c * (labelW + pw + 20) + labelW, y0 = top + r * (ph + gapY) + 24;
+    if (c === 0 && spec.panelRows[r]) svg.text(left, y0 - 14, spec.panelRows[r], { 'font-size': 13, 'font-weight': 'bold', fill: '#222' });
+    svg.text(x0 + pw / 2, y0 - 4, panel.title, { 'text-anchor': 'middle', 'font-size': 13 });
+    const vals = panel.points.flat().filter((p): p is Point => p !== null).flatMap((p) => [p.lo, p.hi, p.mean]).filter(Number.isFinite);
+    let lo = Math.min(0, ...vals), hi = Math.max(0, ...vals);
+    if (!(hi > lo)) hi = lo + 1;
+    const pad = 0.06 * (hi - lo);
+    lo -= pad;
+    hi += pad;
+    const tk = ticks(lo, hi, 5);
+    lo = Math.min(lo, tk[0]);
+    hi = Math.max(hi, tk[tk.length - 1]);
+    const X = (v: number) => x0 + ((v - lo) / (hi - lo)) * pw;
+    svg.rect(x0, y0, pw, ph, { fill: '#fafafa', stroke: '#999' });
+    for (const t of tk) {
+      svg.line(X(t), y0, X(t), y0 + ph, { stroke: '#e3e3e3' });
+      svg.line(X(t), y0 + ph, X(t), y0 + ph + 4, { stroke: '#666' });
+      svg.text(X(t), y0 + ph + 16, `${+t.toPrecision(6)}${spec.unit ?? ''}`, { 'text-anchor': 'middle', 'font-size': 11, fill: '#333' });
+    }
+    svg.line(X(0), y0, X(0), y0 + ph, { stroke: '#555', 'stroke-dasharray': '4 3' });
+    svg.text(x0 + pw / 2, y0 + ph + 34, spec.xLabel, { 'text-anchor': 'middle', 'font-size': 11, fill: '#222' });
+    panel.rows.forEach((label, i) => {
+      const yc = y0 + 5 + (i + 0.5) * rowH;
+      svg.text(x0 - 8, yc + 4, label, { 'text-anchor': 'end', 'font-size': 11, fill: '#222' });
+      const ns = spec.series.length;
+      spec.series.forEach((s, j) => {
+        const p = panel.points[j]?.[i];
+        if (!p) return;
+        const y = yc + (j - (ns - 1) / 2) * 10;
+        svg.line(X(p.lo), y, X(p.hi), y, { stroke: s.color, 'stroke-width': 2 });
+        svg.line(X(p.lo), y - 3, X(p.lo), y + 3, { stroke: s.color, 'stroke-width': 1.5 });
+        svg.line(X(p.hi), y - 3, X(p.hi), y + 3, { stroke: s.color, 'stroke-width': 1.5 });
+        svg.circle(X(p.mean), y, 4, { fill: s.color });
+      });
+    });
+  });
+  if (spec.note) svg.text(left, H - 10, spec.note, { 'font-size': 11, fill: '#444' });
+  return svg.toString();
+}
