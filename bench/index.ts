@@ -2,9 +2,10 @@
 // part of bench/RESULTS.md. `npm run bench -- kernels` runs one section.
 import { runKernels } from './kernels.bench';
 import { runMarginal } from './marginal.bench';
+import { runE2E } from './e2e.bench';
 import { writeSection, type Section } from './lib';
 
-const sections: Record<string, () => Promise<Section>> = { kernels: runKernels, marginal: runMarginal };
+const sections: Record<string, () => Promise<Section>> = { kernels: runKernels, marginal: runMarginal, e2e: runE2E };
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 for (const name of wanted.length > 0 ? wanted : Object.keys(sections)) {
   const run = sections[name];
