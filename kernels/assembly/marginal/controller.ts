@@ -36,6 +36,6 @@ export function stabilityFactor(stab: f64): f64 {
 /** The factor to scale h by, given the error norm (≤ 1 accepts) and whether the last step was rejected. */
 export function stepFactor(norm: f64, lastRejected: bool): f64 {
   if (norm == 0) return lastRejected ? 1.0 : FAC_MAX;
-  const f = Math.min(FAC_MAX, Math.max(FAC_MIN, SAFETY * Math.pow(norm, -0.2)));
+  const f = Math.min(FAC_MAX, Math.max(FAC_MIN, SAFETY * Math.exp(-0.2 * Math.log(norm))));
   return lastRejected ? Math.min(1.0, f) : f;
 }

@@ -296,8 +296,10 @@ export function solveGroup(
     st(EV, 5, e56);
     st(EV, 6, e56);
     const y1 = dopri5Step(u, hh, EV, K, false);
-    // The stage integrand weights e^{ev}, once: the moment norm and the folded gradients share them.
-    for (let i = 0; i < 7; i++) st(W, i, Math.exp(ld(EV, i)));
+    // The stage integrand weights e^{ev} (stage 0 carried from the last accepted step, 6 = 5).
+    if (stSteps + stRejected == 0) st(W, 0, Math.exp(ld(EV, 0)));
+    for (let i = 1; i < 6; i++) st(W, i, Math.exp(ld(EV, i)));
+    st(W, 6, ld(W, 5));
     const acc = Math.max(
       logErrorNorm(stepErr, rtol, atol) * influence(Math.max(u, y1), uRef),
       momentNorm(t, hh, W, mainT, mainSd, zRef, rtol, atol),
@@ -327,6 +329,7 @@ export function solveGroup(
       u = y1;
       e0 = ld(EV, 6);
       st(K, 0, ld(K, 6));
+      st(W, 0, ld(W, 6));
       h = hh * factor;
       lastRejected = false;
     } else {

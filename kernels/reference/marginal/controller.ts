@@ -63,6 +63,6 @@ export function stabilityFactor(stab: number): number {
 /** The factor to scale h by, given the error norm (≤ 1 accepts) and whether the last step was rejected. */
 export function stepFactor(norm: number, lastRejected: boolean): number {
   if (norm === 0) return lastRejected ? 1 : FAC_MAX;
-  const f = Math.min(FAC_MAX, Math.max(FAC_MIN, SAFETY * Math.pow(norm, -0.2)));
+  const f = Math.min(FAC_MAX, Math.max(FAC_MIN, SAFETY * Math.exp(-0.2 * Math.log(norm))));
   return lastRejected ? Math.min(1, f) : f;
 }

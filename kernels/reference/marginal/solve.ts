@@ -255,8 +255,12 @@ export function solveGroup(g: Integrand, o: SolveOptions): GroupStats {
     for (let s = 1; s < 5; s++) ev[s] = g.shifted(t + C[s] * hh);
     ev[5] = ev[6] = g.shifted(last ? target : t + hh);
     const r = dopri5Step(u, hh, ev, forward, k, Y);
-    // The stage integrand weights e^{ev}, once: the moment norm and the folded gradients share them.
-    for (let i = 0; i < 7; i++) stageWeights[i] = Math.exp(ev[i]);
+    // The stage integrand weights e^{ev}, once: the moment norm and the folded gradients share
+    // them. Stage 0 is the last accepted step's stage 6 (kept in stageWeights[0]) and stages 5
+    // and 6 share t + h, so a step takes five exps.
+    if (stats.steps + stats.rejected === 0) stageWeights[0] = Math.exp(ev[0]);
+    for (let i = 1; i < 6; i++) stageWeights[i] = Math.exp(ev[i]);
+    stageWeights[6] = stageWeights[5];
     const acc = Math.max(
       logErrorNorm(r.err, o.rtol, o.atol) * influence(Math.max(u, r.y1), uRef),
       momentNorm(t, hh, stageWeights, main, zRef, o),
@@ -274,6 +278,7 @@ export function solveGroup(g: Integrand, o: SolveOptions): GroupStats {
       u = r.y1;
       e0 = ev[6];
       k[0] = k[6];
+      stageWeights[0] = stageWeights[6];
       h = hh * factor;
       lastRejected = false;
     } else {
