@@ -11,9 +11,14 @@ export interface FitInWorkerOptions {
   signal?: AbortSignal;
 }
 
-export function fitInWorker(worker: WorkerLike, request: Omit<FitRequest, 'type'>, o: FitInWorkerOptions = {}): Promise<FitResult> {
+// Each call's messages carry its own id: several calls may share a worker (the worker answers
+// a second fit while one runs with an error addressed to that call only).
+let nextId = 0;
+
+export function fitInWorker(worker: WorkerLike, request: Omit<FitRequest, 'type' | 'id'>, o: FitInWorkerOptions = {}): Promise<FitResult> {
+  const id = `ngmm-fit-${++nextId}`;
   return new Promise((resolve, reject) => {
-    const cancel = () => worker.postMessage({ type: 'cancel' });
+    const cancel = () => worker.postMessage({ type: 'cancel', id });
     const done = () => {
       worker.removeEventListener('message', onMessage);
       worker.removeEventListener('error', onError);
@@ -21,6 +26,7 @@ export function fitInWorker(worker: WorkerLike, request: Omit<FitRequest, 'type'
     };
     const onMessage = (event: { data: WorkerResponse }) => {
       const m = event.data;
+      if (m.id !== id) return;
       if (m.type === 'progress') o.onProgress?.(m.progress);
       else if (m.type === 'warning') o.onWarning?.(m.message);
       else if (m.type === 'error') {
@@ -28,7 +34,7 @@ export function fitInWorker(worker: WorkerLike, request: Omit<FitRequest, 'type'
         reject(new Error(`ngmm worker: ${m.message}`));
       } else if (m.type === 'done') {
         done();
-        const { type: _type, ...result } = m;
+        const { type: _type, id: _id, ...result } = m;
         resolve(result);
       }
     };
@@ -40,7 +46,7 @@ export function fitInWorker(worker: WorkerLike, request: Omit<FitRequest, 'type'
     worker.addEventListener('message', onMessage);
     worker.addEventListener('error', onError);
     o.signal?.addEventListener('abort', cancel, { once: true });
-    worker.postMessage({ type: 'fit', ...request });
+    worker.postMessage({ ...request, type: 'fit', id });
     if (o.signal?.aborted) cancel();
   });
 }

@@ -20,6 +20,8 @@ export interface PredictRequest {
 
 export interface FitRequest {
   type: 'fit';
+  /** Echoed in every answer to this request, so that several callers can share one worker. */
+  id?: number | string;
   data: ModelData;
   spec: ModelSpec;
   /** fit's options, less the callbacks (progress and warnings come back as messages). */
@@ -33,6 +35,8 @@ export interface FitRequest {
 
 export interface CancelRequest {
   type: 'cancel';
+  /** The fit to cancel; without it, whichever fit is running. */
+  id?: number | string;
 }
 
 export type WorkerRequest = FitRequest | CancelRequest;
@@ -54,11 +58,12 @@ export interface FitResult {
   elapsedMs: number;
 }
 
-export type WorkerResponse =
+export type WorkerResponse = { id?: number | string } & (
   | { type: 'progress'; progress: FitProgress }
   | { type: 'warning'; message: string }
   | ({ type: 'done' } & FitResult)
-  | { type: 'error'; message: string };
+  | { type: 'error'; message: string }
+);
 
 /** What serveFits needs of a worker's global scope (`self` in a dedicated worker). */
 export interface WorkerScopeLike {

@@ -9,23 +9,23 @@ import type { FitRequest, WorkerResponse, WorkerScopeLike } from './protocol';
 
 /** Answers fit and cancel messages on `scope`: by default the worker's own global scope. */
 export function serveFits(scope: WorkerScopeLike = globalThis as unknown as WorkerScopeLike): void {
-  let running: AbortController | null = null;
-  const post = (m: WorkerResponse) => scope.postMessage(m);
+  let running: { id: FitRequest['id']; controller: AbortController } | null = null;
   scope.addEventListener('message', (event) => {
     const msg = event.data;
     if (msg?.type === 'cancel') {
-      running?.abort();
+      if (running && (msg.id === undefined || msg.id === running.id)) running.controller.abort();
     } else if (msg?.type === 'fit') {
+      const post = (m: WorkerResponse) => scope.postMessage(msg.id === undefined ? m : { ...m, id: msg.id });
       if (running) {
         post({ type: 'error', message: 'a fit is already running in this worker; cancel it or wait for its result' });
         return;
       }
-      const controller = (running = new AbortController());
-      runFit(msg, controller.signal, post)
+      const current = (running = { id: msg.id, controller: new AbortController() });
+      runFit(msg, current.controller.signal, post)
         .catch((e: unknown) => post({ type: 'error', message: e instanceof Error ? e.message : String(e) }))
         .finally(() => (running = null));
     } else {
-      post({ type: 'error', message: `unknown message type '${(msg as { type?: unknown } | null)?.type}' (expected 'fit' or 'cancel')` });
+      scope.postMessage({ type: 'error', message: `unknown message type '${(msg as { type?: unknown } | null)?.type}' (expected 'fit' or 'cancel')` });
     }
   });
 }
