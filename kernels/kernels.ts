@@ -68,9 +68,10 @@ export interface Kernels {
     L: P, gf: P, gs: P, gphi: P, stats: P, work: P, workSteps: N,
   ): number;
 
-  /** The family log-likelihood core and its η-VJP on an n × K grid (Gauss–Hermite marginal). */
-  family_core_f64(code: N, n: N, K: N, y: P, trials: P, phi: number, eta: P, out: P): void;
-  family_score_vjp_f64(code: N, n: N, K: N, y: P, trials: P, phi: number, eta: P, g: P, out: P): void;
+  /** The Gauss–Hermite marginal's per-element work (kernels/assembly/quadrature.ts). */
+  quad_loglik_f64(code: N, G: N, offsets: P, K: N, q: N, y: P, trials: P, f: P, g: P, nodes: P, phi: number, core: P, score: P, dphi: P): void;
+  quad_loglik_vjp_f64(G: N, offsets: P, K: N, q: N, nodes: P, score: P, up: P, gf: P, gg: P): void;
+  quad_mode_f64(code: N, G: N, offsets: P, q: N, y: P, trials: P, f: P, g: P, phi: number, mode: P, chol: P): void;
 
   /** Lane-wise exp (x ≤ 0) and log1p (x ∈ [0, 1]) of the SIMD build's hot loops. */
   vexp_f64(n: N, x: P, out: P): void;

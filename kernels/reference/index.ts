@@ -5,7 +5,7 @@
 import type { Kernels } from '../kernels';
 import { erf, erfc, lgamma, log1pexp, logNdtr } from './special';
 import { marginalKernel } from './marginal/kernel';
-import { obsCore, obsScore } from './marginal/obs';
+import { quadLoglik, quadLoglikVjp, quadMode } from './quadrature';
 
 export interface HeapViews {
   readonly f64: Float64Array;
@@ -223,23 +223,10 @@ export function createReferenceKernels(mem: HeapViews): Kernels {
       return m + s;
     },
     peak_probe_flops: () => 2,
-    family_core_f64(code, n, K, y, trials, phi, eta, out) {
-      const f = mem.f64;
-      for (let j = 0; j < n; j++) {
-        const yj = f[(y >> 3) + j], m = trials ? f[(trials >> 3) + j] : 1;
-        for (let k = 0; k < K; k++) f[(out >> 3) + j * K + k] = obsCore(code, yj, m, f[(eta >> 3) + j * K + k], phi);
-      }
-    },
-    family_score_vjp_f64(code, n, K, y, trials, phi, eta, g, out) {
-      const f = mem.f64;
-      for (let j = 0; j < n; j++) {
-        const yj = f[(y >> 3) + j], m = trials ? f[(trials >> 3) + j] : 1;
-        for (let k = 0; k < K; k++) {
-          const o = j * K + k;
-          f[(out >> 3) + o] = f[(g >> 3) + o] * obsScore(code, yj, m, f[(eta >> 3) + o], phi);
-        }
-      }
-    },
+    quad_loglik_f64: (code, G, offsets, K, q, y, trials, f, g, nodes, phi, core, score, dphi) =>
+      quadLoglik(mem, code, G, offsets, K, q, y, trials, f, g, nodes, phi, core, score, dphi),
+    quad_loglik_vjp_f64: (G, offsets, K, q, nodes, score, up, gf, gg) => quadLoglikVjp(mem, G, offsets, K, q, nodes, score, up, gf, gg),
+    quad_mode_f64: (code, G, offsets, q, y, trials, f, g, phi, mode, chol) => quadMode(mem, code, G, offsets, q, y, trials, f, g, phi, mode, chol),
     vexp_f64: map(Math.exp),
     vlog1p_f64: map(Math.log1p),
 

@@ -201,21 +201,46 @@ describe('kernel parity: wasm-simd and wasm-scalar against the TypeScript refere
     );
   });
 
-  it('family log-likelihood core and score VJP on an n × K grid, every family code', () => {
+  it('Gauss–Hermite per-element kernels (log-likelihood and score on the node grid, their VJP, group modes), every family code, q = 1..3', () => {
     fc.assert(
       fc.property(
-        fc.tuple(size, fc.integer({ min: 1, max: 9 }), fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 1e6 })),
-        ([n, K, code, seed]) => {
+        fc.tuple(fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 4 }), fc.integer({ min: 1, max: 9 }),
+          fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 1e6 })),
+        ([sizes, K, q, code, seed]) => {
           let s = seed;
           const u = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+          const G = sizes.length, n = sizes.reduce((a, b) => a + b, 0);
+          const offsets = new Int32Array(G + 1);
+          sizes.forEach((c, i) => (offsets[i + 1] = offsets[i] + c));
           const m = Float64Array.from({ length: n }, () => 1 + Math.floor(5 * u()));
           const y = Float64Array.from(m, (mj) => (code <= 1 ? 4 * u() - 2 : code <= 4 ? Math.floor(u() * (mj + 1)) : Math.floor(6 * u())));
-          const eta = Float64Array.from({ length: n * K }, () => (code === 6 ? 0.3 + 2 * u() : 6 * u() - 3));
-          const g = Float64Array.from({ length: n * K }, () => 2 * u() - 1);
+          // Poisson-sqrt needs η > 0: positive f, small g and nodes.
+          const f = Float64Array.from({ length: n }, () => (code === 6 ? 1.5 + u() : 4 * u() - 2));
+          const g = Float64Array.from({ length: n * q }, () => (code === 6 ? 0.2 : 1) * (2 * u() - 1));
+          const nodes = Float64Array.from({ length: G * K * q }, () => (code === 6 ? 1 : 3) * (2 * u() - 1));
+          const up = Float64Array.from({ length: n * K }, () => 2 * u() - 1);
           const trials = code >= 2 && code <= 4;
-          const ins: Record<string, Float64Array> = trials ? { y, m, eta, g } : { y, eta, g };
-          compare('family_core_f64', ins, { out: n * K }, (k, p) => k.family_core_f64(code, n, K, p.y, trials ? p.m : 0, 0.7, p.eta, p.out));
-          compare('family_score_vjp_f64', ins, { out: n * K }, (k, p) => k.family_score_vjp_f64(code, n, K, p.y, trials ? p.m : 0, 0.7, p.eta, p.g, p.out));
+          const ins: Arrays = { offsets, y, m, f, g, nodes, up };
+          const phi = 0.7;
+          // Elements are differences of terms of size ≤ m·(1 + |η|) (|η| ≤ 11 here): the error is
+          // measured against that, as a score y·σ(−η) − (m − y)·σ(η) may cancel to near 0.
+          const termScale = (_o: string, i: number) => 12 * (trials ? m[Math.floor(i / K)] : 1) / (code <= 1 ? phi * phi * phi : 1);
+          compare('quad_loglik_f64', ins, { core: n * K, score: n * K, dphi: n * K }, (k, p) =>
+            k.quad_loglik_f64(code, G, p.offsets, K, q, p.y, trials ? p.m : 0, p.f, p.g, p.nodes, phi, p.core, p.score, p.dphi), termScale);
+          if (code === 2 && q === 1) {
+            // Without dphi the SIMD build takes its two-lane logit path.
+            compare('quad_loglik_f64 (logit lanes)', ins, { core: n * K, score: n * K }, (k, p) =>
+              k.quad_loglik_f64(code, G, p.offsets, K, q, p.y, trials ? p.m : 0, p.f, p.g, p.nodes, phi, p.core, p.score, 0), termScale);
+          }
+          const score = Float64Array.from({ length: n * K }, () => 2 * u() - 1);
+          compare('quad_loglik_vjp_f64', { ...ins, score }, { gf: n, gg: n * q }, (k, p) =>
+            k.quad_loglik_vjp_f64(G, p.offsets, K, q, p.nodes, p.score, p.up, p.gf, p.gg));
+          if (code !== 6) {
+            // Modes and Cholesky entries are O(1)–O(10) here; Newton converges quadratically, so
+            // exp/log rounding differences leave both at the same point to ~1e−15.
+            compare('quad_mode_f64', ins, { mode: G * q, chol: G * q * q }, (k, p) =>
+              k.quad_mode_f64(code, G, p.offsets, q, p.y, trials ? p.m : 0, p.f, p.g, phi, p.mode, p.chol), () => 10);
+          }
         },
       ),
       { numRuns: RUNS },

@@ -1,0 +1,276 @@
+// The per-element work of the (adaptive) Gauss–Hermite marginal (ngmm/marginal/quadrature.ts):
+// the WASM twin of kernels/reference/quadrature.ts. Groups are contiguous row ranges
+// offsets[i] … offsets[i+1]; node b_{ik} of group i is nodes[(i·K + k)·q …]; the grid is
+// row-major n × K (observation j's row holds its value at the K nodes of its group).
+//
+//   quad_loglik_f64      η_jk = f_j + ⟨g_j, b_{i(j)k}⟩, then core(y_j, η_jk, ϕ) and its score
+//                        ∂core/∂η (and ∂core/∂ϕ where dphi ≠ 0) in one pass, so the backward
+//                        pass needs no exp/log again;
+//   quad_loglik_vjp_f64  gf_j = Σ_k up_jk·score_jk, gg_jd = Σ_k up_jk·score_jk·b_{i(j)kd};
+//   quad_mode_f64        each group's mode b̂ of ℓ(b) = Σ_j core(y_j, f_j + ⟨g_j, b⟩) − ‖b‖²/2 by
+//                        damped Newton, and the Cholesky factor of −∇²ℓ(b̂) (q ≤ 3).
+// The SIMD build runs the Bernoulli/binomial logit with q = 1 two lanes at a time (two nodes
+// in quad_loglik, two observations in the Newton sums; vexp, vlog1p, one division), the
+// formulas of obs.ts lane-wise; everything else is scalar obs.ts.
+import { BINOMIAL_LOGIT, obsCore, obsDphi, obsHess, obsScore } from './marginal/obs';
+import { vexp, vlog1p } from './vmath';
+
+// @ts-ignore: decorator
+@inline
+function ld(p: usize, i: i32): f64 {
+  return load<f64>(p + (<usize>i << 3));
+}
+
+// @ts-ignore: decorator
+@inline
+function st(p: usize, i: i32, v: f64): void {
+  store<f64>(p + (<usize>i << 3), v);
+}
+
+// The logit core and score on two lanes of η, stored at pc and ps:
+//   core = y·η − m·(max(η, 0) + log1p(e)), e = e^{−|η|};
+//   score = y·σ(−η) − (m − y)·σ(η), σ(|η|) = 1/(1 + e), σ(−|η|) = e/(1 + e).
+const LANES = memory.data(32, 16);
+
+// @ts-ignore: decorator
+@inline
+function logitLanes(eta: v128, y: v128, m: v128, pc: usize, ps: usize): void {
+  const zero = f64x2.splat(0), one = f64x2.splat(1);
+  const e = vexp(f64x2.neg(f64x2.abs(eta)));
+  const sp = f64x2.add(f64x2.max(eta, zero), vlog1p(e));
+  v128.store(pc, f64x2.sub(f64x2.mul(y, eta), f64x2.mul(m, sp)));
+  const big = f64x2.div(one, f64x2.add(one, e));
+  const small = f64x2.mul(e, big);
+  const pos = f64x2.ge(eta, zero);
+  v128.store(ps, f64x2.sub(f64x2.mul(y, v128.bitselect(small, big, pos)), f64x2.mul(f64x2.sub(m, y), v128.bitselect(big, small, pos))));
+}
+
+export function quad_loglik_f64(
+  code: i32, G: i32, offsets: usize, K: i32, q: i32, y: usize, trials: usize, f: usize, g: usize,
+  nodes: usize, phi: f64, core: usize, score: usize, dphi: usize,
+): void {
+  const simd = ASC_FEATURE_SIMD && code == BINOMIAL_LOGIT && q == 1 && dphi == 0;
+  for (let i = 0; i < G; i++) {
+    const lo = load<i32>(offsets + (<usize>i << 2)), hi = load<i32>(offsets + (<usize>(i + 1) << 2));
+    const nb = nodes + (<usize>(i * K * q) << 3);
+    for (let j = lo; j < hi; j++) {
+      const yj = ld(y, j), m = trials != 0 ? ld(trials, j) : 1.0, fj = ld(f, j);
+      const row = j * K;
+      let k = 0;
+      if (simd) {
+        const gj = f64x2.splat(ld(g, j)), fv = f64x2.splat(fj), yv = f64x2.splat(yj), mv = f64x2.splat(m);
+        for (; k + 2 <= K; k += 2) {
+          logitLanes(f64x2.add(fv, f64x2.mul(gj, v128.load(nb + (<usize>k << 3)))), yv, mv,
+            core + (<usize>(row + k) << 3), score + (<usize>(row + k) << 3));
+        }
+        if (k < K) {
+          // An odd last node: both lanes on it, lane 0 kept (the scalar path costs three pairs).
+          logitLanes(f64x2.add(fv, f64x2.mul(gj, v128.load64_splat(nb + (<usize>k << 3)))), yv, mv, LANES, LANES + 16);
+          st(core, row + k, load<f64>(LANES));
+          st(score, row + k, load<f64>(LANES, 16));
+          k++;
+        }
+      }
+      for (; k < K; k++) {
+        let eta = fj;
+        for (let d = 0; d < q; d++) eta += ld(g, j * q + d) * ld(nb, k * q + d);
+        st(core, row + k, obsCore(code, yj, m, eta, phi));
+        st(score, row + k, obsScore(code, yj, m, eta, phi));
+        if (dphi != 0) st(dphi, row + k, obsDphi(code, yj, m, eta, phi));
+      }
+    }
+  }
+}
+
+export function quad_loglik_vjp_f64(
+  G: i32, offsets: usize, K: i32, q: i32, nodes: usize, score: usize, up: usize, gf: usize, gg: usize,
+): void {
+  for (let i = 0; i < G; i++) {
+    const lo = load<i32>(offsets + (<usize>i << 2)), hi = load<i32>(offsets + (<usize>(i + 1) << 2));
+    const nb = nodes + (<usize>(i * K * q) << 3);
+    for (let j = lo; j < hi; j++) {
+      const row = j * K;
+      let sf: f64 = 0;
+      let s0: f64 = 0, s1: f64 = 0, s2: f64 = 0;
+      for (let k = 0; k < K; k++) {
+        const w = ld(up, row + k) * ld(score, row + k);
+        sf += w;
+        s0 += w * ld(nb, k * q);
+        if (q > 1) s1 += w * ld(nb, k * q + 1);
+        if (q > 2) s2 += w * ld(nb, k * q + 2);
+      }
+      if (gf != 0) st(gf, j, sf);
+      if (gg != 0) {
+        st(gg, j * q, s0);
+        if (q > 1) st(gg, j * q + 1, s1);
+        if (q > 2) st(gg, j * q + 2, s2);
+      }
+    }
+  }
+}
+
+// Newton state for one group (q ≤ 3): b, trial, gradient, H = −∇²ℓ, its Cholesky factor L
+// (row-major, lower), and the triangular-solve scratch.
+const B = memory.data(3 << 3, 16);
+const TRIAL = memory.data(3 << 3, 16);
+const GRAD = memory.data(3 << 3, 16);
+const H = memory.data(9 << 3, 16);
+const L = memory.data(9 << 3, 16);
+const Z = memory.data(3 << 3, 16);
+const STEP = memory.data(3 << 3, 16);
+
+// Group state for `value` and `derivs`.
+let mCode: i32 = 0, mQ: i32 = 0, mLo: i32 = 0, mHi: i32 = 0;
+let mY: usize = 0, mTrials: usize = 0, mF: usize = 0, mG: usize = 0;
+let mPhi: f64 = 0;
+
+function predictor(j: i32, b: usize): f64 {
+  let eta = ld(mF, j);
+  for (let d = 0; d < mQ; d++) eta += ld(mG, j * mQ + d) * ld(b, d);
+  return eta;
+}
+
+function value(b: usize): f64 {
+  let v: f64 = 0;
+  for (let d = 0; d < mQ; d++) v -= 0.5 * ld(b, d) * ld(b, d);
+  let j = mLo;
+  if (ASC_FEATURE_SIMD && mCode == BINOMIAL_LOGIT && mQ == 1) {
+    // Two observations at a time: core = y·η − m·(max(η, 0) + log1p(e^{−|η|})).
+    const bv = f64x2.splat(ld(b, 0)), zero = f64x2.splat(0), ones = f64x2.splat(1);
+    let acc = f64x2.splat(0);
+    for (; j + 2 <= mHi; j += 2) {
+      const o = <usize>j << 3;
+      const eta = f64x2.add(v128.load(mF + o), f64x2.mul(v128.load(mG + o), bv));
+      const m = mTrials != 0 ? v128.load(mTrials + o) : ones;
+      const sp = f64x2.add(f64x2.max(eta, zero), vlog1p(vexp(f64x2.neg(f64x2.abs(eta)))));
+      acc = f64x2.add(acc, f64x2.sub(f64x2.mul(v128.load(mY + o), eta), f64x2.mul(m, sp)));
+    }
+    v += f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
+  }
+  for (; j < mHi; j++) v += obsCore(mCode, ld(mY, j), mTrials != 0 ? ld(mTrials, j) : 1.0, predictor(j, b), mPhi);
+  return v;
+}
+
+function derivs(): void {
+  const q = mQ;
+  for (let d = 0; d < q; d++) st(GRAD, d, -ld(B, d));
+  for (let d = 0; d < q * q; d++) st(H, d, 0);
+  for (let d = 0; d < q; d++) st(H, d * q + d, 1);
+  let j = mLo;
+  if (ASC_FEATURE_SIMD && mCode == BINOMIAL_LOGIT && q == 1) {
+    // score = y·σ(−η) − (m − y)·σ(η), hess = −m·σ(η)·σ(−η), two observations at a time.
+    const bv = f64x2.splat(ld(B, 0)), zero = f64x2.splat(0), ones = f64x2.splat(1);
+    let gr = f64x2.splat(0), hs = f64x2.splat(0);
+    for (; j + 2 <= mHi; j += 2) {
+      const o = <usize>j << 3;
+      const gj = v128.load(mG + o);
+      const eta = f64x2.add(v128.load(mF + o), f64x2.mul(gj, bv));
+      const y = v128.load(mY + o);
+      const m = mTrials != 0 ? v128.load(mTrials + o) : ones;
+      const e = vexp(f64x2.neg(f64x2.abs(eta)));
+      const big = f64x2.div(ones, f64x2.add(ones, e));
+      const small = f64x2.mul(e, big);
+      const pos = f64x2.ge(eta, zero);
+      const sigPos = v128.bitselect(big, small, pos);
+      const sigNeg = v128.bitselect(small, big, pos);
+      const r = f64x2.sub(f64x2.mul(y, sigNeg), f64x2.mul(f64x2.sub(m, y), sigPos));
+      gr = f64x2.add(gr, f64x2.mul(r, gj));
+      hs = f64x2.add(hs, f64x2.mul(f64x2.mul(m, f64x2.mul(big, small)), f64x2.mul(gj, gj)));
+    }
+    st(GRAD, 0, ld(GRAD, 0) + (f64x2.extract_lane(gr, 0) + f64x2.extract_lane(gr, 1)));
+    st(H, 0, ld(H, 0) + (f64x2.extract_lane(hs, 0) + f64x2.extract_lane(hs, 1)));
+  }
+  for (; j < mHi; j++) {
+    const eta = predictor(j, B);
+    const yj = ld(mY, j), m = mTrials != 0 ? ld(mTrials, j) : 1.0;
+    const r = obsScore(mCode, yj, m, eta, mPhi);
+    const h = obsHess(mCode, yj, m, eta, mPhi);
+    for (let d = 0; d < q; d++) {
+      const gd = ld(mG, j * q + d);
+      st(GRAD, d, ld(GRAD, d) + r * gd);
+      for (let e = 0; e < q; e++) st(H, d * q + e, ld(H, d * q + e) - h * gd * ld(mG, j * q + e));
+    }
+  }
+}
+
+function cholesky(): bool {
+  const q = mQ;
+  for (let d = 0; d < q * q; d++) st(L, d, 0);
+  for (let i = 0; i < q; i++) {
+    for (let jj = 0; jj <= i; jj++) {
+      let sum = ld(H, i * q + jj);
+      for (let k = 0; k < jj; k++) sum -= ld(L, i * q + k) * ld(L, jj * q + k);
+      if (i == jj) {
+        if (!(sum > 0)) return false;
+        st(L, i * q + i, Math.sqrt(sum));
+      } else st(L, i * q + jj, sum / ld(L, jj * q + jj));
+    }
+  }
+  return true;
+}
+
+export function quad_mode_f64(
+  code: i32, G: i32, offsets: usize, q: i32, y: usize, trials: usize, f: usize, g: usize, phi: f64, mode: usize, chol: usize,
+): void {
+  mCode = code;
+  mQ = q;
+  mY = y;
+  mTrials = trials;
+  mF = f;
+  mG = g;
+  mPhi = phi;
+  for (let gi = 0; gi < G; gi++) {
+    mLo = load<i32>(offsets + (<usize>gi << 2));
+    mHi = load<i32>(offsets + (<usize>(gi + 1) << 2));
+    for (let d = 0; d < q; d++) st(B, d, 0);
+    let v = value(B);
+    for (let it = 0; it < 100; it++) {
+      derivs();
+      if (!cholesky()) break;
+      // Newton step δ = H⁻¹∇ by the two triangular solves.
+      for (let i = 0; i < q; i++) {
+        let sum = ld(GRAD, i);
+        for (let k = 0; k < i; k++) sum -= ld(L, i * q + k) * ld(Z, k);
+        st(Z, i, sum / ld(L, i * q + i));
+      }
+      for (let i = q - 1; i >= 0; i--) {
+        let sum = ld(Z, i);
+        for (let k = i + 1; k < q; k++) sum -= ld(L, k * q + i) * ld(STEP, k);
+        st(STEP, i, sum / ld(L, i * q + i));
+      }
+      // Near the mode (step ≤ 1e−6) take full Newton steps without the line search, whose test
+      // on the gain in ℓ rounding noise swamps at the flat top, until the step is ≤ 1e−12.
+      let norm: f64 = 0;
+      for (let d = 0; d < q; d++) norm = Math.max(norm, Math.abs(ld(STEP, d)) / (1 + Math.abs(ld(B, d))));
+      if (norm <= 1e-6) {
+        for (let d = 0; d < q; d++) st(B, d, ld(B, d) + ld(STEP, d));
+        if (norm <= 1e-12) break;
+        v = value(B);
+        continue;
+      }
+      let lambda: f64 = 1;
+      let accepted = false, done = false;
+      for (let half = 0; half < 40; half++) {
+        for (let d = 0; d < q; d++) st(TRIAL, d, ld(B, d) + lambda * ld(STEP, d));
+        const vt = value(TRIAL);
+        if (vt >= v) {
+          accepted = true;
+          for (let d = 0; d < q; d++) st(B, d, ld(TRIAL, d));
+          const dv = vt - v;
+          v = vt;
+          if (dv <= 1e-15 * (1 + Math.abs(v))) done = true;
+          break;
+        }
+        lambda *= 0.5;
+      }
+      if (!accepted || done) break;
+    }
+    derivs();
+    if (!cholesky()) {
+      for (let d = 0; d < q * q; d++) st(L, d, 0);
+      for (let d = 0; d < q; d++) st(L, d * q + d, 1);
+    }
+    for (let d = 0; d < q; d++) st(mode, gi * q + d, ld(B, d));
+    for (let d = 0; d < q * q; d++) st(chol, gi * q * q + d, ld(L, d));
+  }
+}

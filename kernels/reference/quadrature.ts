@@ -1,0 +1,151 @@
+// The reference for kernels/assembly/quadrature.ts (the per-element work of the Gauss–Hermite
+// marginal): the same contracts over typed-array views of the heap, written plainly. See the
+// assembly file for the layout. The SIMD build's logit path agrees with this to rounding.
+import type { HeapViews } from './index';
+import { obsCore, obsDphi, obsHess, obsScore } from './marginal/obs';
+
+export function quadLoglik(
+  mem: HeapViews, code: number, G: number, offsets: number, K: number, q: number, y: number, trials: number,
+  f: number, g: number, nodes: number, phi: number, core: number, score: number, dphi: number,
+): void {
+  const F = mem.f64, I = mem.i32;
+  for (let i = 0; i < G; i++) {
+    const nb = (nodes >> 3) + i * K * q;
+    for (let j = I[(offsets >> 2) + i]; j < I[(offsets >> 2) + i + 1]; j++) {
+      const yj = F[(y >> 3) + j], m = trials ? F[(trials >> 3) + j] : 1;
+      for (let k = 0; k < K; k++) {
+        let eta = F[(f >> 3) + j];
+        for (let d = 0; d < q; d++) eta += F[(g >> 3) + j * q + d] * F[nb + k * q + d];
+        F[(core >> 3) + j * K + k] = obsCore(code, yj, m, eta, phi);
+        F[(score >> 3) + j * K + k] = obsScore(code, yj, m, eta, phi);
+        if (dphi) F[(dphi >> 3) + j * K + k] = obsDphi(code, yj, m, eta, phi);
+      }
+    }
+  }
+}
+
+export function quadLoglikVjp(
+  mem: HeapViews, G: number, offsets: number, K: number, q: number, nodes: number, score: number, up: number, gf: number, gg: number,
+): void {
+  const F = mem.f64, I = mem.i32;
+  for (let i = 0; i < G; i++) {
+    const nb = (nodes >> 3) + i * K * q;
+    for (let j = I[(offsets >> 2) + i]; j < I[(offsets >> 2) + i + 1]; j++) {
+      let sf = 0;
+      const s = [0, 0, 0];
+      for (let k = 0; k < K; k++) {
+        const w = F[(up >> 3) + j * K + k] * F[(score >> 3) + j * K + k];
+        sf += w;
+        for (let d = 0; d < q; d++) s[d] += w * F[nb + k * q + d];
+      }
+      if (gf) F[(gf >> 3) + j] = sf;
+      if (gg) for (let d = 0; d < q; d++) F[(gg >> 3) + j * q + d] = s[d];
+    }
+  }
+}
+
+/**
+ * Each group's mode b̂ of ℓ(b) = Σ_j core(y_j, f_j + ⟨g_j, b⟩) − ‖b‖²/2 by damped Newton from 0
+ * (step halving until ℓ does not decrease; full steps once the step is ≤ 1e−6, until it is
+ * ≤ 1e−12 or ℓ gains ≤ 1e−15 relative), and the
+ * Cholesky factor L (row-major, lower) of H = −∇²ℓ(b̂); L = I where H is not positive definite.
+ */
+export function quadMode(
+  mem: HeapViews, code: number, G: number, offsets: number, q: number, y: number, trials: number,
+  f: number, g: number, phi: number, mode: number, chol: number,
+): void {
+  const F = mem.f64, I = mem.i32;
+  const b = new Float64Array(q), trial = new Float64Array(q), grad = new Float64Array(q);
+  const H = new Float64Array(q * q), L = new Float64Array(q * q), z = new Float64Array(q), step = new Float64Array(q);
+  for (let gi = 0; gi < G; gi++) {
+    const lo = I[(offsets >> 2) + gi], hi = I[(offsets >> 2) + gi + 1];
+    const eta = (j: number, bb: Float64Array) => {
+      let e = F[(f >> 3) + j];
+      for (let d = 0; d < q; d++) e += F[(g >> 3) + j * q + d] * bb[d];
+      return e;
+    };
+    const value = (bb: Float64Array) => {
+      let v = 0;
+      for (let d = 0; d < q; d++) v -= 0.5 * bb[d] * bb[d];
+      for (let j = lo; j < hi; j++) v += obsCore(code, F[(y >> 3) + j], trials ? F[(trials >> 3) + j] : 1, eta(j, bb), phi);
+      return v;
+    };
+    const derivs = () => {
+      for (let d = 0; d < q; d++) grad[d] = -b[d];
+      H.fill(0);
+      for (let d = 0; d < q; d++) H[d * q + d] = 1;
+      for (let j = lo; j < hi; j++) {
+        const e = eta(j, b), yj = F[(y >> 3) + j], m = trials ? F[(trials >> 3) + j] : 1;
+        const r = obsScore(code, yj, m, e, phi);
+        const h = obsHess(code, yj, m, e, phi);
+        for (let d = 0; d < q; d++) {
+          const gd = F[(g >> 3) + j * q + d];
+          grad[d] += r * gd;
+          for (let e2 = 0; e2 < q; e2++) H[d * q + e2] -= h * gd * F[(g >> 3) + j * q + e2];
+        }
+      }
+    };
+    const cholesky = (): boolean => {
+      L.fill(0);
+      for (let i = 0; i < q; i++) {
+        for (let jj = 0; jj <= i; jj++) {
+          let sum = H[i * q + jj];
+          for (let k = 0; k < jj; k++) sum -= L[i * q + k] * L[jj * q + k];
+          if (i === jj) {
+            if (!(sum > 0)) return false;
+            L[i * q + i] = Math.sqrt(sum);
+          } else L[i * q + jj] = sum / L[jj * q + jj];
+        }
+      }
+      return true;
+    };
+    b.fill(0);
+    let v = value(b);
+    for (let it = 0; it < 100; it++) {
+      derivs();
+      if (!cholesky()) break;
+      for (let i = 0; i < q; i++) {
+        let sum = grad[i];
+        for (let k = 0; k < i; k++) sum -= L[i * q + k] * z[k];
+        z[i] = sum / L[i * q + i];
+      }
+      for (let i = q - 1; i >= 0; i--) {
+        let sum = z[i];
+        for (let k = i + 1; k < q; k++) sum -= L[k * q + i] * step[k];
+        step[i] = sum / L[i * q + i];
+      }
+      // Near the mode (step ≤ 1e−6) take full Newton steps without the line search, whose test
+      // on the gain in ℓ rounding noise swamps at the flat top, until the step is ≤ 1e−12.
+      let norm = 0;
+      for (let d = 0; d < q; d++) norm = Math.max(norm, Math.abs(step[d]) / (1 + Math.abs(b[d])));
+      if (norm <= 1e-6) {
+        for (let d = 0; d < q; d++) b[d] += step[d];
+        if (norm <= 1e-12) break;
+        v = value(b);
+        continue;
+      }
+      let lambda = 1, accepted = false, done = false;
+      for (let half = 0; half < 40; half++) {
+        for (let d = 0; d < q; d++) trial[d] = b[d] + lambda * step[d];
+        const vt = value(trial);
+        if (vt >= v) {
+          accepted = true;
+          b.set(trial);
+          const dv = vt - v;
+          v = vt;
+          if (dv <= 1e-15 * (1 + Math.abs(v))) done = true;
+          break;
+        }
+        lambda *= 0.5;
+      }
+      if (!accepted || done) break;
+    }
+    derivs();
+    if (!cholesky()) {
+      L.fill(0);
+      for (let d = 0; d < q; d++) L[d * q + d] = 1;
+    }
+    F.set(b, (mode >> 3) + gi * q);
+    F.set(L, (chol >> 3) + gi * q * q);
+  }
+}
