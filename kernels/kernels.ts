@@ -65,7 +65,7 @@ export interface Kernels {
   /** The batched NGMM marginal likelihood: see kernels/reference/marginal/kernel.ts. */
   marginal_f64(
     code: N, G: N, offs: P, y: P, trials: P, f: P, s: P, phi: number, cst: P, opts: P,
-    L: P, gf: P, gs: P, gphi: P, stats: P, work: P, workSteps: N,
+    L: P, gf: P, gs: P, gphi: P, stats: P, work: P, workSteps: N, cache: P,
   ): number;
 
   /** The Gauss–Hermite marginal's per-element work (kernels/assembly/quadrature.ts). */

@@ -230,8 +230,9 @@ export function createReferenceKernels(mem: HeapViews): Kernels {
     vexp_f64: map(Math.exp),
     vlog1p_f64: map(Math.log1p),
 
-    // The reference records steps in JS arrays; work/workSteps are the WASM build's scratch.
-    marginal_f64: (code, G, offs, y, trials, f, s, phi, cst, opts, L, gf, gs, gphi, stats, _work, _workSteps) =>
+    // The reference records steps in JS arrays and recomputes scores; work/workSteps/cache are
+    // the WASM build's scratch.
+    marginal_f64: (code, G, offs, y, trials, f, s, phi, cst, opts, L, gf, gs, gphi, stats, _work, _workSteps, _cache) =>
       marginalKernel(mem, code, G, offs, y, trials, f, s, phi, cst, opts, L, gf, gs, gphi, stats),
   };
 }

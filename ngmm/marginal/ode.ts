@@ -3,6 +3,7 @@
 // gradients ∂L_i/∂f_j, ∂L_i/∂s_i, ∂L_i/∂ϕ (posterior expectations, by the chosen method);
 // the VJP only scales them by the upstream gradient. The solver's steps never enter the tape.
 import { OPT_COUNT, STAT_COUNT, RECORD_SIZE } from '../../kernels/reference/marginal/kernel';
+import { BINOMIAL_LOGIT } from '../../kernels/reference/marginal/obs';
 import { apply } from '../../engine/tape';
 import { Tensor, type Primitive } from '../../engine/tensor';
 import { gatherRows, mul, reshape, sum } from '../../engine/ops/index';
@@ -75,13 +76,20 @@ const LogMarginal: Primitive<Attrs> = {
     const out = new Tensor([G], b);
     // The kernel writes the gradients straight into tensors the VJP uses in place.
     const saved = grad ? { gf: new Tensor([n], b), gs: new Tensor([G], b), gphi: new Tensor([G], b) } : null;
-    const scratch = [h.alloc(OPT_COUNT * 8), h.alloc(G * STAT_COUNT * 8), grad >= 2 ? h.alloc(opts.maxSteps * RECORD_SIZE * 8) : 0];
-    const [po, stats, work] = scratch;
+    // The SIMD logit path's stage score cache (folded gradient): six slots of the largest group.
+    let maxN = 0;
+    for (let i = 0; i < G; i++) maxN = Math.max(maxN, data.offsets[i + 1] - data.offsets[i]);
+    const cached = grad === 1 && data.family.code === BINOMIAL_LOGIT && b.name !== 'ts';
+    const scratch = [
+      h.alloc(OPT_COUNT * 8), h.alloc(G * STAT_COUNT * 8), grad >= 2 ? h.alloc(opts.maxSteps * RECORD_SIZE * 8) : 0,
+      cached ? h.alloc(6 * Math.max(1, maxN) * 8) : 0,
+    ];
+    const [po, stats, work, cache] = scratch;
     try {
       h.f64.set([opts.rtol, opts.atol, opts.T, opts.c0, opts.maxSteps, grad, opts.centre === 'prior' ? 1 : 0], po >> 3);
       const failed = k.marginal_f64(
         data.family.code, G, u.offsets, u.y, u.trials, f.ptr, s.ptr, phiValue, u.cst, po,
-        out.ptr, saved?.gf.ptr ?? 0, saved?.gs.ptr ?? 0, saved?.gphi.ptr ?? 0, stats, work, grad >= 2 ? opts.maxSteps : 0,
+        out.ptr, saved?.gf.ptr ?? 0, saved?.gs.ptr ?? 0, saved?.gphi.ptr ?? 0, stats, work, grad >= 2 ? opts.maxSteps : 0, cache,
       );
       const F = h.f64;
       const st = F.subarray(stats >> 3, (stats >> 3) + G * STAT_COUNT);

@@ -71,7 +71,11 @@ function run(b: Backend, c: Case, workSteps = WORK_STEPS): Result {
   const trials = c.trials ? put(c.trials) : 0;
   const L = out(c.G), gf = out(n), gs = out(c.G), gphi = out(c.G), stats = out(c.G * STAT_COUNT);
   const w = work(b);
-  const ret = b.k.marginal_f64(c.code, c.G, offs, y, trials, f, s, c.phi, cst, opts, L, gf, gs, gphi, stats, w, workSteps);
+  // The SIMD logit path's stage score cache, as the op passes it (the reference ignores it).
+  let maxN = 1;
+  for (let i = 0; i < c.G; i++) maxN = Math.max(maxN, c.offs[i + 1] - c.offs[i]);
+  const cache = out(6 * maxN);
+  const ret = b.k.marginal_f64(c.code, c.G, offs, y, trials, f, s, c.phi, cst, opts, L, gf, gs, gphi, stats, w, workSteps, cache);
   const get = (p: number, len: number) => h.f64.slice(p >> 3, (p >> 3) + len);
   const res: Result = {
     ret, L: get(L, c.G), gf: get(gf, n), gs: get(gs, c.G), gphi: get(gphi, c.G), stats: get(stats, c.G * STAT_COUNT),

@@ -45,6 +45,67 @@ export let gGradEvals: i32 = 0;
 /** ℓ''(t) of the last `slope(t)`. */
 export let slopeD2: f64 = 0;
 
+// The stage score cache (SIMD logit with the folded gradient): the value pass at a stage time
+// already has e^{−|η_j|}, so it also stores each observation's score there, and the accepted
+// step's gradient pass is then a multiply-add over the stored scores instead of a second
+// exp and division per observation. Six slots of n f64 in the caller's `cache` (stage 0 and
+// stages 1–5; 5 and 6 share t + h); STAGE_SLOT maps a stage to its slot, and stage 5's slot
+// becomes the next step's stage 0 by a swap. The results are the uncached path's to rounding.
+let gCache: usize = 0;
+let gFill: i32 = -1; // the stage the next value pass stores scores for; −1: none
+const STAGE_SLOT = memory.data<i32>([0, 1, 2, 3, 4, 5]);
+
+// @ts-ignore: decorator
+@inline
+function slotPtr(stage: i32): usize {
+  return gCache + ((<usize>load<i32>(STAGE_SLOT + (<usize>stage << 2)) * <usize>gN) << 3);
+}
+
+/** True when the stage score cache is on for this group. */
+export function cacheOn(): bool {
+  return gCache != 0;
+}
+
+/** The next `shifted` call stores its scores for `stage` (−1: stores nothing). */
+export function fillStage(stage: i32): void {
+  gFill = stage;
+}
+
+/** After an accepted step: stage 5's scores are the next step's stage 0. */
+export function shiftStages(): void {
+  const a = load<i32>(STAGE_SLOT), b = load<i32>(STAGE_SLOT, 20);
+  store<i32>(STAGE_SLOT, b);
+  store<i32>(STAGE_SLOT, a, 20);
+}
+
+/** `accumulate(t, w)` from the scores stored for `stage` (whose time is t). */
+export function accumulateStage(stage: i32, t: f64, w: f64): void {
+  if (!ASC_FEATURE_SIMD || gCache == 0) {
+    accumulate(t, w);
+    return;
+  }
+  if (w == 0) return;
+  gGradEvals++;
+  const p = slotPtr(stage);
+  const wv = f64x2.splat(w);
+  let srv = f64x2.splat(0);
+  let j = 0;
+  for (; j + 2 <= gN; j += 2) {
+    const o = <usize>j << 3;
+    const r = v128.load(p + o);
+    v128.store(gGf + o, f64x2.add(v128.load(gGf + o), f64x2.mul(wv, r)));
+    srv = f64x2.add(srv, r);
+  }
+  let sr = f64x2.extract_lane(srv, 0) + f64x2.extract_lane(srv, 1);
+  for (; j < gN; j++) {
+    const r = at(p, j);
+    const q = gGf + (<usize>j << 3);
+    store<f64>(q, load<f64>(q) + w * r);
+    sr += r;
+  }
+  gGs += w * t * sr;
+}
+
 // @ts-ignore: decorator
 @inline
 function at(p: usize, j: i32): f64 {
@@ -57,11 +118,17 @@ function trials(j: i32): f64 {
   return gTrials != 0 ? at(gTrials, j) : 1.0;
 }
 
-/** Starts a group (the reference's constructor). `zeroGf`: clear the ∂L/∂f slice. */
+/**
+ * Starts a group (the reference's constructor). `zeroGf`: clear the ∂L/∂f slice. `cache`: room
+ * for six stage score slots of n f64 (see above), or 0.
+ */
 export function setGroup(
-  code: i32, n: i32, y: usize, trialsPtr: usize, f: usize, gf: usize, s: f64, phi: f64, cst: f64, zeroGf: bool,
+  code: i32, n: i32, y: usize, trialsPtr: usize, f: usize, gf: usize, s: f64, phi: f64, cst: f64, zeroGf: bool, cache: usize,
 ): void {
   gCode = code;
+  gCache = ASC_FEATURE_SIMD && code == BINOMIAL_LOGIT ? cache : 0;
+  gFill = -1;
+  for (let i = 0; i < 6; i++) store<i32>(STAGE_SLOT + (<usize>i << 2), i);
   gFast = code == GAUSSIAN_IDENTITY || code == POISSON_LOG;
   gN = n;
   gNf = <f64>n;
@@ -249,6 +316,7 @@ export function finish(Z: f64): void {
 //   core = y·η − m·(max(η, 0) + log1p(e)),  score = y·σ(−η) − (m − y)·σ(η),  e = e^{−|η|},
 // with σ(|η|) = 1/(1 + e) and σ(−|η|) = e/(1 + e). The odd last observation goes scalar.
 function logitCoreSum(t: f64): f64 {
+  if (gCache != 0 && gFill >= 0) return logitCoreScores(t, slotPtr(gFill));
   const st = f64x2.splat(gS * t);
   const zero = f64x2.splat(0);
   const ones = f64x2.splat(1);
@@ -265,6 +333,35 @@ function logitCoreSum(t: f64): f64 {
   }
   let sum = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
   for (; j < gN; j++) sum += obsCore(BINOMIAL_LOGIT, at(gY, j), trials(j), at(gF, j) + gS * t, gPhi);
+  return sum;
+}
+
+// The same sum, storing each observation's score at `out` (the stage score cache).
+function logitCoreScores(t: f64, out: usize): f64 {
+  const st = f64x2.splat(gS * t);
+  const zero = f64x2.splat(0);
+  const ones = f64x2.splat(1);
+  let acc = f64x2.splat(0);
+  let j = 0;
+  for (; j + 2 <= gN; j += 2) {
+    const o = <usize>j << 3;
+    const eta = f64x2.add(v128.load(gF + o), st);
+    const y = v128.load(gY + o);
+    const m = gTrials != 0 ? v128.load(gTrials + o) : ones;
+    const e = vexp(f64x2.neg(f64x2.abs(eta)));
+    const sp = f64x2.add(f64x2.max(eta, zero), vlog1p(e));
+    acc = f64x2.add(acc, f64x2.sub(f64x2.mul(y, eta), f64x2.mul(m, sp)));
+    const big = f64x2.div(ones, f64x2.add(ones, e)); // σ(|η|)
+    const small = f64x2.mul(e, big); // σ(−|η|)
+    const pos = f64x2.ge(eta, zero);
+    v128.store(out + o, f64x2.sub(f64x2.mul(y, v128.bitselect(small, big, pos)), f64x2.mul(f64x2.sub(m, y), v128.bitselect(big, small, pos))));
+  }
+  let sum = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
+  for (; j < gN; j++) {
+    const eta = at(gF, j) + gS * t;
+    sum += obsCore(BINOMIAL_LOGIT, at(gY, j), trials(j), eta, gPhi);
+    store<f64>(out + (<usize>j << 3), obsScore(BINOMIAL_LOGIT, at(gY, j), trials(j), eta, gPhi));
+  }
   return sum;
 }
 

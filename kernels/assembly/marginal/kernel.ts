@@ -3,6 +3,8 @@
 //   work       scratch for the adjoint and discrete gradients: RECORD_SIZE (18) f64 per
 //              accepted forward step, room for `workSteps` steps; a group that needs more
 //              stops with status 4 (STATUS_WORK). Unused for grad methods 0 and 1.
+//   cache      scratch for the folded gradient of the SIMD logit path: 6 × (largest group) f64
+//              (integrand.ts, the stage score cache), or 0 to recompute scores.
 // Returns 0, or 1 + the index of the first group whose solve failed (its status says why).
 import { setGroup, gGs, gGphi } from './integrand';
 import {
@@ -14,7 +16,7 @@ export const STAT_COUNT: i32 = 8;
 
 export function marginal_f64(
   code: i32, G: i32, offs: usize, y: usize, trials: usize, f: usize, s: usize, phi: f64, cst: usize,
-  opts: usize, L: usize, gf: usize, gs: usize, gphi: usize, stats: usize, work: usize, workSteps: i32,
+  opts: usize, L: usize, gf: usize, gs: usize, gphi: usize, stats: usize, work: usize, workSteps: i32, cache: usize,
 ): i32 {
   const rtol = load<f64>(opts);
   const atol = load<f64>(opts, 8);
@@ -31,7 +33,8 @@ export function marginal_f64(
     const n = max(0, end - start);
     const o = <usize>start << 3;
     const io = <usize>i << 3;
-    setGroup(code, n, y + o, trials != 0 ? trials + o : 0, f + o, gf + o, load<f64>(s + io), phi, load<f64>(cst + io), wantGrad);
+    setGroup(code, n, y + o, trials != 0 ? trials + o : 0, f + o, gf + o, load<f64>(s + io), phi, load<f64>(cst + io), wantGrad,
+      grad == 1 ? cache : 0);
     solveGroup(rtol, atol, T, c0, maxSteps, grad, centre, work, workSteps);
     store<f64>(L + io, stL);
     if (wantGrad) {

@@ -16,7 +16,9 @@
 //   gives STATUS_MAX_STEPS.
 import { E_TBL, dopri5Dense, dopri5Step, stepErr, tA, tB, tC } from './dopri5';
 import { errorNorm, influence, logErrorNorm, stabilityFactor, stabilityNorm, stepFactor } from './controller';
-import { accumulate, ell, finish, gCode, gEvals, gGradEvals, gMRef, setCentre, shifted, slope, slopeD2 } from './integrand';
+import {
+  accumulate, accumulateStage, cacheOn, ell, fillStage, finish, gCode, gEvals, gGradEvals, gMRef, setCentre, shifted, shiftStages, slope, slopeD2,
+} from './integrand';
 import { isConcave } from './obs';
 
 export const GRAD_NONE: f64 = 0;
@@ -269,7 +271,9 @@ export function solveGroup(
   nb++;
 
   // Start: on the left-tail estimate where ℓ is rising at a, else on the baseline c₀.
+  fillStage(0);
   const ea = shifted(a);
+  fillStage(-1);
   const tails = isNaN(c0opt) && centre == 0;
   const da = slope(a);
   const useTail = tails && da > 0;
@@ -291,8 +295,13 @@ export function solveGroup(
     const last = h >= target - t;
     const hh = last ? target - t : h;
     st(EV, 0, e0);
-    for (let s = 1; s < 5; s++) st(EV, s, shifted(t + tC(s) * hh));
+    for (let s = 1; s < 5; s++) {
+      fillStage(s);
+      st(EV, s, shifted(t + tC(s) * hh));
+    }
+    fillStage(5);
     const e56 = shifted(last ? target : t + hh);
+    fillStage(-1);
     st(EV, 5, e56);
     st(EV, 6, e56);
     const y1 = dopri5Step(u, hh, EV, K, false);
@@ -308,7 +317,8 @@ export function solveGroup(
     const factor = Math.min(stepFactor(acc, lastRejected || acc > 1 || stab > 1), stabilityFactor(stab));
     if (acc <= 1 && stab <= 1) {
       if (grad == GRAD_FOLDED) {
-        for (let s = 0; s < 6; s++) if (tB(s) != 0) accumulate(t + tC(s) * hh, hh * tB(s) * ld(W, s));
+        for (let s = 0; s < 6; s++) if (tB(s) != 0) accumulateStage(s, t + tC(s) * hh, hh * tB(s) * ld(W, s));
+        if (cacheOn()) shiftStages();
       }
       if (record) {
         if (stSteps >= workSteps) {
