@@ -230,7 +230,17 @@ export function solveGroup(
     return;
   }
   let mainI = 0;
-  for (let i = 0; i < nModes; i++) if (ell(ld(MODE_T, i)) > ell(ld(MODE_T, mainI))) mainI = i;
+  // The highest mode (each ℓ once; with a single mode nothing to compare).
+  if (nModes > 1) {
+    let best = ell(ld(MODE_T, 0));
+    for (let i = 1; i < nModes; i++) {
+      const v = ell(ld(MODE_T, i));
+      if (v > best) {
+        best = v;
+        mainI = i;
+      }
+    }
+  }
   const mainT = ld(MODE_T, mainI), mainSd = ld(MODE_SD, mainI);
   setCentre(mainT);
   const m = gMRef;

@@ -201,7 +201,17 @@ export function solveGroup(g: Integrand, o: SolveOptions): GroupStats {
     return stats;
   }
   let main = modes[0];
-  for (const md of modes) if (g.ell(md.t) > g.ell(main.t)) main = md;
+  // The highest mode (each ℓ once; with a single mode nothing to compare).
+  if (modes.length > 1) {
+    let best = g.ell(main.t);
+    for (let i = 1; i < modes.length; i++) {
+      const v = g.ell(modes[i].t);
+      if (v > best) {
+        best = v;
+        main = modes[i];
+      }
+    }
+  }
   g.setCentre(main.t);
   const m = g.mRef;
   stats.mode = main.t;
