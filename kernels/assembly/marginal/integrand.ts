@@ -227,6 +227,11 @@ export function slope(t: f64): f64 {
     const e = Math.exp(s * t) * se;
     d1 = s * (s1 - e);
     d2 = -s * s * e;
+  } else if (ASC_FEATURE_SIMD && code == BINOMIAL_LOGIT) {
+    d1 = logitScoreSum(t);
+    d2 = logitHessSum;
+    d1 *= s;
+    d2 *= s * s;
   } else {
     d1 = 0.0;
     d2 = 0.0;
@@ -363,6 +368,39 @@ function logitCoreScores(t: f64, out: usize): f64 {
     store<f64>(out + (<usize>j << 3), obsScore(BINOMIAL_LOGIT, at(gY, j), trials(j), eta, gPhi));
   }
   return sum;
+}
+
+// Σ score and (in logitHessSum) Σ hess = −Σ m·σ(η)·σ(−η) at t, two observations at a time
+// (the Newton iterations for the mode).
+let logitHessSum: f64 = 0;
+
+function logitScoreSum(t: f64): f64 {
+  const st = f64x2.splat(gS * t);
+  const zero = f64x2.splat(0);
+  const ones = f64x2.splat(1);
+  let sv = f64x2.splat(0), hv = f64x2.splat(0);
+  let j = 0;
+  for (; j + 2 <= gN; j += 2) {
+    const o = <usize>j << 3;
+    const eta = f64x2.add(v128.load(gF + o), st);
+    const y = v128.load(gY + o);
+    const m = gTrials != 0 ? v128.load(gTrials + o) : ones;
+    const e = vexp(f64x2.neg(f64x2.abs(eta)));
+    const big = f64x2.div(ones, f64x2.add(ones, e));
+    const small = f64x2.mul(e, big);
+    const pos = f64x2.ge(eta, zero);
+    sv = f64x2.add(sv, f64x2.sub(f64x2.mul(y, v128.bitselect(small, big, pos)), f64x2.mul(f64x2.sub(m, y), v128.bitselect(big, small, pos))));
+    hv = f64x2.sub(hv, f64x2.mul(m, f64x2.mul(big, small)));
+  }
+  let d1 = f64x2.extract_lane(sv, 0) + f64x2.extract_lane(sv, 1);
+  let d2 = f64x2.extract_lane(hv, 0) + f64x2.extract_lane(hv, 1);
+  for (; j < gN; j++) {
+    const eta = at(gF, j) + gS * t;
+    d1 += obsScore(BINOMIAL_LOGIT, at(gY, j), trials(j), eta, gPhi);
+    d2 += obsHess(BINOMIAL_LOGIT, at(gY, j), trials(j), eta, gPhi);
+  }
+  logitHessSum = d2;
+  return d1;
 }
 
 function logitAccumulate(t: f64, w: f64): void {
