@@ -22,6 +22,7 @@ const USAGE = `usage:
   ngmm fit <data.csv> --formula "<y ~ x + (1 | g)>" --family <gaussian|bernoulli|binomial|poisson>
            [--link <link>] [--hidden 64,32,16] [--activation relu] [--epochs N] [--lr x]
            [--batch-size N] [--validation 0.1] [--seed N] [-o model.json]
+           [--marginal ode|quadrature [--nodes 25]]   (how the 1-D marginal is computed while fitting)
            [--re-covariates z1,z2 [--re-hidden 16]]   (random-effect network s_i = ‖g(z_i)‖)
   ngmm predict <model.json> <new.csv> [-o out.csv] [--type response|link]
   ngmm summary <model.json> [--json]
@@ -150,6 +151,8 @@ function cmdFit(pos: string[], opt: Map<string, string>): void {
       batchSize: num(opt, 'batch-size'),
       validation: num(opt, 'validation'),
       seed: num(opt, 'seed'),
+      marginal: marginalOption(opt.get('marginal')),
+      nodes: num(opt, 'nodes'),
       onProgress: hidden.length > 0 || zNames ? progressPrinter(process.stderr) : undefined,
       onWarning: (msg) => process.stderr.write(`ngmm: warning: ${msg}\n`),
     });
@@ -162,6 +165,11 @@ function cmdFit(pos: string[], opt: Map<string, string>): void {
   const out = opt.get('out') ?? 'model.json';
   writeFileSync(out, JSON.stringify(model) + '\n');
   process.stdout.write(formatSummary(s) + `\nwrote ${out}\n`);
+}
+
+function marginalOption(v: string | undefined): 'ode' | 'quadrature' | undefined {
+  if (v === undefined || v === 'ode' || v === 'quadrature') return v;
+  throw new UsageError(`--marginal takes 'ode' or 'quadrature', got '${v}'`);
 }
 
 function rowsFor(model: Model, path: string, needResponse: boolean) {

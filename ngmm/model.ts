@@ -249,15 +249,22 @@ export class Model {
     return E.matmul(Z, this.lambdaTensor());
   }
 
-  /** Σ_i L_i over the given groups (a tape expression) and the solver statistics. */
-  logMarginal(Xs: E.Tensor, r: GroupedResponse, rtol: number, Zg: E.Tensor | null = null) {
+  /**
+   * The per-group log marginal likelihoods L_i (a tape expression) and the ODE's solver
+   * statistics. A scalar random effect goes by the ODE at `rtol`, or, with `nodes` > 0, by
+   * adaptive Gauss–Hermite with that many nodes (no statistics); random slopes always by the
+   * quadrature rule.
+   */
+  logMarginal(Xs: E.Tensor, r: GroupedResponse, rtol: number, Zg: E.Tensor | null = null, nodes = 0) {
     const f = this.f(Xs);
-    if (this.thetaL) {
-      const sigma = this.thetaSigma ? E.softplus(this.thetaSigma) : null;
-      return { L: logMarginalQuadrature(f, this.slopeDesign(Xs), sigma, r, { K: SLOPE_NODES[this.q] }), stats: null };
-    }
-    const s = this.scales(r.ngroups, Zg);
     const sigma = this.thetaSigma ? E.softplus(this.thetaSigma) : null;
+    if (this.thetaL) return { L: logMarginalQuadrature(f, this.slopeDesign(Xs), sigma, r, { K: SLOPE_NODES[this.q] }), stats: null };
+    const s = this.scales(r.ngroups, Zg);
+    if (nodes > 0) {
+      // η_ij = f_ij + s_i·b_i: the design column is each row's group scale.
+      const g = E.gatherRows(E.reshape(s, [r.ngroups, 1]), r.groupOf);
+      return { L: logMarginalQuadrature(f, g, sigma, r, { K: nodes }), stats: null };
+    }
     return logMarginal(f, s, sigma, r, { rtol });
   }
 

@@ -86,8 +86,9 @@ describe('ngmm CLI', () => {
     expect(e.stderr).toMatch(/row 1: binomial successes must be an integer in 0\.\.3, got 5/);
   });
 
-  it('reports progress as plain lines when stderr is not a terminal', () => {
-    const r = run('fit', train, '--formula', 'y ~ x1 + x2 + (1 | school)', '--family', 'poisson', '--hidden', '4', '--epochs', '3', '-o', 'n.json');
+  it('reports progress as plain lines when stderr is not a terminal (fitting by Gauss–Hermite)', () => {
+    const r = run('fit', train, '--formula', 'y ~ x1 + x2 + (1 | school)', '--family', 'poisson', '--hidden', '4', '--epochs', '3',
+      '--marginal', 'quadrature', '--nodes', '15', '-o', 'n.json');
     expect(r.status, r.stderr).toBe(0);
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(3);
@@ -129,5 +130,8 @@ describe('ngmm CLI', () => {
     const u = run('fit', 'x.csv');
     expect(u.status).toBe(2);
     expect(u.stderr).toMatch(/fit needs --formula\nusage:/);
+    const mq = run('fit', train, '--formula', 'y ~ x1 + (1 | school)', '--family', 'poisson', '--marginal', 'laplace');
+    expect(mq.status).toBe(2);
+    expect(mq.stderr).toMatch(/--marginal takes 'ode' or 'quadrature', got 'laplace'\nusage:/);
   });
 });

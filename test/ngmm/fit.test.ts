@@ -180,6 +180,23 @@ describe('fit options', () => {
     m.dispose();
   });
 
+  it("marginal: 'quadrature' (adaptive Gauss–Hermite, 25 nodes) fits the same GLMM as the ODE; bad choices are refused", () => {
+    const ode = fit(data, { family: 'poisson' }, { rtol: 1e-10 });
+    const gh = fit(data, { family: 'poisson' }, { marginal: 'quadrature' });
+    expect(gh.info.converged, gh.info.message).toBe(true);
+    // The two objectives differ by ~1e−8 per group; L-BFGS stops at a mean gradient of 1e−6,
+    // so the estimates agree to ~1e−5 (curvatures here are 0.1–1).
+    const a = ode.coefficients().map((c) => c.value), b = gh.coefficients().map((c) => c.value);
+    a.forEach((v, i) => expect(Math.abs(b[i] - v), `β${i}`).toBeLessThanOrEqual(1e-4));
+    expect(Math.abs(gh.ranefSD - ode.ranefSD)).toBeLessThanOrEqual(1e-4);
+    // logLik is always the ODE's at 1e−10, so it is comparable across methods.
+    expect(Math.abs(gh.logLik() - ode.logLik())).toBeLessThanOrEqual(1e-6);
+    expect(() => fit(data, { family: 'poisson' }, { marginal: 'laplace' as never })).toThrow(/marginal must be 'ode' or 'quadrature', got 'laplace'/);
+    expect(() => fit(data, { family: 'poisson' }, { marginal: 'quadrature', nodes: 0.5 })).toThrow(/nodes must be an integer from 1 to 100, got 0.5/);
+    ode.dispose();
+    gh.dispose();
+  });
+
   it('an aborted fit stops at once and keeps usable parameters', () => {
     const ctl = new AbortController();
     ctl.abort();
