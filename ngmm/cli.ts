@@ -135,6 +135,7 @@ function cmdFit(pos: string[], opt: Map<string, string>): void {
     X: frame.X, xNames: frame.xNames, y: frame.y, group: frame.group, trials: frame.trials,
     ...(zNames ? { Z: covariateColumns(table, zNames, file), zNames } : {}),
   };
+  const marginal = marginalOption(opt.get('marginal'));
   let model: Model;
   try {
     model = fit(data, {
@@ -151,7 +152,7 @@ function cmdFit(pos: string[], opt: Map<string, string>): void {
       batchSize: num(opt, 'batch-size'),
       validation: num(opt, 'validation'),
       seed: num(opt, 'seed'),
-      marginal: marginalOption(opt.get('marginal')),
+      marginal,
       nodes: num(opt, 'nodes'),
       onProgress: hidden.length > 0 || zNames ? progressPrinter(process.stderr) : undefined,
       onWarning: (msg) => process.stderr.write(`ngmm: warning: ${msg}\n`),
