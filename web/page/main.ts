@@ -84,7 +84,7 @@ async function runFit() {
   const epochs = num('epochs');
   const history: FitProgress[] = [];
   drawLoss($('loss-chart'), history, epochs);
-  for (const id of ['pred-chart', 'effects-chart', 'pred-note', 'effects-note', 'result-json']) $(id).replaceChildren();
+  for (const id of ['pred-chart', 'effects-chart', 'loss-note', 'pred-note', 'effects-note', 'result-json']) $(id).replaceChildren();
   worker ??= new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
   controller = new AbortController();
   fitButton.disabled = true;
@@ -112,6 +112,8 @@ async function runFit() {
       onWarning: (m) => ($('loss-note').textContent = `warning: ${m}`),
     });
     showResult(data, r, history);
+    // A linear GLMM (no hidden layers) is fitted by L-BFGS alone: there are no epochs to draw.
+    if (history.length === 0) $('loss-note').textContent = `the linear GLMM is fitted by L-BFGS (${r.info.epochs} iterations), without epochs to plot`;
     say(`${r.cancelled ? 'Cancelled' : 'Done'} in ${(r.elapsedMs / 1000).toFixed(1)} s on ${r.backend}: ${r.info.message}.`, r.cancelled ? 'cancelled' : 'done');
   } finally {
     fitButton.disabled = false;
