@@ -8,6 +8,11 @@
 
 const PAGE = 65536;
 const ALIGN = 16;
+/**
+ * The heap ends at 2 GiB: pointers are JavaScript int32s (views are indexed by `ptr >> 3`), so
+ * an offset past 2³¹ would turn negative and fail far from its cause.
+ */
+export const MAX_HEAP_BYTES = 2 ** 31;
 
 export interface MemoryLike {
   readonly buffer: ArrayBuffer;
@@ -80,9 +85,10 @@ export class Heap {
       }
     }
     if (ptr < 0) {
+      if (this.top + size > MAX_HEAP_BYTES) throw this.full(size);
       ptr = this.top;
-      this.top += size;
-      if (this.top > this.memory.buffer.byteLength) this.grow(this.top);
+      if (ptr + size > this.memory.buffer.byteLength) this.grow(ptr + size, size);
+      this.top = ptr + size;
       if (this.top > this.highWater) this.highWater = this.top;
     }
     this.sizes.set(ptr, size);
@@ -127,16 +133,28 @@ export class Heap {
     }
   }
 
-  private grow(needed: number): void {
+  private grow(needed: number, size: number): void {
     const have = this.memory.buffer.byteLength;
     // Grow geometrically so a sequence of allocations costs amortised O(1) copies.
-    const want = Math.max(needed, Math.ceil(have * 1.5));
-    const pages = Math.ceil((want - have) / PAGE);
+    const want = Math.min(MAX_HEAP_BYTES, Math.max(needed, Math.ceil(have * 1.5)));
     try {
-      this.memory.grow(pages);
+      this.memory.grow(Math.ceil((want - have) / PAGE));
     } catch {
-      this.memory.grow(Math.ceil((needed - have) / PAGE));
+      try {
+        this.memory.grow(Math.ceil((needed - have) / PAGE));
+      } catch {
+        throw this.full(size);
+      }
     }
+  }
+
+  private full(size: number): Error {
+    const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MB`;
+    return new Error(
+      `out of kernel memory: ${mb(size)} more does not fit (${mb(this.inUse)} in use, ` +
+        `${mb(this.memory.buffer.byteLength)} reserved, limit ${mb(MAX_HEAP_BYTES)} or the host's); ` +
+        'work on fewer observations at a time (smaller batches, or a tidy() scope per step)',
+    );
   }
 }
 
