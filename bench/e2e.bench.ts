@@ -264,7 +264,7 @@ function memoryCase(chunk: string): Memory {
     return JSON.parse(out.trim().split('\n').pop()!);
   } catch (e) {
     const err = e as Error & { stderr?: string };
-    const line = (err.stderr ?? err.message).split('\n').find((l) => /Error/.test(l)) ?? err.message.split('\n')[0];
+    const line = (err.stderr ?? err.message).split('\n').find((l) => /^\w*Error: /.test(l)) ?? err.message.split('\n')[0];
     return { error: line.trim() };
   }
 }
