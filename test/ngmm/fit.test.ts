@@ -197,6 +197,21 @@ describe('fit options', () => {
     gh.dispose();
   });
 
+  it('by default re-fits the linear part and the random-effect scale after Adam, the network held fixed', () => {
+    const m = fit(data, { family: 'poisson', hidden: [4], seed: 1 }, { epochs: 2 });
+    const n = fit(data, { family: 'poisson', hidden: [4], seed: 1 }, { epochs: 2, polish: false });
+    expect(m.info.optimizer).toBe('Adam + L-BFGS (linear part)');
+    expect(m.info.message).toMatch(/^ran 2 epochs of Adam .*; then L-BFGS on the linear part and the random-effect scales: converged/);
+    expect(n.info.optimizer).toBe('Adam');
+    // Same Adam path, then a descent method on a subset: the likelihood can only go up …
+    expect(m.logLik()).toBeGreaterThan(n.logLik());
+    // … and the network is untouched.
+    expect(JSON.stringify(m.toJSON().params.net)).toBe(JSON.stringify(n.toJSON().params.net));
+    expect(() => fit(data, { family: 'poisson', hidden: [4] }, { polish: 'all' as never })).toThrow(/polish must be true, false or 'linear', got 'all'/);
+    m.dispose();
+    n.dispose();
+  });
+
   it('an aborted fit stops at once and keeps usable parameters', () => {
     const ctl = new AbortController();
     ctl.abort();
