@@ -10,39 +10,21 @@
 //   quad_mode_f64        each group's mode b̂ of ℓ(b) = Σ_j core(y_j, f_j + ⟨g_j, b⟩) − ‖b‖²/2 by
 //                        damped Newton, and the Cholesky factor of −∇²ℓ(b̂) (q ≤ 3).
 // The SIMD build runs the Bernoulli/binomial logit with q = 1 two lanes at a time (two nodes
-// in quad_loglik, two observations in the Newton sums; vexp, vlog1p, one division), the
-// formulas of obs.ts lane-wise; everything else is scalar obs.ts.
+// in quad_loglik, two observations in the Newton sums; logit.ts); everything else is scalar
+// obs.ts.
 import { BINOMIAL_LOGIT, obsCore, obsDphi, obsHess, obsScore } from './marginal/obs';
-import { vexp, vlog1p } from './vmath';
+import { expNegAbs, logitCore, logitNegHess, logitScore, sigmaAbs } from './logit';
+import { ld, st } from './f64s';
 
-// @ts-ignore: decorator
-@inline
-function ld(p: usize, i: i32): f64 {
-  return load<f64>(p + (<usize>i << 3));
-}
-
-// @ts-ignore: decorator
-@inline
-function st(p: usize, i: i32, v: f64): void {
-  store<f64>(p + (<usize>i << 3), v);
-}
-
-// The logit core and score on two lanes of η, stored at pc and ps:
-//   core = y·η − m·(max(η, 0) + log1p(e)), e = e^{−|η|};
-//   score = y·σ(−η) − (m − y)·σ(η), σ(|η|) = 1/(1 + e), σ(−|η|) = e/(1 + e).
+// The logit core and score on two lanes of η (../logit.ts), stored at pc and ps.
 const LANES = memory.data(32, 16);
 
 // @ts-ignore: decorator
 @inline
 function logitLanes(eta: v128, y: v128, m: v128, pc: usize, ps: usize): void {
-  const zero = f64x2.splat(0), one = f64x2.splat(1);
-  const e = vexp(f64x2.neg(f64x2.abs(eta)));
-  const sp = f64x2.add(f64x2.max(eta, zero), vlog1p(e));
-  v128.store(pc, f64x2.sub(f64x2.mul(y, eta), f64x2.mul(m, sp)));
-  const big = f64x2.div(one, f64x2.add(one, e));
-  const small = f64x2.mul(e, big);
-  const pos = f64x2.ge(eta, zero);
-  v128.store(ps, f64x2.sub(f64x2.mul(y, v128.bitselect(small, big, pos)), f64x2.mul(f64x2.sub(m, y), v128.bitselect(big, small, pos))));
+  const e = expNegAbs(eta);
+  v128.store(pc, logitCore(eta, y, m, e));
+  v128.store(ps, logitScore(eta, y, m, e, sigmaAbs(e)));
 }
 
 export function quad_loglik_f64(
@@ -136,14 +118,13 @@ function value(b: usize): f64 {
   let j = mLo;
   if (ASC_FEATURE_SIMD && mCode == BINOMIAL_LOGIT && mQ == 1) {
     // Two observations at a time: core = y·η − m·(max(η, 0) + log1p(e^{−|η|})).
-    const bv = f64x2.splat(ld(b, 0)), zero = f64x2.splat(0), ones = f64x2.splat(1);
+    const bv = f64x2.splat(ld(b, 0)), ones = f64x2.splat(1);
     let acc = f64x2.splat(0);
     for (; j + 2 <= mHi; j += 2) {
       const o = <usize>j << 3;
       const eta = f64x2.add(v128.load(mF + o), f64x2.mul(v128.load(mG + o), bv));
       const m = mTrials != 0 ? v128.load(mTrials + o) : ones;
-      const sp = f64x2.add(f64x2.max(eta, zero), vlog1p(vexp(f64x2.neg(f64x2.abs(eta)))));
-      acc = f64x2.add(acc, f64x2.sub(f64x2.mul(v128.load(mY + o), eta), f64x2.mul(m, sp)));
+      acc = f64x2.add(acc, logitCore(eta, v128.load(mY + o), m, expNegAbs(eta)));
     }
     v += f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
   }
@@ -159,23 +140,16 @@ function derivs(): void {
   let j = mLo;
   if (ASC_FEATURE_SIMD && mCode == BINOMIAL_LOGIT && q == 1) {
     // score = y·σ(−η) − (m − y)·σ(η), hess = −m·σ(η)·σ(−η), two observations at a time.
-    const bv = f64x2.splat(ld(B, 0)), zero = f64x2.splat(0), ones = f64x2.splat(1);
+    const bv = f64x2.splat(ld(B, 0)), ones = f64x2.splat(1);
     let gr = f64x2.splat(0), hs = f64x2.splat(0);
     for (; j + 2 <= mHi; j += 2) {
       const o = <usize>j << 3;
       const gj = v128.load(mG + o);
       const eta = f64x2.add(v128.load(mF + o), f64x2.mul(gj, bv));
-      const y = v128.load(mY + o);
       const m = mTrials != 0 ? v128.load(mTrials + o) : ones;
-      const e = vexp(f64x2.neg(f64x2.abs(eta)));
-      const big = f64x2.div(ones, f64x2.add(ones, e));
-      const small = f64x2.mul(e, big);
-      const pos = f64x2.ge(eta, zero);
-      const sigPos = v128.bitselect(big, small, pos);
-      const sigNeg = v128.bitselect(small, big, pos);
-      const r = f64x2.sub(f64x2.mul(y, sigNeg), f64x2.mul(f64x2.sub(m, y), sigPos));
-      gr = f64x2.add(gr, f64x2.mul(r, gj));
-      hs = f64x2.add(hs, f64x2.mul(f64x2.mul(m, f64x2.mul(big, small)), f64x2.mul(gj, gj)));
+      const e = expNegAbs(eta), big = sigmaAbs(e);
+      gr = f64x2.add(gr, f64x2.mul(logitScore(eta, v128.load(mY + o), m, e, big), gj));
+      hs = f64x2.add(hs, f64x2.mul(logitNegHess(m, e, big), f64x2.mul(gj, gj)));
     }
     st(GRAD, 0, ld(GRAD, 0) + (f64x2.extract_lane(gr, 0) + f64x2.extract_lane(gr, 1)));
     st(H, 0, ld(H, 0) + (f64x2.extract_lane(hs, 0) + f64x2.extract_lane(hs, 1)));

@@ -6,7 +6,7 @@
 // Gaussian-identity and Poisson-log run on per-group sufficient statistics (O(1) per ℓ), their
 // shifted ℓ(t) − m and gradient moments taken about the mode t̂ (`setCentre`), as the reference.
 import { BINOMIAL_LOGIT, GAUSSIAN_IDENTITY, POISSON_LOG, obsCore, obsDphi, obsHess, obsScore } from './obs';
-import { vexp, vlog1p } from '../vmath';
+import { expNegAbs, logitCore, logitNegHess, logitScore, sigmaAbs } from '../logit';
 
 const HALF_LN_2PI: f64 = 0.9189385332046728;
 
@@ -317,24 +317,30 @@ export function finish(Z: f64): void {
 }
 
 // The logit family two observations at a time (the SIMD build's hot loop: one exp and one
-// log1p per observation and ℓ evaluation). Same formulas as obs.ts, lane-wise:
-//   core = y·η − m·(max(η, 0) + log1p(e)),  score = y·σ(−η) − (m − y)·σ(η),  e = e^{−|η|},
-// with σ(|η|) = 1/(1 + e) and σ(−|η|) = e/(1 + e). The odd last observation goes scalar.
+// log1p per observation and ℓ evaluation; lane formulas in ../logit.ts). The odd last
+// observation goes scalar (obs.ts).
+
+// @ts-ignore: decorator
+@inline
+function etaAt(o: usize, st: v128): v128 {
+  return f64x2.add(v128.load(gF + o), st);
+}
+
+// @ts-ignore: decorator
+@inline
+function trialsAt(o: usize): v128 {
+  return gTrials != 0 ? v128.load(gTrials + o) : f64x2.splat(1);
+}
+
 function logitCoreSum(t: f64): f64 {
   if (gCache != 0 && gFill >= 0) return logitCoreScores(t, slotPtr(gFill));
   const st = f64x2.splat(gS * t);
-  const zero = f64x2.splat(0);
-  const ones = f64x2.splat(1);
   let acc = f64x2.splat(0);
   let j = 0;
   for (; j + 2 <= gN; j += 2) {
     const o = <usize>j << 3;
-    const eta = f64x2.add(v128.load(gF + o), st);
-    const y = v128.load(gY + o);
-    const m = gTrials != 0 ? v128.load(gTrials + o) : ones;
-    const e = vexp(f64x2.neg(f64x2.abs(eta)));
-    const sp = f64x2.add(f64x2.max(eta, zero), vlog1p(e));
-    acc = f64x2.add(acc, f64x2.sub(f64x2.mul(y, eta), f64x2.mul(m, sp)));
+    const eta = etaAt(o, st);
+    acc = f64x2.add(acc, logitCore(eta, v128.load(gY + o), trialsAt(o), expNegAbs(eta)));
   }
   let sum = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
   for (; j < gN; j++) sum += obsCore(BINOMIAL_LOGIT, at(gY, j), trials(j), at(gF, j) + gS * t, gPhi);
@@ -344,22 +350,14 @@ function logitCoreSum(t: f64): f64 {
 // The same sum, storing each observation's score at `out` (the stage score cache).
 function logitCoreScores(t: f64, out: usize): f64 {
   const st = f64x2.splat(gS * t);
-  const zero = f64x2.splat(0);
-  const ones = f64x2.splat(1);
   let acc = f64x2.splat(0);
   let j = 0;
   for (; j + 2 <= gN; j += 2) {
     const o = <usize>j << 3;
-    const eta = f64x2.add(v128.load(gF + o), st);
-    const y = v128.load(gY + o);
-    const m = gTrials != 0 ? v128.load(gTrials + o) : ones;
-    const e = vexp(f64x2.neg(f64x2.abs(eta)));
-    const sp = f64x2.add(f64x2.max(eta, zero), vlog1p(e));
-    acc = f64x2.add(acc, f64x2.sub(f64x2.mul(y, eta), f64x2.mul(m, sp)));
-    const big = f64x2.div(ones, f64x2.add(ones, e)); // σ(|η|)
-    const small = f64x2.mul(e, big); // σ(−|η|)
-    const pos = f64x2.ge(eta, zero);
-    v128.store(out + o, f64x2.sub(f64x2.mul(y, v128.bitselect(small, big, pos)), f64x2.mul(f64x2.sub(m, y), v128.bitselect(big, small, pos))));
+    const eta = etaAt(o, st), y = v128.load(gY + o), m = trialsAt(o);
+    const e = expNegAbs(eta);
+    acc = f64x2.add(acc, logitCore(eta, y, m, e));
+    v128.store(out + o, logitScore(eta, y, m, e, sigmaAbs(e)));
   }
   let sum = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
   for (; j < gN; j++) {
@@ -370,27 +368,19 @@ function logitCoreScores(t: f64, out: usize): f64 {
   return sum;
 }
 
-// Σ score and (in logitHessSum) Σ hess = −Σ m·σ(η)·σ(−η) at t, two observations at a time
-// (the Newton iterations for the mode).
+// Σ score and (in logitHessSum) Σ hess at t (the Newton iterations for the mode).
 let logitHessSum: f64 = 0;
 
 function logitScoreSum(t: f64): f64 {
   const st = f64x2.splat(gS * t);
-  const zero = f64x2.splat(0);
-  const ones = f64x2.splat(1);
   let sv = f64x2.splat(0), hv = f64x2.splat(0);
   let j = 0;
   for (; j + 2 <= gN; j += 2) {
     const o = <usize>j << 3;
-    const eta = f64x2.add(v128.load(gF + o), st);
-    const y = v128.load(gY + o);
-    const m = gTrials != 0 ? v128.load(gTrials + o) : ones;
-    const e = vexp(f64x2.neg(f64x2.abs(eta)));
-    const big = f64x2.div(ones, f64x2.add(ones, e));
-    const small = f64x2.mul(e, big);
-    const pos = f64x2.ge(eta, zero);
-    sv = f64x2.add(sv, f64x2.sub(f64x2.mul(y, v128.bitselect(small, big, pos)), f64x2.mul(f64x2.sub(m, y), v128.bitselect(big, small, pos))));
-    hv = f64x2.sub(hv, f64x2.mul(m, f64x2.mul(big, small)));
+    const eta = etaAt(o, st), m = trialsAt(o);
+    const e = expNegAbs(eta), big = sigmaAbs(e);
+    sv = f64x2.add(sv, logitScore(eta, v128.load(gY + o), m, e, big));
+    hv = f64x2.sub(hv, logitNegHess(m, e, big));
   }
   let d1 = f64x2.extract_lane(sv, 0) + f64x2.extract_lane(sv, 1);
   let d2 = f64x2.extract_lane(hv, 0) + f64x2.extract_lane(hv, 1);
@@ -405,23 +395,14 @@ function logitScoreSum(t: f64): f64 {
 
 function logitAccumulate(t: f64, w: f64): void {
   const st = f64x2.splat(gS * t);
-  const zero = f64x2.splat(0);
-  const ones = f64x2.splat(1);
   const wv = f64x2.splat(w);
   let srv = f64x2.splat(0);
   let j = 0;
   for (; j + 2 <= gN; j += 2) {
     const o = <usize>j << 3;
-    const eta = f64x2.add(v128.load(gF + o), st);
-    const y = v128.load(gY + o);
-    const m = gTrials != 0 ? v128.load(gTrials + o) : ones;
-    const e = vexp(f64x2.neg(f64x2.abs(eta)));
-    const big = f64x2.div(ones, f64x2.add(ones, e)); // σ(|η|)
-    const small = f64x2.div(e, f64x2.add(ones, e)); // σ(−|η|)
-    const pos = f64x2.ge(eta, zero);
-    const sigPos = v128.bitselect(big, small, pos); // σ(η)
-    const sigNeg = v128.bitselect(small, big, pos); // σ(−η)
-    const r = f64x2.sub(f64x2.mul(y, sigNeg), f64x2.mul(f64x2.sub(m, y), sigPos));
+    const eta = etaAt(o, st);
+    const e = expNegAbs(eta);
+    const r = logitScore(eta, v128.load(gY + o), trialsAt(o), e, sigmaAbs(e));
     v128.store(gGf + o, f64x2.add(v128.load(gGf + o), f64x2.mul(wv, r)));
     srv = f64x2.add(srv, r);
   }

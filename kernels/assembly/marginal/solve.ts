@@ -20,6 +20,7 @@ import {
   accumulate, accumulateStage, cacheOn, ell, fillStage, finish, gCode, gEvals, gGradEvals, gMRef, setCentre, shifted, shiftStages, slope, slopeD2,
 } from './integrand';
 import { isConcave } from './obs';
+import { ld, st } from '../f64s';
 
 export const GRAD_NONE: f64 = 0;
 export const GRAD_FOLDED: f64 = 1;
@@ -69,18 +70,6 @@ let nModes: i32 = 0;
 // Result of `newton`.
 let nwT: f64 = 0;
 let nwSd: f64 = 0;
-
-// @ts-ignore: decorator
-@inline
-function ld(p: usize, i: i32): f64 {
-  return load<f64>(p + (<usize>i << 3));
-}
-
-// @ts-ignore: decorator
-@inline
-function st(p: usize, i: i32, v: f64): void {
-  store<f64>(p + (<usize>i << 3), v);
-}
 
 // Safeguarded Newton for the root of ℓ' on a bracket [lo, hi] with ℓ'(lo) > 0 > ℓ'(hi).
 function newton(lo: f64, hi: f64, t: f64): void {
