@@ -39,9 +39,10 @@ export interface FitOptions {
    */
   subsample?: number;
   /**
-   * After Adam, full-batch L-BFGS on: 'linear' (default) the intercept, the linear
-   * coefficients and the random-effect scales, the network held fixed; true: every parameter;
-   * false: nothing. Why 'linear': the objective is nearly flat along (f + c, b − c), Adam lets
+   * After Adam, full-batch L-BFGS over all training groups (validation groups included) on:
+   * 'linear' (default) the intercept, the linear coefficients and the variance parameters
+   * (σ_b or Λ, and σ), the networks f and g held fixed; true: every parameter; false: nothing.
+   * A polish that fails is undone (with a warning); an abort skips it. Why 'linear': the objective is nearly flat along (f + c, b − c), Adam lets
    * the network's output level drift along that ridge and σ_b inflates to absorb it
    * (measured on the §4 Poisson design: mean posterior b −0.67, σ_b 1.29 for a true 1.0;
    * new-group deviance up to 5× the GLMM's), and re-fitting these few parameters brings σ_b
@@ -181,6 +182,7 @@ function* fitting(data: ModelData, spec: ModelSpec, o: FitOptions): Generator<vo
   if (o.marginal !== undefined && o.marginal !== 'ode' && o.marginal !== 'quadrature') {
     throw new Error(`fit: marginal must be 'ode' or 'quadrature', got '${String(o.marginal)}'`);
   }
+  if (o.nodes !== undefined && o.marginal !== 'quadrature') throw new Error(`fit: nodes applies to marginal: 'quadrature' (the ODE has rtol), got nodes = ${o.nodes}`);
   if (o.marginal === 'quadrature' && !(Number.isInteger(how.nodes) && how.nodes >= 1 && how.nodes <= 100)) throw new Error(`fit: nodes must be an integer from 1 to 100, got ${o.nodes}`);
   const all = Int32Array.from({ length: G }, (_, i) => i);
   const t0 = performance.now();
@@ -269,17 +271,29 @@ function* fitting(data: ModelData, spec: ModelSpec, o: FitOptions): Generator<vo
     scales.dispose();
     const polish = o.polish ?? 'linear';
     let polished = '';
+    let didPolish = false;
     if (polish !== false && stopped !== 'aborted' && !diverged) {
-      const params = polish === 'linear' ? [model.b0, model.W, ...model.scaleParams()] : model.parameters();
-      const pr = minimize(params, () => objective(model, prep, all, how), { gtol: o.gtol ?? 1e-6, maxIter: 200 });
-      polished = `; then L-BFGS${polish === 'linear' ? ' on the linear part and the random-effect scales' : ''}: ${pr.message}`;
+      if (o.signal?.aborted) polished = '; aborted before the L-BFGS polish';
+      else {
+        const params = polish === 'linear' ? [model.b0, model.W, ...model.varianceParams()] : model.parameters();
+        const before = snapshot(model);
+        try {
+          const pr = minimize(params, () => objective(model, prep, all, how), { gtol: o.gtol ?? 1e-6, maxIter: 200 });
+          polished = `; then L-BFGS${polish === 'linear' ? ' on the linear part and the variance parameters' : ''}: ${pr.message}`;
+          didPolish = true;
+        } catch (e) {
+          restore(model, before);
+          polished = `; the L-BFGS polish failed and was undone (${(e as Error).message})`;
+          o.onWarning?.(`fit: the L-BFGS polish after Adam failed and was undone: ${(e as Error).message}`);
+        }
+      }
     }
     model.info = {
       converged: false,
       message: stopped === 'aborted'
         ? `aborted at epoch ${epoch}; ${nVal > 0 ? 'the best validation parameters are kept' : 'the last parameters are kept'}`
         : (stopped || `ran ${epochs} epochs of Adam (stochastic: no convergence test)`) + polished,
-      optimizer: polish === 'linear' ? 'Adam + L-BFGS (linear part)' : polish ? 'Adam + L-BFGS' : 'Adam',
+      optimizer: !didPolish ? 'Adam' : polish === 'linear' ? 'Adam + L-BFGS (linear part)' : 'Adam + L-BFGS',
       epochs: epoch - 1,
       logLik: NaN,
     };

@@ -186,6 +186,12 @@ export class Model {
     return this.thetaSigma ? [...re, this.thetaSigma] : re;
   }
 
+  /** The scalar variance parameters: σ_b or Λ, and σ for the Gaussian (not a network g). */
+  varianceParams(): E.Tensor[] {
+    const re = this.gNet ? [] : this.thetaL ? [this.thetaL] : [this.thetaB!];
+    return this.thetaSigma ? [...re, this.thetaSigma] : re;
+  }
+
   parameters(): E.Tensor[] {
     return [...this.fixedParams(), ...this.scaleParams()];
   }

@@ -193,6 +193,7 @@ describe('fit options', () => {
     expect(Math.abs(gh.logLik() - ode.logLik())).toBeLessThanOrEqual(1e-6);
     expect(() => fit(data, { family: 'poisson' }, { marginal: 'laplace' as never })).toThrow(/marginal must be 'ode' or 'quadrature', got 'laplace'/);
     expect(() => fit(data, { family: 'poisson' }, { marginal: 'quadrature', nodes: 0.5 })).toThrow(/nodes must be an integer from 1 to 100, got 0.5/);
+    expect(() => fit(data, { family: 'poisson' }, { nodes: 15 })).toThrow(/nodes applies to marginal: 'quadrature'/);
     ode.dispose();
     gh.dispose();
   });
@@ -201,7 +202,7 @@ describe('fit options', () => {
     const m = fit(data, { family: 'poisson', hidden: [4], seed: 1 }, { epochs: 2 });
     const n = fit(data, { family: 'poisson', hidden: [4], seed: 1 }, { epochs: 2, polish: false });
     expect(m.info.optimizer).toBe('Adam + L-BFGS (linear part)');
-    expect(m.info.message).toMatch(/^ran 2 epochs of Adam .*; then L-BFGS on the linear part and the random-effect scales: converged/);
+    expect(m.info.message).toMatch(/^ran 2 epochs of Adam .*; then L-BFGS on the linear part and the variance parameters: converged/);
     expect(n.info.optimizer).toBe('Adam');
     // Same Adam path, then a descent method on a subset: the likelihood can only go up …
     expect(m.logLik()).toBeGreaterThan(n.logLik());
@@ -241,6 +242,24 @@ describe('a random-effect network g(z_i)', () => {
     }
   }
   const data = { X: Float64Array.from(X), xNames: ['x'], y: Float64Array.from(y), group, Z: Float64Array.from(Z), zNames: ['z'] };
+
+  it("the default polish leaves the network g as Adam left it; an abort after the last epoch skips it", () => {
+    // The first 30 groups (15 rows each) keep it quick.
+    const rows = 30 * 15;
+    const small = { ...data, X: data.X.slice(0, rows), y: data.y.slice(0, rows), group: data.group.slice(0, rows), Z: data.Z.slice(0, rows) };
+    const opts = { epochs: 2, lr: 5e-3, seed: 1, validation: 0.2 };
+    const spec = { family: 'poisson' as const, randomEffect: { covariates: ['z'], hidden: [4] } };
+    const a = fit(small, spec, opts);
+    expect(a.info.optimizer).toBe('Adam + L-BFGS (linear part)');
+    // Abort from the last epoch's progress report: Adam is done (the same path as a's), the polish must not start.
+    const ctl = new AbortController();
+    const c = fit(small, spec, { ...opts, signal: ctl.signal, onProgress: (p) => p.epoch === p.epochs && ctl.abort() });
+    expect(c.info.optimizer).toBe('Adam');
+    expect(c.info.message).toMatch(/^ran 2 epochs of Adam .*; aborted before the L-BFGS polish$/);
+    expect(JSON.stringify(a.toJSON().params.gNet)).toBe(JSON.stringify(c.toJSON().params.gNet));
+    expect(a.logLik()).toBeGreaterThan(c.logLik());
+    for (const m of [a, c]) m.dispose();
+  });
 
   it('learns group scales that follow the covariate, beats one σ_b, and saves/loads with Z', () => {
     const re = fit(data, { family: 'poisson', randomEffect: { covariates: ['z'], hidden: [8] } }, { epochs: 40, lr: 5e-3, seed: 1 });
