@@ -198,6 +198,8 @@ export function quad_mode_f64(
     mHi = load<i32>(offsets + (<usize>(gi + 1) << 2));
     for (let d = 0; d < q; d++) st(B, d, 0);
     let v = value(B);
+    let lastFull: f64 = Infinity; // the last full step's size
+    let stale = false; // v is not ℓ(B) (full steps skip it)
     for (let it = 0; it < 100; it++) {
       derivs();
       if (!cholesky()) break;
@@ -213,14 +215,20 @@ export function quad_mode_f64(
         st(STEP, i, sum / ld(L, i * q + i));
       }
       // Near the mode (step ≤ 1e−6) take full Newton steps without the line search, whose test
-      // on the gain in ℓ rounding noise swamps at the flat top, until the step is ≤ 1e−12.
+      // on the gain in ℓ rounding noise swamps at the flat top, until the step is ≤ 1e−12 or
+      // stops shrinking (rounding noise in ∇ℓ: the point is then as good as it gets).
       let norm: f64 = 0;
       for (let d = 0; d < q; d++) norm = Math.max(norm, Math.abs(ld(STEP, d)) / (1 + Math.abs(ld(B, d))));
       if (norm <= 1e-6) {
         for (let d = 0; d < q; d++) st(B, d, ld(B, d) + ld(STEP, d));
-        if (norm <= 1e-12) break;
-        v = value(B);
+        if (norm <= 1e-12 || norm >= lastFull) break;
+        lastFull = norm;
+        stale = true;
         continue;
+      }
+      if (stale) {
+        v = value(B);
+        stale = false;
       }
       let lambda: f64 = 1;
       let accepted = false, done = false;

@@ -47,7 +47,7 @@ export function quadLoglikVjp(
 /**
  * Each group's mode b̂ of ℓ(b) = Σ_j core(y_j, f_j + ⟨g_j, b⟩) − ‖b‖²/2 by damped Newton from 0
  * (step halving until ℓ does not decrease; full steps once the step is ≤ 1e−6, until it is
- * ≤ 1e−12 or ℓ gains ≤ 1e−15 relative), and the
+ * ≤ 1e−12 or stops shrinking, or ℓ gains ≤ 1e−15 relative), and the
  * Cholesky factor L (row-major, lower) of H = −∇²ℓ(b̂); L = I where H is not positive definite.
  */
 export function quadMode(
@@ -101,6 +101,8 @@ export function quadMode(
     };
     b.fill(0);
     let v = value(b);
+    let lastFull = Infinity; // the last full step's size
+    let stale = false; // v is not ℓ(b) (full steps skip it)
     for (let it = 0; it < 100; it++) {
       derivs();
       if (!cholesky()) break;
@@ -115,14 +117,20 @@ export function quadMode(
         step[i] = sum / L[i * q + i];
       }
       // Near the mode (step ≤ 1e−6) take full Newton steps without the line search, whose test
-      // on the gain in ℓ rounding noise swamps at the flat top, until the step is ≤ 1e−12.
+      // on the gain in ℓ rounding noise swamps at the flat top, until the step is ≤ 1e−12 or
+      // stops shrinking (rounding noise in ∇ℓ: the point is then as good as it gets).
       let norm = 0;
       for (let d = 0; d < q; d++) norm = Math.max(norm, Math.abs(step[d]) / (1 + Math.abs(b[d])));
       if (norm <= 1e-6) {
         for (let d = 0; d < q; d++) b[d] += step[d];
-        if (norm <= 1e-12) break;
-        v = value(b);
+        if (norm <= 1e-12 || norm >= lastFull) break;
+        lastFull = norm;
+        stale = true;
         continue;
+      }
+      if (stale) {
+        v = value(b);
+        stale = false;
       }
       let lambda = 1, accepted = false, done = false;
       for (let half = 0; half < 40; half++) {
