@@ -149,7 +149,7 @@ export class Heap {
   }
 
   private full(size: number): Error {
-    const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MB`;
+    const mb = (b: number) => (b < 2 ** 20 ? `${Math.ceil(b / 1024)} kB` : `${(b / 2 ** 20).toFixed(0)} MB`);
     return new Error(
       `out of kernel memory: ${mb(size)} more does not fit (${mb(this.inUse)} in use, ` +
         `${mb(this.memory.buffer.byteLength)} reserved, limit ${mb(MAX_HEAP_BYTES)} or the host's); ` +
