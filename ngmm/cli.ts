@@ -136,6 +136,10 @@ function cmdFit(pos: string[], opt: Map<string, string>): void {
     ...(zNames ? { Z: covariateColumns(table, zNames, file), zNames } : {}),
   };
   const marginal = marginalOption(opt.get('marginal'));
+  const nodes = num(opt, 'nodes');
+  if (nodes !== undefined && (marginal !== 'quadrature' || !Number.isInteger(nodes) || nodes < 1 || nodes > 100)) {
+    throw new UsageError(`--nodes takes an integer from 1 to 100 and goes with --marginal quadrature, got '${opt.get('nodes')}'`);
+  }
   let model: Model;
   try {
     model = fit(data, {
@@ -153,7 +157,7 @@ function cmdFit(pos: string[], opt: Map<string, string>): void {
       validation: num(opt, 'validation'),
       seed: num(opt, 'seed'),
       marginal,
-      nodes: num(opt, 'nodes'),
+      nodes,
       onProgress: hidden.length > 0 || zNames ? progressPrinter(process.stderr) : undefined,
       onWarning: (msg) => process.stderr.write(`ngmm: warning: ${msg}\n`),
     });

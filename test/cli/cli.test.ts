@@ -133,5 +133,8 @@ describe('ngmm CLI', () => {
     const mq = run('fit', train, '--formula', 'y ~ x1 + (1 | school)', '--family', 'poisson', '--marginal', 'laplace');
     expect(mq.status).toBe(2);
     expect(mq.stderr).toMatch(/--marginal takes 'ode' or 'quadrature', got 'laplace'\nusage:/);
+    const nq = run('fit', train, '--formula', 'y ~ x1 + (1 | school)', '--family', 'poisson', '--nodes', '0', '--marginal', 'quadrature');
+    expect(nq.status).toBe(2);
+    expect(nq.stderr).toMatch(/--nodes takes an integer from 1 to 100 and goes with --marginal quadrature, got '0'\nusage:/);
   });
 });
