@@ -92,7 +92,8 @@ interface OursCase {
   dispose(): void;
 }
 
-function oursCase(b: Backend, d: E2EData, init: { values: Float64Array[] }): OursCase {
+/** `nodes` > 0: the marginal by adaptive Gauss–Hermite (fit's marginal: 'quadrature'), else the ODE. */
+function oursCase(b: Backend, d: E2EData, init: { values: Float64Array[] }, nodes = 0): OursCase {
   return withBackend(b, () => {
     const model = new Model({ family: d.family, hidden: HIDDEN, activation: 'relu', seed: 1 }, X_NAMES, new Float64Array(P), new Float64Array(P).fill(1));
     model.parameters().forEach((t, i) => t.data.set(init.values[i]));
@@ -109,7 +110,7 @@ function oursCase(b: Backend, d: E2EData, init: { values: Float64Array[] }): Our
     const opt = new E.Adam(params, { lr: LR });
     const step = (bt: { X: Float64Array; r: GroupedResponse }, adam: boolean) =>
       E.tidy(() => {
-        const L = E.neg(E.mean(model.logMarginal(E.tensor(bt.X, [bt.r.nobs, P]), bt.r, RTOL).L));
+        const L = E.neg(E.mean(model.logMarginal(E.tensor(bt.X, [bt.r.nobs, P]), bt.r, RTOL, null, nodes).L));
         const gs = E.grad(L, params);
         if (adam) opt.step(gs);
         return L.item();
@@ -118,7 +119,7 @@ function oursCase(b: Backend, d: E2EData, init: { values: Float64Array[] }): Our
       epoch: (adam) => withBackend(b, () => {
         for (const bt of batches) step(bt, adam);
       }),
-      objective: (rtol) => withBackend(b, () => E.tidy(() => -E.mean(model.logMarginal(E.tensor(d.X, [all.nobs, P]), all, rtol).L).item())),
+      objective: (rtol) => withBackend(b, () => E.tidy(() => -E.mean(model.logMarginal(E.tensor(d.X, [all.nobs, P]), all, rtol, null, nodes).L).item())),
       work: () => withBackend(b, () => E.tidy(() => {
         const st = model.logMarginal(E.tensor(d.X, [all.nobs, P]), all, RTOL).stats as unknown as Record<string, Float64Array>;
         const mean = (a: Float64Array) => a.reduce((x, y) => x + y, 0) / a.length;
@@ -303,6 +304,8 @@ export async function runE2E(): Promise<Section> {
       const reference = ours.objective(1e-10);
       const errOurs = Math.abs(ours.objective(RTOL) - reference);
       const workStart = ours.work();
+      const gh = oursCase(wasm, d, init, 25);
+      const errGh = Math.abs(gh.objective(RTOL) - reference);
       const ref = oursCase(ts, d, init);
       const errTs = Math.abs(ref.objective(RTOL) - reference);
       const tfc = await tfCase(d, init);
@@ -313,6 +316,7 @@ export async function runE2E(): Promise<Section> {
         // Round-robin: each round times one epoch of every engine, on the same data.
         const cases: [string, () => unknown, number][] = [
           ['ngmm wasm-simd', () => ours.epoch(adam), errOurs],
+          ['ngmm wasm-simd, GH-25', () => gh.epoch(adam), errGh],
           ['ngmm ts reference', () => ref.epoch(adam), errTs],
           ['TF.js wasm (f32, grid)', () => tfc.epoch(adam), errTf],
         ];
@@ -331,6 +335,7 @@ export async function runE2E(): Promise<Section> {
       // After the Adam epochs (training moved the weights; the ODE's work depends on them).
       work.push({ family, groups, start: workStart, afterAdam: ours.work() });
       ours.dispose();
+      gh.dispose();
       ref.dispose();
       tfc.dispose();
     }
@@ -358,6 +363,17 @@ export async function runE2E(): Promise<Section> {
         const ms = (x?: Row) => (x ? (x.secondsPerEpoch * 1000).toFixed(1) : '—');
         return [r.family, r.groups, r.mode, ms(r), r.groupsPerSecond.toFixed(0), ms(t), ms(f), ms(p), ratio(r, t), ratio(r, f), ratio(r, p),
           r.objectiveError.toExponential(1), f ? f.objectiveError.toExponential(1) : '—', p ? p.objectiveError.toExponential(1) : '—'];
+      }),
+    ),
+    '',
+    'The same epochs with our marginal by adaptive Gauss–Hermite, 25 nodes (fit\'s `marginal: \'quadrature\'`), in the same round-robin:',
+    '',
+    table(
+      ['family', 'groups', 'step', 'GH-25 ms/epoch', 'groups/s', '× vs TS ref', '× vs TF.js', '× vs PyTorch', 'error GH-25', 'error PyTorch'],
+      rows.filter((r) => r.engine === 'ngmm wasm-simd, GH-25').map((r) => {
+        const t = get(r, 'ngmm ts reference'), f = get(r, 'TF.js wasm (f32, grid)'), p = get(r, 'PyTorch (f64, grid)');
+        return [r.family, r.groups, r.mode, (r.secondsPerEpoch * 1000).toFixed(1), r.groupsPerSecond.toFixed(0), ratio(r, t), ratio(r, f), ratio(r, p),
+          r.objectiveError.toExponential(1), p ? p.objectiveError.toExponential(1) : '—'];
       }),
     ),
     '',
