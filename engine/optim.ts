@@ -34,6 +34,10 @@ export class Adam implements Optimizer {
   readonly weightDecay: number;
   /** Steps taken. */
   t = 0;
+  // β₁ᵗ and β₂ᵗ as running products: IEEE multiplication is the same in every JavaScript
+  // engine, Math.pow is not (Node 20 and workerd differ in the last bit on ~10 % of arguments).
+  private beta1t = 1;
+  private beta2t = 1;
   private readonly m: Tensor[];
   private readonly v: Tensor[];
 
@@ -50,8 +54,10 @@ export class Adam implements Optimizer {
   step(grads: readonly Tensor[]): void {
     checkGrads('Adam', this.params, grads);
     this.t++;
-    const c1 = 1 - Math.pow(this.beta1, this.t);
-    const c2 = 1 - Math.pow(this.beta2, this.t);
+    this.beta1t *= this.beta1;
+    this.beta2t *= this.beta2;
+    const c1 = 1 - this.beta1t;
+    const c2 = 1 - this.beta2t;
     this.params.forEach((p, i) => {
       p.backend.k.adam_f64(
         p.size, p.ptr, grads[i].ptr, this.m[i].ptr, this.v[i].ptr,
