@@ -333,21 +333,12 @@ function trialsAt(o: usize): v128 {
 }
 
 function logitCoreSum(t: f64): f64 {
-  if (gCache != 0 && gFill >= 0) return logitCoreScores(t, slotPtr(gFill));
-  const st = f64x2.splat(gS * t);
-  let acc = f64x2.splat(0);
-  let j = 0;
-  for (; j + 2 <= gN; j += 2) {
-    const o = <usize>j << 3;
-    const eta = etaAt(o, st);
-    acc = f64x2.add(acc, logitCore(eta, v128.load(gY + o), trialsAt(o), expNegAbs(eta)));
-  }
-  let sum = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
-  for (; j < gN; j++) sum += obsCore(BINOMIAL_LOGIT, at(gY, j), trials(j), at(gF, j) + gS * t, gPhi);
-  return sum;
+  return logitCoreScores(t, gCache != 0 && gFill >= 0 ? slotPtr(gFill) : 0);
 }
 
-// The same sum, storing each observation's score at `out` (the stage score cache).
+// The same sum, also storing each observation's score at `out` when it is not 0 (the stage
+// score cache). The branch is the same for the whole loop, so it costs nothing measurable next
+// to the exp and log1p.
 function logitCoreScores(t: f64, out: usize): f64 {
   const st = f64x2.splat(gS * t);
   let acc = f64x2.splat(0);
@@ -357,13 +348,13 @@ function logitCoreScores(t: f64, out: usize): f64 {
     const eta = etaAt(o, st), y = v128.load(gY + o), m = trialsAt(o);
     const e = expNegAbs(eta);
     acc = f64x2.add(acc, logitCore(eta, y, m, e));
-    v128.store(out + o, logitScore(eta, y, m, e, sigmaAbs(e)));
+    if (out != 0) v128.store(out + o, logitScore(eta, y, m, e, sigmaAbs(e)));
   }
   let sum = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
   for (; j < gN; j++) {
     const eta = at(gF, j) + gS * t;
     sum += obsCore(BINOMIAL_LOGIT, at(gY, j), trials(j), eta, gPhi);
-    store<f64>(out + (<usize>j << 3), obsScore(BINOMIAL_LOGIT, at(gY, j), trials(j), eta, gPhi));
+    if (out != 0) store<f64>(out + (<usize>j << 3), obsScore(BINOMIAL_LOGIT, at(gY, j), trials(j), eta, gPhi));
   }
   return sum;
 }
