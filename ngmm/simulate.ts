@@ -42,6 +42,16 @@ export interface Simulated {
 export const trueEffect = (x: ArrayLike<number>): number =>
   Math.sin(Math.PI * x[0] * x[1]) + 2 * (x[2] - 0.5) ** 2 + Math.abs(x[3]) - 0.5 * x[4];
 
+/**
+ * η = a·f(x) + c + b per family: the scale and offset keep each response in a sensible range.
+ * The simulation study (bench/study/simulate.ts) uses the same.
+ */
+export const FAMILY_SCALE: Record<SimulatedFamily, { a: number; c: number }> = {
+  gaussian: { a: 1, c: 0 },
+  bernoulli: { a: 1.5, c: -1 },
+  poisson: { a: 0.8, c: 0 },
+};
+
 export function simulate(kind: SimulatedFamily, seed: number, o: SimulateOptions = {}): Simulated {
   const groups = o.groups ?? 300, perGroup = o.perGroup ?? 25, sigmaB = o.sigmaB ?? 0.5, sigma = o.sigma ?? 0.5;
   if (!(kind === 'bernoulli' || kind === 'poisson' || kind === 'gaussian')) throw new Error(`simulate: unknown family '${kind}' (bernoulli, poisson or gaussian)`);
@@ -56,15 +66,17 @@ export function simulate(kind: SimulatedFamily, seed: number, o: SimulateOptions
     const isNew = i >= groups * 0.8;
     for (let j = 0; j < perGroup; j++) {
       const x = Array.from({ length: 5 }, () => 2 * rng.uniform() - 1);
+      const { a, c } = FAMILY_SCALE[kind];
+      const eta = a * trueEffect(x) + c + b;
       let y: number, mu: number;
       if (kind === 'bernoulli') {
-        mu = 1 / (1 + Math.exp(-(1.5 * trueEffect(x) - 1 + b)));
+        mu = 1 / (1 + Math.exp(-eta));
         y = rng.uniform() < mu ? 1 : 0;
       } else if (kind === 'poisson') {
-        mu = Math.exp(0.8 * trueEffect(x) + b);
+        mu = Math.exp(eta);
         y = rng.poisson(mu);
       } else {
-        mu = trueEffect(x) + b;
+        mu = eta;
         y = mu + sigma * rng.normal();
       }
       const row = [...x, y, i, mu];

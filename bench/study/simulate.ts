@@ -2,6 +2,7 @@
 // train / observed-groups / new-groups split of Appendix 15.1. Every constant the paper lost in
 // extraction is chosen here, fixed, and listed in bench/study/README.md.
 import { Rng } from '../../engine/random';
+import { FAMILY_SCALE, trueEffect } from '../../ngmm/simulate';
 
 export type Family = 'gaussian' | 'bernoulli' | 'poisson';
 export type Structure = 'intercept' | 'slope';
@@ -22,10 +23,8 @@ export const TRAIN_GROUPS = 0.8;
 /** Share of each training group's observations used for training; the rest are the "observed" test set. */
 export const TRAIN_ROWS = 0.8;
 
-/** The nonlinear fixed effect (the demo's, ngmm/demo.ts), x ~ U(−1, 1)⁵. */
-export function fNonlinear(x: ArrayLike<number>): number {
-  return Math.sin(Math.PI * x[0] * x[1]) + 2 * (x[2] - 0.5) ** 2 + Math.abs(x[3]) - 0.5 * x[4];
-}
+/** The nonlinear fixed effect, x ~ U(−1, 1)⁵: the library's simulator's (ngmm/simulate.ts), as `npm start` uses. */
+export const fNonlinear = trueEffect;
 
 export const BETA_LINEAR = [0.6, -0.4, 0.8, 0.3, -0.5];
 /** The linear fixed effect of Appendix 12 (intercept 0.5 + xᵀβ). */
@@ -35,12 +34,8 @@ export function fLinear(x: ArrayLike<number>): number {
   return s;
 }
 
-/** Per-family scale and offset of the fixed effect inside η (keeps responses in a sensible range). */
-export const FAMILY_SCALE: Record<Family, { a: number; c: number }> = {
-  gaussian: { a: 1, c: 0 },
-  bernoulli: { a: 1.5, c: -1 },
-  poisson: { a: 0.8, c: 0 },
-};
+/** Per-family scale and offset of the fixed effect inside η: the library simulator's. */
+export { FAMILY_SCALE };
 
 export interface Setting {
   dgp: Dgp;
