@@ -73,8 +73,10 @@ export interface Kernels {
   quad_loglik_vjp_f64(G: N, offsets: P, K: N, q: N, nodes: P, score: P, up: P, gf: P, gg: P): void;
   quad_mode_f64(code: N, G: N, offsets: P, q: N, y: P, trials: P, f: P, g: P, phi: number, mode: P, chol: P): void;
 
-  /** Lane-wise exp (x ≤ 0) and log1p (x ∈ [0, 1]) of the SIMD build's hot loops. */
+  /** Lane-wise exp, expm1, log and log1p (x ∈ [0, 1]) of the SIMD build's hot loops (test kernels). */
   vexp_f64(n: N, x: P, out: P): void;
+  vexpm1_f64(n: N, x: P, out: P): void;
+  vlog_f64(n: N, x: P, out: P): void;
   vlog1p_f64(n: N, x: P, out: P): void;
 
   peak_probe_f64(iters: N): number;

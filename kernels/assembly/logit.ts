@@ -6,13 +6,13 @@
 //   σ(|η|) = 1/(1 + e),  σ(−|η|) = e·σ(|η|)
 //   score = y·σ(−η) − (m − y)·σ(η)        (not y − m·σ(η), which cancels for y = m)
 //   hess  = −m·σ(η)·σ(−η)
-import { vexp, vlog1p } from './vmath';
+import { vexpNeg, vlog1p } from './vmath';
 
 /** e^{−|η|} on both lanes. */
 // @ts-ignore: decorator
 @inline
 export function expNegAbs(eta: v128): v128 {
-  return vexp(f64x2.neg(f64x2.abs(eta)));
+  return vexpNeg(f64x2.neg(f64x2.abs(eta)));
 }
 
 // @ts-ignore: decorator

@@ -18,8 +18,8 @@ let gY: usize = 0;
 let gTrials: usize = 0; // 0: all trials = 1
 let gF: usize = 0;
 let gGf: usize = 0; // this group's slice of ∂L/∂f (written only when a gradient is asked)
-let gS: f64 = 0;
-let gPhi: f64 = 0;
+export let gS: f64 = 0;
+export let gPhi: f64 = 0;
 let gCst: f64 = 0;
 // Sufficient statistics (fast path).
 let s1: f64 = 0; // Gaussian Σr; Poisson Σy
@@ -202,6 +202,29 @@ export function setCentre(tc: f64): void {
   } else if (gCode == POISSON_LOG) {
     efHat = se * Math.exp(s * tc);
   }
+}
+
+/**
+ * The fast paths' shifted ℓ as `shifted` computes it, for the two-group integrator (lanes.ts):
+ *   Gaussian   ((s·d)·q1 − (q2·d)·d) / ϕ² + prior,  q1 = Σρ_j, q2 = ½·n·s·s
+ *   Poisson    (s·d)·q1 − q2·expm1(s·d) + prior,     q1 = Σy_j, q2 = Σe^{f_j + s·t̂}
+ * with d = t − t̂ and prior = −d·(t̂ + d/2). Valid after setCentre.
+ */
+export function fastQ1(): f64 {
+  return gCode == GAUSSIAN_IDENTITY ? rho1 : s1;
+}
+
+export function fastQ2(): f64 {
+  return gCode == GAUSSIAN_IDENTITY ? 0.5 * gNf * gS * gS : efHat;
+}
+
+/** Sets the fast paths' moment accumulators (lanes.ts kept them on its lane), for `finish`. */
+export function setMoments(a0: f64, at: f64, att: f64, ae: f64, ate: f64): void {
+  m0 = a0;
+  mt = at;
+  mtt = att;
+  me = ae;
+  mte = ate;
 }
 
 /** ℓ(t) − m, the solver's shifted log-integrand. */

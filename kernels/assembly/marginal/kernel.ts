@@ -5,14 +5,15 @@
 //              stops with status 4 (STATUS_WORK). Unused for grad methods 0 and 1.
 //   cache      scratch for the folded gradient of the SIMD logit path: 6 × (largest group) f64
 //              (integrand.ts, the stage score cache), or 0 to recompute scores.
+// The SIMD build solves Gaussian-identity and Poisson-log groups two at a time (lanes.ts), the
+// same solve per group; everything else goes group by group (solve.ts).
 // Returns 0, or 1 + the index of the first group whose solve failed (its status says why).
-import { setGroup, gGs, gGphi } from './integrand';
-import {
-  solveGroup, stL, stSteps, stRejected, stRhs, stEvals, stGradEvals, stStatus, stMode, stSd,
-} from './solve';
+import { setGroup } from './integrand';
+import { solveGroup, stStatus, storeGroup } from './solve';
+import { lanesApply, solveLanes } from './lanes';
 
 export const OPT_COUNT: i32 = 7;
-export const STAT_COUNT: i32 = 8;
+export { STAT_COUNT } from './solve';
 
 export function marginal_f64(
   code: i32, G: i32, offs: usize, y: usize, trials: usize, f: usize, s: usize, phi: f64, cst: usize,
@@ -25,6 +26,11 @@ export function marginal_f64(
   const maxSteps = load<f64>(opts, 32);
   const grad = load<f64>(opts, 40);
   const centre = load<f64>(opts, 48);
+  if (ASC_FEATURE_SIMD) {
+    if (lanesApply(code, grad)) {
+      return solveLanes(code, G, offs, y, trials, f, s, phi, cst, rtol, atol, T, c0, maxSteps, grad, centre, L, gf, gs, gphi, stats);
+    }
+  }
   const wantGrad = grad != 0;
   let failed = 0;
   for (let i = 0; i < G; i++) {
@@ -32,24 +38,10 @@ export function marginal_f64(
     const end = load<i32>(offs + (<usize>(i + 1) << 2));
     const n = max(0, end - start);
     const o = <usize>start << 3;
-    const io = <usize>i << 3;
-    setGroup(code, n, y + o, trials != 0 ? trials + o : 0, f + o, gf + o, load<f64>(s + io), phi, load<f64>(cst + io), wantGrad,
-      grad == 1 ? cache : 0);
+    setGroup(code, n, y + o, trials != 0 ? trials + o : 0, f + o, gf + o, load<f64>(s + (<usize>i << 3)), phi,
+      load<f64>(cst + (<usize>i << 3)), wantGrad, grad == 1 ? cache : 0);
     solveGroup(rtol, atol, T, c0, maxSteps, grad, centre, work, workSteps);
-    store<f64>(L + io, stL);
-    if (wantGrad) {
-      store<f64>(gs + io, gGs);
-      store<f64>(gphi + io, gGphi);
-    }
-    const so = stats + ((<usize>i * <usize>STAT_COUNT) << 3);
-    store<f64>(so, <f64>stSteps);
-    store<f64>(so, <f64>stRejected, 8);
-    store<f64>(so, <f64>stRhs, 16);
-    store<f64>(so, <f64>stEvals, 24);
-    store<f64>(so, <f64>stGradEvals, 32);
-    store<f64>(so, <f64>stStatus, 40);
-    store<f64>(so, stMode, 48);
-    store<f64>(so, stSd, 56);
+    storeGroup(i, L, gs, gphi, stats, wantGrad);
     if (stStatus != 0 && failed == 0) failed = i + 1;
   }
   return failed;

@@ -17,7 +17,7 @@
 import { E_TBL, dopri5Dense, dopri5Step, stepErr, tA, tB, tC } from './dopri5';
 import { errorNorm, influence, logErrorNorm, stabilityFactor, stabilityNorm, stepFactor } from './controller';
 import {
-  accumulate, accumulateStage, cacheOn, ell, fillStage, finish, gCode, gEvals, gGradEvals, gMRef, setCentre, shifted, shiftStages, slope, slopeD2,
+  accumulate, accumulateStage, cacheOn, ell, fillStage, finish, gCode, gEvals, gGradEvals, gGphi, gGs, gMRef, setCentre, shifted, shiftStages, slope, slopeD2,
 } from './integrand';
 import { isConcave } from './obs';
 import { ld, st } from '../f64s';
@@ -189,13 +189,24 @@ function recPtr(work: usize, i: i32): usize {
   return work + ((<usize>i * <usize>RECORD_SIZE) << 3);
 }
 
-/**
- * Solves the current group (integrand.setGroup) and leaves the results in st*. `work` holds
- * up to `workSteps` step records for the adjoint and discrete gradients.
- */
-export function solveGroup(
-  rtol: f64, atol: f64, T: f64, c0opt: f64, maxSteps: f64, grad: f64, centre: f64, work: usize, workSteps: i32,
-): void {
+// The solve's plan for the current group, set by `prepare`: the interval [pA, pB] with the
+// breakpoints in BREAKS (pNb of them, the last pB), the main mode and its SD, the shift m,
+// the start u(a) and ℓ(a) − m, the first step and whether the left tail or the baseline c₀
+// starts it.
+export let pA: f64 = 0;
+export let pB: f64 = 0;
+export let pNb: i32 = 0;
+export let pMainT: f64 = 0;
+export let pMainSd: f64 = 0;
+export let pM: f64 = 0;
+export let pU0: f64 = 0;
+export let pE0: f64 = 0;
+export let pH0: f64 = 0;
+export let pUseTail: bool = false;
+export let pC0: f64 = 0;
+
+/** Clears the group results (st*). */
+export function resetResults(): void {
   stL = NaN;
   stSteps = 0;
   stRejected = 0;
@@ -205,6 +216,57 @@ export function solveGroup(
   stStatus = STATUS_OK;
   stMode = NaN;
   stSd = NaN;
+}
+
+/** Sets the counts and centre of a group solved elsewhere (lanes.ts); stL and stStatus come from `close`. */
+export function setCounts(steps: i32, rejected: i32, rhs: i32, evals: i32, gradEvals: i32, mode: f64, sd: f64): void {
+  stSteps = steps;
+  stRejected = rejected;
+  stRhs = rhs;
+  stEvals = evals;
+  stGradEvals = gradEvals;
+  stMode = mode;
+  stSd = sd;
+}
+
+/** Sets stStatus (lanes.ts: a group stopped at the step cap). */
+export function setStatus(status: i32): void {
+  stStatus = status;
+}
+
+/** f64 slots per group in the kernel's stats output. */
+export const STAT_COUNT: i32 = 8;
+
+/** Writes group i's results (st*, and the gradient accumulators when asked) to the kernel outputs. */
+export function storeGroup(i: i32, L: usize, gs: usize, gphi: usize, stats: usize, wantGrad: bool): void {
+  const io = <usize>i << 3;
+  store<f64>(L + io, stL);
+  if (wantGrad) {
+    store<f64>(gs + io, gGs);
+    store<f64>(gphi + io, gGphi);
+  }
+  const so = stats + ((<usize>i * <usize>STAT_COUNT) << 3);
+  store<f64>(so, <f64>stSteps);
+  store<f64>(so, <f64>stRejected, 8);
+  store<f64>(so, <f64>stRhs, 16);
+  store<f64>(so, <f64>stEvals, 24);
+  store<f64>(so, <f64>stGradEvals, 32);
+  store<f64>(so, <f64>stStatus, 40);
+  store<f64>(so, stMode, 48);
+  store<f64>(so, stSd, 56);
+}
+
+/** Breakpoint i of the plan. */
+export function breakAt(i: i32): f64 {
+  return ld(BREAKS, i);
+}
+
+/**
+ * Resets the group results and plans the current group's solve (integrand.setGroup): modes,
+ * interval, breakpoints and start. False when it cannot (stStatus says why).
+ */
+export function prepare(T: f64, c0opt: f64, centre: f64): bool {
+  resetResults();
   if (isConcave(gCode)) {
     concaveMode();
     st(MODE_T, 0, nwT);
@@ -216,7 +278,7 @@ export function solveGroup(
   if (nModes == 0) {
     // The reference throws here (modes[0] is undefined): every grid value was −∞ or NaN.
     stStatus = STATUS_NOT_FINITE;
-    return;
+    return false;
   }
   let mainI = 0;
   // The highest mode (each ℓ once; with a single mode nothing to compare).
@@ -237,7 +299,7 @@ export function solveGroup(
   stSd = mainSd;
   if (!isFinite(m) || !isFinite(mainSd)) {
     stStatus = STATUS_NOT_FINITE;
-    return;
+    return false;
   }
 
   let a: f64, b: f64;
@@ -277,10 +339,57 @@ export function solveGroup(
   const da = slope(a);
   const useTail = tails && da > 0;
   const c0: f64 = isNaN(c0opt) ? -40.0 : c0opt;
-  let u: f64 = useTail ? ea - Math.log(da) : c0;
+  pA = a;
+  pB = b;
+  pNb = nb;
+  pMainT = mainT;
+  pMainSd = mainSd;
+  pM = m;
+  pE0 = ea;
+  pUseTail = useTail;
+  pC0 = c0;
+  pU0 = useTail ? ea - Math.log(da) : c0;
+  pH0 = Math.min(0.1 * mainSd, b - a);
+  return true;
+}
 
+/** log Z, Z = ∫e^{ℓ−m}, from the last `close`. */
+export let cLogZ: f64 = NaN;
+
+/**
+ * Closes a plan's integral at u = u(b) (the plan's b, useTail, c₀ and m): adds the right tail,
+ * or removes the baseline, and sets stL and cLogZ. False when the integral did not pass the
+ * baseline (STATUS_BASELINE).
+ */
+export function close(u: f64, b: f64, useTail: bool, c0: f64, m: f64): bool {
+  let logZ: f64;
+  if (useTail) {
+    const db = slope(b);
+    logZ = db < 0 ? logAddExp(u, shifted(b) - Math.log(-db)) : u;
+  } else {
+    if (!(u > c0)) {
+      stStatus = STATUS_BASELINE;
+      return false;
+    }
+    logZ = u + Math.log1p(-Math.exp(c0 - u));
+  }
+  cLogZ = logZ;
+  stL = m + logZ;
+  if (!isFinite(stL)) stStatus = STATUS_NOT_FINITE;
+  return true;
+}
+
+/**
+ * Solves the current group (integrand.setGroup) and leaves the results in st*. `work` holds
+ * up to `workSteps` step records for the adjoint and discrete gradients.
+ */
+export function solveGroup(
+  rtol: f64, atol: f64, T: f64, c0opt: f64, maxSteps: f64, grad: f64, centre: f64, work: usize, workSteps: i32,
+): void {
+  if (!prepare(T, c0opt, centre)) return;
+  const a = pA, nb = pNb, mainT = pMainT, mainSd = pMainSd;
   const record = grad == GRAD_ADJOINT || grad == GRAD_DISCRETE;
-  let t = a, e0 = ea, h = Math.min(0.1 * mainSd, b - a), lastRejected = false, bi = 0;
+  let u = pU0, t = a, e0 = pE0, h = pH0, lastRejected = false, bi = 0;
   st(K, 0, Math.exp(e0 - u));
   const rhsBefore = gEvals;
   const zRef = Math.sqrt(2.0 * Math.PI) * mainSd;
@@ -349,20 +458,8 @@ export function solveGroup(
   }
   stRhs = gEvals - rhsBefore;
 
-  // Close: add the right tail, or remove the baseline.
-  let logZ: f64;
-  if (useTail) {
-    const db = slope(b);
-    logZ = db < 0 ? logAddExp(u, shifted(b) - Math.log(-db)) : u;
-  } else {
-    if (!(u > c0)) {
-      stStatus = STATUS_BASELINE;
-      return;
-    }
-    logZ = u + Math.log1p(-Math.exp(c0 - u));
-  }
-  stL = m + logZ;
-  if (!isFinite(stL)) stStatus = STATUS_NOT_FINITE;
+  if (!close(u, pB, pUseTail, pC0, pM)) return;
+  const logZ = cLogZ;
 
   if (grad == GRAD_ADJOINT) {
     if (!adjointSweep(rtol, atol, work, stSteps, nb, a, u, mainT, mainSd)) {
