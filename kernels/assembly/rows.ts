@@ -4,6 +4,12 @@ import { add_f64 } from './elementwise';
 
 /** out[r,:] = x[idx[r],:] for r < R, rows of N. */
 export function gather_rows_f64(R: i32, N: i32, x: usize, idx: usize, out: usize): void {
+  if (N == 1) {
+    // One value per row (a per-group quantity spread to its observations): a load and a
+    // store, not a memory.copy call per row (57 → 5 µs on 5000 rows here).
+    for (let r = 0; r < R; r++) store<f64>(out + (<usize>r << 3), load<f64>(x + (<usize>load<i32>(idx + (<usize>r << 2)) << 3)));
+    return;
+  }
   const ld = <usize>N << 3;
   for (let r = 0; r < R; r++) {
     const src = <usize>load<i32>(idx + (<usize>r << 2));

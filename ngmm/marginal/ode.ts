@@ -93,7 +93,11 @@ const LogMarginal: Primitive<Attrs> = {
       );
       const F = h.f64;
       const st = F.subarray(stats >> 3, (stats >> 3) + G * STAT_COUNT);
-      const col = (c: number) => Float64Array.from({ length: G }, (_, i) => st[i * STAT_COUNT + c]);
+      const col = (c: number) => {
+        const v = new Float64Array(G);
+        for (let i = 0; i < G; i++) v[i] = st[i * STAT_COUNT + c];
+        return v;
+      };
       attrs.stats = { steps: col(0), rejected: col(1), rhs: col(2), evals: col(3), gradEvals: col(4), mode: col(6), sd: col(7) };
       if (failed) {
         const i = failed - 1;
