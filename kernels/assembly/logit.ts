@@ -18,7 +18,8 @@ export function expNegAbs(eta: v128): v128 {
 // @ts-ignore: decorator
 @inline
 export function logitCore(eta: v128, y: v128, m: v128, e: v128): v128 {
-  const sp = f64x2.add(f64x2.max(eta, f64x2.splat(0)), vlog1p(e));
+  // pmax (one instruction) for max: equal here, NaN η included (NaN < 0 is false: η).
+  const sp = f64x2.add(f64x2.pmax(eta, f64x2.splat(0)), vlog1p(e));
   return f64x2.sub(f64x2.mul(y, eta), f64x2.mul(m, sp));
 }
 
