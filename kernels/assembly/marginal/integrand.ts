@@ -360,24 +360,34 @@ function logitCoreSum(t: f64): f64 {
 }
 
 // The same sum, also storing each observation's score at `out` when it is not 0 (the stage
-// score cache). The branch is the same for the whole loop, so it costs nothing measurable next
-// to the exp and log1p.
+// score cache).
 function logitCoreScores(t: f64, out: usize): f64 {
+  // One loop per (trials, scores) case: no per-pair branch, no per-pair splat of 1.
+  if (gTrials != 0) return out != 0 ? logitPairs(t, out, true, true) : logitPairs(t, 0, true, false);
+  return out != 0 ? logitPairs(t, out, false, true) : logitPairs(t, 0, false, false);
+}
+
+// @ts-ignore: decorator
+@inline
+function logitPairs(t: f64, out: usize, withTrials: bool, withScores: bool): f64 {
   const st = f64x2.splat(gS * t);
+  const n = gN, fp = gF, yp = gY, mp = gTrials;
+  const ones = f64x2.splat(1);
   let acc = f64x2.splat(0);
   let j = 0;
-  for (; j + 2 <= gN; j += 2) {
+  for (; j + 2 <= n; j += 2) {
     const o = <usize>j << 3;
-    const eta = etaAt(o, st), y = v128.load(gY + o), m = trialsAt(o);
+    const eta = f64x2.add(v128.load(fp + o), st), y = v128.load(yp + o);
+    const m = withTrials ? v128.load(mp + o) : ones;
     const e = expNegAbs(eta);
     acc = f64x2.add(acc, logitCore(eta, y, m, e));
-    if (out != 0) v128.store(out + o, logitScore(eta, y, m, e, sigmaAbs(e)));
+    if (withScores) v128.store(out + o, logitScore(eta, y, m, e, sigmaAbs(e)));
   }
   let sum = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
-  for (; j < gN; j++) {
-    const eta = at(gF, j) + gS * t;
-    sum += obsCore(BINOMIAL_LOGIT, at(gY, j), trials(j), eta, gPhi);
-    if (out != 0) store<f64>(out + (<usize>j << 3), obsScore(BINOMIAL_LOGIT, at(gY, j), trials(j), eta, gPhi));
+  for (; j < n; j++) {
+    const eta = at(fp, j) + gS * t;
+    sum += obsCore(BINOMIAL_LOGIT, at(yp, j), trials(j), eta, gPhi);
+    if (withScores) store<f64>(out + (<usize>j << 3), obsScore(BINOMIAL_LOGIT, at(yp, j), trials(j), eta, gPhi));
   }
   return sum;
 }
