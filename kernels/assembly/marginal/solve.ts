@@ -28,7 +28,7 @@ export const GRAD_ADJOINT: f64 = 2;
 export const GRAD_DISCRETE: f64 = 3;
 
 /** Moment tolerance tightening, as in the reference. */
-const MOMENT_SAFETY: f64 = 3;
+export const MOMENT_SAFETY: f64 = 3;
 
 export const STATUS_OK: i32 = 0;
 export const STATUS_MAX_STEPS: i32 = 1;
