@@ -75,6 +75,7 @@ export interface Kernels {
 
   /** Lane-wise exp, expm1, log and log1p (x ∈ [0, 1]) of the SIMD build's hot loops (test kernels). */
   vexp_f64(n: N, x: P, out: P): void;
+  vexpneg_f64(n: N, x: P, out: P): void;
   vexpm1_f64(n: N, x: P, out: P): void;
   vlog_f64(n: N, x: P, out: P): void;
   vlog1p_f64(n: N, x: P, out: P): void;

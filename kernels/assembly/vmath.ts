@@ -7,8 +7,9 @@
 // with s a degree-9 fit (within 4e−17), scaled by 2^k built in the exponent bits.
 // Lanes below −708 (where 2^k would be subnormal) return 0: every caller adds the result to 1
 // or to a sum of order 1, where it vanishes anyway.
-// vexp (any x): the same, and +∞ above 709.43, where k would pass 1023 (the true value is
-// finite up to 709.78; nothing here comes near either).
+// vexp (any x): the same with 2^k applied in two halves, so that subnormal results and those
+// up to the largest double come out as Math.exp's do (the ODE's stage weights compare them
+// with 0, as the scalar solver does).
 // vexpm1: e^r − 1 = r + r²·s(r), so for |x| ≤ ln2/2 (k = 0) it keeps full relative accuracy
 // near 0; else 2^k·(e^r − 1) + (2^k − 1).
 // vlog1p (for e ∈ [0, 1]): u = 1 + e, log u = k·ln2 + 2·atanh(s), s = (m−1)/(m+1) with
@@ -24,7 +25,7 @@ const LOG2E = 0;
 const LN2_HI = 1; // Cody–Waite split of ln 2 (fdlibm): k·LN2_HI is exact for |k| < 2²⁰
 const LN2_LO = 2;
 const EXP_MIN = 3; // smallest x with a normal 2^k
-const EXP_MAX = 4; // largest x with k ≤ 1023
+const EXP_MAX = 4; // largest x with k ≤ 1023 (vexpm1's range)
 const ONE = 5;
 const HALF = 6;
 const TWO = 7;
@@ -43,6 +44,8 @@ const TWO52 = 19;
 const TWO52_BIAS = 20; // 2⁵² + 1023
 const ES = 21; // s(r) = (e^r − 1 − r)/r², degree 9: 10 coefficients, constant term first
 const AT = 31; // atanh(s)/s = Σ z^i/(2i + 1), i = 0…10: 11 coefficients
+const EXP_UNDER = 42; // e^x rounds to 0 below
+const EXP_OVER = 43; // e^x overflows above
 
 const C = memory.data<f64>([
   1.4426950408889634, 6.93147180369123816490e-01, 1.90821492927058770002e-10, -708.0, 709.43,
@@ -55,6 +58,7 @@ const C = memory.data<f64>([
   0.5000000000000001, 0.16666666666666669, 0.041666666666624164, 0.008333333333330065, 0.0013888888917196719,
   0.00019841269863040545, 2.4801521322368692e-05, 2.7557268480310024e-06, 2.7620075879983367e-07, 2.5100375832561234e-08,
   1.0, 1.0 / 3.0, 1.0 / 5.0, 1.0 / 7.0, 1.0 / 9.0, 1.0 / 11.0, 1.0 / 13.0, 1.0 / 15.0, 1.0 / 17.0, 1.0 / 19.0, 1.0 / 21.0,
+  -745.2, 709.79,
 ]);
 
 // @ts-ignore: decorator
@@ -112,11 +116,20 @@ export function vexpNeg(x: v128): v128 {
   return v128.andnot(f64x2.mul(p, pow2(kf)), f64x2.lt(x, k(EXP_MIN)));
 }
 
-/** e^x on both lanes (0 below −708, +∞ above 709.43). */
+/** e^x on both lanes over the whole range, subnormal results and overflow to +∞ included. */
 // @ts-ignore: decorator
 @inline
 export function vexp(x: v128): v128 {
-  return v128.bitselect(k(INF), vexpNeg(x), f64x2.gt(x, k(EXP_MAX)));
+  const kf = expK(x);
+  const r = expR(x, kf);
+  const r2 = f64x2.mul(r, r);
+  const p = f64x2.add(k(ONE), f64x2.add(r, f64x2.mul(r2, expS(r, r2, f64x2.mul(r2, r2)))));
+  // 2^k as 2^{k₁}·2^{k₂}, k₁ = ⌊k/2⌋: both factors are normal for k ∈ [−1075, 1024], so a
+  // subnormal result, or one near the top of the range, is rounded once, as Math.exp's is.
+  const k1 = f64x2.floor(f64x2.mul(kf, k(HALF)));
+  const y = f64x2.mul(f64x2.mul(p, pow2(k1)), pow2(f64x2.sub(kf, k1)));
+  // Beyond that range (and ±∞, where k is not a number the bit trick can take): 0 and +∞.
+  return v128.bitselect(k(INF), v128.andnot(y, f64x2.lt(x, k(EXP_UNDER))), f64x2.gt(x, k(EXP_OVER)));
 }
 
 /** e^x − 1 on both lanes (−1 below −708, +∞ above 709.43). */
@@ -204,18 +217,23 @@ function lanes(n: i32, x: usize, out: usize, fn: i32): void {
   if (ASC_FEATURE_SIMD) {
     for (; i + 2 <= n; i += 2) {
       const v = v128.load(x + (<usize>i << 3));
-      v128.store(out + (<usize>i << 3), fn == 0 ? vexp(v) : fn == 1 ? vexpm1(v) : fn == 2 ? vlog(v) : vlog1p(v));
+      v128.store(out + (<usize>i << 3), fn == 0 ? vexp(v) : fn == 1 ? vexpm1(v) : fn == 2 ? vlog(v) : fn == 3 ? vlog1p(v) : vexpNeg(v));
     }
   }
   for (; i < n; i++) {
     const v = load<f64>(x + (<usize>i << 3));
-    store<f64>(out + (<usize>i << 3), fn == 0 ? Math.exp(v) : fn == 1 ? Math.expm1(v) : fn == 2 ? Math.log(v) : Math.log1p(v));
+    store<f64>(out + (<usize>i << 3), fn == 0 || fn == 4 ? Math.exp(v) : fn == 1 ? Math.expm1(v) : fn == 2 ? Math.log(v) : Math.log1p(v));
   }
 }
 
 /** out = e^x. */
 export function vexp_f64(n: i32, x: usize, out: usize): void {
   lanes(n, x, out, 0);
+}
+
+/** out = e^x for x ≤ 0, flushed to 0 below −708 (the logit's exp). */
+export function vexpneg_f64(n: i32, x: usize, out: usize): void {
+  lanes(n, x, out, 4);
 }
 
 /** out = e^x − 1. */

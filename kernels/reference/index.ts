@@ -228,6 +228,7 @@ export function createReferenceKernels(mem: HeapViews): Kernels {
     quad_loglik_vjp_f64: (G, offsets, K, q, nodes, score, up, gf, gg) => quadLoglikVjp(mem, G, offsets, K, q, nodes, score, up, gf, gg),
     quad_mode_f64: (code, G, offsets, q, y, trials, f, g, phi, mode, chol) => quadMode(mem, code, G, offsets, q, y, trials, f, g, phi, mode, chol),
     vexp_f64: map(Math.exp),
+    vexpneg_f64: map(Math.exp),
     vexpm1_f64: map(Math.expm1),
     vlog_f64: map(Math.log),
     vlog1p_f64: map(Math.log1p),

@@ -137,6 +137,21 @@ export interface MarginalResult {
   readonly stats: SolverStats;
 }
 
+// The solver's options, checked before the kernel sees them: a NaN step cap, say, would never
+// stop a solve (every comparison with NaN is false).
+function checkOptions(o: Attrs['opts'], c0Given: boolean): void {
+  const bad = (name: string, v: unknown, want: string) => {
+    throw new Error(`logMarginal: option ${name} = ${String(v)}: ${want}`);
+  };
+  if (!(o.rtol > 0 && o.rtol < 1)) bad('rtol', o.rtol, 'a relative tolerance in (0, 1)');
+  if (!(o.atol >= 0 && Number.isFinite(o.atol))) bad('atol', o.atol, 'a finite tolerance ≥ 0');
+  if (!(o.T > 0 && Number.isFinite(o.T))) bad('T', o.T, 'a finite half-width > 0');
+  if (c0Given && !Number.isFinite(o.c0)) bad('c0', o.c0, 'a finite baseline (or leave it out for the tail start)');
+  if (!(Number.isInteger(o.maxSteps) && o.maxSteps >= 1)) bad('maxSteps', o.maxSteps, 'a whole number of steps ≥ 1');
+  if (!Object.prototype.hasOwnProperty.call(GRAD_CODE, o.gradient)) bad('gradient', o.gradient, `one of ${Object.keys(GRAD_CODE).join(', ')}`);
+  if (o.centre !== 'mode' && o.centre !== 'prior') bad('centre', o.centre, "'mode' or 'prior'");
+}
+
 /**
  * Per-group log marginal likelihoods [G] of the grouped response, given the fixed-effect
  * outputs f [n] (or [n×1]) in the response's (group-sorted) order, the random-effect scale per
@@ -156,6 +171,7 @@ export function logMarginal(f: Tensor, s: Tensor, phi: Tensor | null, data: Grou
       centre: o.centre ?? 'mode',
     },
   };
+  checkOptions(attrs.opts, o.c0 !== undefined);
   const L = apply(LogMarginal, phi ? [f, s, phi] : [f, s], attrs);
   return { L, stats: attrs.stats! };
 }

@@ -68,3 +68,27 @@ describe.each(
     });
   });
 });
+
+describe('logMarginal options', () => {
+  it('refuses a bad option with a message naming it, before the kernel runs', () => {
+    const data = groupResponse(family('gaussian'), Float64Array.of(0.3, -0.2, 1.1), [3]);
+    const call = (o: Record<string, unknown>) => () =>
+      E.withBackend(simd, () => E.tidy(() => logMarginal(E.tensor([0, 0, 0]), E.tensor([1]), E.tensor([1], []), data, o)));
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ maxSteps: NaN }, /option maxSteps = NaN: a whole number of steps ≥ 1/],
+      [{ maxSteps: 0 }, /option maxSteps = 0/],
+      [{ maxSteps: 2.5 }, /option maxSteps = 2.5/],
+      [{ rtol: 0 }, /option rtol = 0: a relative tolerance in \(0, 1\)/],
+      [{ rtol: NaN }, /option rtol = NaN/],
+      [{ atol: -1 }, /option atol = -1/],
+      [{ T: Infinity }, /option T = Infinity/],
+      [{ c0: NaN }, /option c0 = NaN: a finite baseline/],
+      [{ gradient: 'toString' }, /option gradient = toString: one of folded, adjoint, discrete/],
+      [{ centre: 'middle' }, /option centre = middle/],
+    ];
+    for (const [o, msg] of cases) expect(call(o), JSON.stringify(o)).toThrow(msg);
+    // The defaults, and every valid choice, still run.
+    expect(call({})).not.toThrow();
+    expect(call({ maxSteps: 1000, rtol: 1e-6, atol: 0, T: 6, c0: -40, centre: 'prior', gradient: 'adjoint' })).not.toThrow();
+  });
+});

@@ -17,7 +17,8 @@
 //
 // Where NaN cannot change the outcome the loop uses pmin/pmax (one instruction) instead of
 // Math.min/max's NaN-propagating min/max (about eight on x64): a NaN slope makes the error
-// norm NaN through the step's own sums, which rejects the step with the fixed factor 0.2
+// norm NaN through the step's own sums (each slope feeds the later stages, and the error sum
+// keeps every term, E₁ = 0 included), which rejects the step with the fixed factor 0.2
 // whatever the stability bound, the moment norm or the factor say; the norm itself and
 // max(u, y₁) keep the exact semantics.
 //
@@ -28,8 +29,8 @@
 import { A_TBL, B_TBL, C_TBL, E_TBL } from './dopri5';
 import { FAC_MAX, FAC_MIN, SAFETY, STABILITY } from './controller';
 import {
-  breakAt, cLogZ, close, pA, pB, pE0, pH0, pM, pMainSd, pMainT, pNb, pU0, pUseTail, prepare, resetResults, setCounts,
-  setStatus, stStatus, storeGroup, MOMENT_SAFETY, STATUS_MAX_STEPS,
+  breakAt, cLogZ, close, pA, pB, pC0, pE0, pH0, pM, pMainSd, pMainT, pNb, pU0, pURef, pUseTail, pZRef, prepare, resetResults, setCounts,
+  setStatus, stStatus, storeGroup, MOMENT_SAFETY, STAGE_EVALS, STATUS_MAX_STEPS,
 } from './solve';
 import { fastQ1, fastQ2, finish, gEvals, gPhi, gS, setCentre, setGroup, setMoments } from './integrand';
 import { GAUSSIAN_IDENTITY, POISSON_LOG } from './obs';
@@ -79,6 +80,7 @@ const LANE_EVALS = memory.data(2 << 2, 4);
 const LANE_B = memory.data(2 << 3, 8);
 const LANE_M = memory.data(2 << 3, 8);
 const LANE_TAIL = memory.data(2 << 2, 4);
+const LANE_C0 = memory.data(2 << 3, 8);
 
 // @ts-ignore: decorator
 @inline
@@ -506,7 +508,7 @@ function loadLane(l: i32, i: i32): bool {
   store<f64>(LANE_B + (<usize>l << 3), pB);
   store<f64>(LANE_M + (<usize>l << 3), pM);
   store<i32>(LANE_TAIL + (<usize>l << 2), pUseTail ? 1 : 0);
-  const zRef = Math.sqrt(2.0 * Math.PI) * pMainSd;
+  store<f64>(LANE_C0 + (<usize>l << 3), pC0);
   setLane(T_, l, pA);
   setLane(H_, l, pH0);
   setLane(U_, l, pU0);
@@ -533,8 +535,8 @@ function loadLane(l: i32, i: i32): bool {
   setLane(Q1_, l, fastQ1());
   setLane(Q2_, l, fastQ2());
   setLane(PHI2_, l, gPhi * gPhi);
-  setLane(ZREF_, l, zRef);
-  setLane(UREF_, l, Math.log(zRef));
+  setLane(ZREF_, l, pZRef);
+  setLane(UREF_, l, pURef);
   setMask(ACTIVE_, l, true);
   return true;
 }
@@ -559,9 +561,9 @@ function closeLane(l: i32): void {
     return;
   }
   const before = gEvals;
-  const ok = close(lane(U_, l), load<f64>(LANE_B + (<usize>l << 3)), load<i32>(LANE_TAIL + (<usize>l << 2)) != 0, aC0opt != aC0opt ? -40.0 : aC0opt,
+  const ok = close(lane(U_, l), load<f64>(LANE_B + (<usize>l << 3)), load<i32>(LANE_TAIL + (<usize>l << 2)) != 0, load<f64>(LANE_C0 + (<usize>l << 3)),
     load<f64>(LANE_M + (<usize>l << 3)));
-  const rhs = 5 * (steps + rejected);
+  const rhs = STAGE_EVALS * (steps + rejected);
   if (!ok) {
     setCounts(steps, rejected, rhs, 0, 0, lane(CENTRE_, l), lane(SD_, l));
     return;
@@ -639,7 +641,8 @@ export function solveLanes(
     else runGaussian();
     for (let l = 0; l < 2; l++) {
       if (!maskOn(ACTIVE_, l)) continue;
-      if (lane(BI_, l) < lane(NB_, l) && lane(STEPS_, l) + lane(REJ_, l) < maxSteps) continue;
+      // Finished, or at the cap (as `run` tests it: never for a NaN cap, like the scalar loop).
+      if (lane(BI_, l) < lane(NB_, l) && !(lane(STEPS_, l) + lane(REJ_, l) >= maxSteps)) continue;
       closeLane(l);
       storeI(load<i32>(LANE_GROUP + (<usize>l << 2)));
       next = fill(l, next);

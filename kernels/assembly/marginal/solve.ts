@@ -204,6 +204,11 @@ export let pE0: f64 = 0;
 export let pH0: f64 = 0;
 export let pUseTail: bool = false;
 export let pC0: f64 = 0;
+/** √(2π)·σ̂, the Laplace estimate of ∫e^{ℓ−m} (the moment norm's scale), and its log (u's reference). */
+export let pZRef: f64 = 0;
+export let pURef: f64 = 0;
+/** ℓ evaluations per step attempt: stages 1–4 and the end (stages 5 and 6 share it; 0 is carried). */
+export const STAGE_EVALS: i32 = 5;
 
 /** Clears the group results (st*). */
 export function resetResults(): void {
@@ -338,7 +343,7 @@ export function prepare(T: f64, c0opt: f64, centre: f64): bool {
   const tails = isNaN(c0opt) && centre == 0;
   const da = slope(a);
   const useTail = tails && da > 0;
-  const c0: f64 = isNaN(c0opt) ? -40.0 : c0opt;
+  const c0: f64 = isNaN(c0opt) ? -40.0 : c0opt; // the baseline when no tail starts it
   pA = a;
   pB = b;
   pNb = nb;
@@ -350,6 +355,8 @@ export function prepare(T: f64, c0opt: f64, centre: f64): bool {
   pC0 = c0;
   pU0 = useTail ? ea - Math.log(da) : c0;
   pH0 = Math.min(0.1 * mainSd, b - a);
+  pZRef = Math.sqrt(2.0 * Math.PI) * mainSd;
+  pURef = Math.log(pZRef);
   return true;
 }
 
@@ -392,8 +399,7 @@ export function solveGroup(
   let u = pU0, t = a, e0 = pE0, h = pH0, lastRejected = false, bi = 0;
   st(K, 0, Math.exp(e0 - u));
   const rhsBefore = gEvals;
-  const zRef = Math.sqrt(2.0 * Math.PI) * mainSd;
-  const uRef = Math.log(zRef);
+  const zRef = pZRef, uRef = pURef;
   while (bi < nb) {
     const target = ld(BREAKS, bi);
     if (<f64>(stSteps + stRejected) >= maxSteps) {
