@@ -74,7 +74,21 @@ export function quad_loglik_vjp_f64(
       const row = j * K;
       let sf: f64 = 0;
       let s0: f64 = 0, s1: f64 = 0, s2: f64 = 0;
-      for (let k = 0; k < K; k++) {
+      let k = 0;
+      if (ASC_FEATURE_SIMD && q == 1) {
+        // Two nodes at a time, each lane its own partial sums (so the sums' order differs
+        // from the scalar loop's: they agree to rounding relative to Σ|terms|).
+        let vf = f64x2.splat(0), v0 = f64x2.splat(0);
+        for (; k + 2 <= K; k += 2) {
+          const o = <usize>(row + k) << 3;
+          const w = f64x2.mul(v128.load(up + o), v128.load(score + o));
+          vf = f64x2.add(vf, w);
+          v0 = f64x2.add(v0, f64x2.mul(w, v128.load(nb + (<usize>k << 3))));
+        }
+        sf = f64x2.extract_lane(vf, 0) + f64x2.extract_lane(vf, 1);
+        s0 = f64x2.extract_lane(v0, 0) + f64x2.extract_lane(v0, 1);
+      }
+      for (; k < K; k++) {
         const w = ld(up, row + k) * ld(score, row + k);
         sf += w;
         s0 += w * ld(nb, k * q);

@@ -233,8 +233,10 @@ describe('kernel parity: wasm-simd and wasm-scalar against the TypeScript refere
               k.quad_loglik_f64(code, G, p.offsets, K, q, p.y, trials ? p.m : 0, p.f, p.g, p.nodes, phi, p.core, p.score, 0), termScale);
           }
           const score = Float64Array.from({ length: n * K }, () => 2 * u() - 1);
+          // Sums over the K nodes (the SIMD build adds them two lanes at a time): against
+          // Σ|terms| ≤ K·max|node| (|up|, |score| ≤ 1, |node| ≤ 3).
           compare('quad_loglik_vjp_f64', { ...ins, score }, { gf: n, gg: n * q }, (k, p) =>
-            k.quad_loglik_vjp_f64(G, p.offsets, K, q, p.nodes, p.score, p.up, p.gf, p.gg));
+            k.quad_loglik_vjp_f64(G, p.offsets, K, q, p.nodes, p.score, p.up, p.gf, p.gg), () => 3 * K);
           if (code !== 6) {
             // Modes and Cholesky entries are O(1)–O(10) here; Newton converges quadratically, so
             // exp/log rounding differences leave both at the same point to ~1e−15.
