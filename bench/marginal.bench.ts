@@ -248,7 +248,7 @@ function calibration() {
   h.f64.set(xs, x >> 3);
   const js = new Float64Array(n);
   const lanes = () => {
-    simd.k.vexp_f64(n, x, e);
+    simd.k.vexpneg_f64(n, x, e);
     simd.k.vlog1p_f64(n, e, out);
   };
   const math = () => {

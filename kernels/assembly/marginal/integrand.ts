@@ -21,6 +21,7 @@ let gGf: usize = 0; // this group's slice of ∂L/∂f (written only when a grad
 export let gS: f64 = 0;
 export let gPhi: f64 = 0;
 let gCst: f64 = 0;
+let gHalfNss: f64 = 0; // Gaussian ½·n·s·s, ℓ's curvature term
 // Sufficient statistics (fast path).
 let s1: f64 = 0; // Gaussian Σr; Poisson Σy
 let s2: f64 = 0; // Gaussian Σr²; Poisson Σy·f
@@ -139,6 +140,7 @@ export function setGroup(
   gS = s;
   gPhi = phi;
   gCst = cst;
+  gHalfNss = 0.5 * gNf * s * s;
   s1 = 0;
   s2 = 0;
   se = 0;
@@ -215,7 +217,7 @@ export function fastQ1(): f64 {
 }
 
 export function fastQ2(): f64 {
-  return gCode == GAUSSIAN_IDENTITY ? 0.5 * gNf * gS * gS : efHat;
+  return gCode == GAUSSIAN_IDENTITY ? gHalfNss : efHat;
 }
 
 /** Sets the fast paths' moment accumulators (lanes.ts kept them on its lane), for `finish`. */
@@ -231,10 +233,10 @@ export function setMoments(a0: f64, at: f64, att: f64, ae: f64, ate: f64): void 
 export function shifted(t: f64): f64 {
   if (!gFast) return ell(t) - gMRef;
   gEvals++;
-  const s = gS, phi = gPhi, n = gNf;
+  const s = gS, phi = gPhi;
   const d = t - gCentre;
   const prior = -d * (gCentre + 0.5 * d);
-  if (gCode == GAUSSIAN_IDENTITY) return (s * d * rho1 - 0.5 * n * s * s * d * d) / (phi * phi) + prior;
+  if (gCode == GAUSSIAN_IDENTITY) return (s * d * rho1 - gHalfNss * d * d) / (phi * phi) + prior;
   return s * d * s1 - efHat * Math.expm1(s * d) + prior;
 }
 

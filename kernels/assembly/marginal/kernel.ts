@@ -13,7 +13,6 @@ import { solveGroup, stStatus, storeGroup } from './solve';
 import { lanesApply, solveLanes } from './lanes';
 
 export const OPT_COUNT: i32 = 7;
-export { STAT_COUNT } from './solve';
 
 export function marginal_f64(
   code: i32, G: i32, offs: usize, y: usize, trials: usize, f: usize, s: usize, phi: f64, cst: usize,

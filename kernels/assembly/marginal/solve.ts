@@ -504,7 +504,7 @@ function adjointSweep(
   uIdx = nrec - 1;
   const nStops = nb; // nb − 1 interior breakpoints, then a
   const scale = Math.exp(uEnd);
-  const zRef = Math.sqrt(2.0 * Math.PI) * mainSd;
+  const zRef = pZRef;
   const before = gEvals;
   let t = ld(BREAKS, nb - 1), alpha: f64 = 1, lastRejected = false, si = 0;
   let h: f64 = -(nrec > 0 ? ld(recPtr(work, nrec - 1), 1) : 0.1);
