@@ -96,6 +96,11 @@ function rank(name: string): number {
   return i < 0 ? ORDER.length : i;
 }
 
+/** The median (the upper middle of an even count), without reordering v. */
+export function median(v: readonly number[]): number {
+  return [...v].sort((a, b) => a - b)[v.length >> 1];
+}
+
 export function table(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
   const line = (cells: readonly (string | number)[]) => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');

@@ -12,7 +12,7 @@ import { logMarginal, type GradientMethod } from '../ngmm/marginal/ode';
 import { logMarginalQuadrature } from '../ngmm/marginal/quadrature';
 import { integrateLog } from '../test/helpers/gaussKronrod';
 import { logNdtr } from '../kernels/reference/special';
-import { table, type Section } from './lib';
+import { median, table, type Section } from './lib';
 
 const simd = createBackendSync({ backend: 'wasm-simd' });
 const tsb = createBackendSync({ backend: 'ts' });
@@ -227,7 +227,7 @@ function targets() {
   });
   for (let round = 0; round < 5; round++) for (const r of runs) r.times.push(timePerCall(r.call));
   for (const { label, method, b, out, times } of runs) {
-    const ms = times.sort((x, y) => x - y)[times.length >> 1];
+    const ms = median(times);
     const method_ = method === 'gh25' ? 'adaptive GH, 25 nodes' : `ODE, ${method} gradient`;
     rows.push([label, method_, b.name, ms.toFixed(2), method === 'gh25' ? '25 (+ Newton)' : out.rhs.toFixed(0), out.err.toExponential(1)]);
     data.push({ family: label, method: method_, backend: b.name, ms, rhsPerGroup: out.rhs, maxRelError: out.err });
@@ -263,8 +263,7 @@ function calibration() {
     mathNs.push((timePerCall(math) * 1e6) / n);
   }
   for (const p of [out, e, x]) h.free(p);
-  const med = (v: number[]) => v.sort((a, b) => a - b)[v.length >> 1];
-  const lanesNs = med(simdNs), mathNs_ = med(mathNs);
+  const lanesNs = median(simdNs), mathNs_ = median(mathNs);
   return { simdSoftplusNs: lanesNs, mathSoftplusNs: mathNs_, factorSimd: lanesNs / 4, factorMath: mathNs_ / 16 };
 }
 

@@ -238,9 +238,11 @@ function* fitting(data: ModelData, spec: ModelSpec, o: FitOptions): Generator<vo
           why = `: ${(e as Error).message}`;
         }
         if (!Number.isFinite(loss) || model.parameters().some((t) => t.data.some((v) => !Number.isFinite(v)))) {
-          // Stop, go back to the end of the last complete epoch, and say what to change.
+          // Stop, go back to the end of the last complete epoch (or, below, to the best
+          // validation epoch when there is one), and say what to change.
           restore(model, lastGood);
-          stopped = `diverged at epoch ${epoch} (the objective became ${loss}${why}); the parameters of epoch ${epoch - 1} are restored — lower the learning rate (now ${lr}) or standardise the response`;
+          const kept = nVal > 0 && best < Infinity ? 'the best validation epoch' : `epoch ${epoch - 1}`;
+          stopped = `diverged at epoch ${epoch} (the objective became ${loss}${why}); the parameters of ${kept} are restored — lower the learning rate (now ${lr}) or standardise the response`;
           diverged = true;
           break;
         }
@@ -300,6 +302,6 @@ function* fitting(data: ModelData, spec: ModelSpec, o: FitOptions): Generator<vo
     if (diverged) o.onWarning?.(`fit ${model.info.message}`);
   }
   model.refreshPosterior(prep.X, prep.response, [...prep.levels], prep.Zg);
-  model.stored = summaryOf(model, prep) as unknown as Record<string, unknown>;
+  model.stored = summaryOf(model, prep);
   return model;
 }

@@ -11,8 +11,8 @@ import { MLP, mlp, type MLPJSON } from '../engine/nn';
 import { activations, type ActivationName } from '../engine/ops/activations';
 import * as E from '../engine/index';
 import { family as familyOf, type Family, type FamilyName, type LinkName } from './families/index';
-import { adaptiveNodes, gaussHermite, productRule } from './marginal/gaussHermite';
-import { logMarginalQuadrature, quadratureRule } from './marginal/quadrature';
+import { adaptiveNodes, productRule } from './marginal/gaussHermite';
+import { DEFAULT_NODES, logMarginalQuadrature, quadratureRule } from './marginal/quadrature';
 import { logMarginal } from './marginal/ode';
 import { releaseResponse, type GroupedResponse } from './marginal/groups';
 import { logNdtr } from '../kernels/reference/special';
@@ -59,6 +59,29 @@ export interface GroupPosterior {
   scale: number;
 }
 
+// Normalises a posterior's log-weights in place; returns the log of their sum before.
+function normalise(logw: Float64Array): number {
+  let m = -Infinity;
+  for (const v of logw) m = Math.max(m, v);
+  let z = 0;
+  for (const v of logw) z += Math.exp(v - m);
+  const lz = m + Math.log(z);
+  for (let k = 0; k < logw.length; k++) logw[k] -= lz;
+  return lz;
+}
+
+// A group's stored posterior: its rule (nodes of dimension q, normalised log-weights) and the
+// mean and SD of the first coordinate.
+function summarise(nodes: Float64Array, logw: Float64Array, q: number, scale: number): GroupPosterior {
+  let e1 = 0, e2 = 0;
+  for (let k = 0; k < logw.length; k++) {
+    const w = Math.exp(logw[k]), b = nodes[k * q];
+    e1 += w * b;
+    e2 += w * b * b;
+  }
+  return { mean: e1, sd: Math.sqrt(Math.max(0, e2 - e1 * e1)), nodes, logw, scale };
+}
+
 export interface FitInfo {
   converged: boolean;
   message: string;
@@ -67,11 +90,9 @@ export interface FitInfo {
   logLik: number;
 }
 
-const POSTERIOR_NODES = 25;
-/** Nodes per dimension of the random-slope rules (q = 2: 81 nodes, q = 3: 125). */
-const SLOPE_NODES = [0, 25, 9, 5];
-// Element e of the row-major lower triangle is diagonal when e = r(r+3)/2 for some row r.
-const isDiag = (e: number) => e === 0 || e === 2 || e === 5;
+/** Nodes of the stored posterior rules: per dimension by q (q = 1: 25, q = 2: 81, q = 3: 125 nodes). */
+const SLOPE_NODES = DEFAULT_NODES;
+const POSTERIOR_NODES = SLOPE_NODES[1];
 const triangle = (q: number): [number, number][] => {
   const out: [number, number][] = [];
   for (let r = 0; r < q; r++) for (let c = 0; c <= r; c++) out.push([r, c]);
@@ -109,7 +130,7 @@ export class Model {
   /** How a formula maps a table to X (set when fitted from a formula; travels with the model). */
   design: Design | null = null;
   /** The summary computed at fit time with the training data (SEs need it); JSON-safe. */
-  stored: Record<string, unknown> | null = null;
+  stored: Summary | null = null;
 
   constructor(spec: ModelSpec, xNames: readonly string[], mean: Float64Array, sd: Float64Array) {
     this.family = familyOf(spec.family, spec.link);
@@ -145,7 +166,7 @@ export class Model {
     if (this.q > 3) throw new Error(`${this.q - 1} random slopes: at most two are supported`);
     if (this.q > 1 && spec.randomEffect) throw new Error('random slopes and a random-effect network cannot be combined yet');
     const nl = (this.q * (this.q + 1)) / 2;
-    this.thetaL = this.q > 1 ? E.param(Float64Array.from({ length: nl }, (_, e) => (isDiag(e) ? softplusInv(0.5) : 0)), [nl]) : null;
+    this.thetaL = this.q > 1 ? E.param(Float64Array.from(triangle(this.q), ([r, c]) => (r === c ? softplusInv(0.5) : 0)), [nl]) : null;
     const re = this.spec.randomEffect;
     if (re) {
       if (re.covariates.length === 0) throw new Error('randomEffect needs at least one covariate');
@@ -182,8 +203,7 @@ export class Model {
 
   /** The scale parameters (σ_b, Λ or the network g, and σ for the Gaussian). */
   scaleParams(): E.Tensor[] {
-    const re = this.gNet ? this.gNet.parameters() : this.thetaL ? [this.thetaL] : [this.thetaB!];
-    return this.thetaSigma ? [...re, this.thetaSigma] : re;
+    return [...(this.gNet?.parameters() ?? []), ...this.varianceParams()];
   }
 
   /** The scalar variance parameters: σ_b or Λ, and σ for the Gaussian (not a network g). */
@@ -234,16 +254,15 @@ export class Model {
 
   /** Λ on the tape: Σ_e c_e·E_e over constant basis matrices E_e. */
   private lambdaTensor(): E.Tensor {
-    const q = this.q;
-    let L: E.Tensor | null = null;
-    triangle(q).forEach(([r, c], e) => {
-      const basis = new Float64Array(q * q);
-      basis[r * q + c] = 1;
-      const th = E.reshape(E.gatherRows(E.reshape(this.thetaL!, [q * (q + 1) / 2, 1]), Int32Array.of(e)), []);
-      const term = E.mul(E.tensor(basis, [q, q]), r === c ? E.softplus(th) : th);
-      L = L ? E.add(L, term) : term;
-    });
-    return L!;
+    // v = θ with softplus on the diagonal entries (θ + mask·(softplus θ − θ)), placed into the
+    // q × q lower triangle by a constant 0/1 matrix: six tape ops whatever q.
+    const q = this.q, tri = triangle(q), nl = tri.length;
+    const mask = Float64Array.from(tri, ([r, c]) => (r === c ? 1 : 0));
+    const place = new Float64Array(nl * q * q);
+    tri.forEach(([r, c], e) => (place[e * q * q + r * q + c] = 1));
+    const th = this.thetaL!;
+    const v = E.add(th, E.mul(E.tensor(mask, [nl]), E.sub(E.softplus(th), th)));
+    return E.reshape(E.matmul(E.reshape(v, [1, nl]), E.tensor(place, [nl, q * q])), [q, q]);
   }
 
   /** The random-effect design g_ij = Λᵀz_ij, [n × q], z_ij = (1, x_ij[slopes]) (tape). */
@@ -300,7 +319,6 @@ export class Model {
       const sb = s[i];
       const { nodes, logWeights } = adaptiveNodes(POSTERIOR_NODES, stats.mode[i], stats.sd[i]);
       const logw = new Float64Array(POSTERIOR_NODES);
-      let m = -Infinity;
       for (let k = 0; k < POSTERIOR_NODES; k++) {
         const t = nodes[k];
         let ell = -0.5 * t * t - 0.9189385332046728;
@@ -308,19 +326,9 @@ export class Model {
           ell += fam.logLik(r.y[j], f[j] + sb * t, sigma, r.trials ? r.trials[j] : 1);
         }
         logw[k] = logWeights[k] + ell - L[i];
-        m = Math.max(m, logw[k]);
       }
-      let z = 0;
-      for (let k = 0; k < POSTERIOR_NODES; k++) z += Math.exp(logw[k] - m);
-      const lz = m + Math.log(z);
-      let e1 = 0, e2 = 0;
-      for (let k = 0; k < POSTERIOR_NODES; k++) {
-        logw[k] -= lz;
-        const w = Math.exp(logw[k]);
-        e1 += w * nodes[k];
-        e2 += w * nodes[k] * nodes[k];
-      }
-      this.posterior.push({ mean: e1, sd: Math.sqrt(Math.max(0, e2 - e1 * e1)), nodes, logw, scale: sb });
+      normalise(logw);
+      this.posterior.push(summarise(nodes, logw, 1, sb));
     }
   }
 
@@ -328,21 +336,21 @@ export class Model {
   // normalised log-weights of p(b | y_i).
   private refreshSlopes(Xs: Float64Array, r: GroupedResponse): void {
     const q = this.q, fam = this.family, sigma = this.sigma;
-    const { L, f, g, rule } = E.tidy(() => {
+    const { f, g, rule } = E.tidy(() => {
       const x = E.tensor(Xs, [r.nobs, this.xNames.length]);
       const fT = this.f(x), gT = this.slopeDesign(x);
       const phi = this.thetaSigma ? E.softplus(this.thetaSigma) : null;
-      const rule = quadratureRule(fT, gT, phi, r, { K: SLOPE_NODES[q] });
-      return { L: logMarginalQuadrature(fT, gT, phi, r, { K: SLOPE_NODES[q] }).toArray(), f: fT.toArray(), g: gT.toArray(), rule };
+      return { f: fT.toArray(), g: gT.toArray(), rule: quadratureRule(fT, gT, phi, r, { K: SLOPE_NODES[q] }) };
     });
     releaseResponse(r);
-    this.info.logLik = L.reduce((a, b) => a + b, 0);
     const K = rule.K;
     this.posterior = [];
+    // The rule's log-weights include the prior and the node weights, and fam.logLik the
+    // constants c(y): the log of the unnormalised sum is the group's L_i by this rule.
+    let logLik = 0;
     for (let i = 0; i < r.ngroups; i++) {
       const nodes = rule.nodes.slice(i * K * q, (i + 1) * K * q);
       const logw = new Float64Array(K);
-      let m = -Infinity;
       for (let k = 0; k < K; k++) {
         let ell = rule.logW[i * K + k];
         for (let j = r.offsets[i]; j < r.offsets[i + 1]; j++) {
@@ -351,20 +359,11 @@ export class Model {
           ell += fam.logLik(r.y[j], eta, sigma, r.trials ? r.trials[j] : 1);
         }
         logw[k] = ell;
-        m = Math.max(m, ell);
       }
-      let z = 0;
-      for (let k = 0; k < K; k++) z += Math.exp(logw[k] - m);
-      const lz = m + Math.log(z);
-      let e1 = 0, e2 = 0;
-      for (let k = 0; k < K; k++) {
-        logw[k] -= lz;
-        const w = Math.exp(logw[k]);
-        e1 += w * nodes[k * q];
-        e2 += w * nodes[k * q] * nodes[k * q];
-      }
-      this.posterior.push({ mean: e1, sd: Math.sqrt(Math.max(0, e2 - e1 * e1)), nodes, logw, scale: NaN });
+      logLik += normalise(logw);
+      this.posterior.push(summarise(nodes, logw, q, NaN));
     }
+    this.info.logLik = logLik;
   }
 
   logLik(): number {
@@ -376,7 +375,7 @@ export class Model {
    * the observed information) and it travels with the saved model.
    */
   summary(): Summary {
-    return (this.stored as unknown as Summary | null) ?? summarize(this);
+    return this.stored ?? summarize(this);
   }
 
   /**
@@ -397,7 +396,8 @@ export class Model {
     for (let i = 0; i < X.length; i++) {
       if (!Number.isFinite(X[i])) throw new Error(`predict: row ${Math.floor(i / p) + 1}, column '${this.xNames[i % p]}': ${X[i]} is not a finite number`);
     }
-    const f = E.tidy(() => this.f(E.tensor(this.standardise(X), [n, p])).toArray());
+    const Xs = this.standardise(X);
+    const f = E.tidy(() => this.f(E.tensor(Xs, [n, p])).toArray());
     let newScale: Float64Array | null = null;
     if (mode === 'new') {
       if (this.gNet) {
@@ -414,9 +414,8 @@ export class Model {
       index = new Map(this.levels.map((l, i) => [l, i]));
     }
     const q = this.q;
-    const prior = q === 1 ? gaussHermite(POSTERIOR_NODES) : productRule(SLOPE_NODES[q], q);
+    const prior = productRule(SLOPE_NODES[q], q);
     const Lam = this.thetaL ? this.lambda() : null;
-    const Xs = Lam ? this.standardise(X) : null;
     const gstar = new Float64Array(q);
     for (let r = 0; r < n; r++) {
       let nodes: ArrayLike<number>, logw: ArrayLike<number>;
@@ -434,7 +433,7 @@ export class Model {
         // g* = Λᵀz*, z* = (1, x*[slopes]) on the standardised scale.
         for (let d = 0; d < q; d++) {
           let acc = Lam[0 * q + d];
-          this.slopeIdx.forEach((j, c) => (acc += Xs![r * p + j] * Lam[(c + 1) * q + d]));
+          this.slopeIdx.forEach((j, c) => (acc += Xs[r * p + j] * Lam[(c + 1) * q + d]));
           gstar[d] = acc;
         }
       }
@@ -446,14 +445,13 @@ export class Model {
         for (let d = 0; d < q; d++) e += gstar[d] * nodes[k * q + d];
         return e;
       };
-      if (!index && fam.name === 'gaussian' && fam.link === 'identity') {
+      // New groups in closed form where one exists (the prior mean of b is 0).
+      if (!index && (type === 'link' || (fam.name === 'gaussian' && fam.link === 'identity'))) {
         out[r] = f[r];
       } else if (!index && fam.name === 'poisson' && fam.link === 'log' && type === 'response') {
         out[r] = Math.exp(f[r] + 0.5 * g2); // E[e^{f + ⟨g*, b⟩}], b ~ N(0, I)
       } else if (!index && (fam.name === 'bernoulli' || fam.name === 'binomial') && fam.link === 'probit' && type === 'response') {
         out[r] = Math.exp(logNdtr(f[r] / Math.sqrt(1 + g2)));
-      } else if (!index && type === 'link') {
-        out[r] = f[r];
       } else if (type === 'link' || (fam.name === 'gaussian' && fam.link === 'identity')) {
         let acc = 0;
         for (let k = 0; k < K; k++) acc += Math.exp(logw[k]) * etaAt(k);
@@ -573,7 +571,7 @@ export class Model {
       bad("'levels' and 'posterior' must be arrays of the same length");
     }
     m.levels = o.levels.map(String);
-    const ruleSize = m.q === 1 ? POSTERIOR_NODES : SLOPE_NODES[m.q] ** m.q;
+    const ruleSize = SLOPE_NODES[m.q] ** m.q;
     m.posterior = o.posterior.map((q, i) => ({
       mean: num(q?.mean, `posterior[${i}].mean`),
       sd: num(q?.sd, `posterior[${i}].sd`),
@@ -594,7 +592,7 @@ export class Model {
       m.design = { formula: d.formula, xNames: [...d.xNames], levels: Object.fromEntries(Object.entries(d.levels).map(([k, v]) => [k, [...v]])) };
     }
     if (o.summary != null && typeof o.summary !== 'object') bad("'summary' must be an object");
-    m.stored = (o.summary as Record<string, unknown>) ?? null;
+    m.stored = (o.summary as Summary | undefined) ?? null;
     return m;
   }
 
@@ -617,5 +615,5 @@ export interface ModelJSON {
   posterior: { mean: number; sd: number; nodes: number[]; logw: number[]; scale: number }[];
   fit: FitInfo & { nobs: number };
   design?: Design | null;
-  summary?: Record<string, unknown> | null;
+  summary?: Summary | null;
 }

@@ -13,11 +13,14 @@
 import { apply } from '../../engine/tape';
 import { Tensor, type Primitive } from '../../engine/tensor';
 import { add, mul, reshape, scatterAddRows, logsumexp, sum, tensor, withBackend } from '../../engine/index';
-import { gaussHermite, productRule } from './gaussHermite';
+import { productRule } from './gaussHermite';
 import { upload, type GroupedResponse } from './groups';
 
+/** Nodes per dimension by q (index): 25, 9 and 5, i.e. 25, 81 and 125 nodes. */
+export const DEFAULT_NODES: readonly number[] = [0, 25, 9, 5];
+
 export interface QuadratureOptions {
-  /** Nodes per dimension (default 25 for q = 1, 9 for q = 2, 5 for q = 3). */
+  /** Nodes per dimension (default DEFAULT_NODES[q]). */
   K?: number;
   /** Centre and scale the rule at each group's mode (default true); false is plain Gauss–Hermite. */
   adaptive?: boolean;
@@ -96,15 +99,14 @@ export function quadratureRule(f: Tensor, g: Tensor, phi: Tensor | null, data: G
   if (f.size !== data.nobs) throw new Error(`logMarginalQuadrature: ${f.size} fixed-effect outputs for ${data.nobs} observations`);
   const q = g.shape[1];
   if (q < 1 || q > 3) throw new Error(`logMarginalQuadrature: q = ${q} random effects; 1 to 3 are supported`);
-  const K1 = o.K ?? (q === 1 ? 25 : q === 2 ? 9 : 5);
+  const K1 = o.K ?? DEFAULT_NODES[q];
   const adaptive = o.adaptive ?? true;
-  const rule = q === 1 ? (() => { const r = gaussHermite(K1); return { nodes: r.nodes, logWeights: r.logWeights }; })() : productRule(K1, q);
+  const rule = productRule(K1, q);
   const K = rule.logWeights.length;
   const G = data.ngroups;
   const phiValue = phi ? phi.item() : 1;
   const nodes = new Float64Array(G * K * q);
   const logW = new Float64Array(G * K);
-  const HALF_LN_2PI = 0.9189385332046728;
   // Each group's mode and Cholesky factor (kernels/assembly/quadrature.ts), or 0 and I.
   const modes = new Float64Array(G * q), chols = new Float64Array(G * q * q);
   if (adaptive) {
@@ -138,8 +140,9 @@ export function quadratureRule(f: Tensor, g: Tensor, phi: Tensor | null, data: G
         nodes[bo + d] += modes[mo + d];
         b2 += nodes[bo + d] * nodes[bo + d];
       }
-      // w_k·e^{‖ξ‖²/2}·(2π)^{q/2}·|det A| times the prior density φ_q(b_k).
-      logW[i * K + k] = rule.logWeights[k] + 0.5 * xi2 + q * HALF_LN_2PI + logDet - 0.5 * b2 - q * HALF_LN_2PI;
+      // w_k·e^{‖ξ‖²/2}·(2π)^{q/2}·|det A| times the prior density φ_q(b_k) = (2π)^{−q/2}e^{−‖b‖²/2}:
+      // the (2π)^{q/2} cancel.
+      logW[i * K + k] = rule.logWeights[k] + 0.5 * xi2 + logDet - 0.5 * b2;
     }
   }
   return { nodes, logW, K, q };

@@ -4,6 +4,7 @@
 import type { FitProgress } from '../../ngmm/fit';
 import type { ActivationName } from '../../engine/ops/activations';
 import type { SimulatedFamily } from '../../ngmm/simulate';
+import { rmse } from '../../ngmm/metrics';
 import { fitInWorker } from '../../ngmm/worker/client';
 import type { FitResult } from '../../ngmm/worker/protocol';
 import { fromCsv, simulated, type DemoData } from './data';
@@ -51,12 +52,6 @@ function hiddenSizes(): number[] {
   });
 }
 
-const rmse = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += (a[i] - b[i]) ** 2;
-  return Math.sqrt(s / Math.max(1, a.length));
-};
-
 function showResult(data: DemoData, r: FitResult, history: FitProgress[]) {
   const obs = r.predictions.observed, fresh = r.predictions.new;
   drawScatter($('pred-chart'), [
@@ -65,8 +60,8 @@ function showResult(data: DemoData, r: FitResult, history: FitProgress[]) {
   ], data.truthLabel);
   $('pred-note').textContent = `RMSE against the ${data.truthLabel}: observed groups ${rmse(obs, data.observed.truth).toFixed(4)}, new groups ${rmse(fresh, data.fresh.truth).toFixed(4)}`;
   drawEffects($('effects-chart'), r.ranef, data.trueEffects);
-  const sb = r.model.params.thetaB;
-  $('effects-note').textContent = sb === null ? '' : `σ_b = ${Math.log1p(Math.exp(sb)).toFixed(3)}${data.trueEffects ? ' (simulated with 0.5)' : ''}`;
+  const sb = r.model.params.thetaB === null ? undefined : r.model.summary?.ranefSD; // σ_b of a random intercept
+  $('effects-note').textContent = sb === undefined ? '' : `σ_b = ${sb.toFixed(3)}${data.trueEffects ? ' (simulated with 0.5)' : ''}`;
   // The same numbers the runtime tests compare across runtimes (test/runtimes/fixtures/case.mjs).
   $('result-json').textContent = JSON.stringify({
     backend: r.backend,
