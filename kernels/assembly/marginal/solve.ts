@@ -410,7 +410,8 @@ export function solveGroup(
     const hh = last ? target - t : h;
     st(EV, 0, e0);
     for (let s = 1; s < 5; s++) {
-      fillStage(s);
+      // Scores are stored only for the stages the folded gradient weighs (B₁ = 0).
+      fillStage(tB(s) != 0 ? s : -1);
       st(EV, s, shifted(t + tC(s) * hh));
     }
     fillStage(5);
