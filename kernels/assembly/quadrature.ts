@@ -8,11 +8,12 @@
 //                        pass needs no exp/log again;
 //   quad_loglik_vjp_f64  gf_j = Σ_k up_jk·score_jk, gg_jd = Σ_k up_jk·score_jk·b_{i(j)kd};
 //   quad_mode_f64        each group's mode b̂ of ℓ(b) = Σ_j core(y_j, f_j + ⟨g_j, b⟩) − ‖b‖²/2 by
-//                        damped Newton, and the Cholesky factor of −∇²ℓ(b̂) (q ≤ 3).
+//                        damped Newton (a concave ℓ's full steps accepted by their slope, with
+//                        no ℓ evaluation), and the Cholesky factor of −∇²ℓ(b̂) (q ≤ 3).
 // The SIMD build runs the Bernoulli/binomial logit with q = 1 two lanes at a time (two nodes
 // in quad_loglik, two observations in the Newton sums; logit.ts); everything else is scalar
 // obs.ts.
-import { BINOMIAL_LOGIT, obsCore, obsDphi, obsHess, obsScore } from './marginal/obs';
+import { BINOMIAL_LOGIT, isConcave, obsCore, obsDphi, obsHess, obsScore } from './marginal/obs';
 import { expNegAbs, logitCore, logitNegHess, logitScore, sigmaAbs } from './logit';
 import { ld, st } from './f64s';
 
@@ -146,15 +147,16 @@ function value(b: usize): f64 {
   return v;
 }
 
-function derivs(): void {
+// ∇ℓ(b) into GRAD and −∇²ℓ(b) into H.
+function derivs(b: usize): void {
   const q = mQ;
-  for (let d = 0; d < q; d++) st(GRAD, d, -ld(B, d));
+  for (let d = 0; d < q; d++) st(GRAD, d, -ld(b, d));
   for (let d = 0; d < q * q; d++) st(H, d, 0);
   for (let d = 0; d < q; d++) st(H, d * q + d, 1);
   let j = mLo;
   if (ASC_FEATURE_SIMD && mCode == BINOMIAL_LOGIT && q == 1) {
     // score = y·σ(−η) − (m − y)·σ(η), hess = −m·σ(η)·σ(−η), two observations at a time.
-    const bv = f64x2.splat(ld(B, 0)), ones = f64x2.splat(1);
+    const bv = f64x2.splat(ld(b, 0)), ones = f64x2.splat(1);
     let gr = f64x2.splat(0), hs = f64x2.splat(0);
     for (; j + 2 <= mHi; j += 2) {
       const o = <usize>j << 3;
@@ -169,7 +171,7 @@ function derivs(): void {
     st(H, 0, ld(H, 0) + (f64x2.extract_lane(hs, 0) + f64x2.extract_lane(hs, 1)));
   }
   for (; j < mHi; j++) {
-    const eta = predictor(j, B);
+    const eta = predictor(j, b);
     const yj = ld(mY, j), m = mTrials != 0 ? ld(mTrials, j) : 1.0;
     const r = obsScore(mCode, yj, m, eta, mPhi);
     const h = obsHess(mCode, yj, m, eta, mPhi);
@@ -207,15 +209,16 @@ export function quad_mode_f64(
   mF = f;
   mG = g;
   mPhi = phi;
+  const concave = isConcave(code);
   for (let gi = 0; gi < G; gi++) {
     mLo = load<i32>(offsets + (<usize>gi << 2));
     mHi = load<i32>(offsets + (<usize>(gi + 1) << 2));
     for (let d = 0; d < q; d++) st(B, d, 0);
-    let v = value(B);
+    let v: f64 = NaN;
+    let known = false; // v is ℓ(B)
     let lastFull: f64 = Infinity; // the last full step's size
-    let stale = false; // v is not ℓ(B) (full steps skip it)
+    derivs(B);
     for (let it = 0; it < 100; it++) {
-      derivs();
       if (!cholesky()) break;
       // Newton step δ = H⁻¹∇ by the two triangular solves.
       for (let i = 0; i < q; i++) {
@@ -237,12 +240,25 @@ export function quad_mode_f64(
         for (let d = 0; d < q; d++) st(B, d, ld(B, d) + ld(STEP, d));
         if (norm <= 1e-12 || norm >= lastFull) break;
         lastFull = norm;
-        stale = true;
+        known = false;
+        derivs(B);
         continue;
       }
-      if (stale) {
+      // Concave ℓ: the full step by its derivatives first (see the reference).
+      if (concave) {
+        for (let d = 0; d < q; d++) st(TRIAL, d, ld(B, d) + ld(STEP, d));
+        derivs(TRIAL);
+        let slope: f64 = 0;
+        for (let d = 0; d < q; d++) slope += ld(GRAD, d) * ld(STEP, d);
+        if (slope >= 0) {
+          for (let d = 0; d < q; d++) st(B, d, ld(TRIAL, d));
+          known = false;
+          continue;
+        }
+      }
+      if (!known) {
         v = value(B);
-        stale = false;
+        known = true;
       }
       let lambda: f64 = 1;
       let accepted = false, done = false;
@@ -260,8 +276,9 @@ export function quad_mode_f64(
         lambda *= 0.5;
       }
       if (!accepted || done) break;
+      derivs(B);
     }
-    derivs();
+    derivs(B);
     if (!cholesky()) {
       for (let d = 0; d < q * q; d++) st(L, d, 0);
       for (let d = 0; d < q; d++) st(L, d * q + d, 1);
