@@ -52,8 +52,8 @@ export function quadLoglikVjp(
  *   Where ℓ is concave (isConcave) the full step b + δ is tried first by its derivatives, which
  * the next iteration needs anyway: ∇ℓ(b + δ)·δ ≥ 0 means ℓ rises along the whole segment (its
  * slope along δ only falls), so ℓ(b + δ) ≥ ℓ(b) with no evaluation of ℓ. Only a step that
- * overshoots falls back to the line search on ℓ. Typically this leaves no ℓ evaluation at all,
- * where the line search took one per iteration plus the start: 10 passes over the group → 6.
+ * overshoots falls back to the line search on ℓ. On the bench's Bernoulli groups (100 × 50)
+ * that took the passes over a group from 3.6 of ℓ + 5.5 of its derivatives to 0.3 + 5.6.
  */
 export function quadMode(
   mem: HeapViews, code: number, G: number, offsets: number, q: number, y: number, trials: number,
