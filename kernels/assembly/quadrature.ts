@@ -46,13 +46,8 @@ export function quad_loglik_f64(
           logitLanes(f64x2.add(fv, f64x2.mul(gj, v128.load(nb + (<usize>k << 3)))), yv, mv,
             core + (<usize>(row + k) << 3), score + (<usize>(row + k) << 3));
         }
-        if (k < K) {
-          // An odd last node: both lanes on it, lane 0 kept (the scalar path costs three pairs).
-          logitLanes(f64x2.add(fv, f64x2.mul(gj, v128.load64_splat(nb + (<usize>k << 3)))), yv, mv, LANES, LANES + 16);
-          st(core, row + k, load<f64>(LANES));
-          st(score, row + k, load<f64>(LANES, 16));
-          k++;
-        }
+        // An odd last node waits for the loop over observation pairs below.
+        if (k < K) k++;
       }
       for (; k < K; k++) {
         let eta = fj;
@@ -60,6 +55,27 @@ export function quad_loglik_f64(
         st(core, row + k, obsCore(code, yj, m, eta, phi));
         st(score, row + k, obsScore(code, yj, m, eta, phi));
         if (dphi != 0) st(dphi, row + k, obsDphi(code, yj, m, eta, phi));
+      }
+    }
+    if (simd && (K & 1) != 0) {
+      // The odd last node K − 1 of two observations on the two lanes (both lanes on one for
+      // an odd last observation): half a pair per observation, where one node a lane wasted it.
+      const kl = K - 1;
+      const node = v128.load64_splat(nb + (<usize>kl << 3)), ones = f64x2.splat(1);
+      let j = lo;
+      for (; j < hi; j += 2) {
+        const o = <usize>j << 3;
+        const two = j + 1 < hi;
+        const fv = two ? v128.load(f + o) : v128.load64_splat(f + o), gv = two ? v128.load(g + o) : v128.load64_splat(g + o);
+        const yv = two ? v128.load(y + o) : v128.load64_splat(y + o);
+        const mv = trials == 0 ? ones : two ? v128.load(trials + o) : v128.load64_splat(trials + o);
+        logitLanes(f64x2.add(fv, f64x2.mul(gv, node)), yv, mv, LANES, LANES + 16);
+        st(core, j * K + kl, load<f64>(LANES));
+        st(score, j * K + kl, load<f64>(LANES, 16));
+        if (two) {
+          st(core, (j + 1) * K + kl, load<f64>(LANES, 8));
+          st(score, (j + 1) * K + kl, load<f64>(LANES, 24));
+        }
       }
     }
   }
