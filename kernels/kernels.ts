@@ -69,7 +69,7 @@ export interface Kernels {
   ): number;
 
   /** The Gauss–Hermite marginal's per-element work (kernels/assembly/quadrature.ts). */
-  quad_loglik_f64(code: N, G: N, offsets: P, K: N, q: N, y: P, trials: P, f: P, g: P, nodes: P, phi: number, core: P, score: P, dphi: P): void;
+  quad_loglik_f64(code: N, G: N, offsets: P, K: N, q: N, y: P, trials: P, f: P, g: P, nodes: P, phi: number, ll: P, score: P, dphi: P): void;
   quad_loglik_vjp_f64(G: N, offsets: P, K: N, q: N, nodes: P, score: P, up: P, gf: P, gg: P): void;
   quad_mode_f64(code: N, G: N, offsets: P, q: N, y: P, trials: P, f: P, g: P, phi: number, mode: P, chol: P): void;
 

@@ -1,12 +1,14 @@
 // The per-element work of the (adaptive) Gauss–Hermite marginal (ngmm/marginal/quadrature.ts):
 // the WASM twin of kernels/reference/quadrature.ts. Groups are contiguous row ranges
-// offsets[i] … offsets[i+1]; node b_{ik} of group i is nodes[(i·K + k)·q …]; the grid is
-// row-major n × K (observation j's row holds its value at the K nodes of its group).
+// offsets[i] … offsets[i+1]; node b_{ik} of group i is nodes[(i·K + k)·q …]; the score grid is
+// row-major n × K (observation j's row holds its value at the K nodes of its group), the
+// group sums G × K.
 //
-//   quad_loglik_f64      η_jk = f_j + ⟨g_j, b_{i(j)k}⟩, then core(y_j, η_jk, ϕ) and its score
-//                        ∂core/∂η (and ∂core/∂ϕ where dphi ≠ 0) in one pass, so the backward
-//                        pass needs no exp/log again;
-//   quad_loglik_vjp_f64  gf_j = Σ_k up_jk·score_jk, gg_jd = Σ_k up_jk·score_jk·b_{i(j)kd};
+//   quad_loglik_f64      η_jk = f_j + ⟨g_j, b_{i(j)k}⟩, then ll_ik = Σ_j core(y_j, η_jk, ϕ)
+//                        (and Σ_j ∂core/∂ϕ where dphi ≠ 0) and each score ∂core/∂η in one
+//                        pass, so the backward pass needs no exp/log again and the n × K
+//                        core grid is never written (nor summed, nor its gradient spread);
+//   quad_loglik_vjp_f64  gf_j = Σ_k up_{i(j)k}·score_jk, gg_jd = Σ_k up_{i(j)k}·score_jk·b_{i(j)kd};
 //   quad_mode_f64        each group's mode b̂ of ℓ(b) = Σ_j core(y_j, f_j + ⟨g_j, b⟩) − ‖b‖²/2 by
 //                        damped Newton (a concave ℓ's full steps accepted by their slope, with
 //                        no ℓ evaluation), and the Cholesky factor of −∇²ℓ(b̂) (q ≤ 3).
@@ -17,25 +19,35 @@ import { BINOMIAL_LOGIT, isConcave, obsCore, obsDphi, obsHess, obsScore } from '
 import { expNegAbs, logitCore, logitNegHess, logitScore, sigmaAbs } from './logit';
 import { ld, st } from './f64s';
 
-// The logit core and score on two lanes of η (../logit.ts), stored at pc and ps.
+// The logit core and score on two lanes of η (../logit.ts): the score stored at ps, the core
+// returned.
 const LANES = memory.data(32, 16);
 
 // @ts-ignore: decorator
 @inline
-function logitLanes(eta: v128, y: v128, m: v128, pc: usize, ps: usize): void {
+function logitLanes(eta: v128, y: v128, m: v128, ps: usize): v128 {
   const e = expNegAbs(eta);
-  v128.store(pc, logitCore(eta, y, m, e));
   v128.store(ps, logitScore(eta, y, m, e, sigmaAbs(e)));
+  return logitCore(eta, y, m, e);
+}
+
+// @ts-ignore: decorator
+@inline
+function addTo(p: usize, i: i32, v: f64): void {
+  st(p, i, ld(p, i) + v);
 }
 
 export function quad_loglik_f64(
   code: i32, G: i32, offsets: usize, K: i32, q: i32, y: usize, trials: usize, f: usize, g: usize,
-  nodes: usize, phi: f64, core: usize, score: usize, dphi: usize,
+  nodes: usize, phi: f64, ll: usize, score: usize, dphi: usize,
 ): void {
   const simd = ASC_FEATURE_SIMD && code == BINOMIAL_LOGIT && q == 1 && dphi == 0;
+  memory.fill(ll, 0, <usize>(G * K) << 3);
+  if (dphi != 0) memory.fill(dphi, 0, <usize>(G * K) << 3);
   for (let i = 0; i < G; i++) {
     const lo = load<i32>(offsets + (<usize>i << 2)), hi = load<i32>(offsets + (<usize>(i + 1) << 2));
     const nb = nodes + (<usize>(i * K * q) << 3);
+    const li = i * K;
     for (let j = lo; j < hi; j++) {
       const yj = ld(y, j), m = trials != 0 ? ld(trials, j) : 1.0, fj = ld(f, j);
       const row = j * K;
@@ -43,8 +55,9 @@ export function quad_loglik_f64(
       if (simd) {
         const gj = f64x2.splat(ld(g, j)), fv = f64x2.splat(fj), yv = f64x2.splat(yj), mv = f64x2.splat(m);
         for (; k + 2 <= K; k += 2) {
-          logitLanes(f64x2.add(fv, f64x2.mul(gj, v128.load(nb + (<usize>k << 3)))), yv, mv,
-            core + (<usize>(row + k) << 3), score + (<usize>(row + k) << 3));
+          const c = logitLanes(f64x2.add(fv, f64x2.mul(gj, v128.load(nb + (<usize>k << 3)))), yv, mv, score + (<usize>(row + k) << 3));
+          const pl = ll + (<usize>(li + k) << 3);
+          v128.store(pl, f64x2.add(v128.load(pl), c));
         }
         // An odd last node waits for the loop over observation pairs below.
         if (k < K) k++;
@@ -52,14 +65,15 @@ export function quad_loglik_f64(
       for (; k < K; k++) {
         let eta = fj;
         for (let d = 0; d < q; d++) eta += ld(g, j * q + d) * ld(nb, k * q + d);
-        st(core, row + k, obsCore(code, yj, m, eta, phi));
+        addTo(ll, li + k, obsCore(code, yj, m, eta, phi));
         st(score, row + k, obsScore(code, yj, m, eta, phi));
-        if (dphi != 0) st(dphi, row + k, obsDphi(code, yj, m, eta, phi));
+        if (dphi != 0) addTo(dphi, li + k, obsDphi(code, yj, m, eta, phi));
       }
     }
     if (simd && (K & 1) != 0) {
       // The odd last node K − 1 of two observations on the two lanes (both lanes on one for
       // an odd last observation): half a pair per observation, where one node a lane wasted it.
+      // Their cores are added in observation order, as everywhere.
       const kl = K - 1;
       const node = v128.load64_splat(nb + (<usize>kl << 3)), ones = f64x2.splat(1);
       let j = lo;
@@ -69,12 +83,12 @@ export function quad_loglik_f64(
         const fv = two ? v128.load(f + o) : v128.load64_splat(f + o), gv = two ? v128.load(g + o) : v128.load64_splat(g + o);
         const yv = two ? v128.load(y + o) : v128.load64_splat(y + o);
         const mv = trials == 0 ? ones : two ? v128.load(trials + o) : v128.load64_splat(trials + o);
-        logitLanes(f64x2.add(fv, f64x2.mul(gv, node)), yv, mv, LANES, LANES + 16);
-        st(core, j * K + kl, load<f64>(LANES));
-        st(score, j * K + kl, load<f64>(LANES, 16));
+        const c = logitLanes(f64x2.add(fv, f64x2.mul(gv, node)), yv, mv, LANES);
+        addTo(ll, li + kl, f64x2.extract_lane(c, 0));
+        st(score, j * K + kl, load<f64>(LANES));
         if (two) {
-          st(core, (j + 1) * K + kl, load<f64>(LANES, 8));
-          st(score, (j + 1) * K + kl, load<f64>(LANES, 24));
+          addTo(ll, li + kl, f64x2.extract_lane(c, 1));
+          st(score, (j + 1) * K + kl, load<f64>(LANES, 8));
         }
       }
     }
@@ -98,7 +112,7 @@ export function quad_loglik_vjp_f64(
         let vf = f64x2.splat(0), v0 = f64x2.splat(0);
         for (; k + 2 <= K; k += 2) {
           const o = <usize>(row + k) << 3;
-          const w = f64x2.mul(v128.load(up + o), v128.load(score + o));
+          const w = f64x2.mul(v128.load(up + (<usize>(i * K + k) << 3)), v128.load(score + o));
           vf = f64x2.add(vf, w);
           v0 = f64x2.add(v0, f64x2.mul(w, v128.load(nb + (<usize>k << 3))));
         }
@@ -106,7 +120,7 @@ export function quad_loglik_vjp_f64(
         s0 = f64x2.extract_lane(v0, 0) + f64x2.extract_lane(v0, 1);
       }
       for (; k < K; k++) {
-        const w = ld(up, row + k) * ld(score, row + k);
+        const w = ld(up, i * K + k) * ld(score, row + k);
         sf += w;
         s0 += w * ld(nb, k * q);
         if (q > 1) s1 += w * ld(nb, k * q + 1);

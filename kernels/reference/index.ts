@@ -223,8 +223,8 @@ export function createReferenceKernels(mem: HeapViews): Kernels {
       return m + s;
     },
     peak_probe_flops: () => 2,
-    quad_loglik_f64: (code, G, offsets, K, q, y, trials, f, g, nodes, phi, core, score, dphi) =>
-      quadLoglik(mem, code, G, offsets, K, q, y, trials, f, g, nodes, phi, core, score, dphi),
+    quad_loglik_f64: (code, G, offsets, K, q, y, trials, f, g, nodes, phi, ll, score, dphi) =>
+      quadLoglik(mem, code, G, offsets, K, q, y, trials, f, g, nodes, phi, ll, score, dphi),
     quad_loglik_vjp_f64: (G, offsets, K, q, nodes, score, up, gf, gg) => quadLoglikVjp(mem, G, offsets, K, q, nodes, score, up, gf, gg),
     quad_mode_f64: (code, G, offsets, q, y, trials, f, g, phi, mode, chol) => quadMode(mem, code, G, offsets, q, y, trials, f, g, phi, mode, chol),
     vexp_f64: map(Math.exp),

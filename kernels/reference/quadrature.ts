@@ -6,9 +6,11 @@ import { isConcave, obsCore, obsDphi, obsHess, obsScore } from './marginal/obs';
 
 export function quadLoglik(
   mem: HeapViews, code: number, G: number, offsets: number, K: number, q: number, y: number, trials: number,
-  f: number, g: number, nodes: number, phi: number, core: number, score: number, dphi: number,
+  f: number, g: number, nodes: number, phi: number, ll: number, score: number, dphi: number,
 ): void {
   const F = mem.f64, I = mem.i32;
+  F.fill(0, ll >> 3, (ll >> 3) + G * K);
+  if (dphi) F.fill(0, dphi >> 3, (dphi >> 3) + G * K);
   for (let i = 0; i < G; i++) {
     const nb = (nodes >> 3) + i * K * q;
     for (let j = I[(offsets >> 2) + i]; j < I[(offsets >> 2) + i + 1]; j++) {
@@ -16,9 +18,9 @@ export function quadLoglik(
       for (let k = 0; k < K; k++) {
         let eta = F[(f >> 3) + j];
         for (let d = 0; d < q; d++) eta += F[(g >> 3) + j * q + d] * F[nb + k * q + d];
-        F[(core >> 3) + j * K + k] = obsCore(code, yj, m, eta, phi);
+        F[(ll >> 3) + i * K + k] += obsCore(code, yj, m, eta, phi);
         F[(score >> 3) + j * K + k] = obsScore(code, yj, m, eta, phi);
-        if (dphi) F[(dphi >> 3) + j * K + k] = obsDphi(code, yj, m, eta, phi);
+        if (dphi) F[(dphi >> 3) + i * K + k] += obsDphi(code, yj, m, eta, phi);
       }
     }
   }
@@ -34,7 +36,7 @@ export function quadLoglikVjp(
       let sf = 0;
       const s = [0, 0, 0];
       for (let k = 0; k < K; k++) {
-        const w = F[(up >> 3) + j * K + k] * F[(score >> 3) + j * K + k];
+        const w = F[(up >> 3) + i * K + k] * F[(score >> 3) + j * K + k];
         sf += w;
         for (let d = 0; d < q; d++) s[d] += w * F[nb + k * q + d];
       }

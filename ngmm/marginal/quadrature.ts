@@ -12,7 +12,7 @@
 // log-weights, and log-sum-exp over nodes.
 import { apply } from '../../engine/tape';
 import { Tensor, type Primitive } from '../../engine/tensor';
-import { add, mul, reshape, scatterAddRows, logsumexp, sum, tensor, withBackend } from '../../engine/index';
+import { add, mul, reshape, logsumexp, sum, tensor, withBackend } from '../../engine/index';
 import { productRule } from './gaussHermite';
 import { upload, type GroupedResponse } from './groups';
 
@@ -26,10 +26,11 @@ export interface QuadratureOptions {
   adaptive?: boolean;
 }
 
-// The family log-likelihood's η-dependent part on the n × K grid η_jk = f_j + ⟨g_j, b_{i(j)k}⟩
-// (c(y) is added once per group after the sum). One kernel pass computes the values and the
-// scores; the VJP reuses the scores: ∂/∂f_j = Σ_k up_jk·score_jk, ∂/∂g_jd = Σ_k up_jk·score_jk·b_kd,
-// and for the Gaussian's σ, Σ_jk up_jk·∂core/∂σ.
+// Each group's log-likelihood at each of its nodes, ll_ik = Σ_j core(y_j, η_jk) over the n × K
+// grid η_jk = f_j + ⟨g_j, b_{i(j)k}⟩ (the η-dependent part: c(y) is added once per group after).
+// One kernel pass sums the values per group and stores the scores; the VJP reuses the scores:
+// ∂/∂f_j = Σ_k up_{i(j)k}·score_jk, ∂/∂g_jd = Σ_k up_{i(j)k}·score_jk·b_kd, and for the
+// Gaussian's σ, Σ_ik up_ik·Σ_j ∂core/∂σ.
 interface LikAttrs {
   readonly data: GroupedResponse;
   /** The rule's nodes [G × K × q], a heap tensor of the scope. */
@@ -46,13 +47,13 @@ const QuadratureLogLik: Primitive<LikAttrs> = {
     const { data, nodes, K, q, phi } = attrs;
     const b = f.backend;
     const u = upload(data, b);
-    const core = new Tensor([data.nobs, K], b);
+    const ll = new Tensor([data.ngroups, K], b);
     const score = new Tensor([data.nobs, K], b);
-    const dphi = phiT?.requiresGrad ? new Tensor([data.nobs, K], b) : null;
+    const dphi = phiT?.requiresGrad ? new Tensor([data.ngroups, K], b) : null;
     b.k.quad_loglik_f64(data.family.code, data.ngroups, u.offsets, K, q, u.y, u.trials, f.ptr, g.ptr, nodes.ptr, phi,
-      core.ptr, score.ptr, dphi?.ptr ?? 0);
+      ll.ptr, score.ptr, dphi?.ptr ?? 0);
     attrs.saved = { score, dphi };
-    return core;
+    return ll;
   },
   vjp(up, _ans, [f, g, phiT], attrs) {
     const { data, nodes, K, q } = attrs;
@@ -79,8 +80,7 @@ export function logMarginalQuadrature(f: Tensor, g: Tensor, phi: Tensor | null, 
   const phiValue = phi ? phi.item() : 1;
   const b = f.backend;
   const nodesT = withBackend(b, () => tensor(nodes, [G, K, q]));
-  const lp = apply(QuadratureLogLik, phi ? [f, g, phi] : [f, g], { data, nodes: nodesT, K, q, phi: phiValue });
-  const perGroup = scatterAddRows(lp, data.groupOf, G);
+  const perGroup = apply(QuadratureLogLik, phi ? [f, g, phi] : [f, g], { data, nodes: nodesT, K, q, phi: phiValue });
   // The constant weights: the rule's log-weights plus Σ_j c(y_j) of each group.
   const w = logW.slice();
   for (let i = 0; i < G; i++) for (let k = 0; k < K; k++) w[i * K + k] += data.cst[i];

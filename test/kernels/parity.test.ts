@@ -222,19 +222,26 @@ describe('kernel parity: wasm-simd and wasm-scalar against the TypeScript refere
           const f = Float64Array.from({ length: n }, () => (code === 6 ? 1.5 + u() : 4 * u() - 2));
           const g = Float64Array.from({ length: n * q }, () => (code === 6 ? 0.2 : 1) * (2 * u() - 1));
           const nodes = Float64Array.from({ length: G * K * q }, () => (code === 6 ? 1 : 3) * (2 * u() - 1));
-          const up = Float64Array.from({ length: n * K }, () => 2 * u() - 1);
+          const up = Float64Array.from({ length: G * K }, () => 2 * u() - 1);
           const trials = code >= 2 && code <= 4;
           const ins: Arrays = { offsets, y, m, f, g, nodes, up };
           const phi = 0.7;
           // Elements are differences of terms of size ≤ m·(1 + |η|) (|η| ≤ 11 here): the error is
-          // measured against that, as a score y·σ(−η) − (m − y)·σ(η) may cancel to near 0.
-          const termScale = (_o: string, i: number) => 12 * (trials ? m[Math.floor(i / K)] : 1) / (code <= 1 ? phi * phi * phi : 1);
-          compare('quad_loglik_f64', ins, { core: n * K, score: n * K, dphi: n * K }, (k, p) =>
-            k.quad_loglik_f64(code, G, p.offsets, K, q, p.y, trials ? p.m : 0, p.f, p.g, p.nodes, phi, p.core, p.score, p.dphi), termScale);
+          // measured against that, as a score y·σ(−η) − (m − y)·σ(η) may cancel to near 0. The
+          // group sums (ll, dphi: G × K) against the sum of their terms' bounds.
+          const bound = (j: number) => 12 * (trials ? m[j] : 1) / (code <= 1 ? phi * phi * phi : 1);
+          const termScale = (o: string, i: number) => {
+            if (o === 'score') return bound(Math.floor(i / K));
+            let t = 0;
+            for (let j = offsets[Math.floor(i / K)]; j < offsets[Math.floor(i / K) + 1]; j++) t += bound(j);
+            return t;
+          };
+          compare('quad_loglik_f64', ins, { ll: G * K, score: n * K, dphi: G * K }, (k, p) =>
+            k.quad_loglik_f64(code, G, p.offsets, K, q, p.y, trials ? p.m : 0, p.f, p.g, p.nodes, phi, p.ll, p.score, p.dphi), termScale);
           if (code === 2 && q === 1) {
             // Without dphi the SIMD build takes its two-lane logit path.
-            compare('quad_loglik_f64 (logit lanes)', ins, { core: n * K, score: n * K }, (k, p) =>
-              k.quad_loglik_f64(code, G, p.offsets, K, q, p.y, trials ? p.m : 0, p.f, p.g, p.nodes, phi, p.core, p.score, 0), termScale);
+            compare('quad_loglik_f64 (logit lanes)', ins, { ll: G * K, score: n * K }, (k, p) =>
+              k.quad_loglik_f64(code, G, p.offsets, K, q, p.y, trials ? p.m : 0, p.f, p.g, p.nodes, phi, p.ll, p.score, 0), termScale);
           }
           const score = Float64Array.from({ length: n * K }, () => 2 * u() - 1);
           // Sums over the K nodes (the SIMD build adds them two lanes at a time): against
