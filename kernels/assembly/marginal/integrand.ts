@@ -236,7 +236,7 @@ export function shifted(t: f64): f64 {
   const s = gS, phi = gPhi;
   const d = t - gCentre;
   const prior = -d * (gCentre + 0.5 * d);
-  if (gCode == GAUSSIAN_IDENTITY) return (s * d * rho1 - gHalfNss * d * d) / (phi * phi) + prior;
+  if (gCode == GAUSSIAN_IDENTITY) return (s * d * rho1 - gHalfNss * d * d) * (1.0 / (phi * phi)) + prior;
   return s * d * s1 - efHat * Math.expm1(s * d) + prior;
 }
 

@@ -27,7 +27,7 @@
 // breakpoint step's stage 5, whose gradient time t + h can differ from ℓ's `target` by an
 // ulp, takes a fresh one.
 import { A_TBL, B_TBL, C_TBL, E_TBL } from './dopri5';
-import { FAC_MAX, FAC_MIN, SAFETY, STABILITY } from './controller';
+import { FAC_MAX, FAC_MIN, INV_STABILITY, SAFETY } from './controller';
 import {
   breakAt, cLogZ, close, pA, pB, pC0, pE0, pH0, pM, pMainSd, pMainT, pNb, pU0, pURef, pUseTail, pZRef, prepare, resetResults, setCounts,
   setStatus, stStatus, storeGroup, MOMENT_SAFETY, STAGE_EVALS, STATUS_MAX_STEPS,
@@ -151,7 +151,7 @@ const K_HALF: i32 = 2;
 const K_SAFETY: i32 = 3;
 const K_FAC_MIN: i32 = 4;
 const K_FAC_MAX: i32 = 5;
-const K_STAB: i32 = 6;
+const K_INV_STAB: i32 = 6; // 1/STABILITY
 const K_MSAFE: i32 = 7;
 const K_FIFTH: i32 = 8; // −0.2
 const K_TOL: i32 = 9; // atol + rtol
@@ -175,11 +175,11 @@ function finite(x: v128): v128 {
 // ℓ(t) − m at the lanes' times (integrand.shifted), given expm1(s·d) for Poisson.
 // @ts-ignore: decorator
 @inline
-function shiftedAt(d: v128, x: v128, poisson: bool, centre: v128, s: v128, q1: v128, q2: v128, phi2: v128): v128 {
+function shiftedAt(d: v128, x: v128, poisson: bool, centre: v128, s: v128, q1: v128, q2: v128, invPhi2: v128): v128 {
   const prior = f64x2.mul(f64x2.neg(d), f64x2.add(centre, f64x2.mul(ks(K_HALF), d)));
   const sd = f64x2.mul(s, d);
   if (poisson) return f64x2.add(f64x2.sub(f64x2.mul(sd, q1), f64x2.mul(q2, x)), prior);
-  return f64x2.add(f64x2.div(f64x2.sub(f64x2.mul(sd, q1), f64x2.mul(f64x2.mul(q2, d), d)), phi2), prior);
+  return f64x2.add(f64x2.mul(f64x2.sub(f64x2.mul(sd, q1), f64x2.mul(f64x2.mul(q2, d), d)), invPhi2), prior);
 }
 
 // The stage slope k = exp(ev − (u + h·acc)) (dopri5Step's forward combine).
@@ -203,7 +203,10 @@ function run(poisson: bool): void {
   const q1 = fld(Q1_), q2 = fld(Q2_), phi2 = fld(PHI2_), zRef = fld(ZREF_), uRef = fld(UREF_), active = fld(ACTIVE_);
   const zero = ks(K_ZERO), one = ks(K_ONE);
   const tolScale = ks(K_TOL);
-  const momentScale = f64x2.mul(tolScale, zRef);
+  // The per-step quotients as products by reciprocals computed once, exactly as the scalar
+  // loop computes them (1/σ̂, 1/(atol + rtol), 1/((atol + rtol)·zRef), 1/STABILITY, 1/ϕ²).
+  const invSd = f64x2.div(one, sd), invTol = f64x2.div(one, tolScale), invMoment = f64x2.div(one, f64x2.mul(tolScale, zRef));
+  const invStab = ks(K_INV_STAB), invPhi2 = f64x2.div(one, phi2);
   while (true) {
     // The step cap, checked before a step as the scalar loop does.
     if (v128.any_true(v128.and(active, f64x2.ge(f64x2.add(steps, rej), ks(K_MAXSTEPS))))) break;
@@ -226,11 +229,11 @@ function run(poisson: bool): void {
       x4 = vexpm1(f64x2.mul(s, d4));
       x5 = vexpm1(f64x2.mul(s, d5));
     }
-    const ev1 = shiftedAt(d1, x1, poisson, centre, s, q1, q2, phi2);
-    const ev2 = shiftedAt(d2, x2, poisson, centre, s, q1, q2, phi2);
-    const ev3 = shiftedAt(d3, x3, poisson, centre, s, q1, q2, phi2);
-    const ev4 = shiftedAt(d4, x4, poisson, centre, s, q1, q2, phi2);
-    const ev5 = shiftedAt(d5, x5, poisson, centre, s, q1, q2, phi2);
+    const ev1 = shiftedAt(d1, x1, poisson, centre, s, q1, q2, invPhi2);
+    const ev2 = shiftedAt(d2, x2, poisson, centre, s, q1, q2, invPhi2);
+    const ev3 = shiftedAt(d3, x3, poisson, centre, s, q1, q2, invPhi2);
+    const ev4 = shiftedAt(d4, x4, poisson, centre, s, q1, q2, invPhi2);
+    const ev5 = shiftedAt(d5, x5, poisson, centre, s, q1, q2, invPhi2);
     // Stage weights e^{ev} (0 carried, 6 = 5).
     const w1 = vexp(ev1), w2 = vexp(ev2), w3 = vexp(ev3), w4 = vexp(ev4), w5 = vexp(ev5);
     // The moments' error norm (momentNorm; E₁ = 0 is skipped there): it needs no slope, so it
@@ -238,35 +241,35 @@ function run(poisson: bool): void {
     let e0s = zero, e1s = zero, e2s = zero;
     {
       const w = f64x2.mul(cE(0), w0);
-      const d = f64x2.div(f64x2.sub(f64x2.add(t, f64x2.mul(cC(0), hh)), centre), sd);
+      const d = f64x2.mul(f64x2.sub(f64x2.add(t, f64x2.mul(cC(0), hh)), centre), invSd);
       e0s = f64x2.add(e0s, w);
       e1s = f64x2.add(e1s, f64x2.mul(w, d));
       e2s = f64x2.add(e2s, f64x2.mul(f64x2.mul(w, d), d));
     }
     {
       const w = f64x2.mul(cE(2), w2);
-      const d = f64x2.div(f64x2.sub(t2, centre), sd);
+      const d = f64x2.mul(f64x2.sub(t2, centre), invSd);
       e0s = f64x2.add(e0s, w);
       e1s = f64x2.add(e1s, f64x2.mul(w, d));
       e2s = f64x2.add(e2s, f64x2.mul(f64x2.mul(w, d), d));
     }
     {
       const w = f64x2.mul(cE(3), w3);
-      const d = f64x2.div(f64x2.sub(t3, centre), sd);
+      const d = f64x2.mul(f64x2.sub(t3, centre), invSd);
       e0s = f64x2.add(e0s, w);
       e1s = f64x2.add(e1s, f64x2.mul(w, d));
       e2s = f64x2.add(e2s, f64x2.mul(f64x2.mul(w, d), d));
     }
     {
       const w = f64x2.mul(cE(4), w4);
-      const d = f64x2.div(f64x2.sub(t4, centre), sd);
+      const d = f64x2.mul(f64x2.sub(t4, centre), invSd);
       e0s = f64x2.add(e0s, w);
       e1s = f64x2.add(e1s, f64x2.mul(w, d));
       e2s = f64x2.add(e2s, f64x2.mul(f64x2.mul(w, d), d));
     }
     // Stages 5 and 6: momentNorm's time is t + C·h for both (not `target`).
     const t56 = f64x2.add(t, f64x2.mul(cC(5), hh));
-    const d56 = f64x2.div(f64x2.sub(t56, centre), sd);
+    const d56 = f64x2.mul(f64x2.sub(t56, centre), invSd);
     {
       const w = f64x2.mul(cE(5), w5);
       e0s = f64x2.add(e0s, w);
@@ -280,7 +283,7 @@ function run(poisson: bool): void {
       e2s = f64x2.add(e2s, f64x2.mul(f64x2.mul(w, d56), d56));
     }
     const emax = f64x2.pmax(f64x2.pmax(f64x2.abs(e0s), f64x2.abs(e1s)), f64x2.abs(e2s));
-    const momNorm = f64x2.div(f64x2.mul(f64x2.mul(ks(K_MSAFE), f64x2.abs(hh)), emax), momentScale);
+    const momNorm = f64x2.mul(f64x2.mul(f64x2.mul(ks(K_MSAFE), f64x2.abs(hh)), emax), invMoment);
     // The Dormand–Prince step (dopri5Step: the same sums in the same order, zeros included).
     let acc = f64x2.add(zero, f64x2.mul(cA(1, 0), k0));
     const k1 = slopeAt(u, hh, acc, ev1);
@@ -316,9 +319,9 @@ function run(poisson: bool): void {
     // The log error × influence.
     const yy = f64x2.max(u, y1);
     const infl = v128.bitselect(one, vexp(f64x2.sub(yy, uRef)), f64x2.ge(yy, uRef));
-    const logNorm = f64x2.mul(f64x2.div(f64x2.abs(stepErr), tolScale), infl);
+    const logNorm = f64x2.mul(f64x2.mul(f64x2.abs(stepErr), invTol), infl);
     const norm = f64x2.max(logNorm, momNorm);
-    // Stability: |h|·max|kᵢ| / STABILITY.
+    // Stability: |h|·max|kᵢ|·(1/STABILITY).
     let km = f64x2.pmax(zero, f64x2.abs(k0));
     km = f64x2.pmax(km, f64x2.abs(k1));
     km = f64x2.pmax(km, f64x2.abs(k2));
@@ -326,7 +329,7 @@ function run(poisson: bool): void {
     km = f64x2.pmax(km, f64x2.abs(k4));
     km = f64x2.pmax(km, f64x2.abs(k5));
     km = f64x2.pmax(km, f64x2.abs(k6));
-    const stab = f64x2.div(f64x2.mul(f64x2.abs(hh), km), ks(K_STAB));
+    const stab = f64x2.mul(f64x2.mul(f64x2.abs(hh), km), invStab);
     // factor = min(stepFactor(norm, lastRejected ∨ norm > 1 ∨ stab > 1), stabilityFactor(stab)).
     const lr = v128.or(lastRej, v128.or(f64x2.gt(norm, one), f64x2.gt(stab, one)));
     const raw = f64x2.mul(ks(K_SAFETY), vexp(f64x2.mul(ks(K_FIFTH), vlog(norm))));
@@ -628,7 +631,7 @@ export function solveLanes(
   setConst(K_SAFETY, SAFETY);
   setConst(K_FAC_MIN, FAC_MIN);
   setConst(K_FAC_MAX, FAC_MAX);
-  setConst(K_STAB, STABILITY);
+  setConst(K_INV_STAB, INV_STABILITY);
   setConst(K_MSAFE, MOMENT_SAFETY);
   setConst(K_FIFTH, -0.2);
   setConst(K_TOL, atol + rtol);

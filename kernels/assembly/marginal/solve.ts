@@ -149,16 +149,17 @@ function allModes(): void {
 // resolve them too. `weights`: the stage integrand weights in units of e^{ℓ−m}.
 function momentNorm(t: f64, h: f64, weights: usize, mainT: f64, mainSd: f64, zRef: f64, rtol: f64, atol: f64): f64 {
   let e0: f64 = 0.0, e1: f64 = 0.0, e2: f64 = 0.0;
+  const invSd = 1.0 / mainSd;
   for (let i = 0; i < 7; i++) {
     const Ei = ld(E_TBL, i);
     if (Ei == 0) continue;
     const w = Ei * ld(weights, i);
-    const d = (t + tC(i) * h - mainT) / mainSd;
+    const d = (t + tC(i) * h - mainT) * invSd;
     e0 += w;
     e1 += w * d;
     e2 += w * d * d;
   }
-  return (MOMENT_SAFETY * Math.abs(h) * Math.max(Math.max(Math.abs(e0), Math.abs(e1)), Math.abs(e2))) / ((atol + rtol) * zRef);
+  return MOMENT_SAFETY * Math.abs(h) * Math.max(Math.max(Math.abs(e0), Math.abs(e1)), Math.abs(e2)) * (1.0 / ((atol + rtol) * zRef));
 }
 
 // The interval end on one side of a mode: T·σ̂ away, or further (growing) until ℓ has dropped

@@ -19,7 +19,7 @@ export function errorNorm(err: number, y0: number, y1: number, rtol: number, ato
  * measuring against |u| instead made the achieved accuracy depend on log σ̂.
  */
 export function logErrorNorm(err: number, rtol: number, atol: number): number {
-  return Math.abs(err) / (atol + rtol);
+  return Math.abs(err) * (1 / (atol + rtol));
 }
 
 /**
@@ -43,11 +43,14 @@ export function influence(y1: number, yRef: number): number {
  * against 765 with the weight clamped at 10⁻³, the error unchanged at 8e−10).
  */
 export const STABILITY = 3;
+/** Its reciprocal: the bound is a product, as every per-step quotient of the solver is (the
+ * two-lane loop hoists the reciprocals, and the twins must compute the same values). */
+export const INV_STABILITY = 1 / STABILITY;
 
 export function stabilityNorm(h: number, k: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < 7; i++) m = Math.max(m, Math.abs(k[i]));
-  return (Math.abs(h) * m) / STABILITY;
+  return Math.abs(h) * m * INV_STABILITY;
 }
 
 /**

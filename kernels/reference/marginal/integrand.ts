@@ -114,7 +114,8 @@ export class Integrand {
     const { s, phi, n } = this;
     const d = t - this.centre;
     const prior = -d * (this.centre + 0.5 * d);
-    if (this.code === GAUSSIAN_IDENTITY) return (s * d * this.rho1 - 0.5 * n * s * s * d * d) / (phi * phi) + prior;
+    // × 1/ϕ², not ÷ ϕ²: the two-lane loop hoists the reciprocal (solve.ts's per-step quotients are products too).
+    if (this.code === GAUSSIAN_IDENTITY) return (s * d * this.rho1 - 0.5 * n * s * s * d * d) * (1 / (phi * phi)) + prior;
     return s * d * this.s1 - this.efHat * Math.expm1(s * d) + prior;
   }
 

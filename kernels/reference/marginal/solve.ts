@@ -143,15 +143,16 @@ const stageWeights = new Float64Array(7);
 // The moment error norm of a step with the given stage integrand weights (units of e^{ℓ−m}).
 function momentNorm(t: number, h: number, weights: ArrayLike<number>, main: Mode, zRef: number, o: SolveOptions): number {
   let e0 = 0, e1 = 0, e2 = 0;
+  const invSd = 1 / main.sd;
   for (let i = 0; i < 7; i++) {
     if (E[i] === 0) continue;
     const w = E[i] * weights[i];
-    const d = (t + C[i] * h - main.t) / main.sd;
+    const d = (t + C[i] * h - main.t) * invSd;
     e0 += w;
     e1 += w * d;
     e2 += w * d * d;
   }
-  return (MOMENT_SAFETY * Math.abs(h) * Math.max(Math.abs(e0), Math.abs(e1), Math.abs(e2))) / ((o.atol + o.rtol) * zRef);
+  return MOMENT_SAFETY * Math.abs(h) * Math.max(Math.abs(e0), Math.abs(e1), Math.abs(e2)) * (1 / ((o.atol + o.rtol) * zRef));
 }
 
 // The interval end on one side of a mode: T·σ̂ away, or further (growing) until ℓ has
