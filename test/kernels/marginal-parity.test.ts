@@ -251,6 +251,23 @@ describe('marginal_f64: wasm-simd and wasm-scalar against the TypeScript referen
     expect(tally.groups).toBeGreaterThan(100);
   });
 
+  it('Bernoulli groups past the SIMD product block (Σ log1p as log Π, a log per 1024 observations): same steps and results', () => {
+    // Sizes on both sides of the block and of its multiples, odd and even (the scalar tail).
+    fc.assert(
+      fc.property(
+        fc.constantFrom(1023, 1024, 1025, 2047, 2049, 3001), fc.integer({ min: 0, max: 1 }), fc.double({ min: 0.05, max: 3, noNaN: true }),
+        fc.array(obsArb, { minLength: 16, maxLength: 16 }),
+        (n, grad, s, pattern) => {
+          const obs = Array.from({ length: n }, (_, j) => pattern[(j * 7) % 16]);
+          const c = build({ code: 2, grad, rtol: 1e-8, prior: false, useTrials: false, phi: 1, groups: [{ obs, s, cst: 0 }] });
+          const ref = run(ts, c);
+          compare(c, ref, run(simd, c), simd.name);
+        },
+      ),
+      { numRuns: 12 },
+    );
+  });
+
   it('bit for bit once V8 uses the same exp/log/log1p/expm1/pow as the WASM build', async () => {
     // The strongest check that the port is operation for operation: compile AssemblyScript's
     // NativeMath into a tiny module, let the reference call it instead of V8's Math, and every

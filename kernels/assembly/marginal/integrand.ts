@@ -6,7 +6,7 @@
 // Gaussian-identity and Poisson-log run on per-group sufficient statistics (O(1) per ℓ), their
 // shifted ℓ(t) − m and gradient moments taken about the mode t̂ (`setCentre`), as the reference.
 import { BINOMIAL_LOGIT, GAUSSIAN_IDENTITY, POISSON_LOG, obsCore, obsDphi, obsHess, obsScore } from './obs';
-import { expNegAbs, logitCore, logitNegHess, logitScore, sigmaAbs } from '../logit';
+import { PRODUCT_BLOCK, bernoulliLinear, expNegAbs, logitCore, logitNegHess, logitScore, productLog, productStep, sigmaAbs } from '../logit';
 
 const HALF_LN_2PI: f64 = 0.9189385332046728;
 
@@ -376,16 +376,33 @@ function logitPairs(t: f64, out: usize, withTrials: bool, withScores: bool): f64
   const n = gN, fp = gF, yp = gY, mp = gTrials;
   const ones = f64x2.splat(1);
   let acc = f64x2.splat(0);
+  let logs: f64 = 0;
   let j = 0;
-  for (; j + 2 <= n; j += 2) {
-    const o = <usize>j << 3;
-    const eta = f64x2.add(v128.load(fp + o), st), y = v128.load(yp + o);
-    const m = withTrials ? v128.load(mp + o) : ones;
-    const e = expNegAbs(eta);
-    acc = f64x2.add(acc, logitCore(eta, y, m, e));
-    if (withScores) v128.store(out + o, logitScore(eta, y, m, e, sigmaAbs(e)));
+  if (withTrials) {
+    for (; j + 2 <= n; j += 2) {
+      const o = <usize>j << 3;
+      const eta = f64x2.add(v128.load(fp + o), st), y = v128.load(yp + o), m = v128.load(mp + o);
+      const e = expNegAbs(eta);
+      acc = f64x2.add(acc, logitCore(eta, y, m, e));
+      if (withScores) v128.store(out + o, logitScore(eta, y, m, e, sigmaAbs(e)));
+    }
+  } else {
+    // Bernoulli: Σ(y·η − max(η, 0)) − log Π(1 + e^{−|η|}) (../logit.ts), a log per block.
+    while (j + 2 <= n) {
+      const end = min(n & ~1, j + PRODUCT_BLOCK);
+      let prod = ones;
+      for (; j < end; j += 2) {
+        const o = <usize>j << 3;
+        const eta = f64x2.add(v128.load(fp + o), st), y = v128.load(yp + o);
+        const e = expNegAbs(eta);
+        acc = f64x2.add(acc, bernoulliLinear(eta, y));
+        prod = productStep(prod, e);
+        if (withScores) v128.store(out + o, logitScore(eta, y, ones, e, sigmaAbs(e)));
+      }
+      logs += productLog(prod);
+    }
   }
-  let sum = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
+  let sum = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1) - logs;
   for (; j < n; j++) {
     const eta = at(fp, j) + gS * t;
     sum += obsCore(BINOMIAL_LOGIT, at(yp, j), trials(j), eta, gPhi);
