@@ -16,7 +16,8 @@
 // in quad_loglik, two observations in the Newton sums; logit.ts); everything else is scalar
 // obs.ts.
 import { BINOMIAL_LOGIT, isConcave, obsCore, obsDphi, obsHess, obsScore } from './marginal/obs';
-import { expNegAbs, logitCore, logitNegHess, logitScore, sigmaAbs } from './logit';
+import { PRODUCT_BLOCK, bernoulliLinear, expNegAbs, logitCore, logitNegHess, logitScore, productLog, productStep, sigmaAbs } from './logit';
+import { vlog } from './vmath';
 import { ld, st } from './f64s';
 
 // The logit core and score on two lanes of η (../logit.ts): the score stored at ps, the core
@@ -37,6 +38,71 @@ function addTo(p: usize, i: i32, v: f64): void {
   st(p, i, ld(p, i) + v);
 }
 
+// Bernoulli (m = 1) groups on the SIMD build: ll_ik = Σ_j (y_j·η_jk − max(η_jk, 0)) −
+// log Π_j (1 + e^{−|η_jk|}) (../logit.ts), one product per node in PROD folded into ll by a log
+// per GH_BLOCK observations (each adds a factor ≤ 2 to every node's product: < 2^512), where
+// the core took a log1p per node and observation. The odd last node runs across observation
+// pairs, whose lanes split its product.
+const MAX_PRODUCT_K: i32 = 128; // more nodes take the log1p path (the table is static data in the binary)
+const PROD = memory.data(MAX_PRODUCT_K << 3, 16);
+const GH_BLOCK: i32 = PRODUCT_BLOCK >> 1;
+
+// One group, observations lo … hi − 1; `ll` at the group's row, `nb` at its nodes.
+function bernoulliGroup(lo: i32, hi: i32, K: i32, nb: usize, y: usize, f: usize, g: usize, ll: usize, score: usize): void {
+  const ones = f64x2.splat(1);
+  const kp = K & ~1;
+  let j = lo;
+  while (j < hi) {
+    const end = min(hi, j + GH_BLOCK);
+    for (let k = 0; k < kp; k += 2) v128.store(PROD + (<usize>k << 3), ones);
+    for (; j < end; j++) {
+      const gj = f64x2.splat(ld(g, j)), fv = f64x2.splat(ld(f, j)), yv = f64x2.splat(ld(y, j));
+      const ps = score + (<usize>(j * K) << 3);
+      for (let k = 0; k < kp; k += 2) {
+        const o = <usize>k << 3;
+        const eta = f64x2.add(fv, f64x2.mul(gj, v128.load(nb + o)));
+        const e = expNegAbs(eta);
+        v128.store(ps + o, logitScore(eta, yv, ones, e, sigmaAbs(e)));
+        v128.store(ll + o, f64x2.add(v128.load(ll + o), bernoulliLinear(eta, yv)));
+        v128.store(PROD + o, productStep(v128.load(PROD + o), e));
+      }
+    }
+    for (let k = 0; k < kp; k += 2) {
+      const o = <usize>k << 3;
+      v128.store(ll + o, f64x2.sub(v128.load(ll + o), vlog(v128.load(PROD + o))));
+    }
+  }
+  if ((K & 1) == 0) return;
+  const kl = K - 1;
+  const node = v128.load64_splat(nb + (<usize>kl << 3));
+  const pairsEnd = lo + ((hi - lo) & ~1);
+  let acc = f64x2.splat(0);
+  let logs: f64 = 0;
+  j = lo;
+  while (j < pairsEnd) {
+    const end = min(pairsEnd, j + PRODUCT_BLOCK);
+    let prod = ones;
+    for (; j < end; j += 2) {
+      const o = <usize>j << 3;
+      const eta = f64x2.add(v128.load(f + o), f64x2.mul(v128.load(g + o), node)), yv = v128.load(y + o);
+      const e = expNegAbs(eta);
+      v128.store(LANES, logitScore(eta, yv, ones, e, sigmaAbs(e)));
+      st(score, j * K + kl, load<f64>(LANES));
+      st(score, (j + 1) * K + kl, load<f64>(LANES, 8));
+      acc = f64x2.add(acc, bernoulliLinear(eta, yv));
+      prod = productStep(prod, e);
+    }
+    logs += productLog(prod);
+  }
+  let sum = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1) - logs;
+  if (pairsEnd < hi) {
+    const eta = ld(f, pairsEnd) + ld(g, pairsEnd) * ld(nb, kl);
+    sum += obsCore(BINOMIAL_LOGIT, ld(y, pairsEnd), 1.0, eta, 1.0);
+    st(score, pairsEnd * K + kl, obsScore(BINOMIAL_LOGIT, ld(y, pairsEnd), 1.0, eta, 1.0));
+  }
+  addTo(ll, kl, sum);
+}
+
 export function quad_loglik_f64(
   code: i32, G: i32, offsets: usize, K: i32, q: i32, y: usize, trials: usize, f: usize, g: usize,
   nodes: usize, phi: f64, ll: usize, score: usize, dphi: usize,
@@ -48,6 +114,10 @@ export function quad_loglik_f64(
     const lo = load<i32>(offsets + (<usize>i << 2)), hi = load<i32>(offsets + (<usize>(i + 1) << 2));
     const nb = nodes + (<usize>(i * K * q) << 3);
     const li = i * K;
+    if (simd && trials == 0 && K <= MAX_PRODUCT_K) {
+      bernoulliGroup(lo, hi, K, nb, y, f, g, ll + (<usize>li << 3), score);
+      continue;
+    }
     for (let j = lo; j < hi; j++) {
       const yj = ld(y, j), m = trials != 0 ? ld(trials, j) : 1.0, fj = ld(f, j);
       const row = j * K;

@@ -208,7 +208,8 @@ describe('kernel parity: wasm-simd and wasm-scalar against the TypeScript refere
   it('Gauss–Hermite per-element kernels (log-likelihood and score on the node grid, their VJP, group modes), every family code, q = 1..3', () => {
     fc.assert(
       fc.property(
-        fc.tuple(fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 4 }), fc.integer({ min: 1, max: 9 }),
+        // K past 128: the SIMD Bernoulli product table's limit (those take the log1p path).
+        fc.tuple(fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 4 }), fc.oneof(fc.integer({ min: 1, max: 9 }), fc.constantFrom(129, 130)),
           fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 1e6 })),
         ([sizes, K, q, code, seed]) => {
           let s = seed;
@@ -258,6 +259,23 @@ describe('kernel parity: wasm-simd and wasm-scalar against the TypeScript refere
       ),
       // The example: a Gaussian-log case whose score (−2.6e5) passed the term bound assumed.
       { numRuns: RUNS, examples: [[[[5, 9, 2, 2], 5, 3, 1, 9]]] },
+    );
+  });
+
+  it('Gauss–Hermite Bernoulli groups past the SIMD product block (a log per 512 observations and node): group sums and scores', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(511, 512, 513, 1025, 1400), fc.constantFrom(1, 2, 24, 25), fc.integer({ min: 0, max: 1e6 }), (n, K, seed) => {
+        let s = seed;
+        const u = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+        const offsets = new Int32Array([0, n]);
+        const y = Float64Array.from({ length: n }, () => (u() < 0.5 ? 1 : 0));
+        const f = Float64Array.from({ length: n }, () => 4 * u() - 2), g = Float64Array.from({ length: n }, () => 2 * u() - 1);
+        const nodes = Float64Array.from({ length: K }, () => 6 * u() - 3);
+        // ll: a sum of n terms each ≤ 1 + |η| ≤ 6; scores ≤ 1.
+        compare('quad_loglik_f64 (Bernoulli product)', { offsets, y, f, g, nodes }, { ll: K, score: n * K }, (k, p) =>
+          k.quad_loglik_f64(2, 1, p.offsets, K, 1, p.y, 0, p.f, p.g, p.nodes, 1, p.ll, p.score, 0), (o) => (o === 'll' ? 6 * n : 1));
+      }),
+      { numRuns: 12 },
     );
   });
 
