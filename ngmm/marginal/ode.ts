@@ -76,13 +76,13 @@ const LogMarginal: Primitive<Attrs> = {
     const out = new Tensor([G], b);
     // The kernel writes the gradients straight into tensors the VJP uses in place.
     const saved = grad ? { gf: new Tensor([n], b), gs: new Tensor([G], b), gphi: new Tensor([G], b) } : null;
-    // The SIMD logit path's stage score cache (folded gradient): six slots of the largest group.
+    // The SIMD logit path's scratch (kernel.ts): six stage score slots and the Bernoulli exp base, each the largest group.
     let maxN = 0;
     for (let i = 0; i < G; i++) maxN = Math.max(maxN, data.offsets[i + 1] - data.offsets[i]);
-    const cached = grad === 1 && data.family.code === BINOMIAL_LOGIT && b.name !== 'ts';
+    const cached = data.family.code === BINOMIAL_LOGIT && b.name !== 'ts';
     const scratch = [
       h.alloc(OPT_COUNT * 8), h.alloc(G * STAT_COUNT * 8), grad >= 2 ? h.alloc(opts.maxSteps * RECORD_SIZE * 8) : 0,
-      cached ? h.alloc(6 * Math.max(1, maxN) * 8) : 0,
+      cached ? h.alloc(7 * Math.max(1, maxN) * 8) : 0,
     ];
     const [po, stats, work, cache] = scratch;
     try {

@@ -74,7 +74,7 @@ function run(b: Backend, c: Case, workSteps = WORK_STEPS): Result {
   // The SIMD logit path's stage score cache, as the op passes it (the reference ignores it).
   let maxN = 1;
   for (let i = 0; i < c.G; i++) maxN = Math.max(maxN, c.offs[i + 1] - c.offs[i]);
-  const cache = out(6 * maxN);
+  const cache = out(7 * maxN);
   const ret = b.k.marginal_f64(c.code, c.G, offs, y, trials, f, s, c.phi, cst, opts, L, gf, gs, gphi, stats, w, workSteps, cache);
   const get = (p: number, len: number) => h.f64.slice(p >> 3, (p >> 3) + len);
   const res: Result = {
@@ -265,6 +265,31 @@ describe('marginal_f64: wasm-simd and wasm-scalar against the TypeScript referen
         },
       ),
       { numRuns: 12 },
+    );
+  });
+
+  it('Bernoulli exp base (SIMD: e^{η} = e^{f + s·t̂}·e^{s·(t − t̂)}, Σ log(1 + e^{η}) as a product): |η| up to 700, its fallbacks, every gradient method', () => {
+    // |f + s·t̂| or |η| past 600 sends a pair to the direct formula; a prior-centred interval
+    // with a large s sends whole evaluations there (e^{s·(t − t̂)} out of range); factors up to
+    // e^{600} exercise the product's exponent bookkeeping.
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.boolean(), fc.boolean()), { minLength: 1, maxLength: 41 }),
+        fc.double({ min: 0.05, max: 3, noNaN: true }), fc.integer({ min: 0, max: 3 }), fc.boolean(),
+        (obs, s, grad, prior) => {
+          const n = obs.length;
+          const f = Float64Array.from(obs, ([kind, u, neg]) => (neg ? -1 : 1) * (kind === 0 ? 3 * u : kind === 1 ? 20 + 280 * u : 590 + 110 * u));
+          const y = Float64Array.from(obs, ([, , , one]) => (one ? 1 : 0));
+          const opts = new Float64Array(OPT_COUNT);
+          opts.set([1e-8, 1e-10, 8, prior ? -40 : NaN, 20000, grad, prior ? 1 : 0]);
+          const c: Case = {
+            code: 2, G: 1, offs: new Int32Array([0, n]), y, trials: null, f, s: new Float64Array([prior ? 40 * s : s]), phi: 1,
+            cst: new Float64Array([0]), opts,
+          };
+          compare(c, run(ts, c), run(simd, c), simd.name);
+        },
+      ),
+      { numRuns: 150 },
     );
   });
 

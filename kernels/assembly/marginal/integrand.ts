@@ -7,6 +7,9 @@
 // shifted ℓ(t) − m and gradient moments taken about the mode t̂ (`setCentre`), as the reference.
 import { BINOMIAL_LOGIT, GAUSSIAN_IDENTITY, POISSON_LOG, obsCore, obsDphi, obsHess, obsScore } from './obs';
 import { PRODUCT_BLOCK, bernoulliLinear, expNegAbs, logitCore, logitNegHess, logitScore, productLog, productStep, sigmaAbs } from '../logit';
+import { vexp } from '../vmath';
+
+const LN2: f64 = 0.6931471805599453;
 
 const HALF_LN_2PI: f64 = 0.9189385332046728;
 
@@ -54,6 +57,18 @@ export let slopeD2: f64 = 0;
 // becomes the next step's stage 0 by a swap. The results are the uncached path's to rounding.
 let gCache: usize = 0;
 let gFill: i32 = -1; // the stage the next value pass stores scores for; −1: none
+
+// The Bernoulli exp base (SIMD, no trials column): once the centre t̂ is fixed, B_j = e^{f_j + s·t̂}
+// for every observation, in the cache's seventh slot, so that e^{η_j(t)} = B_j·e^{s·(t − t̂)} is
+// a product with one exp per evaluation, and Σ_j log(1 + e^{η_j}) = log Π_j (1 + B_j·E) with
+// the product's binary exponent carried aside (the factors are unbounded). B_j is NaN where
+// |f_j + s·t̂| > BASE_LIMIT, and a pair with such a B or |η| > BASE_LIMIT at t takes the direct
+// formula: the product form needs e^{η} normal. Error: e^{η} to a few ulp plus the rounding of
+// s·(t − t̂) (ε·|s·(t − t̂)| relative), and one rounding per factor and per product: ≲ 1e−15·n
+// absolute in ℓ, the order of ℓ's own summation (terms up to |η|).
+let gBase: usize = 0;
+let gBaseOk: bool = false; // B holds this group's values (after setCentre)
+const BASE_LIMIT: f64 = 600;
 const STAGE_SLOT = memory.data<i32>([0, 1, 2, 3, 4, 5]);
 
 // @ts-ignore: decorator
@@ -125,9 +140,12 @@ function trials(j: i32): f64 {
  */
 export function setGroup(
   code: i32, n: i32, y: usize, trialsPtr: usize, f: usize, gf: usize, s: f64, phi: f64, cst: f64, zeroGf: bool, cache: usize,
+  scores: bool,
 ): void {
   gCode = code;
-  gCache = ASC_FEATURE_SIMD && code == BINOMIAL_LOGIT ? cache : 0;
+  gCache = ASC_FEATURE_SIMD && code == BINOMIAL_LOGIT && scores ? cache : 0;
+  gBase = ASC_FEATURE_SIMD && code == BINOMIAL_LOGIT && trialsPtr == 0 && cache != 0 ? cache + ((<usize>(6 * n)) << 3) : 0;
+  gBaseOk = false;
   gFill = -1;
   for (let i = 0; i < 6; i++) store<i32>(STAGE_SLOT + (<usize>i << 2), i);
   gFast = code == GAUSSIAN_IDENTITY || code == POISSON_LOG;
@@ -195,6 +213,7 @@ export function ell(t: f64): f64 {
 /** Fixes the centre t̂ and the shift m = ℓ(t̂) (the fast paths' centred forms use them). */
 export function setCentre(tc: f64): void {
   gCentre = tc;
+  if (ASC_FEATURE_SIMD && gBase != 0) setBase(tc);
   gMRef = ell(tc);
   const s = gS, n = gN;
   if (gCode == GAUSSIAN_IDENTITY) {
@@ -386,6 +405,8 @@ function logitPairs(t: f64, out: usize, withTrials: bool, withScores: bool): f64
       acc = f64x2.add(acc, logitCore(eta, y, m, e));
       if (withScores) v128.store(out + o, logitScore(eta, y, m, e, sigmaAbs(e)));
     }
+  } else if (gBaseOk && baseScale(t)) {
+    return bernoulliBase(t, out, withScores);
   } else {
     // Bernoulli: Σ(y·η − max(η, 0)) − log Π(1 + e^{−|η|}) (../logit.ts), a log per block.
     while (j + 2 <= n) {
@@ -407,6 +428,80 @@ function logitPairs(t: f64, out: usize, withTrials: bool, withScores: bool): f64
     const eta = at(fp, j) + gS * t;
     sum += obsCore(BINOMIAL_LOGIT, at(yp, j), trials(j), eta, gPhi);
     if (withScores) store<f64>(out + (<usize>j << 3), obsScore(BINOMIAL_LOGIT, at(yp, j), trials(j), eta, gPhi));
+  }
+  return sum;
+}
+
+// B_j = e^{f_j + s·t̂} (NaN beyond BASE_LIMIT), two at a time.
+function setBase(tc: f64): void {
+  const n = gN, st = f64x2.splat(gS * tc), lim = f64x2.splat(BASE_LIMIT), nan = f64x2.splat(NaN);
+  let j = 0;
+  for (; j + 2 <= n; j += 2) {
+    const o = <usize>j << 3;
+    const eta = f64x2.add(v128.load(gF + o), st);
+    v128.store(gBase + o, v128.bitselect(nan, vexp(eta), f64x2.gt(f64x2.abs(eta), lim)));
+  }
+  for (; j < n; j++) {
+    const eta = at(gF, j) + gS * tc;
+    store<f64>(gBase + (<usize>j << 3), Math.abs(eta) > BASE_LIMIT ? NaN : Math.exp(eta));
+  }
+  gBaseOk = true;
+}
+
+// E = e^{s·(t − t̂)} for the product form, false where it is not a normal number far from the
+// ends (then the direct formula).
+let baseE: f64 = 0;
+
+// @ts-ignore: decorator
+@inline
+function baseScale(t: f64): bool {
+  baseE = Math.exp(gS * (t - gCentre));
+  return baseE > 1e-250 && baseE < 1e250;
+}
+
+// The Bernoulli core sum at t by the base: Σ_j y_j·η_j − log Π_j (1 + B_j·E), the product kept
+// as a mantissa in [1, 2) and an exponent sum per lane; the scores from the same e^{η}:
+// σ(−η) = 1/(1 + e^{η}), σ(η) = e^{η}·σ(−η). Pairs outside the base's range go direct.
+// @ts-ignore: decorator
+@inline
+function bernoulliBase(t: f64, out: usize, withScores: bool): f64 {
+  const st = f64x2.splat(gS * t), ev = f64x2.splat(baseE);
+  const n = gN, fp = gF, yp = gY, bp = gBase;
+  const ones = f64x2.splat(1), lim = f64x2.splat(BASE_LIMIT);
+  const mantissa = i64x2.splat(0x000fffffffffffff), oneBits = i64x2.splat(0x3ff0000000000000);
+  let acc = f64x2.splat(0), prod = ones, expSum = i64x2.splat(0);
+  let factors: i32 = 0;
+  let j = 0;
+  for (; j + 2 <= n; j += 2) {
+    const o = <usize>j << 3;
+    const eta = f64x2.add(v128.load(fp + o), st), y = v128.load(yp + o);
+    const x = f64x2.mul(v128.load(bp + o), ev);
+    if (v128.any_true(v128.or(f64x2.ne(x, x), f64x2.gt(f64x2.abs(eta), lim)))) {
+      const e = expNegAbs(eta);
+      acc = f64x2.add(acc, logitCore(eta, y, ones, e));
+      if (withScores) v128.store(out + o, logitScore(eta, y, ones, e, sigmaAbs(e)));
+      continue;
+    }
+    const f1 = f64x2.add(ones, x);
+    acc = f64x2.add(acc, f64x2.mul(y, eta));
+    const p = f64x2.mul(prod, f1);
+    expSum = i64x2.add(expSum, i64x2.shr_u(p, 52));
+    prod = v128.or(v128.and(p, mantissa), oneBits);
+    factors++;
+    if (withScores) {
+      const neg = f64x2.div(ones, f1); // σ(−η)
+      v128.store(out + o, f64x2.sub(f64x2.mul(y, neg), f64x2.mul(f64x2.sub(ones, y), f64x2.mul(x, neg))));
+    }
+  }
+  // Each product step added the biased exponent (1023 + k) of a number in [1, 2^1023).
+  const bias = <f64>factors * 1023.0;
+  const k0 = <f64>i64x2.extract_lane(expSum, 0) - bias, k1 = <f64>i64x2.extract_lane(expSum, 1) - bias;
+  const logs = productLog(prod) + (k0 + k1) * LN2;
+  let sum = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1) - logs;
+  for (; j < n; j++) {
+    const eta = at(fp, j) + gS * t;
+    sum += obsCore(BINOMIAL_LOGIT, at(yp, j), 1.0, eta, gPhi);
+    if (withScores) store<f64>(out + (<usize>j << 3), obsScore(BINOMIAL_LOGIT, at(yp, j), 1.0, eta, gPhi));
   }
   return sum;
 }

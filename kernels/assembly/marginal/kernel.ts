@@ -3,8 +3,9 @@
 //   work       scratch for the adjoint and discrete gradients: RECORD_SIZE (18) f64 per
 //              accepted forward step, room for `workSteps` steps; a group that needs more
 //              stops with status 4 (STATUS_WORK). Unused for grad methods 0 and 1.
-//   cache      scratch for the folded gradient of the SIMD logit path: 6 × (largest group) f64
-//              (integrand.ts, the stage score cache), or 0 to recompute scores.
+//   cache      scratch for the SIMD logit path: 7 × (largest group) f64 (integrand.ts): slots
+//              0–5 the folded gradient's stage score cache, slot 6 the Bernoulli exp base;
+//              or 0 to recompute both.
 // The SIMD build solves Gaussian-identity and Poisson-log groups two at a time (lanes.ts), the
 // same solve per group; everything else goes group by group (solve.ts).
 // Returns 0, or 1 + the index of the first group whose solve failed (its status says why).
@@ -38,7 +39,7 @@ export function marginal_f64(
     const n = max(0, end - start);
     const o = <usize>start << 3;
     setGroup(code, n, y + o, trials != 0 ? trials + o : 0, f + o, gf + o, load<f64>(s + (<usize>i << 3)), phi,
-      load<f64>(cst + (<usize>i << 3)), wantGrad, grad == 1 ? cache : 0);
+      load<f64>(cst + (<usize>i << 3)), wantGrad, cache, grad == 1);
     solveGroup(rtol, atol, T, c0, maxSteps, grad, centre, work, workSteps);
     storeGroup(i, L, gs, gphi, stats, wantGrad);
     if (stStatus != 0 && failed == 0) failed = i + 1;

@@ -496,7 +496,7 @@ function setGroupI(i: i32, zeroGf: bool): void {
   const end = load<i32>(aOffs + (<usize>(i + 1) << 2));
   const o = <usize>start << 3;
   setGroup(aCode, max(0, end - start), aY + o, aTrials != 0 ? aTrials + o : 0, aF + o, aGf + o, load<f64>(aS + (<usize>i << 3)), aPhi,
-    load<f64>(aCst + (<usize>i << 3)), zeroGf, 0);
+    load<f64>(aCst + (<usize>i << 3)), zeroGf, 0, false);
 }
 
 /**
