@@ -47,8 +47,104 @@ const MAX_PRODUCT_K: i32 = 128; // more nodes take the log1p path (the table is 
 const PROD = memory.data(MAX_PRODUCT_K << 3, 16);
 const GH_BLOCK: i32 = PRODUCT_BLOCK >> 1;
 
+// A group whose design g_j is one value g for all its observations (a random intercept: z_ij ≡
+// z_i) needs no exp per node and observation at all: e^{η_jk} = B_j·F_k with B_j = e^{f_j + g·b₀}
+// and F_k = e^{g·(b_k − b₀)} (b₀ the middle node), so Σ_j log(1 + e^{η_jk}) = log Π_j (1 + B_j·F_k),
+// the product's binary exponent carried aside per node (EXPS) as in the ODE's base form
+// (marginal/integrand.ts), and Σ_j y_j·η_jk = Σ_j y_j·f_j + g·b_k·Σ_j y_j. A pair whose e^{η}
+// leaves [e^{−600}, e^{600}] takes the direct formula, its −softplus added to ll. Scores from
+// the same e^{η}: σ(−η) = 1/(1 + e^{η}), σ(η) = e^{η}·σ(−η).
+const FNODE = memory.data(MAX_PRODUCT_K << 3, 16);
+const EXPS = memory.data(MAX_PRODUCT_K << 3, 16);
+const BASE_LO: f64 = 2.6504211968491016e-261; // e^{−600}
+const BASE_HI: f64 = 3.7730203009299397e+260; // e^{600}
+
+// @ts-ignore: decorator
+@inline
+function sameG(lo: i32, hi: i32, g: usize): bool {
+  const g0 = ld(g, lo);
+  for (let j = lo + 1; j < hi; j++) if (ld(g, j) != g0) return false;
+  return true;
+}
+
+// One factor 1 + x of node pair k (at byte offset o) for one observation: product, exponent,
+// score; or, where x is out of range, the direct formula.
+// @ts-ignore: decorator
+@inline
+function baseFactor(x: v128, yv: v128, omy: v128, fj: f64, gv: f64, nb: usize, o: usize, ll: usize, ps: usize): void {
+  const ones = f64x2.splat(1);
+  if (!i64x2.all_true(v128.and(f64x2.ge(x, f64x2.splat(BASE_LO)), f64x2.le(x, f64x2.splat(BASE_HI))))) {
+    const eta = f64x2.add(f64x2.splat(fj), f64x2.mul(f64x2.splat(gv), v128.load(nb + o)));
+    const e = expNegAbs(eta);
+    v128.store(ps + o, logitScore(eta, yv, ones, e, sigmaAbs(e)));
+    v128.store(ll + o, f64x2.add(v128.load(ll + o), f64x2.sub(logitCore(eta, yv, ones, e), f64x2.mul(yv, eta))));
+    return;
+  }
+  const f1 = f64x2.add(ones, x);
+  const p = f64x2.mul(v128.load(PROD + o), f1);
+  v128.store(EXPS + o, i64x2.add(v128.load(EXPS + o), i64x2.sub(i64x2.shr_u(p, 52), i64x2.splat(1023))));
+  v128.store(PROD + o, v128.or(v128.and(p, i64x2.splat(0x000fffffffffffff)), i64x2.splat(0x3ff0000000000000)));
+  const neg = f64x2.div(ones, f1);
+  v128.store(ps + o, f64x2.sub(f64x2.mul(yv, neg), f64x2.mul(omy, f64x2.mul(x, neg))));
+}
+
+// The group by the base. An F_k or B_j out of range (0, ∞ or NaN) needs no check of its own:
+// the product B_j·F_k then leaves [e^{−600}, e^{600}] or is NaN, and the pair goes direct.
+function baseGroup(lo: i32, hi: i32, K: i32, nb: usize, y: usize, f: usize, gv: f64, ll: usize, score: usize): void {
+  const b0 = ld(nb, K >> 1);
+  for (let k = 0; k < K; k++) st(FNODE, k, Math.exp(gv * (ld(nb, k) - b0)));
+  const Kp = (K + 1) & ~1; // the odd last node runs as a pair with a dummy lane (F = 1, never used)
+  if (K & 1) st(FNODE, K, 1.0);
+  const ones = f64x2.splat(1);
+  for (let k = 0; k < Kp; k += 2) {
+    v128.store(PROD + (<usize>k << 3), ones);
+    v128.store(EXPS + (<usize>k << 3), i64x2.splat(0));
+  }
+  let sy: f64 = 0, syf: f64 = 0;
+  for (let j = lo; j < hi; j++) {
+    const fj = ld(f, j), yj = ld(y, j);
+    const Bj = Math.exp(fj + gv * b0);
+    sy += yj;
+    syf += yj * fj;
+    const bv = f64x2.splat(Bj), yv = f64x2.splat(yj), omy = f64x2.splat(1.0 - yj);
+    const ps = score + (<usize>(j * K) << 3);
+    let k = 0;
+    for (; k + 2 <= K; k += 2) {
+      const o = <usize>k << 3;
+      baseFactor(f64x2.mul(bv, v128.load(FNODE + o)), yv, omy, fj, gv, nb, o, ll, ps);
+    }
+    if (k < K) {
+      // The odd last node on lane 0; lane 1 (dummy node K, F = 1) is discarded below.
+      const o = <usize>k << 3;
+      const x = f64x2.mul(bv, v128.load(FNODE + o));
+      const x0 = f64x2.extract_lane(x, 0);
+      if (!(x0 >= BASE_LO && x0 <= BASE_HI)) {
+        const eta = fj + gv * ld(nb, k);
+        st(score, j * K + k, obsScore(BINOMIAL_LOGIT, yj, 1.0, eta, 1.0));
+        addTo(ll, k, obsCore(BINOMIAL_LOGIT, yj, 1.0, eta, 1.0) - yj * eta);
+      } else {
+        const f1 = 1.0 + x0;
+        const p = ld(PROD, k) * f1;
+        const bits = reinterpret<i64>(p);
+        store<i64>(EXPS + (<usize>k << 3), load<i64>(EXPS + (<usize>k << 3)) + ((bits >>> 52) - 1023));
+        st(PROD, k, reinterpret<f64>((bits & 0x000fffffffffffff) | 0x3ff0000000000000));
+        const neg = 1.0 / f1;
+        st(score, j * K + k, yj * neg - (1.0 - yj) * (x0 * neg));
+      }
+    }
+  }
+  for (let k = 0; k < K; k++) {
+    const logs = Math.log(ld(PROD, k)) + <f64>load<i64>(EXPS + (<usize>k << 3)) * 0.6931471805599453;
+    addTo(ll, k, syf + gv * ld(nb, k) * sy - logs);
+  }
+}
+
 // One group, observations lo … hi − 1; `ll` at the group's row, `nb` at its nodes.
 function bernoulliGroup(lo: i32, hi: i32, K: i32, nb: usize, y: usize, f: usize, g: usize, ll: usize, score: usize): void {
+  if (hi > lo && sameG(lo, hi, g)) {
+    baseGroup(lo, hi, K, nb, y, f, ld(g, lo), ll, score);
+    return;
+  }
   const ones = f64x2.splat(1);
   const kp = K & ~1;
   let j = lo;

@@ -279,6 +279,33 @@ describe('kernel parity: wasm-simd and wasm-scalar against the TypeScript refere
     );
   });
 
+  it('Gauss–Hermite Bernoulli groups with one design value g (SIMD base form e^{η_jk} = B_j·F_k): sums and scores, |η| to 700 and its fallbacks', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom(1, 2, 3, 50, 51, 600), { minLength: 1, maxLength: 3 }), fc.constantFrom(1, 2, 24, 25),
+        fc.constantFrom(0.3, -1.7, 40, 100), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 1e6 }),
+        (sizes, K, gv, spread, seed) => {
+          let s = seed;
+          const u = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+          const G = sizes.length, n = sizes.reduce((a, b) => a + b, 0);
+          const offsets = new Int32Array(G + 1);
+          sizes.forEach((c, i) => (offsets[i + 1] = offsets[i] + c));
+          const y = Float64Array.from({ length: n }, () => (u() < 0.5 ? 1 : 0));
+          // spread 2: some |f| past 600 (pairs go direct); g = 40 or 100 with nodes ±3 puts
+          // g·(b_k − b₀) past 600 for some groups (the whole group goes direct).
+          const f = Float64Array.from({ length: n }, () => (spread === 0 ? 4 * u() - 2 : spread === 1 ? 60 * u() - 30 : (u() < 0.5 ? -1 : 1) * 700 * u()));
+          const g = new Float64Array(n).fill(gv);
+          const nodes = Float64Array.from({ length: G * K }, () => 6 * u() - 3);
+          const bound = 2 + Math.max(...Array.from(f, Math.abs)) + 3 * Math.abs(gv);
+          compare('quad_loglik_f64 (Bernoulli, one g per group)', { offsets, y, f, g, nodes }, { ll: G * K, score: n * K }, (k, p) =>
+            k.quad_loglik_f64(2, G, p.offsets, K, 1, p.y, 0, p.f, p.g, p.nodes, 1, p.ll, p.score, 0),
+            (o, i) => (o === 'll' ? bound * (offsets[Math.floor(i / K) + 1] - offsets[Math.floor(i / K)]) : 1));
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   it('the SIMD build really runs SIMD code in its hot loops', async () => {
     const { readFileSync } = await import('node:fs');
     const wat = readFileSync('.build/ngmm.simd.wat', 'utf8');
