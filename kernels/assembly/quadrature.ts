@@ -49,7 +49,8 @@ const GH_BLOCK: i32 = PRODUCT_BLOCK >> 1;
 
 // A group whose design g_j is one value g for all its observations (a random intercept: z_ij ≡
 // z_i) needs no exp per node and observation at all: e^{η_jk} = B_j·F_k with B_j = e^{f_j + g·b₀}
-// and F_k = e^{g·(b_k − b₀)} (b₀ the middle node), so Σ_j log(1 + e^{η_jk}) = log Π_j (1 + B_j·F_k),
+// and F_k = e^{g·(b_k − b₀)} (b₀ the middle node; NaN where |g·(b_k − b₀)| > 30, whose rounding
+// would cost ε·|g·(b_k − b₀)| relative: those nodes go direct), so Σ_j log(1 + e^{η_jk}) = log Π_j (1 + B_j·F_k),
 // the product's binary exponent carried aside per node (EXPS) as in the ODE's base form
 // (marginal/integrand.ts), and Σ_j y_j·η_jk = Σ_j y_j·f_j + g·b_k·Σ_j y_j. A pair whose e^{η}
 // leaves [e^{−600}, e^{600}] takes the direct formula, its −softplus added to ll. Scores from
@@ -92,7 +93,10 @@ function baseFactor(x: v128, yv: v128, omy: v128, fj: f64, gv: f64, nb: usize, o
 // the product B_j·F_k then leaves [e^{−600}, e^{600}] or is NaN, and the pair goes direct.
 function baseGroup(lo: i32, hi: i32, K: i32, nb: usize, y: usize, f: usize, gv: f64, ll: usize, score: usize): void {
   const b0 = ld(nb, K >> 1);
-  for (let k = 0; k < K; k++) st(FNODE, k, Math.exp(gv * (ld(nb, k) - b0)));
+  for (let k = 0; k < K; k++) {
+    const a = gv * (ld(nb, k) - b0);
+    st(FNODE, k, Math.abs(a) <= 30 ? Math.exp(a) : NaN);
+  }
   const Kp = (K + 1) & ~1; // the odd last node runs as a pair with a dummy lane (F = 1, never used)
   if (K & 1) st(FNODE, K, 1.0);
   const ones = f64x2.splat(1);

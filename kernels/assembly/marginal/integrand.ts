@@ -63,12 +63,16 @@ let gFill: i32 = -1; // the stage the next value pass stores scores for; −1: n
 // a product with one exp per evaluation, and Σ_j log(1 + e^{η_j}) = log Π_j (1 + B_j·E) with
 // the product's binary exponent carried aside (the factors are unbounded). B_j is NaN where
 // |f_j + s·t̂| > BASE_LIMIT, and a pair with such a B or |η| > BASE_LIMIT at t takes the direct
-// formula: the product form needs e^{η} normal. Error: e^{η} to a few ulp plus the rounding of
-// s·(t − t̂) (ε·|s·(t − t̂)| relative), and one rounding per factor and per product: ≲ 1e−15·n
-// absolute in ℓ, the order of ℓ's own summation (terms up to |η|).
+// formula: the product form needs e^{η} normal (an e^{s·(t − t̂)} that overflows or underflows
+// makes |η| > 709 there, so this check alone keeps it correct). Evaluations with |s·(t − t̂)| >
+// BASE_SPAN go direct too, for accuracy: e^{s·(t − t̂)} carries the rounding of its argument,
+// ε·|s·(t − t̂)| relative. Error: a
+// few ulp of e^{η} plus that (≤ 30ε), and one rounding per factor and per product: ≲ 1e−14·n
+// absolute in ℓ at worst, the order of ℓ's own summation (terms up to |η|).
 let gBase: usize = 0;
 let gBaseOk: bool = false; // B holds this group's values (after setCentre)
 const BASE_LIMIT: f64 = 600;
+const BASE_SPAN: f64 = 30;
 const STAGE_SLOT = memory.data<i32>([0, 1, 2, 3, 4, 5]);
 
 // @ts-ignore: decorator
@@ -182,13 +186,27 @@ export function setGroup(
       s2 += r * r;
     }
   } else if (code == POISSON_LOG) {
+    // With a gradient, e^{f_j} is also kept in ∂L/∂f's slice, which `finish` overwrites with
+    // y_j·E[1] − e^{f_j}·(…): one exp per observation there, not two.
+    const ef = zeroGf ? gf : 0;
     for (let j = 0; j < n; j++) {
+      const e = Math.exp(at(f, j));
       s1 += at(y, j);
       s2 += at(y, j) * at(f, j);
-      se += Math.exp(at(f, j));
+      se += e;
+      if (ef != 0) store<f64>(ef + (<usize>j << 3), e);
     }
+    return;
   }
   if (zeroGf) memory.fill(gf, 0, <usize>n << 3);
+}
+
+/**
+ * A group that failed leaves ∂L/∂f = 0, as the reference does; the Poisson-log setup parked
+ * e^{f_j} there (call only when a gradient was asked for: the slice is then the caller's).
+ */
+export function clearParkedGradient(): void {
+  if (gCode == POISSON_LOG) memory.fill(gGf, 0, <usize>gN << 3);
 }
 
 /** ℓ(t). */
@@ -347,7 +365,8 @@ export function finish(Z: f64): void {
   } else if (code == POISSON_LOG) {
     const es = Math.exp(s * tc), em = me / Z, edm = mte / Z, sef = se * es;
     const d0 = s1 - sef;
-    for (let j = 0; j < n; j++) store<f64>(gGf + (<usize>j << 3), at(gY, j) * e0 - Math.exp(at(gF, j)) * es * (e0 + em));
+    // gf holds e^{f_j} (setGroup).
+    for (let j = 0; j < n; j++) store<f64>(gGf + (<usize>j << 3), at(gY, j) * e0 - at(gGf, j) * es * (e0 + em));
     gGs = tc * d0 * e0 + d0 * ed - sef * (tc * em + edm);
     gGphi = 0.0;
   } else {
@@ -448,15 +467,16 @@ function setBase(tc: f64): void {
   gBaseOk = true;
 }
 
-// E = e^{s·(t − t̂)} for the product form, false where it is not a normal number far from the
-// ends (then the direct formula).
+// E = e^{s·(t − t̂)} for the product form; false beyond BASE_SPAN (then the direct formula).
 let baseE: f64 = 0;
 
 // @ts-ignore: decorator
 @inline
 function baseScale(t: f64): bool {
-  baseE = Math.exp(gS * (t - gCentre));
-  return baseE > 1e-250 && baseE < 1e250;
+  const a = gS * (t - gCentre);
+  if (!(Math.abs(a) <= BASE_SPAN)) return false;
+  baseE = Math.exp(a);
+  return true;
 }
 
 // The Bernoulli core sum at t by the base: Σ_j y_j·η_j − log Π_j (1 + B_j·E), the product kept

@@ -17,7 +17,7 @@
 import { E_TBL, dopri5Dense, dopri5Step, stepErr, tA, tB, tC } from './dopri5';
 import { errorNorm, influence, logErrorNorm, stabilityFactor, stabilityNorm, stepFactor } from './controller';
 import {
-  accumulate, accumulateStage, cacheOn, ell, fillStage, finish, gCode, gEvals, gGradEvals, gGphi, gGs, gMRef, setCentre, shifted, shiftStages, slope, slopeD2,
+  accumulate, accumulateStage, cacheOn, clearParkedGradient, ell, fillStage, finish, gCode, gEvals, gGradEvals, gGphi, gGs, gMRef, setCentre, shifted, shiftStages, slope, slopeD2,
 } from './integrand';
 import { isConcave } from './obs';
 import { ld, st } from '../f64s';
@@ -250,6 +250,7 @@ export function storeGroup(i: i32, L: usize, gs: usize, gphi: usize, stats: usiz
   if (wantGrad) {
     store<f64>(gs + io, gGs);
     store<f64>(gphi + io, gGphi);
+    if (stStatus != STATUS_OK) clearParkedGradient();
   }
   const so = stats + ((<usize>i * <usize>STAT_COUNT) << 3);
   store<f64>(so, <f64>stSteps);
