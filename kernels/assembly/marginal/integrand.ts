@@ -144,7 +144,7 @@ function trials(j: i32): f64 {
  */
 export function setGroup(
   code: i32, n: i32, y: usize, trialsPtr: usize, f: usize, gf: usize, s: f64, phi: f64, cst: f64, zeroGf: bool, cache: usize,
-  scores: bool,
+  scores: bool, sums: bool = true,
 ): void {
   gCode = code;
   gCache = ASC_FEATURE_SIMD && code == BINOMIAL_LOGIT && scores ? cache : 0;
@@ -179,6 +179,7 @@ export function setGroup(
   mte = 0;
   gEvals = 0;
   gGradEvals = 0;
+  if (!sums) return; // restoreFast follows (the two-group integrator closing a group)
   if (code == GAUSSIAN_IDENTITY) {
     for (let j = 0; j < n; j++) {
       const r = at(y, j) - at(f, j);
@@ -207,6 +208,35 @@ export function setGroup(
  */
 export function clearParkedGradient(): void {
   if (gCode == POISSON_LOG) memory.fill(gGf, 0, <usize>gN << 3);
+}
+
+// The fast paths' per-group state after setCentre, saved per lane by the two-group integrator
+// (lanes.ts), so that closing a group restores it instead of recomputing it: O(n), and an exp
+// per observation for Poisson.
+const FAST_FIELDS: i32 = 7;
+const SAVED = memory.data((2 * FAST_FIELDS) << 3, 16);
+
+export function saveFast(slot: i32): void {
+  const p = SAVED + (<usize>(slot * FAST_FIELDS) << 3);
+  store<f64>(p, s1);
+  store<f64>(p, s2, 8);
+  store<f64>(p, se, 16);
+  store<f64>(p, gCentre, 24);
+  store<f64>(p, gMRef, 32);
+  store<f64>(p, rho1, 40);
+  store<f64>(p, efHat, 48);
+}
+
+/** After setGroup(…, sums = false): the state saveFast(slot) saved, as setCentre left it. */
+export function restoreFast(slot: i32): void {
+  const p = SAVED + (<usize>(slot * FAST_FIELDS) << 3);
+  s1 = load<f64>(p);
+  s2 = load<f64>(p, 8);
+  se = load<f64>(p, 16);
+  gCentre = load<f64>(p, 24);
+  gMRef = load<f64>(p, 32);
+  rho1 = load<f64>(p, 40);
+  efHat = load<f64>(p, 48);
 }
 
 /** ℓ(t). */

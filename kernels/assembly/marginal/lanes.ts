@@ -32,7 +32,7 @@ import {
   breakAt, cLogZ, close, pA, pB, pC0, pE0, pH0, pM, pMainSd, pMainT, pNb, pU0, pURef, pUseTail, pZRef, prepare, resetResults, setCounts,
   setStatus, stStatus, storeGroup, MOMENT_SAFETY, STAGE_EVALS, STATUS_MAX_STEPS,
 } from './solve';
-import { fastQ1, fastQ2, finish, gEvals, gPhi, gS, setCentre, setGroup, setMoments } from './integrand';
+import { fastQ1, fastQ2, finish, gEvals, gPhi, gS, restoreFast, saveFast, setGroup, setMoments } from './integrand';
 import { GAUSSIAN_IDENTITY, POISSON_LOG } from './obs';
 import { vexp, vexpm1, vlog } from '../vmath';
 
@@ -491,12 +491,12 @@ let aG: i32 = 0;
 let aFailed: i32 = 0;
 
 // integrand.setGroup for group i.
-function setGroupI(i: i32, zeroGf: bool): void {
+function setGroupI(i: i32, zeroGf: bool, sums: bool = true): void {
   const start = load<i32>(aOffs + (<usize>i << 2));
   const end = load<i32>(aOffs + (<usize>(i + 1) << 2));
   const o = <usize>start << 3;
   setGroup(aCode, max(0, end - start), aY + o, aTrials != 0 ? aTrials + o : 0, aF + o, aGf + o, load<f64>(aS + (<usize>i << 3)), aPhi,
-    load<f64>(aCst + (<usize>i << 3)), zeroGf, 0, false);
+    load<f64>(aCst + (<usize>i << 3)), zeroGf, 0, false, sums);
 }
 
 /**
@@ -506,6 +506,7 @@ function setGroupI(i: i32, zeroGf: bool): void {
 function loadLane(l: i32, i: i32): bool {
   setGroupI(i, aWantGrad);
   if (!prepare(aT, aC0opt, aCentre)) return false;
+  saveFast(l);
   store<i32>(LANE_GROUP + (<usize>l << 2), i);
   store<i32>(LANE_EVALS + (<usize>l << 2), gEvals);
   store<f64>(LANE_B + (<usize>l << 3), pB);
@@ -553,9 +554,9 @@ function closeLane(l: i32): void {
   const i = load<i32>(LANE_GROUP + (<usize>l << 2));
   const steps = <i32>lane(STEPS_, l), rejected = <i32>lane(REJ_, l);
   const done = lane(BI_, l) >= lane(NB_, l);
-  // The integrand is another group's by now: set this one's up again (O(n), deterministic).
-  setGroupI(i, false);
-  setCentre(lane(CENTRE_, l));
+  // The integrand is another group's by now: set this one's up again, its sums as saved.
+  setGroupI(i, false, false);
+  restoreFast(l);
   resetResults();
   if (!done) {
     // The step cap: the scalar path stops there with only its counts.
