@@ -148,7 +148,7 @@ function frontier(p: Problem): FrontierPoint[] {
         }),
       );
     const ms = timePerCall(run) / G;
-    out.push({ method: 'adaptive GH (TS)', setting: `${K} nodes`, error: relErr(L, p.ref), evalsPerGroup: K, msPerGroup: ms });
+    out.push({ method: 'adaptive GH (TS)', setting: `${K} node${K === 1 ? '' : 's'}`, error: relErr(L, p.ref), evalsPerGroup: K, msPerGroup: ms });
   }
   void gaussHermite;
   return out;

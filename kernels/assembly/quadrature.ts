@@ -13,17 +13,19 @@
 //                        damped Newton (a concave ℓ's full steps accepted by their slope, with
 //                        no ℓ evaluation), and the Cholesky factor of −∇²ℓ(b̂) (q ≤ 3).
 // The SIMD build runs the Bernoulli/binomial logit with q = 1 two lanes at a time (two nodes
-// in quad_loglik, two observations in the Newton sums; logit.ts); everything else is scalar
+// in quad_loglik, two observations in the Newton sums; logit.ts), Bernoulli groups without a
+// log1p per node and observation (bernoulliGroup, baseGroup below); everything else is scalar
 // obs.ts.
 import { BINOMIAL_LOGIT, isConcave, obsCore, obsDphi, obsHess, obsScore } from './marginal/obs';
 import { PRODUCT_BLOCK, bernoulliLinear, expNegAbs, logitCore, logitNegHess, logitScore, productLog, productStep, sigmaAbs } from './logit';
 import { vlog } from './vmath';
 import { ld, st } from './f64s';
 
+// Two lanes' scores, stored before they go to two rows of the grid.
+const LANES = memory.data(16, 16);
+
 // The logit core and score on two lanes of η (../logit.ts): the score stored at ps, the core
 // returned.
-const LANES = memory.data(32, 16);
-
 // @ts-ignore: decorator
 @inline
 function logitLanes(eta: v128, y: v128, m: v128, ps: usize): v128 {

@@ -264,7 +264,7 @@ describe('kernel parity: wasm-simd and wasm-scalar against the TypeScript refere
 
   it('Gauss–Hermite Bernoulli groups past the SIMD product block (a log per 512 observations and node): group sums and scores', () => {
     fc.assert(
-      fc.property(fc.constantFrom(511, 512, 513, 1025, 1400), fc.constantFrom(1, 2, 24, 25), fc.integer({ min: 0, max: 1e6 }), (n, K, seed) => {
+      fc.property(fc.constantFrom(511, 512, 513, 1025, 1400), fc.constantFrom(1, 2, 24, 25, 127, 128), fc.integer({ min: 0, max: 1e6 }), (n, K, seed) => {
         let s = seed;
         const u = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
         const offsets = new Int32Array([0, n]);
@@ -282,7 +282,8 @@ describe('kernel parity: wasm-simd and wasm-scalar against the TypeScript refere
   it('Gauss–Hermite Bernoulli groups with one design value g (SIMD base form e^{η_jk} = B_j·F_k): sums and scores, |η| to 700 and its fallbacks', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.constantFrom(1, 2, 3, 50, 51, 600), { minLength: 1, maxLength: 3 }), fc.constantFrom(1, 2, 24, 25),
+        // K = 127, 128: the static tables' last entries (MAX_PRODUCT_K = 128).
+        fc.array(fc.constantFrom(1, 2, 3, 50, 51, 600), { minLength: 1, maxLength: 3 }), fc.constantFrom(1, 2, 24, 25, 127, 128),
         fc.constantFrom(0.3, -1.7, 40, 100), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 1e6 }),
         (sizes, K, gv, spread, seed) => {
           let s = seed;

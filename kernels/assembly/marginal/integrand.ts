@@ -21,6 +21,7 @@ let gY: usize = 0;
 let gTrials: usize = 0; // 0: all trials = 1
 let gF: usize = 0;
 let gGf: usize = 0; // this group's slice of ∂L/∂f (written only when a gradient is asked)
+let gParked: bool = false; // it holds e^{f_j} (Poisson-log) until `finish`
 export let gS: f64 = 0;
 export let gPhi: f64 = 0;
 let gCst: f64 = 0;
@@ -63,12 +64,12 @@ let gFill: i32 = -1; // the stage the next value pass stores scores for; −1: n
 // a product with one exp per evaluation, and Σ_j log(1 + e^{η_j}) = log Π_j (1 + B_j·E) with
 // the product's binary exponent carried aside (the factors are unbounded). B_j is NaN where
 // |f_j + s·t̂| > BASE_LIMIT, and a pair with such a B or |η| > BASE_LIMIT at t takes the direct
-// formula: the product form needs e^{η} normal (an e^{s·(t − t̂)} that overflows or underflows
-// makes |η| > 709 there, so this check alone keeps it correct). Evaluations with |s·(t − t̂)| >
-// BASE_SPAN go direct too, for accuracy: e^{s·(t − t̂)} carries the rounding of its argument,
-// ε·|s·(t − t̂)| relative. Error: a
-// few ulp of e^{η} plus that (≤ 30ε), and one rounding per factor and per product: ≲ 1e−14·n
-// absolute in ℓ at worst, the order of ℓ's own summation (terms up to |η|).
+// formula: the product form needs e^{η} normal. Evaluations with |s·(t − t̂)| > BASE_SPAN go
+// direct too, for accuracy: e^{s·(t − t̂)} carries the rounding of its argument, ε·|s·(t − t̂)|
+// relative. Error: e^{η} to a few ulp plus that (≤ 30ε) plus the rounding of f_j + s·t̂, which
+// with y·η's own fl(f_j + s·t) is up to ~ε·|η_j| per observation, and one rounding per factor
+// and per product: ≲ ε·Σ_j (|η_j| + 30) absolute in ℓ, the order of the direct sum's own
+// rounding (its terms are up to |η_j|).
 let gBase: usize = 0;
 let gBaseOk: bool = false; // B holds this group's values (after setCentre)
 const BASE_LIMIT: f64 = 600;
@@ -139,8 +140,11 @@ function trials(j: i32): f64 {
 }
 
 /**
- * Starts a group (the reference's constructor). `zeroGf`: clear the ∂L/∂f slice. `cache`: room
- * for six stage score slots of n f64 (see above), or 0.
+ * Starts a group (the reference's constructor). `zeroGf`: a gradient is wanted (clear the ∂L/∂f
+ * slice; Poisson-log parks e^{f_j} there instead). `cache`: room for seven slots of n f64 (six
+ * stage score slots and the Bernoulli exp base, see above), or 0; `scores`: use its score slots
+ * (the folded gradient). `sums`: compute the fast paths' sufficient statistics (false only
+ * when restoreFast follows).
  */
 export function setGroup(
   code: i32, n: i32, y: usize, trialsPtr: usize, f: usize, gf: usize, s: f64, phi: f64, cst: f64, zeroGf: bool, cache: usize,
@@ -150,6 +154,7 @@ export function setGroup(
   gCache = ASC_FEATURE_SIMD && code == BINOMIAL_LOGIT && scores ? cache : 0;
   gBase = ASC_FEATURE_SIMD && code == BINOMIAL_LOGIT && trialsPtr == 0 && cache != 0 ? cache + ((<usize>(6 * n)) << 3) : 0;
   gBaseOk = false;
+  gParked = false;
   gFill = -1;
   for (let i = 0; i < 6; i++) store<i32>(STAGE_SLOT + (<usize>i << 2), i);
   gFast = code == GAUSSIAN_IDENTITY || code == POISSON_LOG;
@@ -190,6 +195,7 @@ export function setGroup(
     // With a gradient, e^{f_j} is also kept in ∂L/∂f's slice, which `finish` overwrites with
     // y_j·E[1] − e^{f_j}·(…): one exp per observation there, not two.
     const ef = zeroGf ? gf : 0;
+    gParked = zeroGf;
     for (let j = 0; j < n; j++) {
       const e = Math.exp(at(f, j));
       s1 += at(y, j);
@@ -203,17 +209,19 @@ export function setGroup(
 }
 
 /**
- * A group that failed leaves ∂L/∂f = 0, as the reference does; the Poisson-log setup parked
- * e^{f_j} there (call only when a gradient was asked for: the slice is then the caller's).
+ * A group that failed before `finish` leaves ∂L/∂f = 0, as the reference does; the Poisson-log
+ * setup parked e^{f_j} there (the slice is the caller's only when a gradient was asked for,
+ * which is when anything is parked).
  */
 export function clearParkedGradient(): void {
-  if (gCode == POISSON_LOG) memory.fill(gGf, 0, <usize>gN << 3);
+  if (gParked) memory.fill(gGf, 0, <usize>gN << 3);
+  gParked = false;
 }
 
-// The fast paths' per-group state after setCentre, saved per lane by the two-group integrator
+// The fast paths' per-group state after setCentre (and whether e^{f_j} is parked), saved per lane by the two-group integrator
 // (lanes.ts), so that closing a group restores it instead of recomputing it: O(n), and an exp
 // per observation for Poisson.
-const FAST_FIELDS: i32 = 7;
+const FAST_FIELDS: i32 = 8;
 const SAVED = memory.data((2 * FAST_FIELDS) << 3, 16);
 
 export function saveFast(slot: i32): void {
@@ -225,6 +233,7 @@ export function saveFast(slot: i32): void {
   store<f64>(p, gMRef, 32);
   store<f64>(p, rho1, 40);
   store<f64>(p, efHat, 48);
+  store<f64>(p, gParked ? 1.0 : 0.0, 56);
 }
 
 /** After setGroup(…, sums = false): the state saveFast(slot) saved, as setCentre left it. */
@@ -237,6 +246,7 @@ export function restoreFast(slot: i32): void {
   gMRef = load<f64>(p, 32);
   rho1 = load<f64>(p, 40);
   efHat = load<f64>(p, 48);
+  gParked = load<f64>(p, 56) != 0;
 }
 
 /** ℓ(t). */
@@ -378,6 +388,7 @@ export function accumulate(t: f64, w: f64): void {
  * ∂L/∂ϕ. The fast paths map their moments about t̂ (e0 = E[1], ed = E[δ], edd = E[δ²]).
  */
 export function finish(Z: f64): void {
+  gParked = false;
   const code = gCode, s = gS, phi = gPhi, n = gN, nf = gNf;
   const tc = gCentre;
   const e0 = m0 / Z, ed = mt / Z;
@@ -409,8 +420,9 @@ export function finish(Z: f64): void {
   }
 }
 
-// The logit family two observations at a time (the SIMD build's hot loop: one exp and one
-// log1p per observation and ℓ evaluation; lane formulas in ../logit.ts). The odd last
+// The logit family two observations at a time (the SIMD build's hot loop: with a trials column
+// one exp and one log1p per observation and ℓ evaluation; Bernoulli by the exp base or, where
+// that does not apply, a product of (1 + e^{−|η|}); lane formulas in ../logit.ts). The odd last
 // observation goes scalar (obs.ts).
 
 // @ts-ignore: decorator
