@@ -76,3 +76,20 @@ export function productLog(prod: v128): f64 {
   const l = vlog(prod);
   return f64x2.extract_lane(l, 0) + f64x2.extract_lane(l, 1);
 }
+
+// A product of unbounded factors ≥ 1 kept as a mantissa in [1, 2) and a binary exponent, both
+// per lane: after p = mantissa·factor, productMantissa(p) is the new mantissa and
+// productExponent(p) (i64 lanes) what to add to the exponent. p must be normal: a factor
+// below 2^1022 keeps it so.
+
+// @ts-ignore: decorator
+@inline
+export function productMantissa(p: v128): v128 {
+  return v128.or(v128.and(p, i64x2.splat(0x000fffffffffffff)), i64x2.splat(0x3ff0000000000000));
+}
+
+// @ts-ignore: decorator
+@inline
+export function productExponent(p: v128): v128 {
+  return i64x2.sub(i64x2.shr_u(p, 52), i64x2.splat(1023));
+}

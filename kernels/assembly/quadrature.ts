@@ -17,7 +17,9 @@
 // log1p per node and observation (bernoulliGroup, baseGroup below); everything else is scalar
 // obs.ts.
 import { BINOMIAL_LOGIT, isConcave, obsCore, obsDphi, obsHess, obsScore } from './marginal/obs';
-import { PRODUCT_BLOCK, bernoulliLinear, expNegAbs, logitCore, logitNegHess, logitScore, productLog, productStep, sigmaAbs } from './logit';
+import {
+  PRODUCT_BLOCK, bernoulliLinear, expNegAbs, logitCore, logitNegHess, logitScore, productExponent, productLog, productMantissa, productStep, sigmaAbs,
+} from './logit';
 import { vlog } from './vmath';
 import { ld, st } from './f64s';
 
@@ -85,8 +87,8 @@ function baseFactor(x: v128, yv: v128, omy: v128, fj: f64, gv: f64, nb: usize, o
   }
   const f1 = f64x2.add(ones, x);
   const p = f64x2.mul(v128.load(PROD + o), f1);
-  v128.store(EXPS + o, i64x2.add(v128.load(EXPS + o), i64x2.sub(i64x2.shr_u(p, 52), i64x2.splat(1023))));
-  v128.store(PROD + o, v128.or(v128.and(p, i64x2.splat(0x000fffffffffffff)), i64x2.splat(0x3ff0000000000000)));
+  v128.store(EXPS + o, i64x2.add(v128.load(EXPS + o), productExponent(p)));
+  v128.store(PROD + o, productMantissa(p));
   const neg = f64x2.div(ones, f1);
   v128.store(ps + o, f64x2.sub(f64x2.mul(yv, neg), f64x2.mul(omy, f64x2.mul(x, neg))));
 }
@@ -99,8 +101,7 @@ function baseGroup(lo: i32, hi: i32, K: i32, nb: usize, y: usize, f: usize, gv: 
     const a = gv * (ld(nb, k) - b0);
     st(FNODE, k, Math.abs(a) <= 30 ? Math.exp(a) : NaN);
   }
-  const Kp = (K + 1) & ~1; // the odd last node runs as a pair with a dummy lane (F = 1, never used)
-  if (K & 1) st(FNODE, K, 1.0);
+  const Kp = (K + 1) & ~1; // PROD and EXPS are cleared in pairs, the odd last node's included
   const ones = f64x2.splat(1);
   for (let k = 0; k < Kp; k += 2) {
     v128.store(PROD + (<usize>k << 3), ones);
@@ -120,10 +121,8 @@ function baseGroup(lo: i32, hi: i32, K: i32, nb: usize, y: usize, f: usize, gv: 
       baseFactor(f64x2.mul(bv, v128.load(FNODE + o)), yv, omy, fj, gv, nb, o, ll, ps);
     }
     if (k < K) {
-      // The odd last node on lane 0; lane 1 (dummy node K, F = 1) is discarded below.
-      const o = <usize>k << 3;
-      const x = f64x2.mul(bv, v128.load(FNODE + o));
-      const x0 = f64x2.extract_lane(x, 0);
+      // The odd last node, scalar.
+      const x0 = Bj * ld(FNODE, k);
       if (!(x0 >= BASE_LO && x0 <= BASE_HI)) {
         const eta = fj + gv * ld(nb, k);
         st(score, j * K + k, obsScore(BINOMIAL_LOGIT, yj, 1.0, eta, 1.0));

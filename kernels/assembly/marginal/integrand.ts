@@ -6,7 +6,9 @@
 // Gaussian-identity and Poisson-log run on per-group sufficient statistics (O(1) per ℓ), their
 // shifted ℓ(t) − m and gradient moments taken about the mode t̂ (`setCentre`), as the reference.
 import { BINOMIAL_LOGIT, GAUSSIAN_IDENTITY, POISSON_LOG, obsCore, obsDphi, obsHess, obsScore } from './obs';
-import { PRODUCT_BLOCK, bernoulliLinear, expNegAbs, logitCore, logitNegHess, logitScore, productLog, productStep, sigmaAbs } from '../logit';
+import {
+  PRODUCT_BLOCK, bernoulliLinear, expNegAbs, logitCore, logitNegHess, logitScore, productExponent, productLog, productMantissa, productStep, sigmaAbs,
+} from '../logit';
 import { vexp } from '../vmath';
 
 const LN2: f64 = 0.6931471805599453;
@@ -530,9 +532,7 @@ function bernoulliBase(t: f64, out: usize, withScores: bool): f64 {
   const st = f64x2.splat(gS * t), ev = f64x2.splat(baseE);
   const n = gN, fp = gF, yp = gY, bp = gBase;
   const ones = f64x2.splat(1), lim = f64x2.splat(BASE_LIMIT);
-  const mantissa = i64x2.splat(0x000fffffffffffff), oneBits = i64x2.splat(0x3ff0000000000000);
   let acc = f64x2.splat(0), prod = ones, expSum = i64x2.splat(0);
-  let factors: i32 = 0;
   let j = 0;
   for (; j + 2 <= n; j += 2) {
     const o = <usize>j << 3;
@@ -547,18 +547,14 @@ function bernoulliBase(t: f64, out: usize, withScores: bool): f64 {
     const f1 = f64x2.add(ones, x);
     acc = f64x2.add(acc, f64x2.mul(y, eta));
     const p = f64x2.mul(prod, f1);
-    expSum = i64x2.add(expSum, i64x2.shr_u(p, 52));
-    prod = v128.or(v128.and(p, mantissa), oneBits);
-    factors++;
+    expSum = i64x2.add(expSum, productExponent(p));
+    prod = productMantissa(p);
     if (withScores) {
       const neg = f64x2.div(ones, f1); // σ(−η)
       v128.store(out + o, f64x2.sub(f64x2.mul(y, neg), f64x2.mul(f64x2.sub(ones, y), f64x2.mul(x, neg))));
     }
   }
-  // Each product step added the biased exponent (1023 + k) of a number in [1, 2^1023).
-  const bias = <f64>factors * 1023.0;
-  const k0 = <f64>i64x2.extract_lane(expSum, 0) - bias, k1 = <f64>i64x2.extract_lane(expSum, 1) - bias;
-  const logs = productLog(prod) + (k0 + k1) * LN2;
+  const logs = productLog(prod) + <f64>(i64x2.extract_lane(expSum, 0) + i64x2.extract_lane(expSum, 1)) * LN2;
   let sum = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1) - logs;
   for (; j < n; j++) {
     const eta = at(fp, j) + gS * t;
