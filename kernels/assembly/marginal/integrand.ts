@@ -7,7 +7,7 @@
 // shifted ℓ(t) − m and gradient moments taken about the mode t̂ (`setCentre`), as the reference.
 import { BINOMIAL_LOGIT, GAUSSIAN_IDENTITY, POISSON_LOG, obsCore, obsDphi, obsHess, obsScore } from './obs';
 import {
-  PRODUCT_BLOCK, bernoulliLinear, expNegAbs, logitCore, logitNegHess, logitScore, productExponent, productLog, productMantissa, productStep, sigmaAbs,
+  expNegAbs, logitCore, logitNegHess, logitScore, productExponent, productLog, productMantissa, sigmaAbs,
 } from '../logit';
 import { vexp } from '../vmath';
 
@@ -422,9 +422,9 @@ export function finish(Z: f64): void {
   }
 }
 
-// The logit family two observations at a time (the SIMD build's hot loop: with a trials column
-// one exp and one log1p per observation and ℓ evaluation; Bernoulli by the exp base or, where
-// that does not apply, a product of (1 + e^{−|η|}); lane formulas in ../logit.ts). The odd last
+// The logit family two observations at a time (the SIMD build's hot loop: one exp and one log1p
+// per observation and ℓ evaluation, or for Bernoulli the exp base below, one exp per
+// evaluation; lane formulas in ../logit.ts). The odd last
 // observation goes scalar (obs.ts).
 
 // @ts-ignore: decorator
@@ -457,36 +457,19 @@ function logitPairs(t: f64, out: usize, withTrials: bool, withScores: bool): f64
   const st = f64x2.splat(gS * t);
   const n = gN, fp = gF, yp = gY, mp = gTrials;
   const ones = f64x2.splat(1);
+  // Bernoulli by the exp base where it applies (its evaluations are nearly all of them).
+  if (!withTrials && gBaseOk && baseScale(t)) return bernoulliBase(t, out, withScores);
   let acc = f64x2.splat(0);
-  let logs: f64 = 0;
   let j = 0;
-  if (withTrials) {
-    for (; j + 2 <= n; j += 2) {
-      const o = <usize>j << 3;
-      const eta = f64x2.add(v128.load(fp + o), st), y = v128.load(yp + o), m = v128.load(mp + o);
-      const e = expNegAbs(eta);
-      acc = f64x2.add(acc, logitCore(eta, y, m, e));
-      if (withScores) v128.store(out + o, logitScore(eta, y, m, e, sigmaAbs(e)));
-    }
-  } else if (gBaseOk && baseScale(t)) {
-    return bernoulliBase(t, out, withScores);
-  } else {
-    // Bernoulli: Σ(y·η − max(η, 0)) − log Π(1 + e^{−|η|}) (../logit.ts), a log per block.
-    while (j + 2 <= n) {
-      const end = min(n & ~1, j + PRODUCT_BLOCK);
-      let prod = ones;
-      for (; j < end; j += 2) {
-        const o = <usize>j << 3;
-        const eta = f64x2.add(v128.load(fp + o), st), y = v128.load(yp + o);
-        const e = expNegAbs(eta);
-        acc = f64x2.add(acc, bernoulliLinear(eta, y));
-        prod = productStep(prod, e);
-        if (withScores) v128.store(out + o, logitScore(eta, y, ones, e, sigmaAbs(e)));
-      }
-      logs += productLog(prod);
-    }
+  for (; j + 2 <= n; j += 2) {
+    const o = <usize>j << 3;
+    const eta = f64x2.add(v128.load(fp + o), st), y = v128.load(yp + o);
+    const m = withTrials ? v128.load(mp + o) : ones;
+    const e = expNegAbs(eta);
+    acc = f64x2.add(acc, logitCore(eta, y, m, e));
+    if (withScores) v128.store(out + o, logitScore(eta, y, m, e, sigmaAbs(e)));
   }
-  let sum = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1) - logs;
+  let sum = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
   for (; j < n; j++) {
     const eta = at(fp, j) + gS * t;
     sum += obsCore(BINOMIAL_LOGIT, at(yp, j), trials(j), eta, gPhi);
