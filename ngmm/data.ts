@@ -21,6 +21,13 @@ export interface ModelData {
    */
   readonly Z?: Float64Array;
   readonly zNames?: readonly string[];
+  /**
+   * Prior weights per observation (lme4's `weights`): the log-likelihood of row j counts w_j
+   * times; for a binomial proportion response they are the trials. Default 1.
+   */
+  readonly weights?: ArrayLike<number>;
+  /** A known term added to η per observation (lme4's `offset()`), on the link scale. Default 0. */
+  readonly offset?: ArrayLike<number>;
 }
 
 /** The data arranged for fitting: observations sorted by group, labels in first-seen order. */

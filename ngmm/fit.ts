@@ -69,6 +69,11 @@ export interface FitOptions {
    */
   marginal?: 'ode' | 'quadrature';
   nodes?: number;
+  /**
+   * Gaussian identity-link linear models only: restricted maximum likelihood (lme4's default;
+   * ours is ML, as glmmTMB's). The summary says which.
+   */
+  reml?: boolean;
   /** L-BFGS gradient tolerance for the linear fit (default 1e−6 on the mean per group). */
   gtol?: number;
   onProgress?: (p: FitProgress) => void;

@@ -25,6 +25,14 @@ export interface Frame {
   design: Design;
   /** Columns of X with random slopes, from `(1 + x | g)`. */
   slopes: string[];
+  /** Prior weights per kept row (from a weights column), when given. */
+  weights?: Float64Array;
+  /** The sum of the formula's `offset(…)` terms per kept row, when there are any. */
+  offset?: Float64Array;
+  /** 0-based table rows dropped because a value the formula uses is missing (na.omit). */
+  dropped: number[];
+  /** Fixed-effect columns dropped as aliased (rank deficiency) or constant, with the reason. */
+  droppedColumns: { name: string; reason: string }[];
 }
 
 type Table = Pick<CsvTable, 'columns' | 'nrows'>;
@@ -187,7 +195,7 @@ export function modelFrame(f: Formula, t: Table, source = 'data', design?: Desig
   for (const sl of slopes) {
     if (!xNames.includes(sl)) throw new Error(`formula '${f.text}': the random slope '${sl}' must also be a numeric fixed effect`);
   }
-  const frame: Frame = { X, xNames, y: new Float64Array(n), group, groupName, design: { formula: f.text, levels, xNames }, slopes };
+  const frame: Frame = { X, xNames, y: new Float64Array(n), group, groupName, design: { formula: f.text, levels, xNames }, slopes, dropped: [], droppedColumns: [] };
   if (needResponse) {
     const r = f.response;
     if (r.kind === 'cbind') {
