@@ -17,6 +17,11 @@ import { family } from './families/index';
 import { summaryOf } from './summary';
 
 export interface FitProgress {
+  /**
+   * Which part of the fit: 'linear' (L-BFGS on the linear model; `epoch` is the iteration and
+   * `epochs` the iteration cap), 'adam' (an epoch of the network), 'polish' (L-BFGS after Adam).
+   */
+  phase: 'linear' | 'adam' | 'polish';
   epoch: number;
   epochs: number;
   /** Mean negative log marginal likelihood per group (training batches of this epoch). */
@@ -270,7 +275,7 @@ function* fitting(data: ModelData, spec: ModelSpec, o: FitOptions): Generator<vo
           break;
         }
       }
-      o.onProgress?.({ epoch, epochs, loss: trainLoss, validation: valLoss, elapsedMs: performance.now() - t0 });
+      o.onProgress?.({ phase: 'adam', epoch, epochs, loss: trainLoss, validation: valLoss, elapsedMs: performance.now() - t0 });
       yield;
     }
     if (nVal > 0 && best < Infinity) restore(model, bestParams);
