@@ -216,7 +216,23 @@ export function minimize(params: readonly Tensor[], loss: () => Tensor, o: Lbfgs
       return L.item();
     });
   };
-  const r = lbfgs(fg, x0, o);
+  // A trial point of the line search where the objective cannot be evaluated (the marginal
+  // kernel refuses a non-finite integrand: a step into η = ±1e300) counts as +∞, so the search
+  // backs off, as it does for a non-finite value; at the start it is the caller's error.
+  let started = false;
+  const guarded: Objective = (x, gOut) => {
+    if (!started) {
+      started = true;
+      return fg(x, gOut);
+    }
+    try {
+      return fg(x, gOut);
+    } catch {
+      gOut.fill(NaN);
+      return Infinity;
+    }
+  };
+  const r = lbfgs(guarded, x0, o);
   setParams(r.x);
   return r;
 }

@@ -15,6 +15,7 @@ import { releaseResponse, subsetResponse } from './marginal/groups';
 import { Model, type ModelSpec } from './model';
 import { family } from './families/index';
 import { summaryOf } from './summary';
+import { interceptStart } from './start';
 
 export interface FitProgress {
   /**
@@ -113,6 +114,14 @@ function objective(model: Model, prep: PreparedData, groups: Int32Array, how: Me
   }
 }
 
+function finiteObjective(model: Model, prep: PreparedData, groups: Int32Array, how: Method): boolean {
+  try {
+    return Number.isFinite(E.tidy(() => objective(model, prep, groups, how).item()));
+  } catch {
+    return false;
+  }
+}
+
 function snapshot(model: Model): Float64Array[] {
   return model.parameters().map((t) => t.toArray());
 }
@@ -120,6 +129,57 @@ function snapshot(model: Model): Float64Array[] {
 function restore(model: Model, s: Float64Array[]): void {
   model.parameters().forEach((t, i) => t.data.set(s[i]));
 }
+
+/**
+ * The standardisation of X: column means and SDs, or, without an intercept, no centring (μ = 0)
+ * and the root mean square as the scale. Each column is first divided by its largest |x|, so
+ * a column like x·1e−300 keeps its information (its squares would underflow to 0 and it would
+ * pass for constant). A constant column keeps scale 1 (the frame names and drops those).
+ */
+export function columnScales(X: ArrayLike<number>, n: number, p: number, centre: boolean): { mean: Float64Array; sd: Float64Array } {
+  const mean = new Float64Array(p), sd = new Float64Array(p);
+  for (let j = 0; j < p; j++) {
+    let big = 0;
+    for (let i = 0; i < n; i++) big = Math.max(big, Math.abs(X[i * p + j]));
+    if (!(big > 0) || !Number.isFinite(big)) {
+      sd[j] = 1;
+      continue;
+    }
+    let s = 0, ss = 0;
+    for (let i = 0; i < n; i++) s += X[i * p + j] / big;
+    const m = centre ? s / n : 0;
+    for (let i = 0; i < n; i++) ss += (X[i * p + j] / big - m) ** 2;
+    const v = Math.sqrt(ss / Math.max(1, centre ? n - 1 : n));
+    mean[j] = m * big;
+    sd[j] = v > 1e-12 ? v * big : 1;
+  }
+  return { mean, sd };
+}
+
+// glm()'s start: the intercept at g(ȳ) (the network's output layer starts near 0), and for a
+// Gaussian response σ at the SD of y, σ_b at half of it on the identity scale.
+function setStart(model: Model, prep: PreparedData): void {
+  const r = prep.response, fam = model.family;
+  const binomial = fam.name === 'binomial' || fam.name === 'bernoulli';
+  let sy = 0, sm = 0;
+  for (let j = 0; j < r.nobs; j++) {
+    sy += r.y[j];
+    sm += binomial && r.trials ? r.trials[j] : 1;
+  }
+  const ybar = sy / Math.max(1, sm);
+  if (model.spec.intercept) model.b0.data[0] = interceptStart(fam.link, ybar, binomial);
+  if (fam.name === 'gaussian' && model.thetaSigma) {
+    let ss = 0;
+    for (let j = 0; j < r.nobs; j++) ss += (r.y[j] - ybar) ** 2;
+    const sdy = Math.sqrt(ss / Math.max(1, r.nobs - 1));
+    if (sdy > 0 && Number.isFinite(sdy)) {
+      model.thetaSigma.data[0] = softplusInv(sdy);
+      if (fam.link === 'identity' && model.thetaB) model.thetaB.data[0] = softplusInv(0.5 * sdy);
+    }
+  }
+}
+
+const softplusInv = (v: number) => (v > 30 ? v : Math.log(Math.expm1(v)));
 
 /** Fits synchronously (the caller's thread is busy until the model is returned). */
 export function fit(data: ModelData, spec: ModelSpec, o: FitOptions = {}): Model {
@@ -150,16 +210,7 @@ function* fitting(data: ModelData, spec: ModelSpec, o: FitOptions): Generator<vo
   const fam = family(spec.family, spec.link);
   const p = data.xNames.length;
   const n = data.y.length;
-  // Standardise X with the training means and SDs (constant columns keep SD 1).
-  const mean = new Float64Array(p), sd = new Float64Array(p);
-  for (let j = 0; j < p; j++) {
-    let s = 0, ss = 0;
-    for (let i = 0; i < n; i++) s += data.X[i * p + j];
-    mean[j] = s / Math.max(1, n);
-    for (let i = 0; i < n; i++) ss += (data.X[i * p + j] - mean[j]) ** 2;
-    const v = Math.sqrt(ss / Math.max(1, n - 1));
-    sd[j] = v > 0 && Number.isFinite(v) ? v : 1;
-  }
+  const { mean, sd } = columnScales(data.X, n, p, spec.intercept ?? true);
   const prep0 = prepare(fam, data);
   const model = new Model(spec, data.xNames, mean, sd);
   const Xs = model.standardise(prep0.X);
@@ -184,6 +235,7 @@ function* fitting(data: ModelData, spec: ModelSpec, o: FitOptions): Generator<vo
     throw new Error('Z was given but the model has no randomEffect network (spec.randomEffect)');
   }
   const prep: PreparedData = { ...prep0, X: Xs, Zg };
+  setStart(model, prep);
   const G = prep.response.ngroups;
   if (!(o.polish === undefined || o.polish === true || o.polish === false || o.polish === 'linear')) {
     throw new Error(`fit: polish must be true, false or 'linear', got '${String(o.polish)}'`);
@@ -198,8 +250,10 @@ function* fitting(data: ModelData, spec: ModelSpec, o: FitOptions): Generator<vo
   const t0 = performance.now();
 
   // 1. The linear GLMM by L-BFGS (all of a linear model; the start of a neural one).
-  const linear = [model.b0, model.W, ...model.scaleParams()];
-  const r = minimize(linear, () => objective(model, prep, all, how), { gtol: o.gtol ?? 1e-6, maxIter: 500 });
+  const linear = [...model.linearParams(), ...model.scaleParams()];
+  const progress = (phase: 'linear' | 'polish', maxIter: number) => (it: number, f: number) =>
+    o.onProgress?.({ phase, epoch: it, epochs: maxIter, loss: f, elapsedMs: performance.now() - t0 });
+  const r = minimize(linear, () => objective(model, prep, all, how), { gtol: o.gtol ?? 1e-6, maxIter: 500, onIteration: progress('linear', 500) });
   model.info = { converged: r.converged, message: r.message, optimizer: 'L-BFGS', epochs: r.iterations, logLik: NaN };
   if (!Number.isFinite(r.f)) throw new Error(`fit: the linear model's objective is not finite (${r.f}); check the data for extreme values`);
   yield;
@@ -216,6 +270,7 @@ function* fitting(data: ModelData, spec: ModelSpec, o: FitOptions): Generator<vo
     const net = new E.Adam(model.fixedParams(), { lr, weightDecay: o.weightDecay ?? 0 });
     const scales = new E.Adam(model.scaleParams(), { lr: o.lrScale ?? 10 * lr });
     const batch = Math.max(1, o.batchSize ?? 16);
+    const linearFit = snapshot(model);
     let best = Infinity, bestParams = snapshot(model), sinceBest = 0, lastGood = snapshot(model);
     let epoch = 0, stopped = '', diverged = false;
     for (epoch = 1; epoch <= epochs; epoch++) {
@@ -279,6 +334,12 @@ function* fitting(data: ModelData, spec: ModelSpec, o: FitOptions): Generator<vo
       yield;
     }
     if (nVal > 0 && best < Infinity) restore(model, bestParams);
+    if (diverged && !finiteObjective(model, prep, all, how)) {
+      // The epoch restored was already on its way out (finite batches, parameters that no
+      // longer give a finite likelihood on every group): go back to the linear fit, which did.
+      restore(model, linearFit);
+      stopped += '; those parameters no longer give a finite likelihood on every group, so the network is reset to the linear fit';
+    }
     net.dispose();
     scales.dispose();
     const polish = o.polish ?? 'linear';
@@ -287,10 +348,10 @@ function* fitting(data: ModelData, spec: ModelSpec, o: FitOptions): Generator<vo
     if (polish !== false && stopped !== 'aborted' && !diverged) {
       if (o.signal?.aborted) polished = '; aborted before the L-BFGS polish';
       else {
-        const params = polish === 'linear' ? [model.b0, model.W, ...model.varianceParams()] : model.parameters();
+        const params = polish === 'linear' ? [...model.linearParams(), ...model.varianceParams()] : model.parameters();
         const before = snapshot(model);
         try {
-          const pr = minimize(params, () => objective(model, prep, all, how), { gtol: o.gtol ?? 1e-6, maxIter: 200 });
+          const pr = minimize(params, () => objective(model, prep, all, how), { gtol: o.gtol ?? 1e-6, maxIter: 200, onIteration: progress('polish', 200) });
           polished = `; then L-BFGS${polish === 'linear' ? ' on the linear part and the variance parameters' : ''}: ${pr.message}`;
           didPolish = true;
         } catch (e) {

@@ -37,6 +37,12 @@ export interface ModelSpec {
    * The random effects γ_i ~ N(0, ΛΛᵀ) act on z_ij = (1, x_ij[slopes]) (standardised x).
    */
   randomSlopes?: string[];
+  /**
+   * Whether f has an intercept β₀ (default true). False for `0 + …` / `- 1` formulas: β₀ is
+   * then fixed at 0 and X is scaled but not centred (centring would hide an intercept in the
+   * standardisation).
+   */
+  intercept?: boolean;
 }
 
 export interface RandomEffectSpec {
@@ -141,6 +147,7 @@ export class Model {
       activation: spec.activation ?? 'relu',
       seed: spec.seed ?? 0,
       randomSlopes: [...(spec.randomSlopes ?? [])],
+      intercept: spec.intercept ?? true,
       randomEffect: spec.randomEffect ? { ...spec.randomEffect, hidden: [...(spec.randomEffect.hidden ?? [])], activation: spec.randomEffect.activation ?? 'tanh', outDim: spec.randomEffect.outDim ?? 2 } : null,
     };
     if (!(this.spec.activation in activations)) throw new Error(`unknown activation '${this.spec.activation}'`);
@@ -196,9 +203,14 @@ export class Model {
     return this.net === null;
   }
 
+  /** The linear part of f: the intercept (when the model has one) and the coefficients W. */
+  linearParams(): E.Tensor[] {
+    return this.spec.intercept ? [this.b0, this.W] : [this.W];
+  }
+
   /** The parameters of f (linear part and network). */
   fixedParams(): E.Tensor[] {
-    return [this.b0, this.W, ...(this.net ? this.net.parameters() : [])];
+    return [...this.linearParams(), ...(this.net ? this.net.parameters() : [])];
   }
 
   /** The scale parameters (σ_b, Λ or the network g, and σ for the Gaussian). */
@@ -465,19 +477,54 @@ export class Model {
     return out;
   }
 
-  /** Each training group's random effect u_i = σ_b·b_i: posterior mean and SD. */
-  ranef(): { group: string; mean: number; sd: number; scale: number; effects?: number[] }[] {
+  /**
+   * Each training group's random effect, posterior mean and SD, on the user's scale. A random
+   * intercept: u_i = s_i·b_i. Random slopes: the effects on (1, x_slopes) in the units of x, as
+   * lme4's ranef(): the model works with standardised z = (1, (x − μ)/s), so γ_i = Λ·b_i maps
+   * to intercept γ₀ − Σ_c γ_c·μ_c/s_c and slopes γ_c/s_c; each node of the posterior rule is
+   * mapped, so the SDs are of the mapped effects.
+   */
+  ranef(): { group: string; mean: number; sd: number; scale: number; effects?: number[]; sds?: number[] }[] {
     if (this.thetaL) {
-      // γ_i = Λ·b_i: posterior means of (intercept, slopes) on the standardised scale.
       const q = this.q, Lam = this.lambda();
+      const A = this.slopeMap();
       return this.posterior.map((p, i) => {
-        const eb = new Array(q).fill(0);
-        for (let k = 0; k < p.logw.length; k++) for (let d = 0; d < q; d++) eb[d] += Math.exp(p.logw[k]) * p.nodes[k * q + d];
-        const effects = Array.from({ length: q }, (_, r) => eb.reduce((a, v, c) => a + Lam[r * q + c] * v, 0));
-        return { group: this.levels[i], mean: effects[0], sd: Lam[0] * p.sd, scale: NaN, effects };
+        const e1 = new Array(q).fill(0), e2 = new Array(q).fill(0);
+        const gamma = new Array(q).fill(0);
+        for (let k = 0; k < p.logw.length; k++) {
+          const w = Math.exp(p.logw[k]);
+          for (let r = 0; r < q; r++) {
+            let v = 0;
+            for (let c = 0; c <= r; c++) v += Lam[r * q + c] * p.nodes[k * q + c];
+            gamma[r] = v;
+          }
+          for (let r = 0; r < q; r++) {
+            let u = 0;
+            for (let c = 0; c < q; c++) u += A[r][c] * gamma[c];
+            e1[r] += w * u;
+            e2[r] += w * u * u;
+          }
+        }
+        const sds = e1.map((m, r) => Math.sqrt(Math.max(0, e2[r] - m * m)));
+        return { group: this.levels[i], mean: e1[0], sd: sds[0], scale: NaN, effects: e1, sds };
       });
     }
     return this.posterior.map((p, i) => ({ group: this.levels[i], mean: p.scale * p.mean, sd: p.scale * p.sd, scale: p.scale }));
+  }
+
+  /**
+   * The linear map from effects on standardised z = (1, (x − μ)/s) to effects on (1, x):
+   * row 0 the intercept γ₀ − Σ_c γ_c·μ_c/s_c, row c the slope γ_c/s_c.
+   */
+  slopeMap(): number[][] {
+    const q = this.q;
+    const A = Array.from({ length: q }, () => new Array<number>(q).fill(0));
+    A[0][0] = 1;
+    this.slopeIdx.forEach((j, c) => {
+      A[0][c + 1] = -this.mean[j] / this.sd[j];
+      A[c + 1][c + 1] = 1 / this.sd[j];
+    });
+    return A;
   }
 
   /** Coefficients of the linear part on the original scale of X: intercept first. */
@@ -489,7 +536,7 @@ export class Model {
       icpt -= (b[j] * this.mean[j]) / this.sd[j];
       out.push({ name: this.xNames[j], value: b[j] / this.sd[j] });
     }
-    return [{ name: '(Intercept)', value: icpt }, ...out];
+    return this.spec.intercept ? [{ name: '(Intercept)', value: icpt }, ...out] : out;
   }
 
   toJSON(): ModelJSON {

@@ -37,6 +37,16 @@ export interface Summary {
   fixef: Record<string, Coefficient> | null;
   converged: boolean;
   message: string;
+  /** 'REML' for a restricted-likelihood Gaussian LMM, else 'ML'. */
+  method?: 'ML' | 'REML';
+  /** How the marginal likelihood was computed (e.g. 'exact (profiled Gaussian likelihood)'). */
+  integration?: string;
+  /** The test statistic of `fixef[…].z`: 't' for Gaussian LMMs (no p-value, as lme4), else 'z'. */
+  statistic?: 'z' | 't';
+  /** True when a variance estimate is at the boundary (a zero SD or a ±1 correlation). */
+  singular?: boolean;
+  /** Things the user did not ask for: dropped rows and columns, a singular fit. */
+  notes?: string[];
 }
 
 /**
@@ -44,14 +54,14 @@ export interface Summary {
  * to (needed for standard errors). Without `data`, the coefficients come without SEs.
  */
 export function summary(model: Model, data?: ModelData): Summary {
-  if (!data) return summaryOf(model, null);
+  if (!data) return model.stored ?? summaryOf(model, null);
   const prep = prepare(model.family, data);
   return summaryOf(model, { ...prep, X: model.standardise(prep.X) });
 }
 
 /** The same from data already prepared and standardised (what `fit` holds). */
 export function summaryOf(model: Model, prep: PreparedData | null): Summary {
-  const k = model.fixedParams().length === 2 ? 2 + model.scaleParams().length : null;
+  const k = model.isLinear ? model.linearParams().length + model.scaleParams().length : null;
   const base: Summary = {
     family: model.family.name,
     link: model.family.link,
@@ -61,7 +71,7 @@ export function summaryOf(model: Model, prep: PreparedData | null): Summary {
     df: null,
     AIC: null,
     BIC: null,
-    ranefSD: model.ranefSD,
+    ranefSD: NaN,
     ranefNetwork: model.gNet !== null,
     ranefCov: model.thetaL ? slopeCovariance(model) : null,
     sigma: model.family.hasDispersion ? model.sigma : null,
@@ -69,9 +79,11 @@ export function summaryOf(model: Model, prep: PreparedData | null): Summary {
     converged: model.info.converged,
     message: model.info.message,
   };
+  // With random slopes the intercept's SD on the user's scale (x = 0, not x = μ), as printed.
+  base.ranefSD = base.ranefCov ? base.ranefCov.sd[0] : model.ranefSD;
   if (!model.isLinear || model.gNet || k === null) return base;
   const p = model.xNames.length;
-  const df = p + 1 + model.scaleParams().reduce((a, t) => a + t.size, 0);
+  const df = p + (model.spec.intercept ? 1 : 0) + model.scaleParams().reduce((a, t) => a + t.size, 0);
   base.df = df;
   base.AIC = -2 * base.logLik + 2 * df;
   base.BIC = -2 * base.logLik + Math.log(model.nobs) * df;
@@ -90,7 +102,7 @@ export function summaryOf(model: Model, prep: PreparedData | null): Summary {
 // mapped through the linear map from standardised to original coefficients.
 function standardErrors(model: Model, prep: PreparedData): number[] {
   const Xs = prep.X;
-  const params = [model.b0, model.W, ...model.scaleParams()];
+  const params = [...model.linearParams(), ...model.scaleParams()];
   const sizes = params.map((t) => t.size);
   const m = sizes.reduce((a, b) => a + b, 0);
   const get = () => Float64Array.from(params.flatMap((t) => Array.from(t.data)));
@@ -125,23 +137,24 @@ function standardErrors(model: Model, prep: PreparedData): number[] {
   for (let i = 0; i < m; i++) for (let j = 0; j < i; j++) H[i][j] = H[j][i] = 0.5 * (H[i][j] + H[j][i]);
   const cov = invert(H);
   // Original-scale coefficients: c₀ = b0 − Σ β_j μ_j/s_j, c_j = β_j/s_j: a linear map A.
-  const p = model.xNames.length;
-  const A = Array.from({ length: p + 1 }, () => new Float64Array(p + 1));
-  A[0][0] = 1;
+  // Without an intercept X is not centred (μ = 0) and the map is diagonal.
+  const p = model.xNames.length, o = model.spec.intercept ? 1 : 0, k = p + o;
+  const A = Array.from({ length: k }, () => new Float64Array(k));
+  if (o) A[0][0] = 1;
   for (let j = 0; j < p; j++) {
-    A[0][j + 1] = -model.mean[j] / model.sd[j];
-    A[j + 1][j + 1] = 1 / model.sd[j];
+    if (o) A[0][j + 1] = -model.mean[j] / model.sd[j];
+    A[j + o][j + o] = 1 / model.sd[j];
   }
   const se: number[] = [];
-  for (let r = 0; r <= p; r++) {
+  for (let r = 0; r < k; r++) {
     let v = 0;
-    for (let a = 0; a <= p; a++) for (let b = 0; b <= p; b++) v += A[r][a] * cov[a][b] * A[r][b];
+    for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) v += A[r][a] * cov[a][b] * A[r][b];
     se.push(Math.sqrt(v));
   }
   return se;
 }
 
-// Σ = ΛΛᵀ on the standardised scale, mapped to raw x: intercept − Σ_c γ_c·μ_c/s_c, slope γ_c/s_c.
+// Σ = ΛΛᵀ on the standardised scale, mapped to raw x (Model.slopeMap): A·Σ·Aᵀ.
 function slopeCovariance(model: Model): { names: string[]; sd: number[]; corr: number[][] } {
   const q = model.q, Lam = model.lambda();
   const S = Array.from({ length: q }, (_, r) => Array.from({ length: q }, (_, c) => {
@@ -149,12 +162,7 @@ function slopeCovariance(model: Model): { names: string[]; sd: number[]; corr: n
     for (let k = 0; k < q; k++) v += Lam[r * q + k] * Lam[c * q + k];
     return v;
   }));
-  const A = Array.from({ length: q }, () => new Array(q).fill(0));
-  A[0][0] = 1;
-  model.slopeIdx.forEach((j, c) => {
-    A[0][c + 1] = -model.mean[j] / model.sd[j];
-    A[c + 1][c + 1] = 1 / model.sd[j];
-  });
+  const A = model.slopeMap();
   const R = A.map((ar) => A.map((br) => {
     let v = 0;
     for (let a = 0; a < q; a++) for (let b = 0; b < q; b++) v += ar[a] * S[a][b] * br[b];
@@ -195,9 +203,11 @@ function invert(M: Float64Array[]): Float64Array[] {
 /** lme4-style text. */
 export function formatSummary(s: Summary): string {
   const out: string[] = [];
-  out.push(`Generalized mixed model fit by maximum likelihood (${s.family}, ${s.link} link)`);
+  const by = s.method === 'REML' ? 'restricted maximum likelihood (REML)' : 'maximum likelihood';
+  out.push(`Generalized mixed model fit by ${by} (${s.family}, ${s.link} link)`);
+  if (s.integration) out.push(`  marginal likelihood: ${s.integration}`);
   const ic = s.AIC !== null ? `     AIC ${s.AIC.toFixed(1)}   BIC ${s.BIC!.toFixed(1)}` : '';
-  out.push(`  logLik ${s.logLik.toFixed(3)}${ic}`);
+  out.push(`  ${s.method === 'REML' ? 'REML criterion' : 'logLik'} ${s.method === 'REML' ? (-2 * s.logLik).toFixed(3) : s.logLik.toFixed(3)}${ic}`);
   out.push(`  ${s.nobs} observations in ${s.ngroups} groups`);
   out.push('');
   out.push('Random effects:');
@@ -212,16 +222,26 @@ export function formatSummary(s: Summary): string {
       ? `  group (Intercept)  SD ‖g(z_i)‖ by group, median ${s.ranefSD.toFixed(4)}`
       : `  group (Intercept)  SD ${s.ranefSD.toFixed(4)}`);
   }
-  if (s.sigma !== null) out.push(`  Residual           SD ${s.sigma.toFixed(4)}`);
+  if (s.sigma !== null) out.push(`  ${s.family === 'gaussian' ? 'Residual          ' : 'Dispersion        '} ${s.family === 'gaussian' ? 'SD ' : ''}${s.sigma.toFixed(4)}`);
   if (s.fixef) {
     out.push('');
     out.push('Fixed effects:');
-    const rows = Object.values(s.fixef).map((c) => [c.name, c.estimate.toPrecision(5), c.se.toPrecision(4), c.z.toFixed(2), c.p < 1e-4 ? '<1e-4' : c.p.toFixed(4)]);
-    const head = ['', 'Estimate', 'Std. Error', 'z value', 'Pr(>|z|)'];
+    const coefs = Object.values(s.fixef);
+    const withSe = coefs.some((c) => Number.isFinite(c.se));
+    const t = s.statistic === 't';
+    const rows = coefs.map((c) => {
+      const r = [c.name, c.estimate.toPrecision(5)];
+      if (withSe) r.push(Number.isFinite(c.se) ? c.se.toPrecision(4) : 'NA', Number.isFinite(c.z) ? c.z.toFixed(2) : 'NA');
+      if (withSe && !t) r.push(!Number.isFinite(c.p) ? 'NA' : c.p < 1e-4 ? '<1e-4' : c.p.toFixed(4));
+      return r;
+    });
+    const head = ['', 'Estimate', ...(withSe ? ['Std. Error', t ? 't value' : 'z value'] : []), ...(withSe && !t ? ['Pr(>|z|)'] : [])];
     const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
     out.push('  ' + head.map((h, i) => (i === 0 ? h.padEnd(w[i]) : h.padStart(w[i]))).join('  '));
     for (const r of rows) out.push('  ' + r.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  '));
+    if (!withSe) out.push('  (standard errors need the training data: summary(model, data))');
   }
+  for (const note of s.notes ?? []) out.push(`Note: ${note}`);
   out.push('');
   out.push(`Optimizer: ${s.message}.`);
   return out.join('\n');
