@@ -81,6 +81,12 @@ export function summaryOf(model: Model, prep: PreparedData | null): Summary {
   };
   // With random slopes the intercept's SD on the user's scale (x = 0, not x = μ), as printed.
   base.ranefSD = base.ranefCov ? base.ranefCov.sd[0] : model.ranefSD;
+  if (!model.gNet) {
+    base.singular = isSingular(base);
+    if (base.singular) {
+      base.notes = [...(base.notes ?? []), 'boundary (singular) fit: a random-effect variance is at zero or a correlation at ±1 (a relative Cholesky factor below 1e−4, lme4\'s isSingular rule); the data do not support that variance component'];
+    }
+  }
   if (!model.isLinear || model.gNet || k === null) return base;
   const p = model.xNames.length;
   const df = p + (model.spec.intercept ? 1 : 0) + model.scaleParams().reduce((a, t) => a + t.size, 0);
@@ -152,6 +158,26 @@ function standardErrors(model: Model, prep: PreparedData): number[] {
     se.push(Math.sqrt(v));
   }
   return se;
+}
+
+// lme4's isSingular(tol = 1e−4): a diagonal entry of the relative covariance factor θ (the
+// Cholesky factor of Σ on the user's scale, divided by the residual SD for a Gaussian) below tol.
+function isSingular(s: Summary): boolean {
+  const unit = s.family === 'gaussian' && s.sigma !== null ? s.sigma : 1;
+  if (!s.ranefCov) return !(s.ranefSD / unit >= 1e-4);
+  const { sd, corr } = s.ranefCov, q = sd.length;
+  const L = new Float64Array(q * q);
+  for (let r = 0; r < q; r++) {
+    for (let c = 0; c <= r; c++) {
+      let v = sd[r] * sd[c] * (r === c ? 1 : corr[r][c]);
+      for (let k = 0; k < c; k++) v -= L[r * q + k] * L[c * q + k];
+      if (r === c) {
+        if (!(v / (unit * unit) >= 1e-8)) return true;
+        L[r * q + r] = Math.sqrt(v);
+      } else L[r * q + c] = v / L[c * q + c];
+    }
+  }
+  return false;
 }
 
 // Σ = ΛΛᵀ on the standardised scale, mapped to raw x (Model.slopeMap): A·Σ·Aᵀ.
