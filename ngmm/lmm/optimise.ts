@@ -48,8 +48,7 @@ export function minimise(f: Objective, x0: ArrayLike<number>, o: MinimiseOptions
   let message = '';
   let converged = false;
   while (true) {
-    let gMax = 0;
-    for (let k = 0; k < m; k++) gMax = Math.max(gMax, Math.abs(g[k]));
+    const gMax = maxAbs(g);
     if (gMax <= o.gtol) {
       converged = true;
       message = `converged: gradient ${gMax.toExponential(2)} <= ${o.gtol}`;
@@ -88,7 +87,18 @@ export function minimise(f: Objective, x0: ArrayLike<number>, o: MinimiseOptions
       for (let k = 0; k < m; k++) xn[k] = x[k] + alpha * dir[k];
       fn = f(xn, gn);
       evaluations++;
-      if (Number.isFinite(fn) && fn <= fx + 1e-4 * alpha * slope) {
+      if (!Number.isFinite(fn)) {
+        alpha *= 0.5;
+        continue;
+      }
+      if (fn < fx && fn <= fx + 1e-4 * alpha * slope) {
+        accepted = true;
+        break;
+      }
+      // Where the predicted decrease is below the deviance's rounding, comparisons of f say
+      // nothing (sum of n logs and squares: ~1e-13 relative); the step is then judged by the
+      // gradient it leads to, whose rounding is far smaller than its size at 1e-7.
+      if (-alpha * slope <= 1e-11 * Math.max(1, Math.abs(fx)) && maxAbs(gn) < gMax) {
         accepted = true;
         break;
       }
@@ -126,6 +136,12 @@ export function minimise(f: Objective, x0: ArrayLike<number>, o: MinimiseOptions
     }
   }
   return { x, f: fx, iterations: it, evaluations, converged, aborted: false, message };
+}
+
+function maxAbs(v: Float64Array): number {
+  let m = 0;
+  for (let k = 0; k < v.length; k++) m = Math.max(m, Math.abs(v[k]));
+  return m;
 }
 
 function identity(m: number): Float64Array {
