@@ -42,6 +42,7 @@ json <- function(x) {
     return(paste0("{\n", paste(parts, collapse = ",\n"), "\n}"))
   }
   if (is.character(x)) {
+    if (length(x) == 0) return("[]")
     if (length(x) == 1 && is.null(attr(x, "array"))) return(paste0("\"", x, "\""))
     return(paste0("[", paste0("\"", x, "\"", collapse = ","), "]"))
   }
@@ -92,7 +93,7 @@ fixture <- function(name, formula, data, REML, weights = NULL, thetaProbe = list
     lme4 = as.character(packageVersion("lme4")),
     reml = REML,
     n = nrow(X), p = ncol(X), q = q, G = nlevels(grp),
-    xNames = structure(colnames(X), array = TRUE),
+    xNames = structure(as.character(colnames(X)), array = TRUE),
     zNames = structure(colnames(Z), array = TRUE),
     X = rowMajor(X),
     Z = rowMajor(Z),
@@ -101,7 +102,10 @@ fixture <- function(name, formula, data, REML, weights = NULL, thetaProbe = list
     weights = arr(weights(fit)),
     offset = arr(getME(fit, "offset")),
     logLik = as.numeric(logLik(fit)),
-    deviance = as.numeric(if (REML) REMLcrit(fit) else deviance(fit)),
+    # −2 logLik: deviance() under ML, REMLcrit() under REML. Not REMLcrit() itself: with p = 0
+    # (where the REML criterion is the ML deviance) lme4 1.1-31 marks the fit as not REML and
+    # its REMLcrit() came out 1 above −2 logLik for this script's fit.
+    deviance = -2 * as.numeric(logLik(fit)),
     defaultLogLik = as.numeric(logLik(defaultFit)),
     beta = arr(fixef(fit)),
     se = arr(sqrt(diag(as.matrix(vcov(fit))))),
@@ -145,6 +149,8 @@ fixture("sleepstudy_offset_reml", Reaction ~ Days + offset(0.8 * Days^2) + (Days
 fixture("sleepstudy_noint_ml", Reaction ~ 0 + Days + (Days | Subject), ss, FALSE,
         thetaProbe = list(c(1, 0, 1)))
 fixture("sleepstudy_noint_reml", Reaction ~ 0 + Days + (Days | Subject), ss, TRUE)
+# No fixed effects at all (p = 0).
+fixture("sleepstudy_nofixed_reml", Reaction ~ 0 + (Days | Subject), ss, TRUE)
 # Larger data, three fixed effects, and a three-dimensional random effect.
 fixture("exam_slope_reml", normexam ~ standLRT + sex + (standLRT | school), Exam, TRUE,
         thetaProbe = list(c(1, 0, 1)))
