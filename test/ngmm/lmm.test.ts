@@ -172,7 +172,7 @@ describe('profiled deviance', () => {
 });
 
 describe('balanced one-way random-intercept model: closed-form estimates', () => {
-  // Searle, Casella & McCulloch (1992), Variance Components, §3.7 and §6.8: with G groups of J
+  // Searle, Casella & McCulloch (1992), Variance Components, ch. 3: with G groups of J
   // and SSA, SSE the between and within sums of squares, MSA = SSA/(G−1), MSE = SSE/(G(J−1)):
   // REML σ² = MSE, σ_b² = (MSA − MSE)/J;  ML σ² = MSE, σ_b² = (SSA/G − MSE)/J  (when positive).
   const G = 9, J = 4, N = G * J;
