@@ -65,6 +65,12 @@ export interface LmmFit {
 
 /** lme4's isSingular() tolerance on θ's diagonal. */
 const SINGULAR_TOL = 1e-4;
+/**
+ * A θ entry beyond this means σ̂ → 0 with the random effects absorbing all variation: the
+ * deviance then falls like −2n log θ without bound, and its gradient, −2n/θ, passes any
+ * tolerance before θ overflows (lme4 stops there with a round-off warning).
+ */
+const THETA_DIVERGED = 1e6;
 
 /** Fits a Gaussian LMM with one grouping factor by the profiled (RE)ML deviance. */
 export function fitLmm(input: LmmInput): LmmFit {
@@ -81,11 +87,29 @@ export function fitLmm(input: LmmInput): LmmFit {
   }
   // The deviance is O(n) and so is its θ-gradient; 1e-7 per unit of θ leaves the deviance
   // within ~1e-14/curvature of its minimum, and is above the gradient's rounding.
-  const res = minimise((x, g) => dev.evaluate(x, g), start, {
+  // Errors at the start are the data's (an exact fit, say) and are reported as they are; at a
+  // trial point further on they mean θ left the range where the criterion is computable (an
+  // overflowing Λ), and the line search treats them as an infinite deviance and steps back.
+  dev.evaluate(start);
+  const objective = (x: Float64Array, g: Float64Array): number => {
+    try {
+      return dev.evaluate(x, g);
+    } catch (e) {
+      if (e instanceof LmmError) return Infinity;
+      throw e;
+    }
+  };
+  const res = minimise(objective, start, {
     gtol: 1e-7, maxIter: 500, signal: input.signal, onIteration: input.onIteration,
   });
   const theta = res.x;
   let message = res.message;
+  let thetaMax = 0;
+  for (let k = 0; k < m; k++) thetaMax = Math.max(thetaMax, Math.abs(theta[k]));
+  if (thetaMax > THETA_DIVERGED) {
+    throw new LmmError(`the residual variance is driven to zero (theta, a random-effect SD relative to the residual SD, reached ${thetaMax.toPrecision(3)}): `
+      + 'the random effects fit the response exactly within every group, so the model is degenerate for these data');
+  }
   // Fold θ into lme4's box (see ./optimise): a column of Λ with a negative diagonal changes sign.
   for (let c = 0; c < q; c++) {
     let kd = -1;

@@ -64,6 +64,7 @@ export class ProfiledDeviance {
   // Per-group cross products M_g = Z̃_g'Z̃_g (q × q), C_g = Z̃_g'X̃_g (q × p), d_g = Z̃_g'ỹ_g (q).
   private readonly M: Float64Array; private readonly C: Float64Array; private readonly d: Float64Array;
   private readonly XtX: Float64Array; private readonly Xty: Float64Array;
+  private readonly yty: number;
   // Workspace, overwritten by each evaluation.
   private readonly lambda: Float64Array;
   private readonly L: Float64Array;     // G × q × q lower factors of A_g = Λ'M_gΛ + I
@@ -145,6 +146,9 @@ export class ProfiledDeviance {
     }
     for (let a = 0; a < p; a++) for (let c = 0; c < a; c++) XtX[c * p + a] = XtX[a * p + c];
     this.M = M; this.C = C; this.d = d; this.XtX = XtX; this.Xty = Xty;
+    let yty = 0;
+    for (let j = 0; j < n; j++) yty += yt[j] * yt[j];
+    this.yty = yty;
     checkRank(XtX, p, name);
 
     this.lambda = new Float64Array(q * q);
@@ -186,11 +190,12 @@ export class ProfiledDeviance {
     }
     const dev = this.devianceValue();
     if (grad) this.gradient(grad);
-    if (!Number.isFinite(dev)) {
-      throw new LmmError(this.pwrss > 0
-        ? `the deviance is not finite at theta = [${Array.from(theta).join(', ')}]`
-        : 'the model fits the response exactly (zero residual sum of squares): the residual variance is not identified');
+    // Residuals at rounding level (a relative norm below 1e-13, some 500 ulps) mean an exact
+    // fit, where σ̂ is rounding noise and the deviance meaningless.
+    if (!(this.pwrss > 1e-26 * this.yty)) {
+      throw new LmmError('the model fits the response exactly (residual sum of squares at rounding level): the residual variance is not identified');
     }
+    if (!Number.isFinite(dev)) throw new LmmError(`the deviance is not finite at theta = [${Array.from(theta).join(', ')}]`);
     return dev;
   }
 

@@ -387,6 +387,10 @@ describe('progress, cancellation and bad input', () => {
       const n = 2, X = Float64Array.from([1, 0, 0, 1]);
       return { ...d, X, p: 2, y: d.y.subarray(0, n), group: Int32Array.from([0, 0]), G: 1, Z: Float64Array.from([1, 1]), q: 1, weights: undefined, reml: true };
     }, /^2 observations leave no residual degrees of freedom for 2 fixed effects under REML$/],
+    ['a constant response', (d) => ({ ...d, y: new Float64Array(d.y.length).fill(4.2) }),
+      /^the model fits the response exactly \(residual sum of squares at rounding level\)/],
+    ['a response the random intercepts fit exactly', (d) => ({ ...d, y: Float64Array.from(d.group, (g) => Math.sqrt(g + 2)) }),
+      /^the residual variance is driven to zero \(theta, a random-effect SD relative to the residual SD, reached [0-9.e+]+\)/],
     ['a wrong theta0', (d) => ({ ...d, theta0: [1, 0] }), /^theta0 has 2 entries; q = 2 needs 3$/],
   ];
   it.each(bad)('%s is refused with a message naming the place', (_, mutate, message) => {
