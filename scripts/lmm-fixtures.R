@@ -102,6 +102,7 @@ fixture <- function(name, formula, data, REML, weights = NULL, thetaProbe = list
     weights = arr(weights(fit)),
     offset = arr(getME(fit, "offset")),
     logLik = as.numeric(logLik(fit)),
+    df = attr(logLik(fit), "df"),
     # −2 logLik: deviance() under ML, REMLcrit() under REML. Not REMLcrit() itself: with p = 0
     # (where the REML criterion is the ML deviance) lme4 1.1-31 marks the fit as not REML and
     # its REMLcrit() came out 1 above −2 logLik for this script's fit.

@@ -38,6 +38,8 @@ export interface LmmFit {
   logLik: number;
   /** −2 logLik: lme4's deviance() under ML, REMLcrit() under REML. */
   deviance: number;
+  /** Number of parameters, p + q(q + 1)/2 + 1 (β, θ, σ), as lme4's logLik "df" (for AIC). */
+  df: number;
   reml: boolean;
   beta: Float64Array;
   /** σ̂² (R_X'R_X)⁻¹, p × p row-major, as lme4's vcov(). */
@@ -152,7 +154,7 @@ export function fitLmm(input: LmmInput): LmmFit {
   for (let k = 0; k < m; k++) if (idx.diagonal[k] && theta[k] < SINGULAR_TOL) singular = true;
   if (singular) message += '; boundary (singular) fit: a random-effect variance or correlation is at its limit';
   return {
-    logLik: -deviance / 2, deviance, reml: dev.reml,
+    logLik: -deviance / 2, deviance, df: p + m + 1, reml: dev.reml,
     beta: dev.beta.slice(), vcov, se, sigma: Math.sqrt(s2), theta: theta.slice(), Sigma,
     ranef: dev.ranef(), condSd, singular, converged: res.converged,
     iterations: res.iterations, evaluations: res.evaluations + 1, message,

@@ -249,7 +249,7 @@ describe('balanced one-way random-intercept model: closed-form estimates', () =>
 interface Fixture {
   name: string; formula: string; reml: boolean; n: number; p: number; q: number; G: number;
   X: number[]; Z: number[]; y: number[]; group: number[]; weights: number[]; offset: number[];
-  logLik: number; deviance: number; defaultLogLik: number; beta: number[]; se: number[]; vcov: number[];
+  logLik: number; df: number; deviance: number; defaultLogLik: number; beta: number[]; se: number[]; vcov: number[];
   sigma: number; theta: number[]; Sigma: number[]; ranef: number[]; condsd: number[]; singular: boolean;
   devAt: Array<{ theta: number[]; value: number }>;
 }
@@ -291,6 +291,7 @@ describe('lme4 reference fits', () => {
     const f = fitLmm(fixtureInput(fx));
     expect(f.converged, f.message).toBe(true);
     expect(f.reml).toBe(fx.reml);
+    expect(f.df).toBe(fx.df);
     // lme4's references are fitted to ftol_abs 1e-15, so the optima should agree to rounding of
     // the deviance (~1e-12 relative); the brief's bar is 1e-9 in the deviance.
     expect(Math.abs(f.deviance - fx.deviance)).toBeLessThan(1e-9);
