@@ -252,6 +252,8 @@ interface Fixture {
   logLik: number; df: number; deviance: number; defaultLogLik: number; beta: number[]; se: number[]; vcov: number[];
   sigma: number; theta: number[]; Sigma: number[]; ranef: number[]; condsd: number[]; singular: boolean;
   devAt: Array<{ theta: number[]; value: number }>;
+  /** lme4 stops at a worse point than the minimum; devAt[0] is lme4's deviance at ngmm's θ. */
+  lme4Suboptimal?: boolean;
 }
 const fixtures: Fixture[] = readdirSync(FIXTURES).filter((f) => f.endsWith('.json')).sort()
   .map((f) => JSON.parse(readFileSync(join(FIXTURES, f), 'utf8')) as Fixture);
@@ -287,7 +289,7 @@ describe('lme4 reference fits', () => {
     }
   });
 
-  it.each(fixtures.map((f) => [f.name, f] as const))('%s: the fit', (_, fx) => {
+  it.each(fixtures.filter((f) => !f.lme4Suboptimal).map((f) => [f.name, f] as const))('%s: the fit', (_, fx) => {
     const f = fitLmm(fixtureInput(fx));
     expect(f.converged, f.message).toBe(true);
     expect(f.reml).toBe(fx.reml);
@@ -317,6 +319,18 @@ describe('lme4 reference fits', () => {
       expect(zeroAt.length).toBeGreaterThan(0);
       for (const k of zeroAt) expect(f.theta[k]).toBe(0);
     }
+  });
+
+  it.each(fixtures.filter((f) => f.lme4Suboptimal).map((f) => [f.name, f] as const))('%s: a lower deviance than lme4\'s, confirmed by lme4', (_, fx) => {
+    // lme4's optimisers stop on a face of its box (Λ₁₁ = 0, entries below non-zero) where the
+    // gradient points outward; its own deviance function is lower at ngmm's θ (devAt[0]).
+    const f = fitLmm(fixtureInput(fx));
+    expect(f.converged, f.message).toBe(true);
+    const { theta, value } = fx.devAt[0];
+    expect(value).toBeLessThan(fx.deviance - 1);
+    expect(Math.abs(f.deviance - value)).toBeLessThan(1e-9);
+    expect(relErr(f.theta, theta)).toBeLessThan(1e-5);
+    expect(f.singular).toBe(true);
   });
 
   it('Dyestuff2 is a boundary fit with σ_b = 0 and says so', () => {
