@@ -4,7 +4,9 @@
 // CRLF, a UTF-8 byte-order mark, a last record without a line end, and a bare quote inside an
 // unquoted field (taken literally, as R and pandas do, so `5'11"` survives).
 
-export class CsvError extends Error {
+import { DataError, NgmmError, didYouMean, quoteName } from './errors';
+
+export class CsvError extends NgmmError {
   override name = 'CsvError';
   /**
    * @param line 1-based physical line (line ends inside quoted fields count).
@@ -39,7 +41,7 @@ const QUOTE_IN_QUOTED = 3; // just read a quote inside quotes: the closing one, 
 
 function checkDelimiter(d: string): number {
   if (d.length !== 1 || d === '"' || d === '\r' || d === '\n') {
-    throw new RangeError(`CsvParser: the delimiter must be one character other than '"', CR and LF, got ${JSON.stringify(d)}`);
+    throw new DataError(`the CSV delimiter must be one character other than '"', CR and LF, got ${JSON.stringify(d)}`);
   }
   return d.charCodeAt(0);
 }
@@ -196,10 +198,25 @@ export type Column =
   | { kind: 'string'; values: string[] /* the text as written, also where missing */; missing: Uint8Array };
 
 export interface CsvTable {
-  /** Column names in file order. */
+  /** Names of the kept columns, in file order. */
   names: string[];
+  /** Every name of the header, in file order, kept or not. */
+  header: string[];
   columns: Map<string, Column>;
   nrows: number;
+  /** The 1-based physical line on which each data row starts (for messages: "row 3 (line 5)"). */
+  lines: Int32Array;
+}
+
+/** Which columns of a file to keep, and how to read them: see ReadCsvOptions.select. */
+export interface ColumnSelection {
+  /** The columns to keep; every other column is skipped as it is read and never stored. */
+  keep: Iterable<string>;
+  /**
+   * Kept columns read as text exactly as written, whatever they hold: labels such as group
+   * ids, where '01' is not '1' and a 20-digit id must not be rounded to a double.
+   */
+  text?: Iterable<string>;
 }
 
 export interface ReadCsvOptions {
@@ -208,6 +225,13 @@ export interface ReadCsvOptions {
   na?: string[];
   /** File name for error messages. */
   source?: string;
+  /**
+   * Called once with the header's names, before any data row is read: which columns to keep
+   * and which to read as text. It may throw, so that a formula naming a column the file lacks
+   * stops at once rather than after reading the file. Default: every column, typed by its
+   * values.
+   */
+  select?: (header: readonly string[]) => ColumnSelection;
 }
 
 // Decimal or scientific notation only: Number() alone would also accept ' 3', '0x10', 'Infinity'
@@ -249,19 +273,53 @@ function writtenAsString(text: string, x: number): boolean {
   return digits <= 15 || String(x) === text;
 }
 
+/** An append-only byte array (a flag per row costs one byte, not an array slot). */
+class Bytes {
+  private data = new Uint8Array(1024);
+  length = 0;
+
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const grown = new Uint8Array(this.data.length * 2);
+      grown.set(this.data);
+      this.data = grown;
+    }
+    this.data[this.length++] = v;
+  }
+
+  at(i: number): number {
+    return this.data[i];
+  }
+
+  finish(): Uint8Array {
+    return this.data.slice(0, this.length);
+  }
+}
+
 /**
  * One column while it is being read. While every value so far is a number only the numbers are
  * kept, plus the text of the values that String() would not write back the same way ('1.50',
  * '007', '-0', the NA text); if a later value is text, the earlier texts are rebuilt exactly
- * from those. A column of plainly written numbers thus never holds its strings.
+ * from those. A column of plainly written numbers thus never holds its strings. A column read
+ * as text (labels) keeps each distinct text once, however many rows repeat it.
  */
 class ColumnReader {
-  private numbers: number[] | null = [];
+  private numbers: number[] | null;
   /** Rows (increasing) whose text String() would not reproduce, and their texts. */
   private spelledRows: number[] = [];
   private spelledTexts: string[] = [];
-  private strings: string[] | null = null;
-  private missing: number[] = [];
+  private strings: string[] | null;
+  private readonly interned: Map<string, string> | null;
+  private missing = new Bytes();
+  /** The first value written as a number too large for a double ('1e999'), and its row. */
+  overflowRow = -1;
+  overflowText = '';
+
+  constructor(asText: boolean) {
+    this.numbers = asText ? null : [];
+    this.strings = asText ? [] : null;
+    this.interned = asText ? new Map() : null;
+  }
 
   add(text: string, isMissing: boolean): void {
     const row = this.missing.length;
@@ -272,13 +330,26 @@ class ColumnReader {
         if (text !== '') this.spell(row, text);
         return;
       }
-      const x = NUMBER.test(text) ? Number(text) : NaN;
-      if (Number.isFinite(x)) {
+      if (NUMBER.test(text)) {
+        const x = Number(text);
         this.numbers.push(x);
-        if (!writtenAsString(text, x)) this.spell(row, text);
+        if (!Number.isFinite(x)) {
+          // Still a number to R (which reads it as Inf); an error if the column stays numeric.
+          this.numbers[row] = NaN;
+          if (this.overflowRow < 0) {
+            this.overflowRow = row;
+            this.overflowText = text;
+          }
+          this.spell(row, text);
+        } else if (!writtenAsString(text, x)) this.spell(row, text);
         return;
       }
       this.becomeText();
+    }
+    if (this.interned) {
+      const known = this.interned.get(text);
+      if (known === undefined) this.interned.set(text, text);
+      else text = known;
     }
     this.strings!.push(text);
   }
@@ -294,17 +365,37 @@ class ColumnReader {
     let k = 0;
     for (let r = 0; r < numbers.length; r++) {
       if (this.spelledRows[k] === r) strings[r] = this.spelledTexts[k++];
-      else strings[r] = this.missing[r] ? '' : String(numbers[r]);
+      else strings[r] = this.missing.at(r) ? '' : String(numbers[r]);
     }
     this.strings = strings;
     this.numbers = null;
     this.spelledRows = [];
     this.spelledTexts = [];
+    this.overflowRow = -1;
   }
 
   finish(): Column {
-    const missing = Uint8Array.from(this.missing);
+    const missing = this.missing.finish();
     return this.numbers ? { kind: 'number', values: Float64Array.from(this.numbers), missing } : { kind: 'string', values: this.strings!, missing };
+  }
+}
+
+/** An append-only Int32Array. */
+class Ints {
+  private data = new Int32Array(1024);
+  length = 0;
+
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const grown = new Int32Array(this.data.length * 2);
+      grown.set(this.data);
+      this.data = grown;
+    }
+    this.data[this.length++] = v;
+  }
+
+  finish(): Int32Array {
+    return this.data.slice(0, this.length);
   }
 }
 
@@ -316,48 +407,67 @@ function* pieces(text: string): Generator<string> {
 
 /**
  * Reads a CSV with a header line into typed columns: a column is numeric when every value that
- * is not missing is a finite decimal number, otherwise it is text. `text` may be the whole file
- * or its chunks in order (e.g. from a streaming decoder). A blank line is skipped when the
- * header has more than one column (it cannot be a row then); with one column it is a missing
- * value, since the RFC cannot tell it apart from one empty field.
+ * is not missing is a decimal number, otherwise it is text (columns selected as text are text
+ * in any case). A number too large for a double ('1e999') in a column that is otherwise
+ * numeric is an error naming its row and column: R reads it as Inf, which no model can use.
+ * `text` may be the whole file or its chunks in order (e.g. from a streaming decoder); only
+ * the selected columns are stored. A blank line is skipped when the header has more than one
+ * column (it cannot be a row then); with one column it is a missing value, since the RFC
+ * cannot tell it apart from one empty field.
  */
 export function readCsvTable(text: string | Iterable<string>, opts: ReadCsvOptions = {}): CsvTable {
   const source = opts.source ?? 'csv';
-  const na = opts.na ?? ['', 'NA'];
+  const na = new Set(opts.na ?? ['', 'NA']);
   const parser = new CsvParser({ delimiter: opts.delimiter, source });
   let names: string[] | null = null;
-  let readers: ColumnReader[] = [];
-  let nrows = 0;
+  // readers[j] for each kept column j of the header, null for a skipped one.
+  let readers: (ColumnReader | null)[] = [];
+  let kept: number[] = [];
+  const lines = new Ints();
 
-  const take = (records: string[][], lines: readonly number[]) => {
+  const take = (records: string[][], recordLines: readonly number[]) => {
     for (let r = 0; r < records.length; r++) {
       const record = records[r];
       if (!names) {
-        names = header(record, lines[r], source);
-        readers = names.map(() => new ColumnReader());
+        names = header(record, recordLines[r], source);
+        ({ readers, kept } = selection(names, opts.select, source));
         continue;
       }
       const k = names.length;
       if (k > 1 && record.length === 1 && record[0] === '') continue;
       if (record.length !== k) {
         throw new CsvError(
-          `${source}: row ${nrows + 1} (line ${lines[r]}) has ${record.length} field${record.length === 1 ? '' : 's'}, the header has ${k}`,
-          lines[r],
+          `${source}: row ${lines.length + 1} (line ${recordLines[r]}) has ${record.length} field${record.length === 1 ? '' : 's'}, the header has ${k}`,
+          recordLines[r],
           Math.min(record.length, k) + 1,
         );
       }
-      for (let j = 0; j < k; j++) readers[j].add(record[j], na.includes(record[j]));
-      nrows++;
+      for (const j of kept) readers[j]!.add(record[j], na.has(record[j]));
+      lines.push(recordLines[r]);
     }
   };
   for (const chunk of typeof text === 'string' ? pieces(text) : text) take(parser.push(chunk), parser.lines);
   take(parser.end(), parser.lines);
 
   if (!names) throw new CsvError(`${source}: the input is empty; expected a header line with the column names`, 1, 1);
-  const finalNames: string[] = names;
+  const all: string[] = names;
+  const rowLines = lines.finish();
   const columns = new Map<string, Column>();
-  finalNames.forEach((name, j) => columns.set(name, readers[j].finish()));
-  return { names: finalNames, columns, nrows };
+  for (const j of kept) {
+    const reader = readers[j]!;
+    const column = reader.finish();
+    if (column.kind === 'number' && reader.overflowRow >= 0) {
+      const row = reader.overflowRow;
+      throw new DataError(`${reader.overflowText} is not a finite number (beyond the largest double, 1.8e308) in a numeric column`, {
+        source,
+        row: row + 1,
+        line: rowLines[row],
+        column: all[j],
+      });
+    }
+    columns.set(all[j], column);
+  }
+  return { names: kept.map((j) => all[j]), header: all, columns, nrows: rowLines.length, lines: rowLines };
 }
 
 function header(record: string[], line: number, source: string): string[] {
@@ -366,9 +476,30 @@ function header(record: string[], line: number, source: string): string[] {
     if (name === '') throw new CsvError(`${source}: line ${line}: column ${j + 1} of the header has an empty name`, line, j + 1);
     const first = seen.get(name);
     if (first !== undefined) {
-      throw new CsvError(`${source}: line ${line}: the header names column '${name}' twice (columns ${first + 1} and ${j + 1})`, line, j + 1);
+      throw new CsvError(`${source}: line ${line}: the header names column ${quoteName(name)} twice (columns ${first + 1} and ${j + 1})`, line, j + 1);
     }
     seen.set(name, j);
   });
   return record;
+}
+
+function selection(names: string[], select: ReadCsvOptions['select'], source: string): { readers: (ColumnReader | null)[]; kept: number[] } {
+  if (!select) return { readers: names.map(() => new ColumnReader(false)), kept: names.map((_, j) => j) };
+  const chosen = select(names);
+  const index = new Map(names.map((name, j) => [name, j]));
+  const find = (name: string) => {
+    const j = index.get(name);
+    if (j === undefined) throw new DataError(`no column ${quoteName(name)}${didYouMean(name, names)}; the header has ${names.map(quoteName).join(', ')}`, { source, line: 1 });
+    return j;
+  };
+  const keep = new Set<number>();
+  for (const name of chosen.keep) keep.add(find(name));
+  const text = new Set<number>();
+  for (const name of chosen.text ?? []) {
+    const j = find(name);
+    keep.add(j);
+    text.add(j);
+  }
+  const kept = [...keep].sort((a, b) => a - b);
+  return { readers: names.map((_, j) => (keep.has(j) ? new ColumnReader(text.has(j)) : null)), kept };
 }

@@ -2,6 +2,7 @@
 // grouping factor (string or numeric labels), optional binomial trials and optional
 // group-level random-effect covariates Z (one row per group level). Validation names the
 // observation and column; observations are sorted by group once, here.
+import { DataError, quoteName } from './errors';
 import type { Family } from './families/family';
 import { groupResponse, type GroupedResponse } from './marginal/groups';
 
@@ -36,26 +37,54 @@ export interface PreparedData {
   /** X rows in the sorted order. */
   readonly X: Float64Array;
   readonly p: number;
-  /** Group labels, in group index order. */
+  /** Group labels (texts), in group index order. */
   readonly levels: readonly string[];
   /** order[k] = the original row of sorted observation k. */
   readonly order: Int32Array;
   /** Group-level covariates, one row per group (G × d), when given. */
   readonly Zg: Float64Array | null;
   readonly d: number;
+  /**
+   * Prior weights in the sorted order (row j's log-likelihood counts w_j times), or null for
+   * all 1. For a binomial response without trials they have become the trials (lme4's
+   * proportion convention) and this is null.
+   */
+  readonly weights: Float64Array | null;
+  /** The offset in the sorted order (a known part of η), or null for all 0. */
+  readonly offset: Float64Array | null;
 }
 
+// Successes y·w of a binomial proportion must be whole within this (they are computed in
+// floating point from a proportion written with finitely many digits: 0.3 × 10).
+const WHOLE_TOL = 1e-8;
+
+/**
+ * Validates the data and sorts the observations by group. Rows in messages ("row N") are
+ * 1-based rows of `d`; a caller with a file maps them (frame.ts: locateInTable). Every error
+ * is a DataError.
+ */
 export function prepare(family: Family, d: ModelData): PreparedData {
   const n = d.y.length;
   const p = d.xNames.length;
-  if (d.X.length !== n * p) throw new Error(`X has ${d.X.length} values; ${n} rows × ${p} columns need ${n * p}`);
-  if (d.group.length !== n) throw new Error(`group has ${d.group.length} labels for ${n} observations`);
+  if (n === 0) throw new DataError('there are no observations (no data rows)');
+  if (d.X.length !== n * p) throw new DataError(`X has ${d.X.length} values; ${n} rows × ${p} columns need ${n * p}`);
+  if (d.group.length !== n) throw new DataError(`group has ${d.group.length} labels for ${n} observations`);
+  for (const [name, v] of [['trials', d.trials], ['weights', d.weights], ['offset', d.offset]] as const) {
+    if (v && v.length !== n) throw new DataError(`${name} has ${v.length} values for ${n} observations`);
+  }
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < p; j++) {
       const v = d.X[i * p + j];
-      if (!Number.isFinite(v)) throw new Error(`row ${i + 1}, column '${d.xNames[j]}': ${v} is not a finite number`);
+      if (!Number.isFinite(v)) throw new DataError(`${v} is not a finite number`, { row: i + 1, column: d.xNames[j] });
     }
-    if (!Number.isFinite(d.y[i])) throw new Error(`row ${i + 1}: the response ${d.y[i]} is not a finite number`);
+    if (!Number.isFinite(d.y[i])) throw new DataError(`the response ${d.y[i]} is not a finite number`, { row: i + 1 });
+    if (d.weights && !(Number.isFinite(d.weights[i]) && d.weights[i] >= 0)) {
+      throw new DataError(`the weight ${d.weights[i]} is not a finite number ≥ 0`, { row: i + 1 });
+    }
+    if (d.offset && !Number.isFinite(d.offset[i])) throw new DataError(`the offset ${d.offset[i]} is not a finite number`, { row: i + 1 });
+  }
+  if (d.trials && family.name !== 'binomial') {
+    throw new DataError(`binomial counts (trials, as cbind(successes, failures) gives them) do not go with the ${family.name} family; use the binomial family (--family binomial)`);
   }
   const index = new Map<string, number>();
   const levels: string[] = [];
@@ -70,7 +99,8 @@ export function prepare(family: Family, d: ModelData): PreparedData {
     }
     gi[i] = k;
   }
-  // Stable sort of rows by group index (counting sort).
+  // Stable sort of rows by group index (counting sort). A group of one row is a group like any
+  // other (lme4 fits it: its random effect is then informed by the prior and that one row).
   const counts = new Int32Array(levels.length + 1);
   for (let i = 0; i < n; i++) counts[gi[i] + 1]++;
   for (let k = 0; k < levels.length; k++) counts[k + 1] += counts[k];
@@ -78,43 +108,66 @@ export function prepare(family: Family, d: ModelData): PreparedData {
   const next = counts.slice(0, levels.length);
   for (let i = 0; i < n; i++) order[next[gi[i]]++] = i;
   const sizes = Array.from({ length: levels.length }, (_, k) => counts[k + 1] - counts[k]);
-  // A group of one row cannot tell its random effect from its residual (or, for a binary
-  // response, from its outcome): almost always a data error (a typo in the group label).
-  const single = sizes.findIndex((s) => s === 1);
-  if (single >= 0) {
-    throw new Error(`row ${order[counts[single]] + 1}: group '${levels[single]}' has only this one row; a random intercept needs at least two rows per group`);
+  const sorted = (v: ArrayLike<number>) => Float64Array.from(order, (i) => v[i]);
+  let y = sorted(d.y);
+  let trials = d.trials ? sorted(d.trials) : undefined;
+  let weights = d.weights ? sorted(d.weights) : null;
+  if (family.name === 'binomial' && !trials) {
+    // lme4's (and glm's) proportion convention: y is the proportion of successes out of
+    // `weights` trials (one trial each without weights), so the successes are y·w.
+    const w = weights;
+    const s = new Float64Array(n);
+    const m = new Float64Array(n);
+    for (let k = 0; k < n; k++) {
+      const row = { row: order[k] + 1 };
+      const yk = y[k], wk = w ? w[k] : 1;
+      if (!(yk >= 0 && yk <= 1)) throw new DataError(`a binomial response without trials is a proportion in [0, 1] (with the trials as weights), got ${yk}`, row);
+      const mk = Math.round(wk);
+      if (!(Math.abs(wk - mk) <= WHOLE_TOL && mk >= 1)) {
+        throw new DataError(`the weight ${wk} is not a whole number ≥ 1; for a binomial proportion the weights are the numbers of trials`, row);
+      }
+      const sk = yk * mk, rk = Math.round(sk);
+      if (!(Math.abs(sk - rk) <= WHOLE_TOL * Math.max(1, mk))) {
+        throw new DataError(`the proportion ${yk} of ${mk} trials is ${sk} successes, not a whole number`, row);
+      }
+      s[k] = rk;
+      m[k] = mk;
+    }
+    y = s;
+    trials = m;
+    weights = null;
   }
-  const y = Float64Array.from(order, (i) => d.y[i]);
-  const trials = d.trials ? Float64Array.from(order, (i) => d.trials![i]) : undefined;
   let response: GroupedResponse;
   try {
     response = groupResponse(family, y, sizes, trials);
   } catch (e) {
     // Name the original row, not the sorted position.
-    const m = /^observation (\d+): (.*)$/.exec((e as Error).message);
-    if (m) throw new Error(`row ${order[Number(m[1])] + 1}: ${m[2]}`);
-    throw e;
+    const m = /^observation (\d+): (.*)$/s.exec((e as Error).message);
+    if (m) throw new DataError(m[2], { row: order[Number(m[1])] + 1 });
+    throw new DataError((e as Error).message);
   }
   const X = new Float64Array(n * p);
   for (let k = 0; k < n; k++) X.set(d.X.subarray(order[k] * p, order[k] * p + p), k * p);
   let Zg: Float64Array | null = null;
   const dz = d.zNames?.length ?? 0;
   if (d.Z) {
-    if (!d.zNames || d.Z.length !== n * dz) throw new Error(`Z has ${d.Z.length} values; ${n} rows × ${dz} covariates need ${n * dz}`);
+    if (!d.zNames || d.Z.length !== n * dz) throw new DataError(`Z has ${d.Z.length} values; ${n} rows × ${dz} covariates need ${n * dz}`);
     Zg = new Float64Array(levels.length * dz);
     const seen = new Uint8Array(levels.length);
     for (let i = 0; i < n; i++) {
       const g = gi[i];
       for (let c = 0; c < dz; c++) {
         const v = d.Z[i * dz + c];
-        if (!Number.isFinite(v)) throw new Error(`row ${i + 1}, column '${d.zNames[c]}': ${v} is not a finite number`);
+        const at = { row: i + 1, column: d.zNames[c] };
+        if (!Number.isFinite(v)) throw new DataError(`${v} is not a finite number`, at);
         if (!seen[g]) Zg[g * dz + c] = v;
         else if (Zg[g * dz + c] !== v) {
-          throw new Error(`row ${i + 1}, column '${d.zNames[c]}': ${v} differs from ${Zg[g * dz + c]} earlier in group '${levels[g]}' (random-effect covariates must be constant within a group)`);
+          throw new DataError(`${v} differs from ${Zg[g * dz + c]} earlier in group ${quoteName(levels[g])} (random-effect covariates must be constant within a group)`, at);
         }
       }
       seen[g] = 1;
     }
   }
-  return { response, X, p, levels, order, Zg, d: dz };
+  const offset = d.offset ? sorted(d.offset) : null;
+  return { response, X, p, levels, order, Zg, d: dz, weights, offset };
 }

@@ -3,6 +3,7 @@
 // of every piece; an evaluation step then applies the formula algebra (a*b = a + b + a:b,
 // subtraction, 0/1 for the intercept) to give the model's terms, so every error, syntactic or
 // algebraic, can point at the text that caused it.
+import { NgmmError } from './errors';
 
 /** A data column by name. */
 export interface ColumnRef {
@@ -56,11 +57,16 @@ export interface Formula {
   /** Whether the fixed effects have an intercept (`0 +` or `- 1` removes it). */
   intercept: boolean;
   random: RandomTerm[];
+  /**
+   * The `offset(…)` terms, without repeats (as R's terms() keeps one variable per distinct
+   * expression): known parts of η, summed. Absent when there are none.
+   */
+  offset?: Expr[];
   /** The formula as written; equivalent formulas differ here, so compare the other fields. */
   text: string;
 }
 
-export class FormulaError extends Error {
+export class FormulaError extends NgmmError {
   override name = 'FormulaError';
   /** 0-based index (UTF-16 code unit) into the formula text. */
   readonly position: number;
@@ -74,7 +80,7 @@ export class FormulaError extends Error {
 }
 
 const MATH_FUNCTIONS: readonly string[] = ['log', 'exp', 'sqrt', 'abs'];
-const TERM_FUNCTIONS = ['factor', 'I', ...MATH_FUNCTIONS];
+const TERM_FUNCTIONS = ['factor', 'I', 'offset', ...MATH_FUNCTIONS];
 // Far beyond any formula a person writes; stops a hostile input from exhausting the stack
 // (nesting) or memory (a*b*c*… doubles the term count with every factor).
 const MAX_DEPTH = 200;
@@ -145,18 +151,22 @@ type Node =
   | { t: 'cross' | 'colon'; operands: Node[]; pos: number[] } // pos[k]: the operator before operands[k + 1]
   | { t: 'bar'; lhs: Node; group: string; pos: number }
   | { t: 'int'; value: boolean; pos: number }
-  | { t: 'factor'; factor: Factor; pos: number };
+  | { t: 'factor'; factor: Factor; pos: number }
+  | { t: 'offset'; expr: Expr; pos: number };
 
 interface Part {
   terms: Term[];
   /** null: the part does not say. */
   intercept: boolean | null;
   random: RandomTerm[];
+  offset: Expr[];
 }
 
 class Parser {
   private i = 0;
   private depth = 0;
+  /** factorKey of each fixed-effect variable as it is read (with repeats): R's variable order. */
+  readonly seen: string[] = [];
 
   constructor(
     private readonly text: string,
@@ -232,7 +242,8 @@ class Parser {
     const t = this.peek();
     if (t.kind === 'name' && this.is('(', 1)) {
       if (t.text === 'cbind') return this.cbind();
-      if (t.text === 'factor') this.fail('factor() cannot be the response (for a two-level response use a 0/1 column)', t.pos);
+      if (t.text === 'factor') this.fail('factor() cannot be the response (a two-level text column is read as failure/success by itself)', t.pos);
+      if (t.text === 'offset') this.fail('offset() cannot be the response; it is a term right of \'~\'', t.pos);
       const f = this.call();
       if (f.kind !== 'factor') return f; // always: factor() is excluded above
     }
@@ -312,10 +323,15 @@ class Parser {
     if (t.kind === 'name') {
       if (this.is('(', 1)) {
         if (t.text === 'cbind') this.fail("cbind() can only be the response, left of '~'", t.pos);
-        return { t: 'factor', factor: this.call(), pos: t.pos };
+        if (t.text === 'offset') return { t: 'offset', expr: this.offset(), pos: t.pos };
+        const factor = this.call();
+        this.seen.push(factorKey(factor));
+        return { t: 'factor', factor, pos: t.pos };
       }
       this.next();
-      return { t: 'factor', factor: { kind: 'column', name: t.text }, pos: t.pos };
+      const factor: Factor = { kind: 'column', name: t.text };
+      this.seen.push(factorKey(factor));
+      return { t: 'factor', factor, pos: t.pos };
     }
     this.fail(`expected a term ${this.previous()}`, t.pos);
   }
@@ -323,9 +339,12 @@ class Parser {
   private parenthesis(): Node {
     const open = this.next();
     this.enter(open.pos);
+    const seen = this.seen.length;
     const inner = this.sum();
     let node = inner;
     if (this.is('|')) {
+      // lme4 builds the fixed-effect design from the formula without its bars (nobars()).
+      this.seen.length = seen;
       this.next();
       const g = this.peek();
       if (g.kind === 'end' || (g.kind === 'op' && g.text === ')')) this.fail("expected a grouping factor after '|'", g.pos);
@@ -341,6 +360,18 @@ class Parser {
     }
     this.depth--;
     return node;
+  }
+
+  /** offset(expr): a known term of η, computed from the columns. */
+  private offset(): Expr {
+    this.next();
+    const open = this.next();
+    this.enter(open.pos);
+    const e = this.expr();
+    if (this.is(',')) this.fail('offset() takes one argument', this.peek().pos);
+    this.close(open, "expected ')' to close offset(");
+    this.depth--;
+    return e;
   }
 
   /** name(…) as a term: factor(col), I(expr), log(expr), exp(expr), sqrt(expr), abs(expr). */
@@ -452,22 +483,27 @@ class Parser {
   evaluate(node: Node, randomAllowed: boolean): Part {
     switch (node.t) {
       case 'factor':
-        return { terms: [{ factors: [node.factor] }], intercept: null, random: [] };
+        return { terms: [{ factors: [node.factor] }], intercept: null, random: [], offset: [] };
       case 'int':
-        return { terms: [], intercept: node.value, random: [] };
+        return { terms: [], intercept: node.value, random: [], offset: [] };
+      case 'offset':
+        if (!randomAllowed) this.fail('offset() must be added on its own, not inside another term', node.pos);
+        return { terms: [], intercept: null, random: [], offset: [node.expr] };
       case 'bar': {
         if (!randomAllowed) this.fail('a random-effect term (… | g) must be added on its own, not inside another term', node.pos);
         const lhs = this.evaluate(node.lhs, false);
         const intercept = lhs.intercept ?? true;
         if (!intercept && lhs.terms.length === 0) this.fail("the random-effect term has no effects: put 1 or a slope before '|'", node.pos);
-        return { terms: [], intercept: null, random: [{ intercept, terms: byDegree(lhs.terms), group: node.group }] };
+        return { terms: [], intercept: null, random: [{ intercept, terms: byDegree(lhs.terms), group: node.group }], offset: [] };
       }
       case 'sum': {
         let terms = new TermSet();
         let intercept: boolean | null = null;
         const random: RandomTerm[] = [];
+        const offset: Expr[] = [];
         for (const { minus, node: item, pos } of node.items) {
           if (minus && item.t === 'bar') this.fail('a random-effect term cannot be subtracted', pos);
+          if (minus && item.t === 'offset') this.fail('an offset cannot be subtracted: write offset(-(…))', pos);
           const part = this.evaluate(item, randomAllowed && !minus);
           if (minus) {
             const drop = new Set(part.terms.map(termKey));
@@ -477,9 +513,10 @@ class Parser {
             terms.add(part.terms);
             if (part.intercept !== null) intercept = part.intercept;
             random.push(...part.random);
+            offset.push(...part.offset);
           }
         }
-        return { terms: terms.terms, intercept, random };
+        return { terms: terms.terms, intercept, random, offset };
       }
       default: {
         // a:b:c multiplies out its operands' terms; a*b*c also keeps every lower-order product.
@@ -499,7 +536,7 @@ class Parser {
           for (const a of terms) next.add(part.terms.map((b) => multiply(a, b)));
           terms = next.terms;
         });
-        return { terms, intercept: null, random: [] };
+        return { terms, intercept: null, random: [], offset: [] };
       }
     }
   }
@@ -508,7 +545,8 @@ class Parser {
 // ---------------------------------------------------------------------------------------------
 // Terms: identity, products, order
 
-function factorKey(f: Factor): string {
+/** A variable's identity: a column, factor() of a column, or a computed expression. */
+export function factorKey(f: Factor): string {
   return f.kind === 'transform' ? 't' + formatExpr(f.expr) : (f.kind === 'column' ? 'c' : 'f') + f.name;
 }
 
@@ -553,6 +591,26 @@ function randomKey(r: RandomTerm): string {
 
 /** Parses an lme4-style formula; throws a FormulaError pointing at the first problem. */
 export function parseFormula(text: string): Formula {
+  return parse(text).formula;
+}
+
+/**
+ * The fixed-effect variables (by factorKey) in the order R lists them (first appearance in
+ * the formula without its random-effect terms): the order of the factors within a term's
+ * design columns, and which factor is coded in full when there is no intercept.
+ */
+export function variableOrder(f: Formula): string[] {
+  let seen: string[];
+  try {
+    seen = parse(f.text).seen;
+  } catch {
+    seen = [];
+  }
+  for (const t of f.fixed) for (const x of t.factors) seen.push(factorKey(x));
+  return [...new Set(seen)];
+}
+
+function parse(text: string): { formula: Formula; seen: string[] } {
   const tokens = tokenize(text);
   const tildes = tokens.filter((t) => t.kind === 'op' && t.text === '~');
   if (tildes.length > 1) throw new FormulaError("a second '~' (a formula has exactly one)", text, tildes[1].pos);
@@ -583,7 +641,8 @@ export function parseFormula(text: string): Formula {
     seen.add(k);
     random.push(r);
   }
-  return { response, fixed: byDegree(part.terms), intercept: part.intercept ?? true, random, text };
+  const offset = [...new Map(part.offset.map((e) => [formatExpr(e), e])).values()];
+  return { formula: { response, fixed: byDegree(part.terms), intercept: part.intercept ?? true, random, ...(offset.length ? { offset } : {}), text }, seen: p.seen };
 }
 
 const BARE_NAME = /^(?:\p{L}|\.(?!\d))[\p{L}\p{N}\p{M}._]*$/u;
@@ -646,8 +705,8 @@ function formatTerm(t: Term): string {
 export function formatFormula(f: Formula): string {
   const r = f.response;
   const lhs = r.kind === 'cbind' ? `cbind(${formatName(r.successes)}, ${formatExpr(r.failures)})` : formatFactor(r);
-  const fixed = f.fixed.map(formatTerm);
-  const rhs = f.intercept ? (fixed.length > 0 ? fixed : ['1']) : ['0', ...fixed];
+  const fixed = [...f.fixed.map(formatTerm), ...(f.offset ?? []).map((e) => `offset(${formatExpr(e)})`)];
+  const rhs = f.intercept ? (f.fixed.length > 0 ? fixed : ['1', ...fixed]) : ['0', ...fixed];
   for (const g of f.random) {
     const effects = [g.intercept ? '1' : '0', ...g.terms.map(formatTerm)];
     rhs.push(`(${effects.join(' + ')} | ${formatName(g.group)})`);
@@ -676,9 +735,29 @@ export function formulaColumns(f: Formula): string[] {
     factor(r);
   }
   terms(f.fixed);
+  for (const e of f.offset ?? []) expr(e);
   for (const g of f.random) {
     terms(g.terms);
     out.add(g.group);
   }
   return [...out];
+}
+
+/**
+ * Where the formula text first names a column (0-based, as FormulaError's position), for
+ * errors found later against the data; the end of the text when it does not name it.
+ */
+export function columnPosition(text: string, name: string): number {
+  let tokens: Token[];
+  try {
+    tokens = tokenize(text);
+  } catch {
+    return text.length;
+  }
+  for (let k = 0; k < tokens.length; k++) {
+    const t = tokens[k];
+    const call = tokens[k + 1]?.kind === 'op' && tokens[k + 1].text === '(';
+    if (t.kind === 'name' && t.text === name && !call) return t.pos;
+  }
+  return text.length;
 }

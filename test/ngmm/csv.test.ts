@@ -5,6 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CsvError, CsvParser, readCsvTable, type Column } from '../../ngmm/csv';
+import { DataError } from '../../ngmm/errors';
 
 function parse(chunks: string | string[], delimiter?: string): string[][] {
   const p = new CsvParser({ delimiter });
@@ -173,7 +174,7 @@ describe('readCsvTable', () => {
   });
 
   it('reads strictly: only decimal and scientific notation make a number', () => {
-    for (const bad of ['1e', '0x10', ' 3', '3 ', 'Infinity', '-Infinity', 'NaN', '1e999', '1,5', '+', '.', '1_000', '٣']) {
+    for (const bad of ['1e', '0x10', ' 3', '3 ', 'Infinity', '-Infinity', 'NaN', '1,5', '+', '.', '1_000', '٣']) {
       const c = readCsvTable(`v\n1\n${bad.includes(',') ? `"${bad}"` : bad}\n`).columns.get('v');
       expect(c?.kind, bad).toBe('string');
     }
@@ -274,7 +275,7 @@ describe('properties', () => {
           try {
             readCsvTable(chunks);
           } catch (e) {
-            if (!(e instanceof CsvError)) throw e;
+            if (!(e instanceof CsvError || e instanceof DataError)) throw e;
           }
         }
       }),
