@@ -77,7 +77,7 @@ function fromRows(rows: readonly unknown[], p: number | undefined, name: string,
     if (!Array.isArray(row) && !ArrayBuffer.isView(row)) {
       throw new TypeError(`${name}: row ${i + 1} is ${describe(row)}, not an array (row 1 is an array, so every row must be)`);
     }
-    if (row instanceof DataView || isBigIntArray(row)) throw new TypeError(`${name}: row ${i + 1}: ${describe(row)} is not supported`);
+    if (ArrayBuffer.isView(row) && (row instanceof DataView || isBigIntArray(row))) throw new TypeError(`${name}: row ${i + 1}: ${describe(row)} is not supported`);
     const r = row as ArrayLike<unknown>;
     if (r.length !== width) {
       const why = p !== undefined ? `the model has ${p} column${p === 1 ? '' : 's'}` : `row 1 has ${width}`;
