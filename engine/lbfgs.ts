@@ -15,6 +15,13 @@ export interface LbfgsOptions {
   /** History pairs kept (default 10). */
   memory?: number;
   onIteration?: (it: number, f: number, gradNorm: number) => void;
+  /**
+   * Checked at the start of every iteration, after `onIteration` (which may abort it): once
+   * aborted, the result is the last accepted iterate with converged = false and message
+   * 'aborted'. The run is synchronous, so only code it calls (onIteration, the objective) can
+   * abort it mid-run; an already aborted signal stops it after the first evaluation.
+   */
+  signal?: AbortSignal;
 }
 
 export interface LbfgsResult {
@@ -79,6 +86,7 @@ export function lbfgs(fg: Objective, x0: ArrayLike<number>, o: LbfgsOptions = {}
   for (let it = 0; it < maxIter; it++) {
     const gn = maxAbs(g);
     o.onIteration?.(it, f, gn);
+    if (o.signal?.aborted) return done(it, false, 'aborted');
     if (gn <= gtol) return done(it, true, `converged: largest gradient component ${gn.toExponential(2)} ≤ ${gtol}`);
     // Two-loop recursion: d = −H·g with H₀ = (sᵀy / yᵀy)·I.
     for (let i = 0; i < n; i++) d[i] = -g[i];

@@ -18,6 +18,7 @@ import { releaseResponse, type GroupedResponse } from './marginal/groups';
 import { logNdtr } from '../kernels/reference/special';
 import type { Design } from './frame';
 import { summary as summarize, type Summary } from './summary';
+import { loadModel } from './modelFile';
 
 export interface ModelSpec {
   family: FamilyName;
@@ -564,83 +565,12 @@ export class Model {
     };
   }
 
-  /** Rebuilds a model from `toJSON()` output, rejecting anything malformed with a clear message. */
+  /**
+   * Rebuilds a model from `toJSON()` output, rejecting anything malformed or inconsistent with
+   * a clear message (ngmm/modelFile.ts says what is checked).
+   */
   static load(j: unknown): Model {
-    const bad = (what: string): never => {
-      throw new Error(`not a valid ngmm model file: ${what}`);
-    };
-    const o = j as ModelJSON;
-    if (!o || typeof o !== 'object' || o.format !== 'ngmm-model') bad("'format' must be 'ngmm-model'");
-    if (o.version !== 1) bad(`unsupported version ${JSON.stringify(o.version)} (this library reads version 1)`);
-    const nums = (v: unknown, len: number | null, name: string): number[] => {
-      if (!Array.isArray(v) || (len !== null && v.length !== len) || v.some((x) => typeof x !== 'number' || !Number.isFinite(x))) {
-        return bad(`'${name}' must be ${len === null ? 'an array' : `${len}`} of finite numbers`);
-      }
-      return v as number[];
-    };
-    const num = (v: unknown, name: string): number => (typeof v === 'number' && Number.isFinite(v) ? v : bad(`'${name}' must be a finite number`));
-    if (!o.spec || typeof o.spec.family !== 'string') bad("'spec.family' is missing");
-    if (!Array.isArray(o.xNames) || o.xNames.some((x) => typeof x !== 'string')) bad("'xNames' must be an array of strings");
-    const p = o.xNames.length;
-    const mean = nums(o.standardise?.mean, p, 'standardise.mean');
-    const sd = nums(o.standardise?.sd, p, 'standardise.sd');
-    if (sd.some((v) => !(v > 0))) bad("'standardise.sd' must be positive");
-    let m: Model;
-    try {
-      m = new Model(o.spec, o.xNames, Float64Array.from(mean), Float64Array.from(sd));
-    } catch (e) {
-      return bad((e as Error).message);
-    }
-    const P = o.params;
-    if (!P) bad("'params' is missing");
-    m.b0.data[0] = num(P.b0, 'params.b0');
-    m.W.data.set(nums(P.W, p, 'params.W'));
-    if ((P.net === null) !== (m.net === null)) bad("'params.net' does not match 'spec.hidden'");
-    const loadNet = (net: MLP, json: unknown, name: string) => {
-      try {
-        net.setFromJSON(json);
-      } catch (e) {
-        bad(`'${name}': ${(e as Error).message}`);
-      }
-    };
-    if (m.net && P.net) loadNet(m.net, P.net, 'params.net');
-    if (m.thetaB) m.thetaB.data[0] = num(P.thetaB, 'params.thetaB');
-    if ((P.gNet == null) !== (m.gNet === null)) bad("'params.gNet' does not match 'spec.randomEffect'");
-    if (m.gNet && P.gNet) {
-      loadNet(m.gNet, P.gNet, 'params.gNet');
-      const dz = m.zMean.length;
-      m.zMean = Float64Array.from(nums(P.zStandardise?.mean, dz, 'params.zStandardise.mean'));
-      m.zSd = Float64Array.from(nums(P.zStandardise?.sd, dz, 'params.zStandardise.sd'));
-    }
-    if (m.thetaSigma) m.thetaSigma.data[0] = num(P.thetaSigma, 'params.thetaSigma');
-    if (m.thetaL) m.thetaL.data.set(nums(P.thetaL, m.thetaL.size, 'params.thetaL'));
-    if (!Array.isArray(o.levels) || !Array.isArray(o.posterior) || o.levels.length !== o.posterior.length) {
-      bad("'levels' and 'posterior' must be arrays of the same length");
-    }
-    m.levels = o.levels.map(String);
-    const ruleSize = SLOPE_NODES[m.q] ** m.q;
-    m.posterior = o.posterior.map((q, i) => ({
-      mean: num(q?.mean, `posterior[${i}].mean`),
-      sd: num(q?.sd, `posterior[${i}].sd`),
-      nodes: Float64Array.from(nums(q?.nodes, ruleSize * m.q, `posterior[${i}].nodes`)),
-      logw: Float64Array.from(nums(q?.logw, ruleSize, `posterior[${i}].logw`)),
-      scale: m.thetaL ? NaN : num(q?.scale, `posterior[${i}].scale`),
-    }));
-    const F = o.fit;
-    if (!F || typeof F.converged !== 'boolean' || typeof F.message !== 'string') bad("'fit' is missing or malformed");
-    m.info = { converged: F.converged, message: F.message, optimizer: String(F.optimizer), epochs: Number(F.epochs), logLik: num(F.logLik, 'fit.logLik') };
-    m.nobs = num(F.nobs, 'fit.nobs');
-    if (o.design != null) {
-      const d = o.design;
-      if (typeof d.formula !== 'string' || !Array.isArray(d.xNames) || d.xNames.length !== p || d.xNames.some((v, i) => v !== o.xNames[i]) ||
-        typeof d.levels !== 'object' || d.levels === null || Object.values(d.levels).some((l) => !Array.isArray(l) || l.some((v) => typeof v !== 'string'))) {
-        bad("'design' is malformed");
-      }
-      m.design = { formula: d.formula, xNames: [...d.xNames], levels: Object.fromEntries(Object.entries(d.levels).map(([k, v]) => [k, [...v]])) };
-    }
-    if (o.summary != null && typeof o.summary !== 'object') bad("'summary' must be an object");
-    m.stored = (o.summary as Summary | undefined) ?? null;
-    return m;
+    return loadModel(j);
   }
 
   dispose(): void {

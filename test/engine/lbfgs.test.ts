@@ -111,4 +111,88 @@ describe('lbfgs', () => {
       yt.dispose();
     });
   });
+
+  describe('abort', () => {
+    const x0 = [-1.2, 1];
+
+    it('stops at the iteration after the signal is aborted from onIteration, keeping that iterate', () => {
+      const ctl = new AbortController();
+      const seen: { it: number; f: number }[] = [];
+      let calls = 0, callsAtAbort = -1;
+      const r = E.lbfgs((x, g) => (calls++, rosenbrock(x, g)), x0, {
+        signal: ctl.signal,
+        onIteration: (it, f) => {
+          seen.push({ it, f });
+          if (it === 5) {
+            ctl.abort();
+            callsAtAbort = calls;
+          }
+        },
+      });
+      expect(r.converged).toBe(false);
+      expect(r.message).toBe('aborted');
+      expect(r.iterations).toBe(5);
+      expect(seen.map((s) => s.it)).toEqual([0, 1, 2, 3, 4, 5]);
+      // The result is the iterate onIteration was shown, with its own gradient, and nothing
+      // was evaluated after the abort.
+      expect(r.f).toBe(seen[5].f);
+      const g = new Float64Array(2);
+      expect(rosenbrock(r.x, g)).toBe(r.f);
+      expect(r.gradNorm).toBe(Math.max(Math.abs(g[0]), Math.abs(g[1])));
+      expect(calls).toBe(callsAtAbort);
+      expect(r.evaluations).toBe(calls);
+    });
+
+    it('an abort during an iteration (inside the objective) ends it at the next iteration', () => {
+      const ctl = new AbortController();
+      let calls = 0;
+      const its: number[] = [];
+      const r = E.lbfgs((x, g) => {
+        if (++calls === 12) ctl.abort();
+        return rosenbrock(x, g);
+      }, x0, { signal: ctl.signal, onIteration: (it) => its.push(it) });
+      expect(r.message).toBe('aborted');
+      expect(r.converged).toBe(false);
+      expect(r.iterations).toBe(its[its.length - 1]);
+      // The same run without the signal passes through the same iterates; it is not yet done.
+      const full = E.lbfgs(rosenbrock, x0, { maxIter: r.iterations });
+      expect(Array.from(r.x)).toEqual(Array.from(full.x));
+      expect(full.converged).toBe(false);
+    });
+
+    it('an already aborted signal costs one evaluation and returns the start', () => {
+      let calls = 0;
+      const r = E.lbfgs((x, g) => (calls++, rosenbrock(x, g)), x0, { signal: AbortSignal.abort() });
+      expect([r.message, r.converged, r.iterations, calls]).toEqual(['aborted', false, 0, 1]);
+      expect(Array.from(r.x)).toEqual(x0);
+    });
+
+    it('a signal that is never aborted changes nothing', () => {
+      const a = E.lbfgs(rosenbrock, x0, { gtol: 1e-8 });
+      const b = E.lbfgs(rosenbrock, x0, { gtol: 1e-8, signal: new AbortController().signal });
+      expect(b).toEqual(a);
+      expect(a.converged).toBe(true);
+    });
+
+    it('minimize leaves the parameters at the last iterate when aborted', () => {
+      E.withBackend(ts, () => {
+        const ctl = new AbortController();
+        const w = E.param([3, -2], [2]);
+        const fs: number[] = [];
+        // f(w) = Σ (w − 1)⁴: far from converged after two iterations.
+        const r = E.minimize([w], () => E.sum(E.square(E.square(E.sub(w, 1)))), {
+          signal: ctl.signal,
+          onIteration: (it, f) => {
+            fs.push(f);
+            if (it === 2) ctl.abort();
+          },
+        });
+        expect([r.message, r.iterations]).toEqual(['aborted', 2]);
+        expect(Array.from(w.data)).toEqual(Array.from(r.x));
+        expect(r.f).toBe(fs[2]);
+        expect(fs[2]).toBeLessThan(fs[0]);
+        w.dispose();
+      });
+    });
+  });
 });

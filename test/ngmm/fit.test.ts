@@ -138,10 +138,10 @@ describe('fit', () => {
     const j = JSON.parse(text);
     expect(() => Model.load({ ...j, version: 2 })).toThrow(/unsupported version 2/);
     expect(() => Model.load({ ...j, format: 'other' })).toThrow(/'format' must be 'ngmm-model'/);
-    expect(() => Model.load({ ...j, params: { ...j.params, W: [1] } })).toThrow(/'params.W' must be 2 of finite numbers/);
+    expect(() => Model.load({ ...j, params: { ...j.params, W: [1] } })).toThrow(/'params.W' has 1 numbers where 2 are needed/);
     expect(() => Model.load({ ...j, params: { ...j.params, thetaB: 'x' } })).toThrow(/'params.thetaB' must be a finite number/);
-    expect(() => Model.load({ ...j, levels: j.levels.slice(1) })).toThrow(/same length/);
-    expect(() => Model.load({ ...j, spec: { ...j.spec, hidden: [9] } })).toThrow(/'params.net': mlp: sizes \[2, 8, 1\] do not match \[2, 9, 1\]/);
+    expect(() => Model.load({ ...j, levels: j.levels.slice(1) })).toThrow(/'posterior' has \d+ groups and 'levels' \d+/);
+    expect(() => Model.load({ ...j, spec: { ...j.spec, hidden: [9] } })).toThrow(/'params.net.sizes' \[2, 8, 1\] do not match the spec's layers \[2, 9, 1\]/);
     expect(() => m.predict(X, { group: ['nope', ...group.slice(1)] })).toThrow(/row 1: group 'nope' was not in the training data/);
     m.dispose();
     back.dispose();

@@ -1,0 +1,376 @@
+// Reading a saved model (`Model.toJSON()` output) back, checking what it means and not only its
+// shape. A model file is untrusted input: it may have been edited, truncated, written by
+// another version, or crafted. Three rules:
+//
+// 1. Nothing is allocated before everything that decides a size has been checked against data
+//    present in the file. A network's layer sizes must match its parameter arrays, so a file
+//    can only ask for as much kernel memory as the numbers it holds (before this, a 25 kB file
+//    declaring `hidden: [15000, 15000]` made the constructor draw and store 2.25·10⁸ weights).
+// 2. Every value that the file states twice must agree with itself: each group's posterior
+//    rule is normalised, is an affine image of the Gauss–Hermite product rule (as
+//    `refreshPosterior` builds it), and has the stated mean and SD; a plain random intercept's
+//    per-group scale is σ_b; and the stored summary's parameter-derived numbers (coefficients,
+//    σ_b, σ, the random-effect covariance) are what the parameters give. For a linear model
+//    every parameter is covered by one of these, so an altered number is caught rather than
+//    predicted with; a network's weights have no second statement and are checked for
+//    finiteness and shape only.
+// 3. A rejected file leaves nothing behind: once the model exists, any later rejection
+//    disposes its tensors (each rejection used to keep them: 5,000 rejections, 141 MB).
+import { activations } from '../engine/ops/activations';
+import { family as familyOf, type Family } from './families/index';
+import { productRule } from './marginal/gaussHermite';
+import { DEFAULT_NODES } from './marginal/quadrature';
+import { Model, type ModelSpec } from './model';
+import { summaryOf, type Summary } from './summary';
+import type { Design } from './frame';
+
+const PREFIX = 'not a valid ngmm model file: ';
+
+/** Layer sizes above this are not a network anyone fits here (and are rejected before any data is looked at). */
+const MAX_UNITS = 1 << 20;
+/** logsumexp of a posterior's normalised log-weights is 0 up to the rounding of K terms. */
+const NORMALISED_TOL = 1e-9;
+/**
+ * The stored mean, SD and nodes are recomputed here by the same arithmetic that wrote them;
+ * 1e−9 (relative to the rule's extent) leaves room for a different summation order and nothing
+ * that changes a prediction's leading nine digits.
+ */
+const RULE_TOL = 1e-9;
+/** Parameter-derived summary numbers and σ_b against the parameters: both come from the same doubles. */
+const PARAM_TOL = 1e-12;
+
+function bad(what: string): never {
+  throw new Error(PREFIX + what);
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+const show = (v: unknown): string => {
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  return Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : typeof v;
+};
+const own = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
+
+function obj(v: unknown, name: string): Obj {
+  return isObj(v) ? v : bad(`'${name}' must be an object, not ${v === undefined ? 'missing' : show(v)}`);
+}
+function str(v: unknown, name: string): string {
+  return typeof v === 'string' ? v : bad(`'${name}' must be a string, not ${v === undefined ? 'missing' : show(v)}`);
+}
+function bool(v: unknown, name: string): boolean {
+  return typeof v === 'boolean' ? v : bad(`'${name}' must be true or false, not ${v === undefined ? 'missing' : show(v)}`);
+}
+function finite(v: unknown, name: string): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : bad(`'${name}' must be a finite number, not ${v === undefined ? 'missing' : show(v)}`);
+}
+function int(v: unknown, name: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) bad(`'${name}' must be an integer from ${min} to ${max}, not ${v === undefined ? 'missing' : show(v)}`);
+  return v as number;
+}
+/** An array of `len` (any length when null) finite numbers. */
+function numbers(v: unknown, len: number | null, name: string): number[] {
+  if (!Array.isArray(v)) bad(`'${name}' must be an array of ${len ?? ''}${len === null ? '' : ' '}finite numbers, not ${v === undefined ? 'missing' : show(v)}`);
+  const a = v as unknown[];
+  if (len !== null && a.length !== len) bad(`'${name}' has ${a.length} numbers where ${len} are needed`);
+  a.forEach((x, i) => typeof x === 'number' && Number.isFinite(x) ? 0 : bad(`'${name}[${i}]' must be a finite number, not ${show(x)}`));
+  return a as number[];
+}
+/** An array of distinct strings. */
+function names(v: unknown, name: string): string[] {
+  if (!Array.isArray(v)) bad(`'${name}' must be an array of strings, not ${v === undefined ? 'missing' : show(v)}`);
+  const a = v as unknown[], seen = new Set<string>();
+  a.forEach((x, i) => {
+    if (typeof x !== 'string') bad(`'${name}[${i}]' must be a string, not ${show(x)}`);
+    if (seen.has(x)) bad(`'${name}[${i}]' repeats ${show(x)}`);
+    seen.add(x);
+  });
+  return a as string[];
+}
+function sizes(v: unknown, name: string): number[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) bad(`'${name}' must be an array of layer sizes, not ${show(v)}`);
+  return (v as unknown[]).map((s, i) => int(s, `${name}[${i}]`, 1, MAX_UNITS));
+}
+function activation(v: unknown, name: string, dflt: string): string {
+  if (v === undefined) return dflt;
+  const a = str(v, name);
+  if (!own(activations, a)) bad(`'${name}': unknown activation ${show(a)} (have: ${Object.keys(activations).join(', ')})`);
+  return a;
+}
+const near = (a: number, b: number, tol: number): boolean => a === b || Math.abs(a - b) <= tol * Math.max(Math.abs(a), Math.abs(b));
+const softplus = (v: number) => (v > 30 ? v : Math.log1p(Math.exp(v)));
+
+/**
+ * An MLP record whose sizes are `want`, with one finite array per parameter of the right
+ * length: checked in plain JavaScript, so the network's size is backed by the file's numbers
+ * before any kernel memory is taken for it.
+ */
+function checkNet(v: unknown, want: number[], act: string, name: string): void {
+  const o = obj(v, name);
+  if (o.kind !== 'mlp' || o.version !== 1) bad(`'${name}' is not a version-1 MLP record`);
+  const s = o.sizes;
+  if (!Array.isArray(s) || s.length !== want.length || s.some((x, i) => x !== want[i])) {
+    bad(`'${name}.sizes' ${Array.isArray(s) ? `[${s.map(show).join(', ')}]` : show(s)} do not match the spec's layers [${want.join(', ')}]`);
+  }
+  if (o.activation !== act) bad(`'${name}.activation' ${show(o.activation)} does not match the spec's '${act}'`);
+  const ps = o.params;
+  const L = want.length - 1;
+  if (!Array.isArray(ps) || ps.length !== 2 * L) bad(`'${name}.params' must be ${2 * L} arrays (weights and biases of ${L} layers)`);
+  for (let l = 0; l < L; l++) {
+    numbers((ps as unknown[])[2 * l], want[l] * want[l + 1], `${name}.params[${2 * l}]`);
+    numbers((ps as unknown[])[2 * l + 1], want[l + 1], `${name}.params[${2 * l + 1}]`);
+  }
+}
+
+/** The checked spec, in the form the Model constructor takes (unknown keys pass through). */
+function checkSpec(v: unknown, xNames: string[]): { spec: ModelSpec & Obj; fam: Family; q: number; hidden: number[]; act: string } {
+  const s = obj(v, 'spec');
+  const fname = str(s.family, 'spec.family');
+  if (s.link !== undefined) str(s.link, 'spec.link');
+  let fam: Family;
+  try {
+    fam = familyOf(fname as ModelSpec['family'], s.link as ModelSpec['link']);
+  } catch (e) {
+    return bad(`'spec': ${(e as Error).message}`);
+  }
+  if (!fam || fam.name !== fname) bad(`'spec.family': unknown family ${show(fname)}`);
+  const hidden = sizes(s.hidden, 'spec.hidden');
+  const act = activation(s.activation, 'spec.activation', 'relu');
+  if (s.seed !== undefined) finite(s.seed, 'spec.seed');
+  const slopes = s.randomSlopes === undefined ? [] : names(s.randomSlopes, 'spec.randomSlopes');
+  slopes.forEach((n, i) => xNames.includes(n) ? 0 : bad(`'spec.randomSlopes[${i}]': ${show(n)} is not one of 'xNames'`));
+  if (slopes.length > 2) bad(`'spec.randomSlopes': ${slopes.length} random slopes; at most two are supported`);
+  let re: Obj | undefined;
+  if (s.randomEffect != null) {
+    if (slopes.length > 0) bad("'spec': random slopes and a random-effect network cannot be combined");
+    re = obj(s.randomEffect, 'spec.randomEffect');
+    const cov = names(re.covariates, 'spec.randomEffect.covariates');
+    if (cov.length === 0) bad("'spec.randomEffect.covariates' must name at least one covariate");
+    sizes(re.hidden, 'spec.randomEffect.hidden');
+    activation(re.activation, 'spec.randomEffect.activation', 'tanh');
+    if (re.outDim !== undefined) int(re.outDim, 'spec.randomEffect.outDim', 1, MAX_UNITS);
+  }
+  // `randomEffect: null` is how toJSON writes "none" after a JSON round trip of undefined.
+  const spec = { ...s, randomEffect: re } as unknown as ModelSpec & Obj;
+  return { spec, fam, q: 1 + slopes.length, hidden, act };
+}
+
+/**
+ * The posterior rules: normalised, an affine image b_k = m + A·ξ_k of the product rule with A
+ * upper triangular and a positive diagonal (A = L⁻ᵀ of the mode's Cholesky factor, as
+ * marginal/quadrature.ts builds it; q = 1: m + sd·ξ_k), and mean and SD of the first coordinate
+ * as stated.
+ */
+function checkPosterior(v: unknown, i: number, q: number, scaleOf: (s: unknown, name: string) => number) {
+  const name = `posterior[${i}]`;
+  const o = obj(v, name);
+  const K1 = DEFAULT_NODES[q], K = K1 ** q;
+  const nodes = Float64Array.from(numbers(o.nodes, K * q, `${name}.nodes`));
+  const logw = Float64Array.from(numbers(o.logw, K, `${name}.logw`));
+  let mx = -Infinity;
+  for (const w of logw) mx = Math.max(mx, w);
+  let z = 0;
+  for (const w of logw) z += Math.exp(w - mx);
+  const lse = mx + Math.log(z);
+  if (!(Math.abs(lse) <= NORMALISED_TOL)) bad(`'${name}.logw' is not normalised (log Σ exp = ${lse.toPrecision(6)}, not 0)`);
+  // The centre point of an odd product rule is ξ = 0 exactly; the outermost node along axis d
+  // gives column d of A.
+  const xi = productRule(K1, q).nodes, h = (K1 - 1) / 2, xmax = xi[(K1 - 1) * q * K1 ** (q - 1)];
+  let centre = 0;
+  for (let d = 0; d < q; d++) centre += h * K1 ** (q - 1 - d);
+  const m = nodes.subarray(centre * q, centre * q + q);
+  const A = new Float64Array(q * q);
+  let extent = 0;
+  for (let d = 0; d < q; d++) {
+    const k = centre + (K1 - 1 - h) * K1 ** (q - 1 - d);
+    for (let r = 0; r < q; r++) A[r * q + d] = (nodes[k * q + r] - m[r]) / xmax;
+  }
+  for (const x of nodes) extent = Math.max(extent, Math.abs(x));
+  for (const a of A) extent += Math.abs(a) * xmax;
+  const tol = RULE_TOL * (1 + extent);
+  for (let r = 0; r < q; r++) {
+    if (!(A[r * q + r] > 0)) bad(`'${name}.nodes' are not an adaptive Gauss–Hermite rule (no positive spread along coordinate ${r + 1})`);
+    for (let c = 0; c < r; c++) if (Math.abs(A[r * q + c]) > tol) bad(`'${name}.nodes' are not an adaptive Gauss–Hermite rule`);
+  }
+  for (let k = 0; k < K; k++) {
+    for (let r = 0; r < q; r++) {
+      let b = m[r];
+      for (let c = 0; c < q; c++) b += A[r * q + c] * xi[k * q + c];
+      if (!(Math.abs(nodes[k * q + r] - b) <= tol)) bad(`'${name}.nodes[${k * q + r}]' is not where the adaptive Gauss–Hermite rule puts it (${b}, not ${nodes[k * q + r]})`);
+    }
+  }
+  let e1 = 0, e2 = 0;
+  for (let k = 0; k < K; k++) {
+    const w = Math.exp(logw[k]), b = nodes[k * q];
+    e1 += w * b;
+    e2 += w * b * b;
+  }
+  const mean = finite(o.mean, `${name}.mean`), sd = finite(o.sd, `${name}.sd`);
+  const sdRule = Math.sqrt(Math.max(0, e2 - e1 * e1));
+  if (!(Math.abs(mean - e1) <= tol)) bad(`'${name}.mean' ${mean} is not the mean of its rule (${e1})`);
+  if (!(Math.abs(sd - sdRule) <= tol)) bad(`'${name}.sd' ${sd} is not the SD of its rule (${sdRule})`);
+  return { mean, sd, nodes, logw, scale: scaleOf(o.scale, `${name}.scale`) };
+}
+
+/** The stored summary's numbers that follow from the parameters alone, against the parameters. */
+function checkSummary(v: unknown, m: Model): Summary | null {
+  if (v == null) return null;
+  const s = obj(v, 'summary');
+  const fresh = summaryOf(m, null);
+  const same = (a: unknown, b: number | null, name: string) => {
+    // NaN and null are both written as null.
+    if (b === null || Number.isNaN(b)) {
+      if (a !== null && !(typeof a === 'number' && Number.isNaN(a))) bad(`'summary.${name}' is ${show(a)} but the parameters give none`);
+      return;
+    }
+    if (typeof a !== 'number' || !near(a, b, PARAM_TOL)) bad(`'summary.${name}' is ${show(a)} but the parameters give ${b}`);
+  };
+  if (s.family !== fresh.family || s.link !== fresh.link) bad(`'summary' is for ${show(s.family)}/${show(s.link)}, the spec for ${fresh.family}/${fresh.link}`);
+  if (s.ngroups !== fresh.ngroups) bad(`'summary.ngroups' is ${show(s.ngroups)} but the file has ${fresh.ngroups} groups`);
+  if (s.ranefNetwork !== fresh.ranefNetwork) bad(`'summary.ranefNetwork' is ${show(s.ranefNetwork)} but the spec says ${fresh.ranefNetwork}`);
+  same(s.ranefSD, fresh.ranefSD, 'ranefSD');
+  same(s.sigma, fresh.sigma, 'sigma');
+  if (fresh.ranefCov) {
+    const c = obj(s.ranefCov, 'summary.ranefCov');
+    const q = fresh.ranefCov.sd.length;
+    if (!Array.isArray(c.sd) || c.sd.length !== q || !Array.isArray(c.corr) || c.corr.length !== q) bad(`'summary.ranefCov' must hold ${q} SDs and a ${q} × ${q} correlation matrix`);
+    if (!Array.isArray(c.names) || c.names.some((n, i) => n !== fresh.ranefCov!.names[i])) bad("'summary.ranefCov.names' do not match the random effects");
+    fresh.ranefCov.sd.forEach((x, i) => same((c.sd as unknown[])[i], x, `ranefCov.sd[${i}]`));
+    fresh.ranefCov.corr.forEach((row, i) => {
+      const r = (c.corr as unknown[])[i];
+      if (!Array.isArray(r) || r.length !== q) bad(`'summary.ranefCov.corr[${i}]' must hold ${q} numbers`);
+      row.forEach((x, j) => same((r as unknown[])[j], x, `ranefCov.corr[${i}][${j}]`));
+    });
+  } else if (s.ranefCov != null) bad("'summary.ranefCov' is given but the model has no random slopes");
+  if (fresh.fixef) {
+    const f = obj(s.fixef, 'summary.fixef');
+    for (const [k, c] of Object.entries(fresh.fixef)) {
+      if (!own(f, k)) bad(`'summary.fixef' has no ${show(k)}`);
+      const e = obj(f[k], `summary.fixef.${k}`);
+      if (e.name !== k) bad(`'summary.fixef.${k}.name' is ${show(e.name)}`);
+      same(e.estimate, c.estimate, `fixef.${k}.estimate`);
+      for (const key of ['se', 'z', 'p']) {
+        if (e[key] !== null && e[key] !== undefined && typeof e[key] !== 'number') bad(`'summary.fixef.${k}.${key}' must be a number, not ${show(e[key])}`);
+      }
+    }
+  } else if (s.fixef != null) bad("'summary.fixef' is given but the model has no linear coefficients to report");
+  for (const key of ['nobs', 'logLik', 'df', 'AIC', 'BIC']) {
+    if (s[key] !== null && s[key] !== undefined && typeof s[key] !== 'number') bad(`'summary.${key}' must be a number, not ${show(s[key])}`);
+  }
+  if (s.converged !== undefined) bool(s.converged, 'summary.converged');
+  if (s.message !== undefined) str(s.message, 'summary.message');
+  return s as unknown as Summary;
+}
+
+function checkDesign(v: unknown, xNames: string[]): Design | null {
+  if (v == null) return null;
+  const d = obj(v, 'design');
+  str(d.formula, 'design.formula');
+  const dx = names(d.xNames, 'design.xNames');
+  if (dx.length !== xNames.length || dx.some((n, i) => n !== xNames[i])) bad("'design.xNames' do not match 'xNames'");
+  const lv = obj(d.levels, 'design.levels');
+  // Keys are user-supplied variable names: rebuilt as own properties of a prototype-free object.
+  const levels: Record<string, string[]> = Object.create(null);
+  for (const [k, l] of Object.entries(lv)) levels[k] = [...names(l, `design.levels.${k}`)];
+  return { ...d, xNames: [...dx], levels } as Design;
+}
+
+/** Rebuilds a model from `toJSON()` output; rejects anything malformed or inconsistent with one clear message. */
+export function loadModel(j: unknown): Model {
+  if (!isObj(j) || j.format !== 'ngmm-model') bad("'format' must be 'ngmm-model'");
+  const o = j as Obj;
+  if (o.version !== 1) bad(`unsupported version ${show(o.version)} (this library reads version 1)`);
+  const xNames = names(o.xNames, 'xNames');
+  const p = xNames.length;
+  const { spec, fam, q, hidden, act } = checkSpec(o.spec, xNames);
+  const st = obj(o.standardise, 'standardise');
+  const mean = numbers(st.mean, p, 'standardise.mean');
+  const sd = numbers(st.sd, p, 'standardise.sd');
+  sd.forEach((v, i) => v > 0 ? 0 : bad(`'standardise.sd[${i}]' must be positive, not ${v}`));
+
+  const P = obj(o.params, 'params');
+  const b0 = finite(P.b0, 'params.b0');
+  const W = numbers(P.W, p, 'params.W');
+  if (hidden.length > 0) checkNet(P.net, [p, ...hidden, 1], act, 'params.net');
+  else if (P.net != null) bad("'params.net' is given but 'spec.hidden' has no layers");
+  const re = spec.randomEffect as Obj | undefined;
+  let dz = 0;
+  let zMean: number[] = [], zSd: number[] = [];
+  if (re) {
+    dz = (re.covariates as string[]).length;
+    const reAct = activation(re.activation, 'spec.randomEffect.activation', 'tanh');
+    checkNet(P.gNet, [dz, ...sizes(re.hidden, 'spec.randomEffect.hidden'), (re.outDim as number | undefined) ?? 2], reAct, 'params.gNet');
+    const zs = obj(P.zStandardise, 'params.zStandardise');
+    zMean = numbers(zs.mean, dz, 'params.zStandardise.mean');
+    zSd = numbers(zs.sd, dz, 'params.zStandardise.sd');
+    zSd.forEach((v, i) => v > 0 ? 0 : bad(`'params.zStandardise.sd[${i}]' must be positive, not ${v}`));
+  } else if (P.gNet != null) bad("'params.gNet' is given but the spec has no 'randomEffect'");
+  const thetaB = !re && q === 1 ? finite(P.thetaB, 'params.thetaB') : null;
+  if (thetaB === null && P.thetaB != null) bad("'params.thetaB' is given but the model has no single random-intercept SD");
+  const thetaSigma = fam.hasDispersion ? finite(P.thetaSigma, 'params.thetaSigma') : null;
+  if (thetaSigma === null && P.thetaSigma != null) bad(`'params.thetaSigma' is given but the ${fam.name} family has no dispersion`);
+  const thetaL = q > 1 ? numbers(P.thetaL, (q * (q + 1)) / 2, 'params.thetaL') : null;
+  if (thetaL === null && P.thetaL != null) bad("'params.thetaL' is given but the model has no random slopes");
+
+  const levels = names(o.levels, 'levels');
+  if (!Array.isArray(o.posterior)) bad(`'posterior' must be an array, not ${show(o.posterior)}`);
+  const post = o.posterior as unknown[];
+  if (post.length !== levels.length) bad(`'posterior' has ${post.length} groups and 'levels' ${levels.length}`);
+  // A plain random intercept scales every group by σ_b; a network g by its own ‖g(z_i)‖ > 0;
+  // with random slopes the scale is not used (NaN, written as null).
+  const sigmaB = thetaB === null ? NaN : softplus(thetaB);
+  const scaleOf = (s: unknown, name: string): number => {
+    if (q > 1) return s === null || (typeof s === 'number' && Number.isNaN(s)) ? NaN : bad(`'${name}' must be null for a model with random slopes`);
+    const v = finite(s, name);
+    if (!(v > 0)) bad(`'${name}' must be positive, not ${v}`);
+    if (thetaB !== null && !near(v, sigmaB, PARAM_TOL)) bad(`'${name}' ${v} is not σ_b = softplus(params.thetaB) = ${sigmaB}`);
+    return v;
+  };
+  const posterior = post.map((g, i) => checkPosterior(g, i, q, scaleOf));
+
+  const F = obj(o.fit, 'fit');
+  const info = {
+    converged: bool(F.converged, 'fit.converged'),
+    message: str(F.message, 'fit.message'),
+    optimizer: str(F.optimizer, 'fit.optimizer'),
+    epochs: int(F.epochs, 'fit.epochs', 0, Number.MAX_SAFE_INTEGER),
+    logLik: finite(F.logLik, 'fit.logLik'),
+  };
+  const nobs = int(F.nobs, 'fit.nobs', levels.length, Number.MAX_SAFE_INTEGER);
+  const design = checkDesign(o.design, xNames);
+
+  // Everything that sets a size is checked: allocate, and free on any later rejection.
+  let m: Model;
+  try {
+    m = new Model(spec, xNames, Float64Array.from(mean), Float64Array.from(sd));
+  } catch (e) {
+    return bad((e as Error).message);
+  }
+  try {
+    m.b0.data[0] = b0;
+    m.W.data.set(W);
+    if (m.net) m.net.setFromJSON(P.net);
+    if (m.gNet) {
+      m.gNet.setFromJSON(P.gNet);
+      m.zMean = Float64Array.from(zMean);
+      m.zSd = Float64Array.from(zSd);
+    }
+    if (m.thetaB) m.thetaB.data[0] = thetaB!;
+    if (m.thetaSigma) m.thetaSigma.data[0] = thetaSigma!;
+    if (m.thetaL) m.thetaL.data.set(thetaL!);
+    if (m.q !== q || (m.thetaB === null) !== (thetaB === null) || (m.gNet === null) !== !re) bad("'spec' does not describe the parameters given");
+    m.levels = [...levels];
+    m.posterior = posterior;
+    m.info = info;
+    m.nobs = nobs;
+    m.design = design;
+    m.stored = checkSummary(o.summary, m);
+    return m;
+  } catch (e) {
+    m.dispose();
+    if ((e as Error).message.startsWith(PREFIX)) throw e;
+    return bad((e as Error).message);
+  }
+}
+
