@@ -16,6 +16,7 @@ import { Model, type ModelSpec } from './model';
 import { family } from './families/index';
 import { summaryOf } from './summary';
 import { interceptStart } from './start';
+import { fitExactLinear, type ExactLinearFit } from './exactLinear';
 
 export interface FitProgress {
   /**
@@ -107,7 +108,8 @@ function objective(model: Model, prep: PreparedData, groups: Int32Array, how: Me
     Z = E.tensor(Zb, [groups.length, d]);
   }
   try {
-    const { L } = model.logMarginal(E.tensor(X, [rows.length, p]), response, how.rtol, Z, how.nodes);
+    const off = prep.offset ? Float64Array.from(rows, (r) => prep.offset![r]) : null;
+    const { L } = model.logMarginal(E.tensor(X, [rows.length, p]), response, how.rtol, Z, how.nodes, off);
     return E.neg(E.mean(L));
   } finally {
     releaseResponse(response);
@@ -161,13 +163,16 @@ export function columnScales(X: ArrayLike<number>, n: number, p: number, centre:
 function setStart(model: Model, prep: PreparedData): void {
   const r = prep.response, fam = model.family;
   const binomial = fam.name === 'binomial' || fam.name === 'bernoulli';
-  let sy = 0, sm = 0;
+  // r.trials is m: the trials of a binomial count, else the prior weight of the row.
+  let sy = 0, sm = 0, so = 0;
   for (let j = 0; j < r.nobs; j++) {
-    sy += r.y[j];
-    sm += binomial && r.trials ? r.trials[j] : 1;
+    const m = r.trials ? r.trials[j] : 1;
+    sy += binomial ? r.y[j] : m * r.y[j];
+    sm += m;
+    if (prep.offset) so += prep.offset[j];
   }
-  const ybar = sy / Math.max(1, sm);
-  if (model.spec.intercept) model.b0.data[0] = interceptStart(fam.link, ybar, binomial);
+  const ybar = sm > 0 ? sy / sm : 0;
+  if (model.spec.intercept) model.b0.data[0] = interceptStart(fam.link, ybar, binomial, so / Math.max(1, r.nobs));
   if (fam.name === 'gaussian' && model.thetaSigma) {
     let ss = 0;
     for (let j = 0; j < r.nobs; j++) ss += (r.y[j] - ybar) ** 2;
@@ -253,9 +258,24 @@ function* fitting(data: ModelData, spec: ModelSpec, o: FitOptions): Generator<vo
   const linear = [...model.linearParams(), ...model.scaleParams()];
   const progress = (phase: 'linear' | 'polish', maxIter: number) => (it: number, f: number) =>
     o.onProgress?.({ phase, epoch: it, epochs: maxIter, loss: f, elapsedMs: performance.now() - t0 });
-  const r = minimize(linear, () => objective(model, prep, all, how), { gtol: o.gtol ?? 1e-6, maxIter: 500, onIteration: progress('linear', 500) });
-  model.info = { converged: r.converged, message: r.message, optimizer: 'L-BFGS', epochs: r.iterations, logLik: NaN };
-  if (!Number.isFinite(r.f)) throw new Error(`fit: the linear model's objective is not finite (${r.f}); check the data for extreme values`);
+  const exactPath = fam.name === 'gaussian' && fam.link === 'identity' && !model.gNet;
+  if (o.reml && !(exactPath && !model.net)) {
+    throw new Error('fit: reml applies to linear Gaussian models with the identity link (REML integrates out β, which a network f does not have)');
+  }
+  let exact: ExactLinearFit | null = null;
+  if (exactPath) {
+    // Gaussian identity: the exact profiled likelihood (lme4's), ML or REML.
+    const iterations = 200;
+    exact = fitExactLinear(model, prep, o.reml === true, {
+      signal: o.signal,
+      onIteration: (it, dev) => o.onProgress?.({ phase: 'linear', epoch: it, epochs: iterations, loss: dev / (2 * Math.max(1, G)), elapsedMs: performance.now() - t0 }),
+    });
+    model.info = { converged: exact.converged, message: exact.message, optimizer: `profiled ${exact.reml ? 'REML' : 'ML'} deviance (exact)`, epochs: exact.iterations, logLik: exact.logLik };
+  } else {
+    const r = minimize(linear, () => objective(model, prep, all, how), { gtol: o.gtol ?? 1e-6, maxIter: 500, onIteration: progress('linear', 500), signal: o.signal });
+    model.info = { converged: r.converged, message: r.message, optimizer: 'L-BFGS', epochs: r.iterations, logLik: NaN };
+    if (!Number.isFinite(r.f)) throw new Error(`fit: the linear model's objective is not finite (${r.f}); check the data for extreme values`);
+  }
   yield;
 
   if (model.net || model.gNet) {
@@ -372,7 +392,13 @@ function* fitting(data: ModelData, spec: ModelSpec, o: FitOptions): Generator<vo
     };
     if (diverged) o.onWarning?.(`fit ${model.info.message}`);
   }
-  model.refreshPosterior(prep.X, prep.response, [...prep.levels], prep.Zg);
+  model.refreshPosterior(prep.X, prep.response, [...prep.levels], prep.Zg, prep.offset);
+  if (exact && !model.net) {
+    // The exact criterion, not its ODE recomputation (equal under ML to ~1e−10; under REML the
+    // reported logLik is lme4's −½·REML criterion, which no marginal over b alone gives).
+    model.info.logLik = exact.logLik;
+    model.exact = { reml: exact.reml, names: exact.names, se: Array.from(exact.se), singular: exact.singular };
+  }
   model.stored = summaryOf(model, prep);
   return model;
 }

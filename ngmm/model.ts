@@ -136,6 +136,11 @@ export class Model {
   nobs = 0;
   /** How a formula maps a table to X (set when fitted from a formula; travels with the model). */
   design: Design | null = null;
+  /**
+   * Set when the model is the linear Gaussian fitted by the exact profiled likelihood: ML or
+   * REML, and lme4's standard errors (conditional on θ̂) by coefficient name.
+   */
+  exact: { reml: boolean; names: string[]; se: number[]; singular: boolean } | null = null;
   /** The summary computed at fit time with the training data (SEs need it); JSON-safe. */
   stored: Summary | null = null;
 
@@ -258,6 +263,12 @@ export class Model {
     return E.reshape(out, [n]);
   }
 
+  /** The fixed part of η [n]: f(x) plus the offset (a known term, lme4's offset()), on the tape. */
+  fixedEta(Xs: E.Tensor, offset: Float64Array | null): E.Tensor {
+    const f = this.f(Xs);
+    return offset ? E.add(f, E.tensor(offset, [Xs.shape[0]])) : f;
+  }
+
   /** Λ (q × q, lower triangular) as numbers. */
   lambda(): Float64Array {
     const q = this.q, L = new Float64Array(q * q), th = this.thetaL!.data;
@@ -293,8 +304,8 @@ export class Model {
    * adaptive Gauss–Hermite with that many nodes (no statistics); random slopes always by the
    * quadrature rule.
    */
-  logMarginal(Xs: E.Tensor, r: GroupedResponse, rtol: number, Zg: E.Tensor | null = null, nodes = 0) {
-    const f = this.f(Xs);
+  logMarginal(Xs: E.Tensor, r: GroupedResponse, rtol: number, Zg: E.Tensor | null = null, nodes = 0, offset: Float64Array | null = null) {
+    const f = this.fixedEta(Xs, offset);
     const sigma = this.thetaSigma ? E.softplus(this.thetaSigma) : null;
     if (this.thetaL) return { L: logMarginalQuadrature(f, this.slopeDesign(Xs), sigma, r, { K: SLOPE_NODES[this.q] }), stats: null };
     const s = this.scales(r.ngroups, Zg);
@@ -310,20 +321,20 @@ export class Model {
    * Stores each group's posterior rule from the fitted parameters (training data, sorted),
    * and the total log-likelihood.
    */
-  refreshPosterior(Xs: Float64Array, r: GroupedResponse, levels: string[], Zg: Float64Array | null = null): void {
+  refreshPosterior(Xs: Float64Array, r: GroupedResponse, levels: string[], Zg: Float64Array | null = null, offset: Float64Array | null = null): void {
     this.levels = levels;
     this.nobs = r.nobs;
     const fam = this.family;
     const sigma = this.sigma;
     if (this.thetaL) {
-      this.refreshSlopes(Xs, r);
+      this.refreshSlopes(Xs, r, offset);
       return;
     }
     const { L, f, stats, s } = E.tidy(() => {
       const x = E.tensor(Xs, [r.nobs, this.xNames.length]);
       const z = Zg ? E.tensor(Zg, [r.ngroups, this.zMean.length]) : null;
-      const res = this.logMarginal(x, r, 1e-10, z);
-      return { L: res.L.toArray(), f: this.f(x).toArray(), stats: res.stats!, s: this.scales(r.ngroups, z).toArray() };
+      const res = this.logMarginal(x, r, 1e-10, z, 0, offset);
+      return { L: res.L.toArray(), f: this.fixedEta(x, offset).toArray(), stats: res.stats!, s: this.scales(r.ngroups, z).toArray() };
     });
     releaseResponse(r);
     this.info.logLik = L.reduce((a, b) => a + b, 0);
@@ -347,11 +358,11 @@ export class Model {
 
   // The q-dimensional posterior rule per group: the adaptive product rule's nodes b_k and
   // normalised log-weights of p(b | y_i).
-  private refreshSlopes(Xs: Float64Array, r: GroupedResponse): void {
+  private refreshSlopes(Xs: Float64Array, r: GroupedResponse, offset: Float64Array | null): void {
     const q = this.q, fam = this.family, sigma = this.sigma;
     const { f, g, rule } = E.tidy(() => {
       const x = E.tensor(Xs, [r.nobs, this.xNames.length]);
-      const fT = this.f(x), gT = this.slopeDesign(x);
+      const fT = this.fixedEta(x, offset), gT = this.slopeDesign(x);
       const phi = this.thetaSigma ? E.softplus(this.thetaSigma) : null;
       return { f: fT.toArray(), g: gT.toArray(), rule: quadratureRule(fT, gT, phi, r, { K: SLOPE_NODES[q] }) };
     });
@@ -400,6 +411,8 @@ export class Model {
     group?: ArrayLike<string | number>; type?: 'response' | 'link'; groups?: 'observed' | 'new';
     /** Group-level covariates per row (rows × d), needed for new groups when the model has g(z). */
     Z?: ArrayLike<number>;
+    /** The offset per row (lme4's offset(), link scale), when the model was fitted with one. */
+    offset?: ArrayLike<number>;
   } = {}): Float64Array {
     const p = this.xNames.length;
     if (X.length % Math.max(1, p) !== 0) throw new Error(`predict: X has ${X.length} values, not a multiple of ${p} columns`);
@@ -411,6 +424,13 @@ export class Model {
     }
     const Xs = this.standardise(X);
     const f = E.tidy(() => this.f(E.tensor(Xs, [n, p])).toArray());
+    if (opts.offset) {
+      if (opts.offset.length !== n) throw new Error(`predict: offset has ${opts.offset.length} values for ${n} rows`);
+      for (let i = 0; i < n; i++) {
+        if (!Number.isFinite(opts.offset[i])) throw new Error(`predict: row ${i + 1}: the offset ${opts.offset[i]} is not a finite number`);
+        f[i] += opts.offset[i];
+      }
+    }
     let newScale: Float64Array | null = null;
     if (mode === 'new') {
       if (this.gNet) {

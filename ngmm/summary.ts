@@ -8,6 +8,7 @@ import { prepare, type ModelData, type PreparedData } from './data';
 import { releaseResponse } from './marginal/groups';
 import type { Model } from './model';
 import { logNdtr } from '../kernels/reference/special';
+import { DEFAULT_NODES as SLOPE_NODES } from './marginal/quadrature';
 
 export interface Coefficient {
   name: string;
@@ -78,6 +79,11 @@ export function summaryOf(model: Model, prep: PreparedData | null): Summary {
     fixef: null,
     converged: model.info.converged,
     message: model.info.message,
+    method: model.exact?.reml ? 'REML' : 'ML',
+    integration: model.exact ? 'exact (profiled Gaussian likelihood, Bates et al. 2015)'
+      : model.q > 1 ? `adaptive Gauss–Hermite, ${SLOPE_NODES[model.q]}^${model.q} nodes`
+      : 'exact to rtol 1e−10 (log-domain ODE)',
+    statistic: model.exact ? 't' : 'z',
   };
   // With random slopes the intercept's SD on the user's scale (x = 0, not x = μ), as printed.
   base.ranefSD = base.ranefCov ? base.ranefCov.sd[0] : model.ranefSD;
@@ -94,11 +100,15 @@ export function summaryOf(model: Model, prep: PreparedData | null): Summary {
   base.AIC = -2 * base.logLik + 2 * df;
   base.BIC = -2 * base.logLik + Math.log(model.nobs) * df;
   const coefs = model.coefficients();
-  const se = prep ? standardErrors(model, prep) : null;
+  const ex = model.exact;
+  const se = ex ? coefs.map((c) => ex.se[ex.names.indexOf(c.name)]) : prep ? standardErrors(model, prep) : null;
+  // lme4 gives Gaussian LMMs t statistics without p-values (their degrees of freedom are not
+  // defined); GLMMs Wald z with normal p-values.
+  const t = ex !== null;
   base.fixef = Object.fromEntries(coefs.map((c, i) => {
     const s = se ? se[i] : NaN;
     const z = c.value / s;
-    return [c.name, { name: c.name, estimate: c.value, se: s, z, p: 2 * Math.exp(logNdtr(-Math.abs(z))) }];
+    return [c.name, { name: c.name, estimate: c.value, se: s, z, p: t ? NaN : 2 * Math.exp(logNdtr(-Math.abs(z))) }];
   }));
   return base;
 }
@@ -123,7 +133,7 @@ function standardErrors(model: Model, prep: PreparedData): number[] {
     set(v);
     return E.tidy(() => {
       // rtol 1e−9: the difference step 1e−4 turns its noise (≈1e−9·|L|) into ~1e−5 relative error of H.
-      const { L } = model.logMarginal(E.tensor(Xs, [prep.response.nobs, prep.p]), prep.response, 1e-9);
+      const { L } = model.logMarginal(E.tensor(Xs, [prep.response.nobs, prep.p]), prep.response, 1e-9, null, 0, prep.offset);
       const gs = E.grad(E.neg(E.sum(L)), params);
       return Float64Array.from(gs.flatMap((g) => Array.from(g.data)));
     });

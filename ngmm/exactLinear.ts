@@ -1,0 +1,90 @@
+// The linear Gaussian model (identity link, no networks) by the exact profiled likelihood of
+// lme4 (./lmm, Bates et al. 2015 §3) instead of the ODE: ML or REML, β and σ profiled out, θ
+// optimised with bounds, so a boundary (singular) fit reaches θ = 0 exactly and the standard
+// errors are lme4's vcov(), σ̂²(R_XᵀR_X)⁻¹ conditional on θ̂. The result is written into the
+// Model's parameters (standardised scale, positive scales through softplus) so that prediction,
+// posteriors, save and load work as for any other model.
+import { fitLmm, type LmmFit } from './lmm/index';
+import type { PreparedData } from './data';
+import type { Model } from './model';
+
+// softplus⁻¹, with a floor: a scale that is exactly 0 (a boundary fit) is stored as 1e−300 of
+// the residual scale, which changes no printed or compared digit (its effect on η is 1e−300).
+const softplusInv = (v: number) => (v > 30 ? v : Math.log(Math.expm1(Math.max(v, 1e-300))));
+
+export interface ExactLinearFit extends LmmFit {
+  /** Names of the coefficients of `beta`, '(Intercept)' first when there is one. */
+  names: string[];
+}
+
+/**
+ * Fits `model` (Gaussian identity, linear, no random-effect network) to the prepared data (rows
+ * sorted by group, X standardised with the model's means and SDs) and sets its parameters.
+ */
+export function fitExactLinear(model: Model, prep: PreparedData, reml: boolean, o: { signal?: AbortSignal; onIteration?: (it: number, deviance: number) => void } = {}): ExactLinearFit {
+  const r = prep.response, n = r.nobs, p = prep.p, o1 = model.spec.intercept ? 1 : 0, P = p + o1;
+  // The design on the user's scale (X un-standardised), so β and its vcov are lme4's directly.
+  const X = new Float64Array(n * P);
+  for (let i = 0; i < n; i++) {
+    if (o1) X[i * P] = 1;
+    for (let j = 0; j < p; j++) X[i * P + o1 + j] = prep.X[i * p + j] * model.sd[j] + model.mean[j];
+  }
+  const q = model.q, slopes = model.slopeIdx;
+  const Z = new Float64Array(n * q);
+  for (let i = 0; i < n; i++) {
+    Z[i * q] = 1;
+    slopes.forEach((j, c) => (Z[i * q + 1 + c] = X[i * P + o1 + j]));
+  }
+  const group = new Int32Array(n);
+  for (let g = 0; g < r.ngroups; g++) group.fill(g, r.offsets[g], r.offsets[g + 1]);
+  const names = [...(o1 ? ['(Intercept)'] : []), ...model.xNames];
+  const fit = fitLmm({
+    X, p: P, xNames: names, y: Float64Array.from(r.y), group, G: r.ngroups, Z, q,
+    weights: prep.weights ?? undefined, offset: prep.offset ?? undefined, reml,
+    signal: o.signal, onIteration: o.onIteration,
+  });
+  // β on the user's scale → the model's standardised parametrisation:
+  // f(x) = b0 + Σ W_j (x_j − μ_j)/s_j = β₀ + Σ β_j x_j  ⇒  W_j = β_j s_j, b0 = β₀ + Σ β_j μ_j.
+  let b0 = o1 ? fit.beta[0] : 0;
+  for (let j = 0; j < p; j++) {
+    const bj = fit.beta[o1 + j];
+    model.W.data[j] = bj * model.sd[j];
+    b0 += bj * model.mean[j];
+  }
+  if (o1) model.b0.data[0] = b0;
+  model.thetaSigma!.data[0] = softplusInv(fit.sigma);
+  if (model.thetaB) model.thetaB.data[0] = softplusInv(Math.sqrt(fit.Sigma[0]));
+  if (model.thetaL) {
+    // Σ on (1, x) → Σ on the standardised z = (1, (x − μ)/s): A⁻¹ Σ A⁻ᵀ with A = slopeMap(),
+    // whose inverse maps an intercept γ₀' = γ₀ + Σ γ_c μ_c, a slope γ_c' = s_c γ_c.
+    const Ainv = Array.from({ length: q }, () => new Array<number>(q).fill(0));
+    Ainv[0][0] = 1;
+    slopes.forEach((j, c) => {
+      Ainv[0][c + 1] = model.mean[j];
+      Ainv[c + 1][c + 1] = model.sd[j];
+    });
+    const S = new Float64Array(q * q);
+    for (let a = 0; a < q; a++) {
+      for (let b = 0; b < q; b++) {
+        let v = 0;
+        for (let k = 0; k < q; k++) for (let l = 0; l < q; l++) v += Ainv[a][k] * fit.Sigma[k * q + l] * Ainv[b][l];
+        S[a * q + b] = v;
+      }
+    }
+    // Cholesky, a zero pivot (a boundary fit) kept at 0 with its column.
+    const L = new Float64Array(q * q);
+    for (let c = 0; c < q; c++) {
+      let d = S[c * q + c];
+      for (let k = 0; k < c; k++) d -= L[c * q + k] ** 2;
+      L[c * q + c] = d > 1e-300 ? Math.sqrt(d) : 0;
+      for (let rr = c + 1; rr < q; rr++) {
+        let v = S[rr * q + c];
+        for (let k = 0; k < c; k++) v -= L[rr * q + k] * L[c * q + k];
+        L[rr * q + c] = L[c * q + c] > 0 ? v / L[c * q + c] : 0;
+      }
+    }
+    let e = 0;
+    for (let rr = 0; rr < q; rr++) for (let c = 0; c <= rr; c++, e++) model.thetaL.data[e] = rr === c ? softplusInv(L[rr * q + c]) : L[rr * q + c];
+  }
+  return { ...fit, names };
+}
