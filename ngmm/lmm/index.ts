@@ -60,7 +60,7 @@ export interface LmmFit {
   singular: boolean;
   converged: boolean;
   iterations: number;
-  /** Profiled-deviance evaluations (each with its gradient). */
+  /** Profiled-deviance evaluations, the final ones included. */
   evaluations: number;
   message: string;
 }
@@ -87,8 +87,6 @@ export function fitLmm(input: LmmInput): LmmFit {
   } else {
     for (let k = 0; k < m; k++) start[k] = idx.diagonal[k] ? 1 : 0;
   }
-  // The deviance is O(n) and so is its θ-gradient; 1e-7 per unit of θ leaves the deviance
-  // within ~1e-14/curvature of its minimum, and is above the gradient's rounding.
   // Errors at the start are the data's (an exact fit, say) and are reported as they are; at a
   // trial point further on they mean θ left the range where the criterion is computable (an
   // overflowing Λ), and the line search treats them as an infinite deviance and steps back.
@@ -101,6 +99,8 @@ export function fitLmm(input: LmmInput): LmmFit {
       throw e;
     }
   };
+  // The deviance is O(n) and so is its θ-gradient; 1e-7 per unit of θ leaves the deviance
+  // within ~1e-14/curvature of its minimum (the optimiser copes when rounding hides that).
   const res = minimise(objective, start, {
     gtol: 1e-7, maxIter: 500, signal: input.signal, onIteration: input.onIteration,
   });
@@ -157,6 +157,6 @@ export function fitLmm(input: LmmInput): LmmFit {
     logLik: -deviance / 2, deviance, df: p + m + 1, reml: dev.reml,
     beta: dev.beta.slice(), vcov, se, sigma: Math.sqrt(s2), theta: theta.slice(), Sigma,
     ranef: dev.ranef(), condSd, singular, converged: res.converged,
-    iterations: res.iterations, evaluations: res.evaluations + 1, message,
+    iterations: res.iterations, evaluations: dev.evaluations, message,
   };
 }

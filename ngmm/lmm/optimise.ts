@@ -7,8 +7,9 @@
 // avoids the false stationary points a bounded method meets on the box's faces: with a
 // diagonal entry at 0 and the entries below it non-zero, the gradient can point out of the box
 // (a Karush–Kuhn–Tucker point) although the mirror image of a better point lies just inside.
-// In the first version of this module, a projected BFGS stopped on such faces for sleepstudy
-// without an intercept and for Exam, 19 deviance units above lme4's optimum.
+// A projected BFGS on the box stops on such faces for sleepstudy without an intercept and for
+// Exam, 19 deviance units above lme4's optimum; lme4's BOBYQA does on some q = 3 data
+// (test/fixtures/lmm/random_q3_lme4_suboptimal_ml.json).
 //
 // BFGS with the inverse-Hessian update and an Armijo backtracking line search (Nocedal &
 // Wright 2006, Algorithm 6.1 and §3.1).

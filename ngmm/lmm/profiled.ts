@@ -80,6 +80,8 @@ export class ProfiledDeviance {
   private readonly tmpQP: Float64Array; private readonly tmpQP2: Float64Array;
   private readonly tmpQQ: Float64Array; private readonly tmpPP: Float64Array;
   private pwrss = NaN; private ldL2 = NaN; private ldRX2 = NaN;
+  /** Calls of evaluate() so far. */
+  evaluations = 0;
 
   constructor(inp: ProfiledInput) {
     const { X, p, y, group, G, Z, q } = inp;
@@ -168,6 +170,7 @@ export class ProfiledDeviance {
    */
   evaluate(theta: ArrayLike<number>, grad?: Float64Array, refine = false): number {
     const { p, q, G } = this;
+    this.evaluations++;
     this.setLambda(theta);
     this.factor();
     for (let g = 0; g < G; g++) this.lambdaT(this.d, g * q, 1, this.rhsU, g * q);

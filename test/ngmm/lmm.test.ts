@@ -362,6 +362,22 @@ describe('numerical care', () => {
   });
 });
 
+describe('starting points', () => {
+  it.each([[1, false], [2, true], [3, false]] as const)('q = %i (REML %s): random starts, signs included, reach the same fit', (q, reml) => {
+    const d = simulated(100 + q, q, reml, { weights: true, offset: true });
+    const ref = fitLmm(d);
+    const rand = mulberry32(q);
+    for (let k = 0; k < 4; k++) {
+      const theta0 = Array.from({ length: (q * (q + 1)) / 2 }, () => 4 * rand() - 2);
+      const f = fitLmm({ ...d, theta0 });
+      expect(f.converged, f.message).toBe(true);
+      expect(Math.abs(f.deviance - ref.deviance)).toBeLessThan(1e-9);
+      // Negative diagonals in the start are folded back: the same θ, not a mirror image.
+      expect(relErr(f.theta, Array.from(ref.theta))).toBeLessThan(1e-5);
+    }
+  });
+});
+
 describe('progress, cancellation and bad input', () => {
   const base = (): LmmInput => simulated(5, 2, false, { weights: true });
 
