@@ -16,6 +16,7 @@ import { logMarginal } from '../../ngmm/marginal/ode';
 import { integrateLogMoments } from '../helpers/gaussKronrod';
 import { logNdtr } from '../../kernels/reference/special';
 import { simd, ts } from '../helpers/backends';
+import { gammaDraw, negbinDraw } from '../helpers/sample';
 
 const HALF_LN_2PI = 0.9189385332046728;
 
@@ -110,6 +111,8 @@ function simulate(fam: Family, n: number, s: number, seed: number): Case {
     const mu = fam.mean(eta, m ? m[j] : 1);
     if (fam.name === 'gaussian') y[j] = mu + phi * rng.normal();
     else if (fam.name === 'poisson') y[j] = rng.poisson(mu);
+    else if (fam.name === 'negbinomial') y[j] = negbinDraw(rng, phi, mu);
+    else if (fam.name === 'gamma') y[j] = gammaDraw(rng, phi, mu);
     else {
       const mj = m ? m[j] : 1;
       let k = 0;
