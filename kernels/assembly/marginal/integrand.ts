@@ -6,7 +6,7 @@
 // Gaussian-identity and Poisson-log run on per-group sufficient statistics (O(1) per ℓ; weighted
 // by the prior weights in the trials slot, as the reference's), their
 // shifted ℓ(t) − m and gradient moments taken about the mode t̂ (`setCentre`), as the reference.
-import { BINOMIAL_LOGIT, GAUSSIAN_IDENTITY, POISSON_LOG, hasDispersion, obsCore, obsDphi, obsHess, obsScore } from './obs';
+import { BINOMIAL_LOGIT, GAUSSIAN_IDENTITY, POISSON_LOG, hasDispersion, obsCore, obsDphi, obsHess, obsScore, obsSup } from './obs';
 import {
   expNegAbs, logitCore, logitNegHess, logitScore, productExponent, productLog, productMantissa, sigmaAbs,
 } from '../logit';
@@ -261,6 +261,13 @@ export function restoreFast(slot: i32): void {
   gSw = load<f64>(p, 64);
   gNpos = load<f64>(p, 72);
   gHalfNss = load<f64>(p, 80);
+}
+
+/** An upper bound of ℓ(t) + t²/2 over t (the reference's supEll). */
+export function supEll(): f64 {
+  let sum: f64 = 0.0;
+  for (let j = 0; j < gN; j++) sum += obsSup(gCode, at(gY, j), trials(j), gPhi);
+  return gCst + sum - HALF_LN_2PI;
 }
 
 /** ℓ(t). */

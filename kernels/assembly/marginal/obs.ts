@@ -190,3 +190,15 @@ export function isConcave(code: i32): bool {
 export function hasDispersion(code: i32): bool {
   return code == GAUSSIAN_IDENTITY || code == GAUSSIAN_LOG || code == NEGBIN_LOG || code == GAMMA_LOG;
 }
+
+/** sup over η of core for the codes whose core is not concave (+∞ for the others): the reference's obsSup. */
+export function obsSup(code: i32, y: f64, m: f64, phi: f64): f64 {
+  if (m == 0) return 0.0;
+  if (code == GAUSSIAN_IDENTITY) return -Math.log(phi);
+  if (code == GAUSSIAN_LOG) {
+    const r: f64 = y > 0 ? 0.0 : y / phi;
+    return -0.5 * r * r * m - Math.log(phi);
+  }
+  if (code == POISSON_SQRT) return (y > 0 ? y * Math.log(y) - y : 0.0) * m;
+  return Infinity;
+}

@@ -199,3 +199,21 @@ export function isConcave(code: number): boolean {
 export function hasDispersion(code: number): boolean {
   return code === GAUSSIAN_IDENTITY || code === GAUSSIAN_LOG || code === NEGBIN_LOG || code === GAMMA_LOG;
 }
+
+/**
+ * sup over η of core, for the codes whose core is not concave in η (+∞ for the others, where
+ * it is not needed): bounds ℓ(t) ≤ C + Σ sup − t²/2 − ½·log 2π, which tells the mode search how
+ * far out in t a maximum could still matter (solve.ts, allModes).
+ *   Gaussian (μ free in ℝ, or μ = e^η > 0 for the log link): −log σ, less ½w·(y/σ)² where y ≤ 0
+ *   cannot be reached by μ > 0; Poisson-sqrt: w·(y·log y − y), at η² = y.
+ */
+export function obsSup(code: number, y: number, m: number, phi: number): number {
+  if (m === 0) return 0;
+  if (code === GAUSSIAN_IDENTITY) return -Math.log(phi);
+  if (code === GAUSSIAN_LOG) {
+    const r = y > 0 ? 0 : y / phi;
+    return -0.5 * r * r * m - Math.log(phi);
+  }
+  if (code === POISSON_SQRT) return (y > 0 ? y * Math.log(y) - y : 0) * m;
+  return Infinity;
+}
