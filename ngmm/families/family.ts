@@ -4,9 +4,9 @@
 // (mean, variance, deviance). The η-dependent formulas live once, in the marginal kernels'
 // per-observation code (kernels/reference/marginal/obs.ts, mirrored in WASM), selected by
 // `code`; a family adds its constant c(y), summaries and validation.
-import { isConcave, obsCore, obsDphi, obsHess, obsScore } from '../../kernels/reference/marginal/obs';
+import { hasDispersion, isConcave, obsCore, obsDphi, obsHess, obsScore } from '../../kernels/reference/marginal/obs';
 
-export type FamilyName = 'gaussian' | 'bernoulli' | 'binomial' | 'poisson';
+export type FamilyName = 'gaussian' | 'bernoulli' | 'binomial' | 'poisson' | 'negbinomial' | 'gamma';
 export type LinkName = 'identity' | 'log' | 'logit' | 'probit' | 'cloglog' | 'sqrt';
 
 
@@ -21,7 +21,10 @@ export interface Family {
   readonly link: LinkName;
   /** Kernel selector (kernels/reference/marginal/obs.ts); Bernoulli runs as Binomial, m = 1. */
   readonly code: number;
-  /** True when the family has a learned dispersion: the Gaussian residual SD σ. */
+  /**
+   * True when the family has a learned dispersion ϕ > 0: the Gaussian residual SD σ, the
+   * negative binomial's θ (glmmTMB's nbinom2 size), the Gamma's shape α.
+   */
   readonly hasDispersion: boolean;
   /**
    * True when log p(y | η) is concave in η for every y: then the group log-integrand, which adds
@@ -29,22 +32,29 @@ export interface Family {
    * scans for further modes.
    */
   readonly concave: boolean;
-  /** log p(y | η, ϕ) in full, including the constant c(y). `m` is the number of trials (binomial). */
+  /**
+   * log p(y | η, ϕ) in full, including the constant c(y, m). `m` is the number of trials
+   * (binomial) or the observation's prior weight (every other family; 1 = unweighted): the
+   * log-density counted m times, or for the Gaussian y ~ N(μ, σ²/m) (docs/families.md).
+   */
   logLik(y: number, eta: number, phi: number, m: number): number;
-  /** c(y): the part of logLik that depends on neither η nor ϕ (precomputed once per dataset). */
+  /** c(y, m): the part of logLik that depends on neither η nor ϕ (precomputed once per dataset). */
   constant(y: number, m: number): number;
   /** ∂ log p / ∂η. */
   score(y: number, eta: number, phi: number, m: number): number;
   /** ∂² log p / ∂η². */
   hess(y: number, eta: number, phi: number, m: number): number;
-  /** ∂ log p / ∂ϕ (ϕ = σ for the Gaussian; 0 where there is no dispersion). */
+  /** ∂ log p / ∂ϕ (ϕ = σ, θ or α; 0 where there is no dispersion). */
   dPhi(y: number, eta: number, phi: number, m: number): number;
-  /** E[y | η] (for binomial: of the count, m·p). */
+  /** E[y | η] (for binomial: of the count, m·p; a prior weight does not change the mean). */
   mean(eta: number, m: number): number;
-  /** Var[y | η] from the mean. */
+  /** Var[y | η] from the mean (divided by the prior weight m where m is one). */
   variance(mu: number, phi: number, m: number): number;
-  /** Unit deviance 2[log p(y | μ = y) − log p(y | μ)], dispersion-free. */
-  deviance(y: number, mu: number, m: number): number;
+  /**
+   * Deviance 2[log p(y | μ = y) − log p(y | μ)] without the dispersion scale (× the prior
+   * weight m where m is one). The negative binomial's depends on θ, passed as ϕ.
+   */
+  deviance(y: number, mu: number, m: number, phi?: number): number;
   /** The first observation outside the family's support, or null. */
   validate(y: ArrayLike<number>, m?: ArrayLike<number>): BadValue | null;
 }
@@ -63,7 +73,7 @@ export function fromCode(code: number, x: Extras): Family {
   return {
     ...x,
     code,
-    hasDispersion: x.name === 'gaussian',
+    hasDispersion: hasDispersion(code),
     concave: isConcave(code),
     logLik: (y, eta, phi, m) => obsCore(code, y, m, eta, phi) + x.constant(y, m),
     score: (y, eta, phi, m) => obsScore(code, y, m, eta, phi),

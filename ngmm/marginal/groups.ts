@@ -7,13 +7,17 @@ export interface GroupedResponse {
   readonly family: Family;
   /** Observations sorted by group. */
   readonly y: Float64Array;
-  /** Binomial trials per observation (null: one trial each). */
+  /**
+   * m per observation (kernels/reference/marginal/obs.ts): the binomial trials, or every other
+   * family's prior weights (a Bernoulli row of weight w is y·w successes in w trials, so `y`
+   * then holds y·w); null: m = 1 everywhere. (Named for the binomial case it began with.)
+   */
   readonly trials: Float64Array | null;
   /** Group i holds observations offsets[i] .. offsets[i+1]−1. */
   readonly offsets: Int32Array;
   /** Group index of each (sorted) observation. */
   readonly groupOf: Int32Array;
-  /** Σ_j c(y_j) per group. */
+  /** Σ_j c(y_j, m_j) per group. */
   readonly cst: Float64Array;
   readonly nobs: number;
   readonly ngroups: number;
@@ -30,9 +34,12 @@ export interface Uploaded {
 
 /**
  * Groups observations that are already sorted by group: `sizes[i]` observations per group.
- * Validates the response against the family and rejects empty groups, naming the observation.
+ * `m`: the binomial family's trials (required there), or any other family's prior weights
+ * (lme4's `weights`: finite, ≥ 0; default 1). Validates the response against the family and
+ * rejects empty groups, naming the observation.
  */
-export function groupResponse(family: Family, y: ArrayLike<number>, sizes: ArrayLike<number>, trials?: ArrayLike<number>): GroupedResponse {
+export function groupResponse(family: Family, y: ArrayLike<number>, sizes: ArrayLike<number>, m?: ArrayLike<number>): GroupedResponse {
+  const trials = m;
   const G = sizes.length;
   const offsets = new Int32Array(G + 1);
   for (let i = 0; i < G; i++) {
@@ -42,12 +49,29 @@ export function groupResponse(family: Family, y: ArrayLike<number>, sizes: Array
   }
   const nobs = offsets[G];
   if (y.length !== nobs) throw new Error(`response has ${y.length} values but the groups hold ${nobs}`);
-  if (trials && trials.length !== nobs) throw new Error(`trials has ${trials.length} values for ${nobs} observations`);
-  if (family.name === 'binomial' && !trials) throw new Error('binomial family needs the number of trials per observation');
+  const binomial = family.name === 'binomial';
+  if (trials && trials.length !== nobs) {
+    throw new Error(`${binomial ? 'trials' : 'weights'} has ${trials.length} values for ${nobs} observations`);
+  }
+  if (binomial && !trials) throw new Error('binomial family needs the number of trials per observation');
   const bad = family.validate(y, trials);
   if (bad) throw new Error(`observation ${bad.index}: ${bad.message}`);
   const yy = Float64Array.from(y);
-  const tt = family.name === 'binomial' && trials ? Float64Array.from(trials) : null;
+  let tt: Float64Array | null = null;
+  if (binomial) tt = Float64Array.from(trials!);
+  else if (trials) {
+    let ones = true;
+    for (let j = 0; j < nobs; j++) {
+      const w = trials[j];
+      if (!(w >= 0 && Number.isFinite(w))) throw new Error(`observation ${j}: weight must be a finite number ≥ 0, got ${w}`);
+      if (w !== 1) ones = false;
+    }
+    // All ones is no weighting: keep the unweighted kernels' fast paths (the Bernoulli exp base).
+    if (!ones) {
+      tt = Float64Array.from(trials);
+      if (family.name === 'bernoulli') for (let j = 0; j < nobs; j++) yy[j] *= tt[j];
+    }
+  }
   const groupOf = new Int32Array(nobs);
   const cst = new Float64Array(G);
   for (let i = 0; i < G; i++) {

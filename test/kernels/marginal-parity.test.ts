@@ -179,7 +179,7 @@ const groupArb = fc.record({
   cst: fc.double({ min: -3, max: 3, noNaN: true }),
 });
 const caseArb: fc.Arbitrary<Params> = fc.record({
-  code: fc.integer({ min: 0, max: 6 }),
+  code: fc.integer({ min: 0, max: 8 }),
   grad: fc.integer({ min: 0, max: 3 }),
   rtol: fc.constantFrom(1e-8, 1e-10),
   prior: fc.integer({ min: 0, max: 9 }).map((v) => v === 0), // 1 in 10: centre 1, c0 = −40
@@ -200,7 +200,9 @@ interface Params {
 
 function build({ code, grad, rtol, prior, useTrials, phi, groups }: Params): Case {
   const binomial = code >= 2 && code <= 4;
-  const withTrials = binomial && useTrials;
+  // The m slot: trials for the binomial codes, prior weights (0 … 4, zeros included) for the others.
+  const withTrials = useTrials;
+  const dispersion = code <= 1 || code === 7 || code === 8;
   const G = groups.length;
   const n = groups.reduce((a, g) => a + g.obs.length, 0);
   const offs = new Int32Array(G + 1);
@@ -214,7 +216,9 @@ function build({ code, grad, rtol, prior, useTrials, phi, groups }: Params): Cas
       else if (binomial) {
         m[j] = withTrials ? trials : 1;
         y[j] = Math.min(m[j], Math.floor(uy * (m[j] + 1)));
-      } else y[j] = Math.floor(uy * 8);
+      } else if (code === 8) y[j] = 0.05 + 4 * uy; // Gamma: y > 0
+      else y[j] = Math.floor(uy * 8);
+      if (!binomial) m[j] = trials - 1;
       j++;
     }
   });
@@ -223,7 +227,7 @@ function build({ code, grad, rtol, prior, useTrials, phi, groups }: Params): Cas
   opts.set([rtol, rtol * 1e-2, 8, prior ? -40 : NaN, 20000, grad, prior ? 1 : 0]);
   return {
     code, G, offs, y, trials: withTrials ? m : null, f,
-    s: Float64Array.from(groups, (g) => g.s), phi: code <= 1 ? phi : 1, cst: Float64Array.from(groups, (g) => g.cst), opts,
+    s: Float64Array.from(groups, (g) => g.s), phi: dispersion ? phi : 1, cst: Float64Array.from(groups, (g) => g.cst), opts,
   };
 }
 

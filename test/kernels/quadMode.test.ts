@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { all } from '../helpers/backends';
 import { obsCore, obsHess, obsScore } from '../../kernels/reference/marginal/obs';
 
-const CONCAVE = [0, 2, 3, 4, 5];
+const CONCAVE = [0, 2, 3, 4, 5, 7, 8];
 
 // Solves the q×q symmetric positive definite system A x = v by Cholesky (q ≤ 3); null if not PD.
 function solveSpd(A: number[], v: number[], q: number): number[] | null {
@@ -57,7 +57,8 @@ describe('quad_mode_f64', () => {
           const m = Float64Array.from({ length: n }, () => (trials ? 1 + Math.floor(5 * u()) : 1));
           const f = Float64Array.from({ length: n }, () => spread * (2 * u() - 1));
           const g = Float64Array.from({ length: n * q }, () => spread * (2 * u() - 1));
-          const y = Float64Array.from(m, (mj) => (code === 0 ? 4 * u() - 2 : trials ? Math.floor(u() * (mj + 1)) : Math.floor(6 * u())));
+          const y = Float64Array.from(m, (mj) =>
+            (code === 0 ? 4 * u() - 2 : trials ? Math.floor(u() * (mj + 1)) : code === 8 ? 0.1 + 4 * u() : Math.floor(6 * u())));
           const phi = 0.7;
           for (const b of all) {
             const h = b.heap;

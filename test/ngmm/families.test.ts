@@ -1,9 +1,12 @@
-// Every family/link: the log-likelihood is a normalised distribution whose mean is `mean`;
-// score, curvature and dispersion derivative match central finite differences of logLik;
-// deviance vanishes at μ = y; validation names the first bad value.
+// Every family/link: the log-likelihood is a normalised distribution whose mean is `mean` and
+// (negative binomial, Gamma) whose variance is `variance`; score, curvature and dispersion
+// derivative match central finite differences of logLik, with trials or prior weights in m;
+// deviance vanishes at μ = y; validation names the first bad value; the lookup is safe for
+// any string.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { allFamilies, family, type Family } from '../../ngmm/families/index';
+import { allFamilies, family, type Family, type FamilyName, type LinkName } from '../../ngmm/families/index';
+import { integrateLog } from '../helpers/gaussKronrod';
 
 const all = allFamilies();
 
@@ -13,6 +16,7 @@ function sample(f: Family, eta: number, m: number, u: number): number {
   if (f.name === 'gaussian') return f.mean(eta, m) + 2 * (u - 0.5);
   if (f.name === 'bernoulli') return u < 0.5 ? 0 : 1;
   if (f.name === 'binomial') return Math.floor(u * (m + 1));
+  if (f.name === 'gamma') return f.mean(eta, m) * (0.05 + 3 * u);
   return Math.floor(u * 20);
 }
 
@@ -36,7 +40,8 @@ describe.each(all)('%s', (_name, f) => {
         fc.double({ min: 0.3, max: 3, noNaN: true }),
         fc.integer({ min: 1, max: 12 }),
         (eta, u, phi, m0) => {
-          const m = f.name === 'binomial' ? m0 : 1;
+          // Trials for the binomial, a prior weight (0.25 … 3) for every other family but Bernoulli.
+          const m = f.name === 'binomial' ? m0 : f.name === 'bernoulli' ? 1 : m0 / 4;
           const y = sample(f, eta, m, u);
           // Finite differences of smooth O(1) functions with a Richardson step: error ~1e−10.
           expect(close(f.score(y, eta, phi, m), derivative((e) => f.logLik(y, e, phi, m), eta), 1e-7)).toBe(true);
@@ -53,7 +58,14 @@ describe.each(all)('%s', (_name, f) => {
       const m = f.name === 'binomial' ? 7 : 1;
       const phi = 0.8;
       let total = 0, first = 0;
-      if (f.name === 'gaussian') {
+      if (f.name === 'gamma') {
+        // Over log y (Gauss–Kronrod to 1e−13): ∫p(y)dy = ∫p(eᵘ)eᵘdu, and the first two moments.
+        const lp = (u: number) => (Math.abs(u) < 700 ? f.logLik(Math.exp(u), eta, phi, m) + u : -Infinity);
+        total = Math.exp(integrateLog(lp, -Infinity, Infinity).logValue);
+        first = Math.exp(integrateLog((u) => lp(u) + u, -Infinity, Infinity).logValue);
+        const second = Math.exp(integrateLog((u) => lp(u) + 2 * u, -Infinity, Infinity).logValue);
+        expect(second - first * first).toBeCloseTo(f.variance(f.mean(eta, m), phi, m), 8);
+      } else if (f.name === 'gaussian') {
         // Trapezoid on a wide fine grid: exact to ~1e−12 for a Gaussian density.
         const mu = f.mean(eta, m), h = 1e-3;
         for (let y = mu - 12 * phi; y <= mu + 12 * phi; y += h) {
@@ -62,28 +74,34 @@ describe.each(all)('%s', (_name, f) => {
           first += y * p * h;
         }
       } else {
-        const top = f.name === 'poisson' ? 200 : m;
+        // Tails: Poisson's beyond 200 and NB's (ratio μ/(μ + θ) ≤ 0.94 here) beyond 3000 are < 1e−16.
+        const top = f.name === 'poisson' ? 200 : f.name === 'negbinomial' ? 3000 : m;
+        let second = 0;
         for (let y = 0; y <= top; y++) {
           const p = Math.exp(f.logLik(y, eta, phi, m));
           total += p;
           first += y * p;
+          second += y * y * p;
         }
+        if (f.name === 'negbinomial') expect(second - first * first).toBeCloseTo(f.variance(f.mean(eta, m), phi, m), 7);
       }
       expect(total).toBeCloseTo(1, 10);
       expect(first).toBeCloseTo(f.mean(eta, m), 9);
       const mu = f.mean(eta, m);
-      const y = f.name === 'gaussian' ? mu : Math.round(Math.min(mu, m * (f.name === 'poisson' ? 1e9 : 1)));
-      expect(f.deviance(y, y === 0 && f.name !== 'gaussian' ? 1e-300 : y, m)).toBeCloseTo(0, 12);
+      const y = f.name === 'gaussian' || f.name === 'gamma' ? mu : Math.round(Math.min(mu, m * (f.name === 'binomial' || f.name === 'bernoulli' ? 1 : 1e9)));
+      expect(f.deviance(y, y === 0 && f.name !== 'gaussian' ? 1e-300 : y, m, phi)).toBeCloseTo(0, 12);
+      if (f.name !== 'binomial' && f.name !== 'bernoulli') expect(f.deviance(y, mu * 1.3 + 0.1, m, phi)).toBeGreaterThan(0);
     }
   });
 
   it('rejects values outside the support with the index and value', () => {
-    const bad = f.name === 'gaussian' ? [1, NaN] : f.name === 'bernoulli' ? [0, 0.5] : f.name === 'binomial' ? [1, 8] : [2, -1];
+    const bad = f.name === 'gaussian' ? [1, NaN] : f.name === 'bernoulli' ? [0, 0.5] : f.name === 'binomial' ? [1, 8] :
+      f.name === 'gamma' ? [2, 0] : f.name === 'negbinomial' ? [2, 1.5] : [2, -1];
     const trials = [7, 7];
     const r = f.validate(bad, trials);
     expect(r?.index).toBe(1);
     expect(r?.message).toMatch(String(bad[1]));
-    expect(f.validate([1, 0], trials)).toBeNull();
+    expect(f.validate(f.name === 'gamma' ? [1, 0.2] : [1, 0], trials)).toBeNull();
   });
 });
 
@@ -92,10 +110,11 @@ describe('numerically hard corners', () => {
     for (const [, f] of all) {
       if (f.name === 'gaussian') continue;
       for (const eta of f.link === 'sqrt' ? [1e-3, 30] : [-30, -300, 30, 300]) {
-        for (const y of f.name === 'poisson' ? [0, 5] : [0, 1]) {
-          const v = [f.logLik(y, eta, 1, 1), f.score(y, eta, 1, 1), f.hess(y, eta, 1, 1)];
+        for (const y of f.name === 'poisson' || f.name === 'negbinomial' ? [0, 5] : f.name === 'gamma' ? [0.5, 3] : [0, 1]) {
+          const v = [f.logLik(y, eta, 1, 1), f.score(y, eta, 1, 1), f.hess(y, eta, 1, 1), f.dPhi(y, eta, 1, 1)];
           for (const x of v) expect(Number.isNaN(x)).toBe(false);
-          expect(f.logLik(y, eta, 1, 1)).toBeLessThanOrEqual(1e-300);
+          // A probability (the Gamma's is a density, which may exceed 1).
+          if (f.name !== 'gamma') expect(f.logLik(y, eta, 1, 1)).toBeLessThanOrEqual(1e-300);
         }
       }
     }
@@ -107,6 +126,20 @@ describe('numerically hard corners', () => {
 
   it('unknown families and links are named in the error', () => {
     expect(() => family('poisson', 'logit')).toThrow(/poisson' has no 'logit' link \(have: log, sqrt\)/);
-    expect(() => family('gamma' as never)).toThrow(/unknown family 'gamma'/);
+    expect(() => family('gamma', 'identity')).toThrow(/gamma' has no 'identity' link \(have: log\)/);
+  });
+
+  it('any string is safe as a family or link name: Object.prototype names are unknown, R spellings are aliases', () => {
+    const have = 'have: gaussian, bernoulli, binomial, poisson, negbinomial, gamma';
+    for (const name of ['toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf', '']) {
+      expect(() => family(name as FamilyName)).toThrow(new Error(`unknown family '${name}' (${have})`));
+    }
+    for (const link of ['toString', 'constructor', '__proto__']) {
+      expect(() => family('poisson', link as LinkName)).toThrow(new Error(`family 'poisson' has no '${link}' link (have: log, sqrt)`));
+    }
+    expect(family('nbinom2' as FamilyName)).toBe(family('negbinomial'));
+    expect(family('Gamma' as FamilyName, 'log')).toBe(family('gamma'));
+    expect(family('negbinomial').hasDispersion && family('gamma').hasDispersion && family('gaussian').hasDispersion).toBe(true);
+    expect(family('poisson').hasDispersion || family('binomial').hasDispersion).toBe(false);
   });
 });

@@ -16,8 +16,11 @@ import { logMarginal } from '../../ngmm/marginal/ode';
 import { integrateLogMoments } from '../helpers/gaussKronrod';
 import { logNdtr } from '../../kernels/reference/special';
 import { simd, ts } from '../helpers/backends';
+import { gammaDraw, negbinDraw } from '../helpers/sample';
 
 const HALF_LN_2PI = 0.9189385332046728;
+/** The ODE's mode search grid covers t ∈ [−12, 12] (kernels/reference/marginal/solve.ts). */
+const GRID_HALF = 12;
 
 interface Case {
   fam: Family;
@@ -110,6 +113,8 @@ function simulate(fam: Family, n: number, s: number, seed: number): Case {
     const mu = fam.mean(eta, m ? m[j] : 1);
     if (fam.name === 'gaussian') y[j] = mu + phi * rng.normal();
     else if (fam.name === 'poisson') y[j] = rng.poisson(mu);
+    else if (fam.name === 'negbinomial') y[j] = negbinDraw(rng, phi, mu);
+    else if (fam.name === 'gamma') y[j] = gammaDraw(rng, phi, mu);
     else {
       const mj = m ? m[j] : 1;
       let k = 0;
@@ -165,6 +170,38 @@ describe.each([simd, ts])('closed forms and hard cases on $name', (backend) => {
       let exact = 0;
       for (let j = 0; j < 3; j++) exact += bern.logLik(c0.y[j], c0.f[j], 1, 1);
       expect(Math.abs(ode(c0, 1e-10).L - exact)).toBeLessThanOrEqual(1e-9);
+    });
+  });
+
+  it('Gaussian-log on raw data (y 100–1000, f = 0 as a fit starts): modes beyond the grid are found (they hit the step cap)', () => {
+    // y ≈ 500 needs η ≈ 6.2: t ≈ 62 at s = 0.1, 124 at s = 0.05, past the [−12, 12] grid; with
+    // ϕ = 50 the prior wins and the mode is near 0. Values against Gauss–Kronrod (ℓ up to 6·10⁴
+    // in size: 1e−9 relative to max(1, |L|)), in a few hundred steps.
+    E.withBackend(backend, () => {
+      const rng = new E.Rng(1);
+      const fam = family('gaussian', 'log');
+      let beyond = 0;
+      for (const n of [1, 5]) {
+        for (const [s, phi] of [[0.1, 1], [0.1, 50], [0.5, 1], [0.5, 50], [0.05, 5]]) {
+          const y = Float64Array.from({ length: n }, () => 100 + 900 * rng.uniform());
+          const logf = (t: number) => {
+            let a = -0.5 * t * t - HALF_LN_2PI;
+            for (let j = 0; j < n; j++) a += -0.5 * ((y[j] - Math.exp(s * t)) / phi) ** 2 - Math.log(phi) - HALF_LN_2PI;
+            return a;
+          };
+          const want = integrateLogMoments(logf, -Infinity, Infinity, [], { tol: 1e-13 }).logZ;
+          const data = groupResponse(fam, y, [n]);
+          const got = E.tidy(() => {
+            const { L, stats } = logMarginal(E.tensor(new Float64Array(n)), E.tensor([s]), E.tensor([phi], []), data, { rtol: 1e-10 });
+            return { L: L.item(), steps: stats.steps[0] + stats.rejected[0], mode: stats.mode[0] };
+          });
+          const tag = `n=${n} s=${s} ϕ=${phi}`;
+          expect(Math.abs(got.L - want), tag).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(want)));
+          expect(got.steps, tag).toBeLessThan(500);
+          if (got.mode > GRID_HALF) beyond++;
+        }
+      }
+      expect(beyond, 'cases whose mode lies beyond the grid (measured: 5 of 10)').toBeGreaterThanOrEqual(4);
     });
   });
 

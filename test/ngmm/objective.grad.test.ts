@@ -22,7 +22,7 @@ function forward(ps: E.Tensor[], x: E.Tensor, act: 'tanh' | 'softplus'): E.Tenso
 }
 
 describe('NGMM objective gradients through both networks', () => {
-  it.each([['bernoulli', 'logit'], ['poisson', 'log'], ['gaussian', 'identity']] as const)('%s/%s', (fname, link) => {
+  it.each([['bernoulli', 'logit'], ['poisson', 'log'], ['gaussian', 'identity'], ['negbinomial', 'log'], ['gamma', 'log']] as const)('%s/%s', (fname, link) => {
     E.withBackend(ts, () => {
       fc.assert(
         fc.property(fc.integer({ min: 0, max: 1e5 }), (seed) => {
@@ -31,7 +31,8 @@ describe('NGMM objective gradients through both networks', () => {
           const G = sizes.length, n = 14, p = 3, d = 2;
           const fam = family(fname, link);
           const y = Float64Array.from({ length: n }, () =>
-            fname === 'gaussian' ? rng.normal() : fname === 'poisson' ? rng.int(4) : rng.int(2));
+            fname === 'gaussian' ? rng.normal() : fname === 'poisson' ? rng.int(4) : fname === 'negbinomial' ? rng.int(7) :
+              fname === 'gamma' ? 0.2 + 3 * rng.uniform() : rng.int(2));
           const data = groupResponse(fam, y, sizes);
           const xv = Float64Array.from({ length: n * p }, () => rng.normal());
           const zv = Float64Array.from({ length: G * d }, () => rng.normal());

@@ -3,9 +3,10 @@
 // instance becomes module state (globals) set by `setGroup` (a stub runtime cannot allocate);
 // per-observation arrays are byte pointers into the caller's memory.
 //   ℓ(t) = C + Σ_j core(y_j, f_j + s·t, ϕ) − t²/2 − ½ log 2π
-// Gaussian-identity and Poisson-log run on per-group sufficient statistics (O(1) per ℓ), their
+// Gaussian-identity and Poisson-log run on per-group sufficient statistics (O(1) per ℓ; weighted
+// by the prior weights in the trials slot, as the reference's), their
 // shifted ℓ(t) − m and gradient moments taken about the mode t̂ (`setCentre`), as the reference.
-import { BINOMIAL_LOGIT, GAUSSIAN_IDENTITY, POISSON_LOG, obsCore, obsDphi, obsHess, obsScore } from './obs';
+import { BINOMIAL_LOGIT, GAUSSIAN_IDENTITY, POISSON_LOG, hasDispersion, obsCore, obsDphi, obsHess, obsScore, obsSup } from './obs';
 import {
   expNegAbs, logitCore, logitNegHess, logitScore, productExponent, productLog, productMantissa, sigmaAbs,
 } from '../logit';
@@ -18,16 +19,17 @@ const HALF_LN_2PI: f64 = 0.9189385332046728;
 export let gCode: i32 = 0;
 let gFast: bool = false;
 let gN: i32 = 0;
-let gNf: f64 = 0; // n as f64 (exact)
+let gSw: f64 = 0; // Gaussian Σw (= n without weights)
+let gNpos: f64 = 0; // Gaussian #{w > 0}
 let gY: usize = 0;
-let gTrials: usize = 0; // 0: all trials = 1
+let gTrials: usize = 0; // trials (binomial) or prior weights (others); 0: all 1
 let gF: usize = 0;
 let gGf: usize = 0; // this group's slice of ∂L/∂f (written only when a gradient is asked)
 let gParked: bool = false; // it holds e^{f_j} (Poisson-log) until `finish`
 export let gS: f64 = 0;
 export let gPhi: f64 = 0;
 let gCst: f64 = 0;
-let gHalfNss: f64 = 0; // Gaussian ½·n·s·s, ℓ's curvature term
+let gHalfNss: f64 = 0; // Gaussian ½·Σw·s·s, ℓ's curvature term
 // Sufficient statistics (fast path).
 let s1: f64 = 0; // Gaussian Σr; Poisson Σy
 let s2: f64 = 0; // Gaussian Σr²; Poisson Σy·f
@@ -161,7 +163,6 @@ export function setGroup(
   for (let i = 0; i < 6; i++) store<i32>(STAGE_SLOT + (<usize>i << 2), i);
   gFast = code == GAUSSIAN_IDENTITY || code == POISSON_LOG;
   gN = n;
-  gNf = <f64>n;
   gY = y;
   gTrials = trialsPtr;
   gF = f;
@@ -169,7 +170,6 @@ export function setGroup(
   gS = s;
   gPhi = phi;
   gCst = cst;
-  gHalfNss = 0.5 * gNf * s * s;
   s1 = 0;
   s2 = 0;
   se = 0;
@@ -186,23 +186,29 @@ export function setGroup(
   mte = 0;
   gEvals = 0;
   gGradEvals = 0;
+  gSw = 0;
+  gNpos = 0;
+  gHalfNss = 0;
   if (!sums) return; // restoreFast follows (the two-group integrator closing a group)
   if (code == GAUSSIAN_IDENTITY) {
     for (let j = 0; j < n; j++) {
-      const r = at(y, j) - at(f, j);
-      s1 += r;
-      s2 += r * r;
+      const r = at(y, j) - at(f, j), w = trials(j);
+      s1 += r * w;
+      s2 += r * r * w;
+      gSw += w;
+      if (w > 0) gNpos += 1.0;
     }
+    gHalfNss = 0.5 * gSw * s * s;
   } else if (code == POISSON_LOG) {
     // With a gradient, e^{f_j} is also kept in ∂L/∂f's slice, which `finish` overwrites with
     // y_j·E[1] − e^{f_j}·(…): one exp per observation there, not two.
     const ef = zeroGf ? gf : 0;
     gParked = zeroGf;
     for (let j = 0; j < n; j++) {
-      const e = Math.exp(at(f, j));
-      s1 += at(y, j);
-      s2 += at(y, j) * at(f, j);
-      se += e;
+      const e = Math.exp(at(f, j)), w = trials(j);
+      s1 += at(y, j) * w;
+      s2 += at(y, j) * at(f, j) * w;
+      se += e * w;
       if (ef != 0) store<f64>(ef + (<usize>j << 3), e);
     }
     return;
@@ -223,7 +229,7 @@ export function clearParkedGradient(): void {
 // The fast paths' per-group state after setCentre (and whether e^{f_j} is parked), saved per lane by the two-group integrator
 // (lanes.ts), so that closing a group restores it instead of recomputing it: O(n), and an exp
 // per observation for Poisson.
-const FAST_FIELDS: i32 = 8;
+const FAST_FIELDS: i32 = 11;
 const SAVED = memory.data((2 * FAST_FIELDS) << 3, 16);
 
 export function saveFast(slot: i32): void {
@@ -236,6 +242,9 @@ export function saveFast(slot: i32): void {
   store<f64>(p, rho1, 40);
   store<f64>(p, efHat, 48);
   store<f64>(p, gParked ? 1.0 : 0.0, 56);
+  store<f64>(p, gSw, 64);
+  store<f64>(p, gNpos, 72);
+  store<f64>(p, gHalfNss, 80);
 }
 
 /** After setGroup(…, sums = false): the state saveFast(slot) saved, as setCentre left it. */
@@ -249,6 +258,16 @@ export function restoreFast(slot: i32): void {
   rho1 = load<f64>(p, 40);
   efHat = load<f64>(p, 48);
   gParked = load<f64>(p, 56) != 0;
+  gSw = load<f64>(p, 64);
+  gNpos = load<f64>(p, 72);
+  gHalfNss = load<f64>(p, 80);
+}
+
+/** An upper bound of ℓ(t) + t²/2 over t (the reference's supEll). */
+export function supEll(): f64 {
+  let sum: f64 = 0.0;
+  for (let j = 0; j < gN; j++) sum += obsSup(gCode, at(gY, j), trials(j), gPhi);
+  return gCst + sum - HALF_LN_2PI;
 }
 
 /** ℓ(t). */
@@ -258,7 +277,7 @@ export function ell(t: f64): f64 {
   let sum: f64;
   if (code == GAUSSIAN_IDENTITY) {
     const st = s * t;
-    sum = -0.5 * (s2 - 2.0 * st * s1 + gNf * st * st) / (phi * phi) - gNf * Math.log(phi);
+    sum = -0.5 * (s2 - 2.0 * st * s1 + gSw * st * st) / (phi * phi) - gNpos * Math.log(phi);
   } else if (code == POISSON_LOG) {
     sum = s2 + s * t * s1 - Math.exp(s * t) * se;
   } else if (ASC_FEATURE_SIMD && code == BINOMIAL_LOGIT) {
@@ -278,7 +297,7 @@ export function setCentre(tc: f64): void {
   const s = gS, n = gN;
   if (gCode == GAUSSIAN_IDENTITY) {
     let a: f64 = 0.0;
-    for (let j = 0; j < n; j++) a += at(gY, j) - at(gF, j) - s * tc;
+    for (let j = 0; j < n; j++) a += (at(gY, j) - at(gF, j) - s * tc) * trials(j);
     rho1 = a;
   } else if (gCode == POISSON_LOG) {
     efHat = se * Math.exp(s * tc);
@@ -325,8 +344,8 @@ export function slope(t: f64): f64 {
   const code = gCode, s = gS, phi = gPhi;
   let d1: f64, d2: f64;
   if (code == GAUSSIAN_IDENTITY) {
-    d1 = (s * (s1 - gNf * s * t)) / (phi * phi);
-    d2 = -(gNf * s * s) / (phi * phi);
+    d1 = (s * (s1 - gSw * s * t)) / (phi * phi);
+    d2 = -(gSw * s * s) / (phi * phi);
   } else if (code == POISSON_LOG) {
     const e = Math.exp(s * t) * se;
     d1 = s * (s1 - e);
@@ -379,7 +398,7 @@ export function accumulate(t: f64, w: f64): void {
     const p = gGf + (<usize>j << 3);
     store<f64>(p, load<f64>(p) + w * r);
     sr += r;
-    if (code <= 1) sp += obsDphi(code, at(gY, j), trials(j), eta, phi);
+    if (hasDispersion(code)) sp += obsDphi(code, at(gY, j), trials(j), eta, phi);
   }
   gGs += w * t * sr;
   gGphi += w * sp;
@@ -391,25 +410,26 @@ export function accumulate(t: f64, w: f64): void {
  */
 export function finish(Z: f64): void {
   gParked = false;
-  const code = gCode, s = gS, phi = gPhi, n = gN, nf = gNf;
+  const code = gCode, s = gS, phi = gPhi, n = gN;
   const tc = gCentre;
   const e0 = m0 / Z, ed = mt / Z;
   if (code == GAUSSIAN_IDENTITY) {
     const edd = mtt / Z, p2 = phi * phi;
     let sr: f64 = 0.0, srr: f64 = 0.0;
+    const sw = gSw;
     for (let j = 0; j < n; j++) {
-      const rho = at(gY, j) - at(gF, j) - s * tc;
-      store<f64>(gGf + (<usize>j << 3), (rho * e0 - s * ed) / p2);
-      sr += rho;
-      srr += rho * rho;
+      const rho = at(gY, j) - at(gF, j) - s * tc, w = trials(j);
+      store<f64>(gGf + (<usize>j << 3), ((rho * e0 - s * ed) / p2) * w);
+      sr += rho * w;
+      srr += rho * rho * w;
     }
-    gGs = (tc * sr * e0 + sr * ed - nf * s * tc * ed - nf * s * edd) / p2;
-    gGphi = (-nf * e0) / phi + (srr * e0 - 2.0 * s * sr * ed + nf * s * s * edd) / (p2 * phi);
+    gGs = (tc * sr * e0 + sr * ed - sw * s * tc * ed - sw * s * edd) / p2;
+    gGphi = (-gNpos * e0) / phi + (srr * e0 - 2.0 * s * sr * ed + sw * s * s * edd) / (p2 * phi);
   } else if (code == POISSON_LOG) {
     const es = Math.exp(s * tc), em = me / Z, edm = mte / Z, sef = se * es;
     const d0 = s1 - sef;
     // gf holds e^{f_j} (setGroup).
-    for (let j = 0; j < n; j++) store<f64>(gGf + (<usize>j << 3), at(gY, j) * e0 - at(gGf, j) * es * (e0 + em));
+    for (let j = 0; j < n; j++) store<f64>(gGf + (<usize>j << 3), (at(gY, j) * e0 - at(gGf, j) * es * (e0 + em)) * trials(j));
     gGs = tc * d0 * e0 + d0 * ed - sef * (tc * em + edm);
     gGphi = 0.0;
   } else {

@@ -1,11 +1,10 @@
 // Per-observation log-likelihood pieces in η, by family code: the WASM twin of
 // kernels/reference/marginal/obs.ts, operation for operation (same constants, same branch
 // order, same evaluation order), so the two agree to the rounding of exp/log/log1p/expm1.
-// Change both files together.
+// Change both files together. The reference's header says what m and ϕ are per family.
 //   core  the part of log p(y | η, ϕ) that depends on η or ϕ
-//   score ∂core/∂η, hess ∂²core/∂η², dphi ∂core/∂ϕ (ϕ = σ, Gaussian only)
-// m is the number of trials (binomial; 1 for Bernoulli).
-import { log1pexp, log_ndtr } from '../special';
+//   score ∂core/∂η, hess ∂²core/∂η², dphi ∂core/∂ϕ
+import { digamma, lgamma, log1pexp, logMinusDigamma, log_ndtr, stirlerr } from '../special';
 
 export const GAUSSIAN_IDENTITY: i32 = 0;
 export const GAUSSIAN_LOG: i32 = 1;
@@ -14,6 +13,8 @@ export const BINOMIAL_PROBIT: i32 = 3;
 export const BINOMIAL_CLOGLOG: i32 = 4;
 export const POISSON_LOG: i32 = 5;
 export const POISSON_SQRT: i32 = 6;
+export const NEGBIN_LOG: i32 = 7;
+export const GAMMA_LOG: i32 = 8;
 
 const HALF_LN_2PI: f64 = 0.9189385332046728;
 
@@ -37,15 +38,24 @@ function cloglogCurv(x: f64): f64 {
   return (em - x * Math.exp(x)) / (em * em);
 }
 
+// The sqrt link's log|η| and 1/η at η = 0 are −∞ and ±∞: y·log|η| is −∞ there (μ = 0 cannot
+// produce y > 0), and the score's 2y/η is taken with a sign so Newton and the ODE see a
+// finite slope pointing away from the pole (see docs/families.md, "Poisson, sqrt link").
+function sqrtInv(eta: f64): f64 {
+  return eta == 0 ? Infinity : 1.0 / eta;
+}
+
 export function obsCore(code: i32, y: f64, m: f64, eta: f64, phi: f64): f64 {
   switch (code) {
     case GAUSSIAN_IDENTITY: {
+      if (m == 0) return 0.0;
       const r = (y - eta) / phi;
-      return -0.5 * r * r - Math.log(phi);
+      return -0.5 * r * r * m - Math.log(phi);
     }
     case GAUSSIAN_LOG: {
+      if (m == 0) return 0.0;
       const r = (y - Math.exp(eta)) / phi;
-      return -0.5 * r * r - Math.log(phi);
+      return -0.5 * r * r * m - Math.log(phi);
     }
     case BINOMIAL_LOGIT:
       return y * eta - m * log1pexp(eta);
@@ -57,22 +67,35 @@ export function obsCore(code: i32, y: f64, m: f64, eta: f64, phi: f64): f64 {
       return (y > 0 ? y * Math.log(-Math.expm1(-x)) : 0.0) - (m - y > 0 ? (m - y) * x : 0.0);
     }
     case POISSON_LOG:
-      return y * eta - Math.exp(eta);
-    default: // POISSON_SQRT
-      return (y > 0 ? 2.0 * y * Math.log(Math.abs(eta)) : 0.0) - eta * eta;
+      return (y * eta - Math.exp(eta)) * m;
+    case POISSON_SQRT:
+      return ((y > 0 ? 2.0 * y * Math.log(Math.abs(eta)) : 0.0) - eta * eta) * m;
+    case NEGBIN_LOG: {
+      // x = η − log θ: log(θ + μ) = log θ + log1pexp(x), so θ·log θ + y·η − (θ + y)·log(θ + μ)
+      // is y·x − (θ + y)·log1pexp(x), with no log θ terms to cancel.
+      if (m == 0) return 0.0;
+      const x = eta - Math.log(phi);
+      return (lgamma(y + phi) - lgamma(phi) + y * x - (phi + y) * log1pexp(x)) * m;
+    }
+    default: { // GAMMA_LOG: u = log(y/μ); α·log α − α − lgamma(α) = ½·log(α/2π) − stirlerr(α)
+      if (m == 0) return 0.0;
+      const u = Math.log(y) - eta;
+      return (phi * (u - Math.expm1(u)) + 0.5 * Math.log(phi) - HALF_LN_2PI - stirlerr(phi)) * m;
+    }
   }
 }
 
 export function obsScore(code: i32, y: f64, m: f64, eta: f64, phi: f64): f64 {
   switch (code) {
     case GAUSSIAN_IDENTITY:
-      return (y - eta) / (phi * phi);
+      return ((y - eta) / (phi * phi)) * m;
     case GAUSSIAN_LOG: {
       const mu = Math.exp(eta);
-      return ((y - mu) * mu) / (phi * phi);
+      return (((y - mu) * mu) / (phi * phi)) * m;
     }
     case BINOMIAL_LOGIT:
-      // y·σ(−η) − (m − y)·σ(η), not y − m·σ(η), which cancels for y = m at large η.
+      // y·σ(−η) − (m − y)·σ(η), not y − m·σ(η): for y = m and η = 30 the latter is
+      // 1 − (1 − 9e−14), a difference that keeps only three digits.
       return y * sigmoid(-eta) - (m - y) * sigmoid(eta);
     case BINOMIAL_PROBIT:
       return (y > 0 ? y * millsRatio(eta) : 0.0) - (m - y > 0 ? (m - y) * millsRatio(-eta) : 0.0);
@@ -81,19 +104,26 @@ export function obsScore(code: i32, y: f64, m: f64, eta: f64, phi: f64): f64 {
       return (y > 0 && x < 700.0 ? (y * x) / Math.expm1(x) : 0.0) - (m - y > 0 ? (m - y) * x : 0.0);
     }
     case POISSON_LOG:
-      return y - Math.exp(eta);
-    default:
-      return (y > 0 ? (2.0 * y) / eta : 0.0) - 2.0 * eta;
+      return (y - Math.exp(eta)) * m;
+    case POISSON_SQRT:
+      return ((y > 0 ? 2.0 * y * sqrtInv(eta) : 0.0) - 2.0 * eta) * m;
+    case NEGBIN_LOG: {
+      // y − (θ + y)·σ(x) as y·σ(−x) − θ·σ(x): no cancellation when μ ≫ θ or μ ≪ θ.
+      const x = eta - Math.log(phi);
+      return (y * sigmoid(-x) - phi * sigmoid(x)) * m;
+    }
+    default: // GAMMA_LOG
+      return phi * Math.expm1(Math.log(y) - eta) * m;
   }
 }
 
 export function obsHess(code: i32, y: f64, m: f64, eta: f64, phi: f64): f64 {
   switch (code) {
     case GAUSSIAN_IDENTITY:
-      return -1.0 / (phi * phi);
+      return (-1.0 / (phi * phi)) * m;
     case GAUSSIAN_LOG: {
       const mu = Math.exp(eta);
-      return ((y - 2.0 * mu) * mu) / (phi * phi);
+      return (((y - 2.0 * mu) * mu) / (phi * phi)) * m;
     }
     case BINOMIAL_LOGIT: {
       const p = sigmoid(eta);
@@ -116,18 +146,37 @@ export function obsHess(code: i32, y: f64, m: f64, eta: f64, phi: f64): f64 {
       return (y > 0 ? y * x * cloglogCurv(x) : 0.0) - (m - y > 0 ? (m - y) * x : 0.0);
     }
     case POISSON_LOG:
-      return -Math.exp(eta);
-    default:
-      return (y > 0 ? (-2.0 * y) / (eta * eta) : 0.0) - 2.0;
+      return -Math.exp(eta) * m;
+    case POISSON_SQRT: {
+      const v = sqrtInv(eta);
+      return ((y > 0 ? -2.0 * y * v * v : 0.0) - 2.0) * m;
+    }
+    case NEGBIN_LOG: {
+      const x = eta - Math.log(phi);
+      return -(phi + y) * sigmoid(x) * sigmoid(-x) * m;
+    }
+    default: // GAMMA_LOG
+      return -phi * Math.exp(Math.log(y) - eta) * m;
   }
 }
 
-/** ∂ core / ∂ϕ: only the Gaussian has a dispersion (ϕ = σ). */
+/** ∂ core / ∂ϕ: σ (Gaussian), θ (negative binomial), α (Gamma); 0 for the others. */
 export function obsDphi(code: i32, y: f64, m: f64, eta: f64, phi: f64): f64 {
+  if (m == 0) return 0.0;
   if (code == GAUSSIAN_IDENTITY || code == GAUSSIAN_LOG) {
     const mu = code == GAUSSIAN_IDENTITY ? eta : Math.exp(eta);
     const r = (y - mu) / phi;
-    return (r * r - 1.0) / phi;
+    return (r * r * m - 1.0) / phi;
+  }
+  if (code == NEGBIN_LOG) {
+    // ψ(y + θ) − ψ(θ) − log(1 + μ/θ) + (μ − y)/(θ + μ), the last as σ(x) − (y/θ)·σ(−x).
+    const x = eta - Math.log(phi);
+    const dg = y > 0 ? digamma(y + phi) - digamma(phi) : 0.0;
+    return (dg - log1pexp(x) + sigmoid(x) - (y / phi) * sigmoid(-x)) * m;
+  }
+  if (code == GAMMA_LOG) {
+    const u = Math.log(y) - eta;
+    return (u - Math.expm1(u) + logMinusDigamma(phi)) * m;
   }
   return 0.0;
 }
@@ -135,4 +184,21 @@ export function obsDphi(code: i32, y: f64, m: f64, eta: f64, phi: f64): f64 {
 /** True when core is concave in η for every y (one posterior mode). */
 export function isConcave(code: i32): bool {
   return code != GAUSSIAN_LOG && code != POISSON_SQRT;
+}
+
+/** True when the family has a learned dispersion ϕ (obsDphi is not identically 0). */
+export function hasDispersion(code: i32): bool {
+  return code == GAUSSIAN_IDENTITY || code == GAUSSIAN_LOG || code == NEGBIN_LOG || code == GAMMA_LOG;
+}
+
+/** sup over η of core for the codes whose core is not concave (+∞ for the others): the reference's obsSup. */
+export function obsSup(code: i32, y: f64, m: f64, phi: f64): f64 {
+  if (m == 0) return 0.0;
+  if (code == GAUSSIAN_IDENTITY) return -Math.log(phi);
+  if (code == GAUSSIAN_LOG) {
+    const r: f64 = y > 0 ? 0.0 : y / phi;
+    return -0.5 * r * r * m - Math.log(phi);
+  }
+  if (code == POISSON_SQRT) return (y > 0 ? y * Math.log(y) - y : 0.0) * m;
+  return Infinity;
 }

@@ -5,9 +5,10 @@
 //
 // Differences forced by the setting, none of which changes a result the reference returns:
 // - Results go to module globals (st*), not an object.
-// - Modes live in a static table of MAX_MODES = 241 entries: a grid point is a local maximum
+// - Modes live in a static table of MAX_MODES = 482 entries: a grid point is a local maximum
 //   only if its right neighbour is strictly lower, so no two neighbours of the 481-point grid
-//   are both maxima and 241 is the most there can be; nothing is ever dropped.
+//   are both maxima and 241 per grid (two grids at most) is the most there can be; nothing is
+//   ever dropped.
 // - Accepted forward steps are recorded in the caller's `work` buffer (RECORD_SIZE f64 each)
 //   when a gradient method revisits them (adjoint, discrete); if it is full: STATUS_WORK.
 // - Where the reference cannot proceed this returns a status instead: no mode at all (every
@@ -18,6 +19,7 @@ import { E_TBL, dopri5Dense, dopri5Step, stepErr, tA, tB, tC } from './dopri5';
 import { errorNorm, influence, logErrorNorm, stabilityFactor, stabilityNorm, stepFactor } from './controller';
 import {
   accumulate, accumulateStage, cacheOn, clearParkedGradient, ell, fillStage, finish, gCode, gEvals, gGradEvals, gGphi, gGs, gMRef, setCentre, shifted, shiftStages, slope, slopeD2,
+  supEll,
 } from './integrand';
 import { isConcave } from './obs';
 import { ld, st } from '../f64s';
@@ -53,10 +55,10 @@ export let stSd: f64 = NaN;
 
 const GRID: i32 = 481;
 const GRID_HALF: f64 = 12;
-const MAX_MODES: i32 = 241; // (GRID + 1) / 2: see the header
+const MAX_MODES: i32 = 482; // 2·(GRID + 1)/2, two grids: see the header
 
 // Static scratch (no allocation): grid values, modes, breakpoints, stage slopes and values.
-const GRID_V = memory.data(GRID << 3, 16);
+const GRID_V = memory.data(MAX_MODES << 3, 16); // grid values, then mode heights (MAX_MODES ≥ GRID)
 const MODE_T = memory.data(MAX_MODES << 3, 16);
 const MODE_SD = memory.data(MAX_MODES << 3, 16);
 const BREAKS = memory.data((MAX_MODES + 1) << 3, 16);
@@ -113,35 +115,86 @@ function concaveMode(): void {
   else newton(far, near, near);
 }
 
-// Every local maximum of ℓ within 40 nats of the highest, from a grid over the prior's range
-// then Newton between grid neighbours. Used where ℓ need not be concave.
-function allModes(): void {
-  const h: f64 = (2.0 * GRID_HALF) / <f64>(GRID - 1);
+// A maximum at an end of the grid where ℓ still rises outward, followed out (the reference's
+// `outward`): doubling steps until ℓ' changes sign, then Newton on that bracket.
+function outward(t: f64, dir: f64, h: f64): void {
+  let near = t, step = h, far = t + dir * h;
+  for (let i = 0; i < 1100; i++) {
+    const d = slope(far);
+    if (d * dir <= 0) break;
+    near = far;
+    step *= 2;
+    far = near + dir * step;
+  }
+  if (dir > 0) newton(near, far, near);
+  else newton(far, near, near);
+}
+
+// The grid's local maxima on [−half, half], appended to the mode table; returns the grid's
+// highest value (the reference's scanGrid).
+function scanGrid(half: f64): f64 {
+  const h: f64 = (2.0 * half) / <f64>(GRID - 1);
   let best: f64 = -Infinity;
   for (let i = 0; i < GRID; i++) {
-    const v = ell(-GRID_HALF + <f64>i * h);
+    const v = ell(-half + <f64>i * h);
     st(GRID_V, i, v);
     if (v > best) best = v;
   }
-  nModes = 0;
   for (let i = 0; i < GRID; i++) {
     const vi = ld(GRID_V, i);
     const left = i == 0 ? -Infinity : ld(GRID_V, i - 1);
     const right = i == GRID - 1 ? -Infinity : ld(GRID_V, i + 1);
-    if (vi >= left && vi > right && vi > best - 40) {
-      const t = -GRID_HALF + <f64>i * h;
-      const lo = t - h, hi = t + h;
-      let mt: f64 = t, msd: f64 = NaN;
-      if (slope(lo) > 0 && slope(hi) < 0) {
-        newton(lo, hi, t);
-        mt = nwT;
-        msd = nwSd;
-      }
-      st(MODE_T, nModes, mt);
-      st(MODE_SD, nModes, isFinite(msd) ? msd : h);
-      nModes++;
+    if (!(vi >= left && vi > right)) continue;
+    const t = -half + <f64>i * h;
+    const dir: f64 = i == GRID - 1 ? 1.0 : i == 0 ? -1.0 : 0.0;
+    const rising = dir != 0 && slope(t) * dir > 0;
+    if (!rising && !(vi > best - 40)) continue;
+    const lo = t - h, hi = t + h;
+    let mt: f64 = t, msd: f64 = NaN;
+    if (rising) {
+      outward(t, dir, h);
+      mt = nwT;
+      msd = nwSd;
+    } else if (slope(lo) > 0 && slope(hi) < 0) {
+      newton(lo, hi, t);
+      mt = nwT;
+      msd = nwSd;
     }
+    st(MODE_T, nModes, mt);
+    st(MODE_SD, nModes, isFinite(msd) ? msd : h);
+    nModes++;
   }
+  return best;
+}
+
+// Every local maximum of ℓ within 40 nats of the highest, each once: the grid over [−12, 12],
+// a second over [−R, R] when the bound supEll says a maximum could lie out to R > 12 (see the
+// reference). Used where ℓ need not be concave.
+function allModes(): void {
+  nModes = 0;
+  const best = scanGrid(GRID_HALF);
+  const R = Math.sqrt(2.0 * (supEll() - best + 40.0));
+  if (R > GRID_HALF && R < Infinity) scanGrid(R);
+  if (nModes < 2) return;
+  // Heights in GRID_V (done with the grids).
+  let top: f64 = -Infinity;
+  for (let k = 0; k < nModes; k++) {
+    const v = ell(ld(MODE_T, k));
+    st(GRID_V, k, v);
+    top = Math.max(top, v);
+  }
+  let kept = 0;
+  for (let k = 0; k < nModes; k++) {
+    const t = ld(MODE_T, k);
+    if (!(ld(GRID_V, k) >= top - 40)) continue;
+    let dup = false;
+    for (let o = 0; o < kept; o++) if (Math.abs(ld(MODE_T, o) - t) <= 1e-9 * (1.0 + Math.abs(t))) dup = true;
+    if (dup) continue;
+    st(MODE_T, kept, t);
+    st(MODE_SD, kept, ld(MODE_SD, k));
+    kept++;
+  }
+  nModes = kept;
 }
 
 // The step's embedded error estimates of ∫e^{ℓ−m}·δᵏ, δ = (t − t̂)/σ̂, k = 0, 1, 2, against

@@ -103,30 +103,71 @@ function concaveMode(g: Integrand): Mode {
   return dir > 0 ? newton(g, near, far, near) : newton(g, far, near, near);
 }
 
-// Every local maximum of ℓ within 40 nats of the highest, from a grid over the prior's range
-// then Newton between grid neighbours. Used where ℓ need not be concave.
+// Every local maximum of ℓ within 40 nats of the highest. Used where ℓ need not be concave.
+// A grid over the prior's range [−12, 12], then Newton between grid neighbours. Two ways a
+// mode can lie beyond it, both met by the Gaussian-log link on raw data at a fit's start
+// (y ≈ 500 needs η ≈ 6.2, i.e. t ≈ 62 at s = 0.1), where the solver then started thousands
+// of nats below the peak and ran into its step cap:
+//  - an end of the grid where ℓ still rises outward: followed out (`outward`: doubling
+//    steps, as concaveMode, until ℓ' changes sign, then Newton on that bracket), however low
+//    it is on the grid;
+//  - ℓ falling at the grid's end but rising again further out (an interior local maximum
+//    near 0 where the likelihood is still flat, the real one far out): ℓ(t) ≤ S − t²/2 with
+//    S = supEll() bounds where a maximum within 40 nats of the grid's best can be, |t| ≤ R,
+//    R = √(2·(S − best + 40)); when R > 12 a second grid of the same size covers [−R, R].
+// The heights of all maxima found then decide which are kept.
 const GRID = 481;
 const GRID_HALF = 12;
-function allModes(g: Integrand): Mode[] {
-  const h = (2 * GRID_HALF) / (GRID - 1);
+function outward(g: Integrand, t: number, dir: number, h: number): Mode {
+  let near = t, step = h, far = t + dir * h;
+  for (let i = 0; i < 1100; i++) {
+    const [d] = g.slope(far);
+    if (d * dir <= 0) break;
+    near = far;
+    step *= 2;
+    far = near + dir * step;
+  }
+  return dir > 0 ? newton(g, near, far, near) : newton(g, far, near, near);
+}
+
+// The grid's local maxima on [−half, half] (appended to `found`); returns the grid's highest value.
+function scanGrid(g: Integrand, half: number, found: Mode[]): number {
+  const h = (2 * half) / (GRID - 1);
   const v = new Float64Array(GRID);
   let best = -Infinity;
   for (let i = 0; i < GRID; i++) {
-    v[i] = g.ell(-GRID_HALF + i * h);
+    v[i] = g.ell(-half + i * h);
     if (v[i] > best) best = v[i];
   }
-  const modes: Mode[] = [];
   for (let i = 0; i < GRID; i++) {
     const left = i === 0 ? -Infinity : v[i - 1];
     const right = i === GRID - 1 ? -Infinity : v[i + 1];
-    if (v[i] >= left && v[i] > right && v[i] > best - 40) {
-      const t = -GRID_HALF + i * h;
-      const lo = t - h, hi = t + h;
-      const m = g.slope(lo)[0] > 0 && g.slope(hi)[0] < 0 ? newton(g, lo, hi, t) : { t, sd: NaN };
-      modes.push({ t: m.t, sd: Number.isFinite(m.sd) ? m.sd : h });
-    }
+    if (!(v[i] >= left && v[i] > right)) continue;
+    const t = -half + i * h;
+    const dir = i === GRID - 1 ? 1 : i === 0 ? -1 : 0;
+    const rising = dir !== 0 && g.slope(t)[0] * dir > 0;
+    if (!rising && !(v[i] > best - 40)) continue;
+    const lo = t - h, hi = t + h;
+    const m = rising ? outward(g, t, dir, h) : g.slope(lo)[0] > 0 && g.slope(hi)[0] < 0 ? newton(g, lo, hi, t) : { t, sd: NaN };
+    found.push({ t: m.t, sd: Number.isFinite(m.sd) ? m.sd : h });
   }
-  return modes;
+  return best;
+}
+
+function allModes(g: Integrand): Mode[] {
+  const found: Mode[] = [];
+  const best = scanGrid(g, GRID_HALF, found);
+  const R = Math.sqrt(2 * (g.supEll() - best + 40));
+  if (R > GRID_HALF && R < Infinity) scanGrid(g, R, found);
+  if (found.length < 2) return found;
+  // Keep the maxima within 40 nats of the highest, each once (both grids can find one).
+  const heights = found.map((md) => g.ell(md.t));
+  const top = Math.max(...heights);
+  const kept: Mode[] = [];
+  found.forEach((md, k) => {
+    if (heights[k] >= top - 40 && !kept.some((o) => Math.abs(o.t - md.t) <= 1e-9 * (1 + Math.abs(md.t)))) kept.push(md);
+  });
+  return kept;
 }
 
 // The gradients are posterior expectations, integrated on the forward steps, so the steps must
