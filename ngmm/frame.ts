@@ -155,9 +155,10 @@ class Reader {
   /**
    * How a column reads as a variable over `rows`: 'number' (numbers, also a text column whose
    * every value is written as a number, as R's read.csv would read it) or 'text'. A column of
-   * numbers with a stray word is neither: an error at the word.
+   * mostly numbers with a stray word is taken for a numeric column with a typo, not a factor
+   * of as many levels as values: an error at the word, unless `hint` is null (factor(x)).
    */
-  mode(name: string, rows: Int32Array, hint: string): 'number' | 'text' {
+  mode(name: string, rows: Int32Array, hint: string | null): 'number' | 'text' {
     const c = this.column(name);
     if (c.kind === 'number') return 'number';
     let numbers = 0, first = -1;
@@ -167,7 +168,9 @@ class Reader {
       else if (first < 0) first = i;
     }
     if (first < 0 && numbers > 0) return 'number';
-    if (numbers > 0) {
+    let words = 0;
+    for (const i of rows) if (!c.missing[i] && !NUMBER.test(c.values[i])) words++;
+    if (hint !== null && numbers > words) {
       throw new DataError(`${quoteName(c.values[first])} is not a number (the column's other values are numbers; ${hint})`, this.at(first, name));
     }
     return 'text';
@@ -281,7 +284,7 @@ function variable(fac: Factor, r: Reader, rows: Int32Array, levels: Record<strin
     if (fac.kind === 'factor' && !lv) throw new DataError(`the model's design has no levels for ${levelKey}`);
     mode = designMode(fac, design) ?? 'number';
   } else {
-    mode = r.mode(name, rows, `write factor(${name}) if it is categorical`);
+    mode = r.mode(name, rows, fac.kind === 'factor' ? null : `write factor(${name}) if it is categorical`);
     if (fac.kind === 'factor' || mode === 'text') {
       lv = Object.hasOwn(levels, levelKey) ? levels[levelKey] : levelsOf(r, name, mode, rows);
       if (lv.length < 2) {
