@@ -15,7 +15,7 @@
 import type { Column, ColumnSelection, CsvTable } from './csv';
 import { DataError, NgmmError, didYouMean, quoteName, type DataLocation } from './errors';
 import { FormulaError, columnPosition, factorKey, formatExpr, formulaColumns, variableOrder, type Expr, type Factor, type Formula } from './formula';
-import { pivotedRank } from './rank';
+import { pivotedRank, triangularFactor } from './rank';
 
 export interface Design {
   /** The formula as written (its offset() terms are rebuilt from it on new data). */
@@ -481,18 +481,27 @@ function keptByDesign(names: string[], design: Design, source: string): { keep: 
 }
 
 // lme4's rank check on [1 | X] (the intercept first, when there is one): see ngmm/rank.ts.
+// Columns are scaled by their largest entry before the factorisation, so that neither tiny nor
+// huge units under- or overflow in it (the rule itself is scale-free).
 function keptByRank(X: Float64Array, n: number, names: string[], intercept: boolean): { keep: number[]; droppedColumns: Frame['droppedColumns'] } {
   const P = names.length;
-  const cols: Float64Array[] = intercept ? [new Float64Array(n).fill(1)] : [];
-  for (let c = 0; c < P; c++) cols.push(Float64Array.from({ length: n }, (_, i) => X[i * P + c]));
+  const q = P + (intercept ? 1 : 0);
+  const scale = new Float64Array(P);
+  for (let i = 0; i < n; i++) for (let c = 0; c < P; c++) scale[c] = Math.max(scale[c], Math.abs(X[i * P + c]));
+  for (let c = 0; c < P; c++) scale[c] = scale[c] > 0 ? 1 / scale[c] : 0;
+  const off = intercept ? 1 : 0;
+  const R = triangularFactor(n, q, (i, out) => {
+    if (intercept) out[0] = 1;
+    for (let c = 0; c < P; c++) out[off + c] = X[i * P + c] * scale[c];
+  });
   const all = intercept ? [INTERCEPT, ...names] : names;
-  const d = pivotedRank(cols, n);
+  const d = pivotedRank(R, q);
   const droppedColumns = d.dropped.map(({ index, zero, aliasedWith }) => {
     const with_ = aliasedWith.map((j) => all[j]);
     const reason = zero ? 'all zeros' : with_.length === 1 && with_[0] === INTERCEPT ? 'constant' : `aliased with: ${with_.join(', ')}`;
     return { name: all[index], reason };
   });
-  const keep = d.kept.filter((j) => !intercept || j > 0).map((j) => (intercept ? j - 1 : j));
+  const keep = d.kept.filter((j) => j >= off).map((j) => j - off);
   return { keep, droppedColumns };
 }
 
