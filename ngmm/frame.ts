@@ -13,7 +13,7 @@
 // the Design, so new data is coded the same way at prediction. Every value problem is a
 // DataError naming the source, row (line) and column; every formula problem a FormulaError.
 import type { Column, ColumnSelection, CsvTable } from './csv';
-import { DataError, NgmmError, didYouMean, quoteName, type DataLocation } from './errors';
+import { DataError, didYouMean, quoteName, type DataLocation } from './errors';
 import { FormulaError, columnPosition, factorKey, formatExpr, formulaColumns, variableOrder, type Expr, type Factor, type Formula } from './formula';
 import { pivotedRank, triangularFactor } from './rank';
 
@@ -383,15 +383,18 @@ export function modelFrame(f: Formula, t: Table, source = 'data', design?: Desig
   const nk = rows.length;
   const P = columns.length;
   const X = new Float64Array(nk * P);
-  const cache = new Map<Variable, number>();
+  // Each variable is evaluated once per row; a column multiplies values and level indicators.
+  const varList = [...vars.values()];
+  const slot = new Map(varList.map((v, j) => [v, j]));
+  const plan = columns.map((c) => c.parts.map(({ v, level }) => ({ j: slot.get(v)!, level })));
+  const vals = new Float64Array(varList.length);
   const group: string[] = new Array(nk);
   for (let k = 0; k < nk; k++) {
     const i = rows[k];
-    cache.clear();
-    for (const v of vars.values()) cache.set(v, v.at(i));
+    for (let j = 0; j < varList.length; j++) vals[j] = varList[j].at(i);
     for (let c = 0; c < P; c++) {
       let x = 1;
-      for (const { v, level } of columns[c].parts) x *= level < 0 ? cache.get(v)! : cache.get(v) === level ? 1 : 0;
+      for (const { j, level } of plan[c]) x *= level < 0 ? vals[j] : vals[j] === level ? 1 : 0;
       X[k * P + c] = x;
     }
     group[k] = r.label(groupName, i);
@@ -579,6 +582,3 @@ export function covariateColumns(t: Table, names: readonly string[], source = 'd
   for (let k = 0; k < n; k++) for (let c = 0; c < d; c++) Z[k * d + c] = r.number(names[c], rows ? rows[k] : k);
   return Z;
 }
-
-/** Whether an error is one of the library's own (a message for the user), not a bug. */
-export const isLibraryError = (e: unknown): e is NgmmError => e instanceof NgmmError;
