@@ -115,9 +115,11 @@ function aliases(rcols: Float64Array[], v: Float64Array, k: number): number[] {
  * The upper-triangular factor R (q × q, as its q columns) of the n × q matrix whose row i
  * `row(i, out)` writes, by Householder QR over blocks of rows: R of [R_previous; next rows]
  * (Demmel, Grigori, Hoemmen & Langou 2012, "Communication-optimal parallel and sequential QR",
- * §3, TSQR). Rows are read once, in order; memory is O(q·block).
+ * §3, TSQR). Rows are read once, in order; memory is O(q·block). Each block refactors R's q
+ * rows with its own, so the default block of at least 2q rows keeps that overhead within 1.5×
+ * the flops of one QR of X.
  */
-export function triangularFactor(n: number, q: number, row: (i: number, out: Float64Array) => void, block = 512): Float64Array[] {
+export function triangularFactor(n: number, q: number, row: (i: number, out: Float64Array) => void, block = Math.max(512, 2 * q)): Float64Array[] {
   const R = new Float64Array(q * q); // column-major, rows 0..q−1
   let rRows = 0; // rows of R filled so far: min(rows seen, q)
   const out = new Float64Array(q);
