@@ -82,7 +82,9 @@ export function closest(name: string, candidates: Iterable<string>): string | nu
   const limit = Math.min(3, Math.max(1, Math.floor(name.length / 3)));
   for (const c of candidates) {
     if (c === name) continue;
-    const d = c.toLowerCase() === name.toLowerCase() ? 0 : editDistance(name, c, limit);
+    // Ties go to a name one extends or is extended by ('w' → 'wt' rather than 'y').
+    const related = c.startsWith(name) || name.startsWith(c) ? -0.5 : 0;
+    const d = (c.toLowerCase() === name.toLowerCase() ? 0 : editDistance(name, c, limit)) + related;
     if (d <= limit && d < bestDistance) {
       best = c;
       bestDistance = d;

@@ -13,9 +13,9 @@
 // the Design, so new data is coded the same way at prediction. Every value problem is a
 // DataError naming the source, row (line) and column; every formula problem a FormulaError.
 import type { Column, ColumnSelection, CsvTable } from './csv';
-import { DataError, NgmmError, didYouMean, quoteName, type DataLocation } from './errors';
+import { DataError, didYouMean, quoteName, type DataLocation } from './errors';
 import { FormulaError, columnPosition, factorKey, formatExpr, formulaColumns, variableOrder, type Expr, type Factor, type Formula } from './formula';
-import { pivotedRank } from './rank';
+import { pivotedRank, triangularFactor } from './rank';
 
 export interface Design {
   /** The formula as written (its offset() terms are rebuilt from it on new data). */
@@ -155,9 +155,10 @@ class Reader {
   /**
    * How a column reads as a variable over `rows`: 'number' (numbers, also a text column whose
    * every value is written as a number, as R's read.csv would read it) or 'text'. A column of
-   * numbers with a stray word is neither: an error at the word.
+   * mostly numbers with a stray word is taken for a numeric column with a typo, not a factor
+   * of as many levels as values: an error at the word, unless `hint` is null (factor(x)).
    */
-  mode(name: string, rows: Int32Array, hint: string): 'number' | 'text' {
+  mode(name: string, rows: Int32Array, hint: string | null): 'number' | 'text' {
     const c = this.column(name);
     if (c.kind === 'number') return 'number';
     let numbers = 0, first = -1;
@@ -167,7 +168,9 @@ class Reader {
       else if (first < 0) first = i;
     }
     if (first < 0 && numbers > 0) return 'number';
-    if (numbers > 0) {
+    let words = 0;
+    for (const i of rows) if (!c.missing[i] && !NUMBER.test(c.values[i])) words++;
+    if (hint !== null && numbers > words) {
       throw new DataError(`${quoteName(c.values[first])} is not a number (the column's other values are numbers; ${hint})`, this.at(first, name));
     }
     return 'text';
@@ -281,7 +284,7 @@ function variable(fac: Factor, r: Reader, rows: Int32Array, levels: Record<strin
     if (fac.kind === 'factor' && !lv) throw new DataError(`the model's design has no levels for ${levelKey}`);
     mode = designMode(fac, design) ?? 'number';
   } else {
-    mode = r.mode(name, rows, `write factor(${name}) if it is categorical`);
+    mode = r.mode(name, rows, fac.kind === 'factor' ? null : `write factor(${name}) if it is categorical`);
     if (fac.kind === 'factor' || mode === 'text') {
       lv = Object.hasOwn(levels, levelKey) ? levels[levelKey] : levelsOf(r, name, mode, rows);
       if (lv.length < 2) {
@@ -380,15 +383,18 @@ export function modelFrame(f: Formula, t: Table, source = 'data', design?: Desig
   const nk = rows.length;
   const P = columns.length;
   const X = new Float64Array(nk * P);
-  const cache = new Map<Variable, number>();
+  // Each variable is evaluated once per row; a column multiplies values and level indicators.
+  const varList = [...vars.values()];
+  const slot = new Map(varList.map((v, j) => [v, j]));
+  const plan = columns.map((c) => c.parts.map(({ v, level }) => ({ j: slot.get(v)!, level })));
+  const vals = new Float64Array(varList.length);
   const group: string[] = new Array(nk);
   for (let k = 0; k < nk; k++) {
     const i = rows[k];
-    cache.clear();
-    for (const v of vars.values()) cache.set(v, v.at(i));
+    for (let j = 0; j < varList.length; j++) vals[j] = varList[j].at(i);
     for (let c = 0; c < P; c++) {
       let x = 1;
-      for (const { v, level } of columns[c].parts) x *= level < 0 ? cache.get(v)! : cache.get(v) === level ? 1 : 0;
+      for (const { j, level } of plan[c]) x *= level < 0 ? vals[j] : vals[j] === level ? 1 : 0;
       X[k * P + c] = x;
     }
     group[k] = r.label(groupName, i);
@@ -478,18 +484,27 @@ function keptByDesign(names: string[], design: Design, source: string): { keep: 
 }
 
 // lme4's rank check on [1 | X] (the intercept first, when there is one): see ngmm/rank.ts.
+// Columns are scaled by their largest entry before the factorisation, so that neither tiny nor
+// huge units under- or overflow in it (the rule itself is scale-free).
 function keptByRank(X: Float64Array, n: number, names: string[], intercept: boolean): { keep: number[]; droppedColumns: Frame['droppedColumns'] } {
   const P = names.length;
-  const cols: Float64Array[] = intercept ? [new Float64Array(n).fill(1)] : [];
-  for (let c = 0; c < P; c++) cols.push(Float64Array.from({ length: n }, (_, i) => X[i * P + c]));
+  const q = P + (intercept ? 1 : 0);
+  const scale = new Float64Array(P);
+  for (let i = 0; i < n; i++) for (let c = 0; c < P; c++) scale[c] = Math.max(scale[c], Math.abs(X[i * P + c]));
+  for (let c = 0; c < P; c++) scale[c] = scale[c] > 0 ? 1 / scale[c] : 0;
+  const off = intercept ? 1 : 0;
+  const R = triangularFactor(n, q, (i, out) => {
+    if (intercept) out[0] = 1;
+    for (let c = 0; c < P; c++) out[off + c] = X[i * P + c] * scale[c];
+  });
   const all = intercept ? [INTERCEPT, ...names] : names;
-  const d = pivotedRank(cols, n);
+  const d = pivotedRank(R, q);
   const droppedColumns = d.dropped.map(({ index, zero, aliasedWith }) => {
     const with_ = aliasedWith.map((j) => all[j]);
     const reason = zero ? 'all zeros' : with_.length === 1 && with_[0] === INTERCEPT ? 'constant' : `aliased with: ${with_.join(', ')}`;
     return { name: all[index], reason };
   });
-  const keep = d.kept.filter((j) => !intercept || j > 0).map((j) => (intercept ? j - 1 : j));
+  const keep = d.kept.filter((j) => j >= off).map((j) => j - off);
   return { keep, droppedColumns };
 }
 
@@ -567,6 +582,3 @@ export function covariateColumns(t: Table, names: readonly string[], source = 'd
   for (let k = 0; k < n; k++) for (let c = 0; c < d; c++) Z[k * d + c] = r.number(names[c], rows ? rows[k] : k);
   return Z;
 }
-
-/** Whether an error is one of the library's own (a message for the user), not a bug. */
-export const isLibraryError = (e: unknown): e is NgmmError => e instanceof NgmmError;

@@ -231,6 +231,81 @@ describe('readCsvTable', () => {
   });
 });
 
+describe('readCsvTable: choosing columns, labels and locations', () => {
+  const dataError = (fn: () => unknown): DataError => {
+    try {
+      fn();
+    } catch (e) {
+      expect(e).toBeInstanceOf(DataError);
+      return e as DataError;
+    }
+    throw new Error('expected a DataError');
+  };
+
+  it('keeps only the selected columns, asking before any row is read', () => {
+    let header: readonly string[] = [];
+    let rowsRead = false;
+    function* chunks() {
+      yield 'a,b,c,d\n';
+      rowsRead = true;
+      yield '1,x,2,3\n4,y,5,6\n';
+    }
+    const t = readCsvTable(chunks(), {
+      select: (h) => {
+        header = [...h];
+        expect(rowsRead).toBe(false);
+        return { keep: ['d', 'b'] };
+      },
+    });
+    expect(header).toEqual(['a', 'b', 'c', 'd']);
+    expect(t.header).toEqual(['a', 'b', 'c', 'd']);
+    expect(t.names).toEqual(['b', 'd']);
+    expect([...t.columns.keys()].sort()).toEqual(['b', 'd']);
+    expect([...(t.columns.get('d')!.values as Float64Array)]).toEqual([3, 6]);
+  });
+
+  it('reads label columns as text exactly as written', () => {
+    const t = readCsvTable('id,v\n01,1\n1,2\n12345678901234567890,3\n12345678901234567891,4\n1.50,5\nNA,6\n', { select: () => ({ keep: ['v'], text: ['id'] }) });
+    const id = t.columns.get('id')!;
+    expect(id.kind).toBe('string');
+    expect(id.values).toEqual(['01', '1', '12345678901234567890', '12345678901234567891', '1.50', 'NA']);
+    expect([...id.missing]).toEqual([0, 0, 0, 0, 0, 1]);
+    // Read by content, the same ids would be numbers: 01 = 1, and the two long ids one double.
+    const n = readCsvTable('id\n01\n1\n12345678901234567890\n12345678901234567891\n').columns.get('id')!;
+    expect(n.kind).toBe('number');
+    expect(new Set(n.values as Float64Array).size).toBe(2);
+  });
+
+  it('a selected column the header lacks is an error with a suggestion', () => {
+    const e = dataError(() => readCsvTable('weight,x\n1,2\n', { source: 'd.csv', select: () => ({ keep: ['wieght'] }) }));
+    expect(e.message).toBe("d.csv: line 1: no column 'wieght' (did you mean 'weight'?); the header has 'weight', 'x'");
+  });
+
+  it('a number beyond the doubles in a numeric column names its row, line and column', () => {
+    // Row 1 spans lines 2–3 (a quoted line end); line 4 is blank; row 2 is line 5.
+    const csv = 'a,b\n"x\ny",1\n\nz,-1e999\nw,2\n';
+    const e = dataError(() => readCsvTable(csv, { source: 'd.csv' }));
+    expect(e.message).toBe("d.csv: row 2 (line 5), column 'b': -1e999 is not a finite number (beyond the largest double, 1.8e308) in a numeric column");
+    expect([e.row, e.line, e.column]).toEqual([2, 5, 'b']);
+    // In a text column it is text like any other; in an unselected column it is never read.
+    expect(readCsvTable('v\n1e999\nabc\n').columns.get('v')!.values).toEqual(['1e999', 'abc']);
+    expect(readCsvTable('v,w\n1e999,1\n', { select: () => ({ keep: ['w'] }) }).nrows).toBe(1);
+    expect(readCsvTable('v\n1e999\n', { select: () => ({ keep: [], text: ['v'] }) }).columns.get('v')!.values).toEqual(['1e999']);
+  });
+
+  it('gives the line on which each row starts', () => {
+    const t = readCsvTable('a,b\n1,"x\ny"\n\n2,z\n3,"p\r\nq\nr"\n4,s');
+    expect([...t.lines]).toEqual([2, 5, 6, 9]);
+    expect(readCsvTable('a,b\n').nrows).toBe(0);
+  });
+
+  it('columns may be named like Object.prototype keys', () => {
+    const t = readCsvTable('__proto__,constructor,toString\n1,a,2\n');
+    expect(t.names).toEqual(['__proto__', 'constructor', 'toString']);
+    expect([...(t.columns.get('__proto__')!.values as Float64Array)]).toEqual([1]);
+  });
+});
+
 describe('properties', () => {
   const text = fc.string({ unit: fc.constantFrom('a', 'é', '😀', ',', '"', '\r', '\n', ' ', '\uFEFF', ';') });
   const anyText = fc.oneof(text, fc.string({ unit: 'binary' }));

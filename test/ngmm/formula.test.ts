@@ -6,9 +6,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   FormulaError,
+  columnPosition,
+  factorKey,
   formatFormula,
   formulaColumns,
   parseFormula,
+  variableOrder,
   type Expr,
   type Factor,
   type Formula,
@@ -142,6 +145,47 @@ describe('parseFormula: the lme4 forms', () => {
   });
 });
 
+describe('offset() terms', () => {
+  it('are kept apart from the fixed terms, summed, and written back', () => {
+    const f = parseFormula('y ~ x + offset(log(n)) + offset(z) + (1 | g)');
+    expect(f.fixed).toEqual([term('x')]);
+    expect(f.offset).toEqual([{ kind: 'call', fn: 'log', arg: col('n') }, col('z')]);
+    expect(formulaColumns(f)).toEqual(['y', 'x', 'n', 'z', 'g']);
+    expect(formatFormula(f)).toBe('y ~ x + offset(log(n)) + offset(z) + (1 | g)');
+    // Without offsets the field is absent, so formulas compare as before.
+    expect('offset' in parseFormula('y ~ x')).toBe(false);
+  });
+
+  it('repeats count once, as in R (one variable per distinct expression)', () => {
+    expect(parseFormula('y ~ offset(z) + x + offset(z)').offset).toEqual([col('z')]);
+  });
+
+  it('an intercept-only or intercept-free model with an offset formats canonically', () => {
+    expect(formatFormula(parseFormula('y ~ offset(z) + (1 | g)'))).toBe('y ~ 1 + offset(z) + (1 | g)');
+    expect(formatFormula(parseFormula('y ~ offset(z) - 1'))).toBe('y ~ 0 + offset(z)');
+    expect(parseFormula('y ~ (a + offset(z))').offset).toEqual([col('z')]);
+  });
+
+  it('a column named offset is a column', () => {
+    expect(parseFormula('y ~ offset').fixed).toEqual([term('offset')]);
+  });
+});
+
+describe('variable order and column positions', () => {
+  it("lists the fixed-effect variables in order of appearance, without the random terms (R's nobars)", () => {
+    const key = (n: string) => factorKey(col(n));
+    expect(variableOrder(parseFormula('y ~ (x | g) + f:x'))).toEqual([key('f'), key('x')]);
+    expect(variableOrder(parseFormula('y ~ 0 + a:x:w + b:a'))).toEqual(['a', 'x', 'w', 'b'].map(key));
+    expect(variableOrder(parseFormula('y ~ factor(c) + log(x)'))).toEqual([factorKey({ kind: 'factor', name: 'c' }), factorKey({ kind: 'transform', expr: { kind: 'call', fn: 'log', arg: col('x') } })]);
+  });
+
+  it('finds where a column is first named, skipping function names', () => {
+    expect(columnPosition('y ~ log(x1) + `a b` + x1', 'x1')).toBe(8);
+    expect(columnPosition('y ~ log(x1) + `a b` + x1', 'a b')).toBe(14);
+    expect(columnPosition('y ~ log(x1)', 'log')).toBe(11);
+  });
+});
+
 describe('parseFormula: errors point at the problem', () => {
   it('shows the formula with a caret under the position', () => {
     const e = caught('y ~ x1 + ');
@@ -189,6 +233,12 @@ describe('parseFormula: errors point at the problem', () => {
     ['y ~ log(x, 2)', 9, /takes one argument/],
     ['y ~ I(factor(x))', 6, /cannot be used inside an arithmetic expression/],
     ['y ~ x x', 6, /expected '\+' or the end of the formula, found 'x'/],
+    ['y ~ x - offset(z)', 8, /offset cannot be subtracted/],
+    ['y ~ x:offset(z)', 6, /offset\(\) must be added on its own/],
+    ['y ~ (offset(z) | g)', 5, /offset\(\) must be added on its own/],
+    ['offset(y) ~ x', 0, /offset\(\) cannot be the response/],
+    ['y ~ offset(a, b)', 12, /offset\(\) takes one argument/],
+    ['y ~ offset()', 11, /expected a number, a column or a function/],
   ];
   it.each(cases)('%j at %i', (text, position, message) => {
     const e = caught(text);
@@ -245,13 +295,16 @@ const responseArb: fc.Arbitrary<Response> = fc.oneof(
   expr.map((e) => ({ kind: 'transform' as const, expr: e })),
   fc.record({ successes: name, failures: expr }).map((r) => ({ kind: 'cbind' as const, ...r, trials: col('') })),
 );
-const formulaArb: fc.Arbitrary<Formula> = fc.record({
-  response: responseArb,
-  fixed: fc.array(termArb, { maxLength: 5 }),
-  intercept: fc.boolean(),
-  random: fc.array(randomArb, { maxLength: 3 }),
-  text: fc.constant(''),
-});
+const formulaArb: fc.Arbitrary<Formula> = fc
+  .record({
+    response: responseArb,
+    fixed: fc.array(termArb, { maxLength: 5 }),
+    intercept: fc.boolean(),
+    random: fc.array(randomArb, { maxLength: 3 }),
+    offset: fc.array(expr, { maxLength: 2 }),
+    text: fc.constant(''),
+  })
+  .map(({ offset, ...f }) => (offset.length ? { ...f, offset } : f));
 
 // What parsing makes of a tree, written independently of the parser: I(column) is the column,
 // repeated factors and terms (in any factor order) go, main effects come first, and cbind's
@@ -285,7 +338,9 @@ function canonical(f: Formula): Omit<Formula, 'text'> {
     const c = { intercept: g.intercept, terms: termsOf(g.terms), group: g.group };
     if (!random.some((x) => JSON.stringify(x) === JSON.stringify(c))) random.push(c);
   }
-  return { response, fixed: termsOf(f.fixed), intercept: f.intercept, random };
+  const offset: Expr[] = [];
+  for (const e of f.offset ?? []) if (!offset.some((x) => JSON.stringify(x) === JSON.stringify(e))) offset.push(e);
+  return { response, fixed: termsOf(f.fixed), intercept: f.intercept, random, ...(offset.length ? { offset } : {}) };
 }
 
 describe('properties', () => {
@@ -307,7 +362,7 @@ describe('properties', () => {
     .array(
       fc.oneof(
         fc.constantFrom('y', 'x', 'g', ' ', '~', '+', '-', '*', ':', '|', '||', '(', ')', '0', '1', '2.5'),
-        fc.constantFrom('I(', 'log(', 'factor(', 'cbind(', ',', '^', '/', '`a b`', '.'),
+        fc.constantFrom('I(', 'log(', 'factor(', 'cbind(', 'offset(', ',', '^', '/', '`a b`', '.'),
       ),
       { maxLength: 25 },
     )
@@ -318,7 +373,7 @@ describe('properties', () => {
     .array(
       fc.tuple(
         fc.constantFrom(' + ', ' - ', '*', ':', ' + -'),
-        fc.constantFrom('a', 'b', '`c d`', '1', '0', 'factor(g)', 'I(a^2)', 'log(b + 1)', 'I(-a / 2)', '(a + b)', '(1 | g)', '(a | g)', '(0 + b | h)', '(a*b)'),
+        fc.constantFrom('a', 'b', '`c d`', '1', '0', 'factor(g)', 'I(a^2)', 'log(b + 1)', 'I(-a / 2)', '(a + b)', '(1 | g)', '(a | g)', '(0 + b | h)', '(a*b)', 'offset(a)', 'offset(log(b))'),
       ),
       { minLength: 1, maxLength: 6 },
     )
