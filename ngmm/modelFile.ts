@@ -72,7 +72,7 @@ function int(v: unknown, name: string, min: number, max: number): number {
 function numbers(v: unknown, len: number | null, name: string): number[] {
   if (!Array.isArray(v)) bad(`'${name}' must be an array of ${len ?? ''}${len === null ? '' : ' '}finite numbers, not ${v === undefined ? 'missing' : show(v)}`);
   const a = v as unknown[];
-  if (len !== null && a.length !== len) bad(`'${name}' has ${a.length} numbers where ${len} are needed`);
+  if (len !== null && a.length !== len) bad(`'${name}' has ${a.length} number${a.length === 1 ? '' : 's'} where ${len} ${len === 1 ? 'is' : 'are'} needed`);
   a.forEach((x, i) => typeof x === 'number' && Number.isFinite(x) ? 0 : bad(`'${name}[${i}]' must be a finite number, not ${show(x)}`));
   return a as number[];
 }
@@ -162,7 +162,7 @@ function checkSpec(v: unknown, xNames: string[]): { spec: ModelSpec & Obj; fam: 
  * marginal/quadrature.ts builds it; q = 1: m + sd·ξ_k), and mean and SD of the first coordinate
  * as stated.
  */
-function checkPosterior(v: unknown, i: number, q: number, scaleOf: (s: unknown, name: string) => number) {
+function checkPosterior(v: unknown, i: number, q: number, xi: Float64Array, scaleOf: (s: unknown, name: string) => number) {
   const name = `posterior[${i}]`;
   const o = obj(v, name);
   const K1 = DEFAULT_NODES[q], K = K1 ** q;
@@ -176,7 +176,7 @@ function checkPosterior(v: unknown, i: number, q: number, scaleOf: (s: unknown, 
   if (!(Math.abs(lse) <= NORMALISED_TOL)) bad(`'${name}.logw' is not normalised (log Σ exp = ${lse.toPrecision(6)}, not 0)`);
   // The centre point of an odd product rule is ξ = 0 exactly; the outermost node along axis d
   // gives column d of A.
-  const xi = productRule(K1, q).nodes, h = (K1 - 1) / 2, xmax = xi[(K1 - 1) * q * K1 ** (q - 1)];
+  const h = (K1 - 1) / 2, xmax = xi[(K1 - 1) * q * K1 ** (q - 1)];
   let centre = 0;
   for (let d = 0; d < q; d++) centre += h * K1 ** (q - 1 - d);
   const m = nodes.subarray(centre * q, centre * q + q);
@@ -327,7 +327,8 @@ export function loadModel(j: unknown): Model {
     if (thetaB !== null && !near(v, sigmaB, PARAM_TOL)) bad(`'${name}' ${v} is not σ_b = softplus(params.thetaB) = ${sigmaB}`);
     return v;
   };
-  const posterior = post.map((g, i) => checkPosterior(g, i, q, scaleOf));
+  const xi = productRule(DEFAULT_NODES[q], q).nodes;
+  const posterior = post.map((g, i) => checkPosterior(g, i, q, xi, scaleOf));
 
   const F = obj(o.fit, 'fit');
   const info = {
