@@ -17,7 +17,7 @@
 // 3. A rejected file leaves nothing behind: once the model exists, any later rejection
 //    disposes its tensors (each rejection used to keep them: 5,000 rejections, 141 MB).
 import { activations } from '../engine/ops/activations';
-import { family as familyOf, type Family } from './families/index';
+import { allFamilies, family as familyOf, type Family } from './families/index';
 import { productRule } from './marginal/gaussHermite';
 import { DEFAULT_NODES } from './marginal/quadrature';
 import { Model, type ModelSpec } from './model';
@@ -127,14 +127,19 @@ function checkNet(v: unknown, want: number[], act: string, name: string): void {
 function checkSpec(v: unknown, xNames: string[]): { spec: ModelSpec & Obj; fam: Family; q: number; hidden: number[]; act: string } {
   const s = obj(v, 'spec');
   const fname = str(s.family, 'spec.family');
-  if (s.link !== undefined) str(s.link, 'spec.link');
+  const link = s.link === undefined ? undefined : str(s.link, 'spec.link');
+  // Names are looked up in the list of families, never as keys of an object ('toString').
+  const known = allFamilies().map(([k]) => k.split('/'));
+  if (!known.some(([n]) => n === fname)) bad(`'spec.family': unknown family ${show(fname)} (have: ${[...new Set(known.map(([n]) => n))].join(', ')})`);
+  if (link !== undefined && !known.some(([n, l]) => n === fname && l === link)) {
+    bad(`'spec.link': the ${fname} family has no link ${show(link)} (have: ${known.filter(([n]) => n === fname).map(([, l]) => l).join(', ')})`);
+  }
   let fam: Family;
   try {
-    fam = familyOf(fname as ModelSpec['family'], s.link as ModelSpec['link']);
+    fam = familyOf(fname as ModelSpec['family'], link as ModelSpec['link']);
   } catch (e) {
     return bad(`'spec': ${(e as Error).message}`);
   }
-  if (!fam || fam.name !== fname) bad(`'spec.family': unknown family ${show(fname)}`);
   const hidden = sizes(s.hidden, 'spec.hidden');
   const act = activation(s.activation, 'spec.activation', 'relu');
   if (s.seed !== undefined) finite(s.seed, 'spec.seed');
