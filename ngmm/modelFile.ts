@@ -16,6 +16,7 @@
 //    finiteness and shape only.
 // 3. A rejected file leaves nothing behind: once the model exists, any later rejection
 //    disposes its tensors (each rejection used to keep them: 5,000 rejections, 141 MB).
+// docs/model-files.md has the posterior-rule check in full and what no check can catch.
 import { activations } from '../engine/ops/activations';
 import { allFamilies, family as familyOf, type Family } from './families/index';
 import { productRule } from './marginal/gaussHermite';
