@@ -587,7 +587,7 @@ export class Model {
 
   /**
    * Rebuilds a model from `toJSON()` output, rejecting anything malformed or inconsistent with
-   * a clear message (ngmm/modelFile.ts says what is checked).
+   * a clear message (docs/model-files.md says what is checked).
    */
   static load(j: unknown): Model {
     return loadModel(j);

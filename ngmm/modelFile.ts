@@ -16,8 +16,9 @@
 //    finiteness and shape only.
 // 3. A rejected file leaves nothing behind: once the model exists, any later rejection
 //    disposes its tensors (each rejection used to keep them: 5,000 rejections, 141 MB).
+// docs/model-files.md has the posterior-rule check in full and what no check can catch.
 import { activations } from '../engine/ops/activations';
-import { family as familyOf, type Family } from './families/index';
+import { allFamilies, family as familyOf, type Family } from './families/index';
 import { productRule } from './marginal/gaussHermite';
 import { DEFAULT_NODES } from './marginal/quadrature';
 import { Model, type ModelSpec } from './model';
@@ -72,7 +73,7 @@ function int(v: unknown, name: string, min: number, max: number): number {
 function numbers(v: unknown, len: number | null, name: string): number[] {
   if (!Array.isArray(v)) bad(`'${name}' must be an array of ${len ?? ''}${len === null ? '' : ' '}finite numbers, not ${v === undefined ? 'missing' : show(v)}`);
   const a = v as unknown[];
-  if (len !== null && a.length !== len) bad(`'${name}' has ${a.length} numbers where ${len} are needed`);
+  if (len !== null && a.length !== len) bad(`'${name}' has ${a.length} number${a.length === 1 ? '' : 's'} where ${len} ${len === 1 ? 'is' : 'are'} needed`);
   a.forEach((x, i) => typeof x === 'number' && Number.isFinite(x) ? 0 : bad(`'${name}[${i}]' must be a finite number, not ${show(x)}`));
   return a as number[];
 }
@@ -127,14 +128,19 @@ function checkNet(v: unknown, want: number[], act: string, name: string): void {
 function checkSpec(v: unknown, xNames: string[]): { spec: ModelSpec & Obj; fam: Family; q: number; hidden: number[]; act: string } {
   const s = obj(v, 'spec');
   const fname = str(s.family, 'spec.family');
-  if (s.link !== undefined) str(s.link, 'spec.link');
+  const link = s.link === undefined ? undefined : str(s.link, 'spec.link');
+  // Names are looked up in the list of families, never as keys of an object ('toString').
+  const known = allFamilies().map(([k]) => k.split('/'));
+  if (!known.some(([n]) => n === fname)) bad(`'spec.family': unknown family ${show(fname)} (have: ${[...new Set(known.map(([n]) => n))].join(', ')})`);
+  if (link !== undefined && !known.some(([n, l]) => n === fname && l === link)) {
+    bad(`'spec.link': the ${fname} family has no link ${show(link)} (have: ${known.filter(([n]) => n === fname).map(([, l]) => l).join(', ')})`);
+  }
   let fam: Family;
   try {
-    fam = familyOf(fname as ModelSpec['family'], s.link as ModelSpec['link']);
+    fam = familyOf(fname as ModelSpec['family'], link as ModelSpec['link']);
   } catch (e) {
     return bad(`'spec': ${(e as Error).message}`);
   }
-  if (!fam || fam.name !== fname) bad(`'spec.family': unknown family ${show(fname)}`);
   const hidden = sizes(s.hidden, 'spec.hidden');
   const act = activation(s.activation, 'spec.activation', 'relu');
   if (s.seed !== undefined) finite(s.seed, 'spec.seed');
@@ -162,7 +168,7 @@ function checkSpec(v: unknown, xNames: string[]): { spec: ModelSpec & Obj; fam: 
  * marginal/quadrature.ts builds it; q = 1: m + sd·ξ_k), and mean and SD of the first coordinate
  * as stated.
  */
-function checkPosterior(v: unknown, i: number, q: number, scaleOf: (s: unknown, name: string) => number) {
+function checkPosterior(v: unknown, i: number, q: number, xi: Float64Array, scaleOf: (s: unknown, name: string) => number) {
   const name = `posterior[${i}]`;
   const o = obj(v, name);
   const K1 = DEFAULT_NODES[q], K = K1 ** q;
@@ -176,7 +182,7 @@ function checkPosterior(v: unknown, i: number, q: number, scaleOf: (s: unknown, 
   if (!(Math.abs(lse) <= NORMALISED_TOL)) bad(`'${name}.logw' is not normalised (log Σ exp = ${lse.toPrecision(6)}, not 0)`);
   // The centre point of an odd product rule is ξ = 0 exactly; the outermost node along axis d
   // gives column d of A.
-  const xi = productRule(K1, q).nodes, h = (K1 - 1) / 2, xmax = xi[(K1 - 1) * q * K1 ** (q - 1)];
+  const h = (K1 - 1) / 2, xmax = xi[(K1 - 1) * q * K1 ** (q - 1)];
   let centre = 0;
   for (let d = 0; d < q; d++) centre += h * K1 ** (q - 1 - d);
   const m = nodes.subarray(centre * q, centre * q + q);
@@ -327,7 +333,8 @@ export function loadModel(j: unknown): Model {
     if (thetaB !== null && !near(v, sigmaB, PARAM_TOL)) bad(`'${name}' ${v} is not σ_b = softplus(params.thetaB) = ${sigmaB}`);
     return v;
   };
-  const posterior = post.map((g, i) => checkPosterior(g, i, q, scaleOf));
+  const xi = productRule(DEFAULT_NODES[q], q).nodes;
+  const posterior = post.map((g, i) => checkPosterior(g, i, q, xi, scaleOf));
 
   const F = obj(o.fit, 'fit');
   const info = {

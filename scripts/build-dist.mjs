@@ -6,6 +6,7 @@ import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
+import { declareWasmModule, fixDeclarationImports } from './fix-declarations.mjs';
 
 // Issue 4's budget for the minified, gzipped library with both WASM builds (150 kB).
 const BUDGET_BYTES = 150_000;
@@ -43,6 +44,10 @@ await build({
   logLevel: 'warning',
 });
 execFileSync(new URL('../node_modules/.bin/tsc', import.meta.url).pathname, ['-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+// Relative imports in the declarations name their files, as node16/nodenext resolution requires,
+// and WebAssembly.Module is defined for hosts without the DOM library (fix-declarations.mjs).
+fixDeclarationImports('dist/types');
+declareWasmModule('dist/types', 'dist/types/ngmm/index.d.ts');
 const min = readFileSync('dist/ngmm.min.js');
 const gz = gzipSync(min, { level: 9 }).length;
 console.log(`dist: ngmm.min.js ${(min.length / 1000).toFixed(1)} kB, gzipped ${(gz / 1000).toFixed(1)} kB (both WASM builds embedded; budget ${BUDGET_BYTES / 1000} kB)`);

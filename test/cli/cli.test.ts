@@ -126,7 +126,7 @@ describe('ngmm CLI', () => {
     file('edited.json', JSON.stringify({ ...m, params: { ...m.params, W: [1, 2] } }));
     const edited = run('summary', 'edited.json');
     expect(edited.status).toBe(1);
-    expect(edited.stderr).toMatch(/edited.json: not a valid ngmm model file: 'params.W' must be 3 of finite numbers/);
+    expect(edited.stderr).toMatch(/edited.json: not a valid ngmm model file: 'params.W' has 2 numbers where 3 are needed/);
     const u = run('fit', 'x.csv');
     expect(u.status).toBe(2);
     expect(u.stderr).toMatch(/fit needs --formula\nusage:/);

@@ -285,7 +285,8 @@ describe('Model.load: what each check catches', () => {
     expect(load((j) => (j.standardise.sd[1] = 0))).toThrow(/'standardise.sd\[1\]' must be positive, not 0/);
     expect(load((j) => (j.params.W[0] = null))).toThrow(/'params.W\[0\]' must be a finite number, not null/);
     expect(load((j) => (j.spec.activation = 'toString'))).toThrow(/'spec.activation': unknown activation "toString"/);
-    expect(load((j) => (j.spec.family = 'toString'))).toThrow(/^not a valid ngmm model file: 'spec'/);
+    expect(load((j) => (j.spec.family = 'toString'))).toThrow(/^not a valid ngmm model file: 'spec.family': unknown family "toString" \(have: .*poisson.*\)$/);
+    expect(load((j) => (j.spec.link = 'constructor'))).toThrow(/^not a valid ngmm model file: 'spec.link': the poisson family has no link "constructor" \(have: [^)]*\blog\b[^)]*\)$/);
     expect(load((j) => (j.spec.randomSlopes = ['nope']))).toThrow(/'spec.randomSlopes\[0\]': "nope" is not one of 'xNames'/);
     expect(load((j) => (j.fit.epochs = 1.5))).toThrow(/'fit.epochs' must be an integer/);
     expect(load((j) => (j.fit.nobs = 3))).toThrow(/'fit.nobs' must be an integer from 8 to/);

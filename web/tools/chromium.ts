@@ -1,4 +1,4 @@
-// Launches Debian's Chromium (/usr/bin/chromium, installed by .ci/run when missing) headless
+// Launches Debian's Chromium (/usr/bin/chromium; npm test's set-up installs it when missing) headless
 // through playwright-core; no browser is ever downloaded. A fresh profile each time, and no
 // background traffic (no sync, updates, QUIC or first-run requests): CI has no network.
 import { mkdtempSync, rmSync } from 'node:fs';
