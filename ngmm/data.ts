@@ -139,7 +139,8 @@ export function prepare(family: Family, d: ModelData): PreparedData {
   }
   let response: GroupedResponse;
   try {
-    response = groupResponse(family, y, sizes, trials);
+    // The kernels' m slot: a binomial count's trials, else the prior weights.
+    response = groupResponse(family, y, sizes, trials ?? weights ?? undefined);
   } catch (e) {
     // Name the original row, not the sorted position.
     const m = /^observation (\d+): (.*)$/s.exec((e as Error).message);

@@ -235,7 +235,6 @@ function checkSummary(v: unknown, m: Model): Summary | null {
   if (s.family !== fresh.family || s.link !== fresh.link) bad(`'summary' is for ${show(s.family)}/${show(s.link)}, the spec for ${fresh.family}/${fresh.link}`);
   if (s.ngroups !== fresh.ngroups) bad(`'summary.ngroups' is ${show(s.ngroups)} but the file has ${fresh.ngroups} groups`);
   if (s.ranefNetwork !== fresh.ranefNetwork) bad(`'summary.ranefNetwork' is ${show(s.ranefNetwork)} but the spec says ${fresh.ranefNetwork}`);
-  same(s.ranefSD, fresh.ranefSD, 'ranefSD');
   same(s.sigma, fresh.sigma, 'sigma');
   if (fresh.ranefCov) {
     const c = obj(s.ranefCov, 'summary.ranefCov');
@@ -264,6 +263,9 @@ function checkSummary(v: unknown, m: Model): Summary | null {
   for (const key of ['nobs', 'logLik', 'df', 'AIC', 'BIC']) {
     if (s[key] !== null && s[key] !== undefined && typeof s[key] !== 'number') bad(`'summary.${key}' must be a number, not ${show(s[key])}`);
   }
+  // With slopes ranefSD is ranefCov.sd[0]: checked after it, so a mutation is named there.
+  same(s.ranefSD, fresh.ranefSD, 'ranefSD');
+
   if (s.converged !== undefined) bool(s.converged, 'summary.converged');
   if (s.message !== undefined) str(s.message, 'summary.message');
   return s as unknown as Summary;
