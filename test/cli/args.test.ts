@@ -142,3 +142,27 @@ describe('help and the fit plan', () => {
     expect(plan('--family', 'bernoulli', '--hidden', '8', '--polish', 'all').options.polish).toBe(true);
   });
 });
+
+describe('errorText', () => {
+  it('keeps a formula error’s caret under the position after the ngmm: prefix', async () => {
+    const { errorText } = await import('../../ngmm/cli');
+    const { parseFormula } = await import('../../ngmm/formula');
+    let e: unknown;
+    try {
+      parseFormula('y ~ x + (1 | g');
+    } catch (err) {
+      e = err;
+    }
+    const [head, caret] = errorText(e).split('\n');
+    expect(head).toMatch(/^ngmm: formula: /);
+    // The caret points at the '(' that is never closed.
+    const quoted = head.indexOf("'y ~ x") + 1;
+    expect(head[caret.indexOf('^')]).toBe('(');
+    expect(caret.indexOf('^') - quoted).toBe('y ~ x + '.length);
+  });
+  it('makes any other error one line, and says when it is a bug', async () => {
+    const { errorText } = await import('../../ngmm/cli');
+    expect(errorText(new Error('a\nb'))).toBe('ngmm: a; b');
+    expect(errorText(new TypeError('x.slice is not a function'))).toBe('ngmm: internal error (please report it): x.slice is not a function');
+  });
+});
