@@ -22,6 +22,7 @@ export const VERSION = typeof __NGMM_VERSION__ === 'string' ? __NGMM_VERSION__ :
 
 const demoSpec: CommandSpec = {
   name: 'demo',
+  brief: 'run the built-in example',
   positionals: [],
   summary: "Runs the built-in example: the paper's §4 simulation, GLMM against NGMM, Bernoulli and Poisson (about a minute).",
   options: [],
@@ -52,7 +53,7 @@ function overview(): string {
     `ngmm ${VERSION}: neural generalized mixed-effects models, lme4-style`,
     '',
     'usage:',
-    ...COMMANDS.map((c) => `  ngmm ${(c.spec.name + c.spec.positionals.map((p) => ` <${p}>`).join('')).padEnd(width)}  ${c.spec.summary.split(': ')[0].split('. ')[0]}`),
+    ...COMMANDS.map((c) => `  ngmm ${(c.spec.name + c.spec.positionals.map((p) => ` <${p}>`).join('')).padEnd(width)}  ${c.spec.brief}`),
     '',
     "  ngmm <command> --help   the command's options and their defaults",
     '  ngmm --version          the version',

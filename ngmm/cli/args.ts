@@ -24,8 +24,10 @@ export interface CommandSpec {
   name: string;
   /** Positional arguments, in order, as the help names them. */
   positionals: string[];
-  /** One line on what the command does. */
+  /** What the command does, for its help. */
   summary: string;
+  /** A few words for the command list of `ngmm --help`. */
+  brief: string;
   options: OptionSpec[];
   /** Extra help lines (examples, notes). */
   notes?: string[];

@@ -8,6 +8,7 @@ import { checkResponse, droppedNote, predictRows, responseColumn, rowsFor } from
 
 export const evalSpec: CommandSpec = {
   name: 'eval',
+  brief: 'score a model on a CSV file with responses',
   positionals: ['model.json', 'test.csv'],
   summary: 'Scores a saved model on a CSV file with responses: RMSE (gaussian), log-loss (bernoulli; binomial per trial), mean deviance (poisson and other families), for rows of training groups and of new groups.',
   options: [],

@@ -37,6 +37,7 @@ const MAX_LAYER = 4096;
 
 export const fitSpec: CommandSpec = {
   name: 'fit',
+  brief: 'fit a mixed model to a CSV file, save it',
   positionals: ['data.csv'],
   summary: 'Fits a generalized linear mixed model (or, with --hidden, a neural one) to a CSV file and saves it.',
   options: [

@@ -8,6 +8,7 @@ import { droppedNote, predictRows, rowsFor } from './rows';
 
 export const predictSpec: CommandSpec = {
   name: 'predict',
+  brief: 'predict the rows of a CSV file',
   positionals: ['model.json', 'new.csv'],
   summary: "Predicts each row of a CSV file: a training group's posterior mean where the group was fitted, the prior (a new group) otherwise.",
   options: [

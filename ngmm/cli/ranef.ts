@@ -10,6 +10,7 @@ import { checkWritable, readModel, writeAtomic, writeStdout } from './io';
 
 export const ranefSpec: CommandSpec = {
   name: 'ranef',
+  brief: "write the groups' random effects as CSV",
   positionals: ['model.json'],
   summary: "Writes each training group's random effects (conditional means and SDs) as CSV: grpvar,term,grp,condval,condsd, as lme4's as.data.frame(ranef(m, condVar = TRUE)).",
   options: [{ name: 'out', short: 'o', arg: 'file', default: 'standard output', help: 'where to write the CSV' }],

@@ -6,6 +6,7 @@ import { formatSummary } from '../summary';
 
 export const summarySpec: CommandSpec = {
   name: 'summary',
+  brief: "print a model's summary",
   positionals: ['model.json'],
   summary: "Prints a saved model's summary: family, logLik, AIC/BIC, random-effect SDs, coefficients with SEs.",
   options: [{ name: 'json', default: 'off: a text table', help: 'print the summary as JSON' }],

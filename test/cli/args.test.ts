@@ -10,6 +10,7 @@ const spec: CommandSpec = {
   name: 'try',
   positionals: ['data.csv'],
   summary: 'a test command',
+  brief: 'test',
   options: [
     { name: 'epochs', arg: 'N', default: '100', help: 'epochs' },
     { name: 'lr', arg: 'x', default: '0.001', help: 'rate' },
