@@ -185,7 +185,9 @@ export function runFit(args: ParsedArgs): void {
   const kept = keptRows(table.nrows, frame.dropped ?? []);
   // A 0/1 response under --family binomial is one trial per row, as in glm and glmer.
   const trials = frame.trials ?? (fam.name === 'binomial' && !frame.weights ? new Float64Array(frame.y.length).fill(1) : undefined);
-  checkResponse(fam, frame.y, trials, file, responseColumn(formula), kept);
+  // A binomial proportion with --weights has its trials in the weights: the library checks
+  // k = y·w; every other response is checked here, where the file's row and column are known.
+  if (!(fam.name === 'binomial' && !trials)) checkResponse(fam, frame.y, trials, file, responseColumn(formula), kept);
   const data: ModelData = {
     X: frame.X, xNames: frame.xNames, y: frame.y, group: frame.group,
     ...(trials ? { trials } : {}),
