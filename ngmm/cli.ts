@@ -8,7 +8,7 @@
 // file, row and column, the flag, or the formula position (a formula error adds a caret line
 // under the position); never a stack trace.
 import { FormulaError } from './formula';
-import { UsageError, closest, helpText, optionsOf, parseCommandArgs, type CommandSpec, type ParsedArgs } from './cli/args';
+import { UsageError, closest, expectPositionals, helpText, optionsOf, parseCommandArgs, type CommandSpec, type ParsedArgs } from './cli/args';
 import { evalSpec, runEval } from './cli/eval';
 import { fitSpec, runFit } from './cli/fit';
 import { guardStdout } from './cli/io';
@@ -41,7 +41,8 @@ const COMMANDS: Command[] = [
   { spec: ranefSpec, run: runRanef },
   {
     spec: demoSpec,
-    run: async () => {
+    run: async (args) => {
+      expectPositionals(demoSpec, args.positionals);
       await import('./demo');
     },
   },
