@@ -183,7 +183,9 @@ export function expectPositionals(cmd: CommandSpec, pos: readonly string[]): voi
     throw new UsageError(`'ngmm ${cmd.name}' needs ${want.slice(pos.length).map((w) => `<${w}>`).join(' and ')} (usage: ngmm ${cmd.name} ${want.map((w) => `<${w}>`).join(' ')} [options])`);
   }
   if (pos.length > want.length) {
-    throw new UsageError(`'ngmm ${cmd.name}' takes ${want.length === 0 ? 'no arguments' : want.map((w) => `<${w}>`).join(' ')}, got the extra argument '${pos[want.length]}'${pos[want.length].startsWith('-') ? '' : ' (a flag needs its leading --)'}`);
+    const extra = pos[want.length];
+    const asFlag = optionsOf(cmd).some((o) => o.name === extra) ? ` (did you mean --${extra}?)` : '';
+    throw new UsageError(`'ngmm ${cmd.name}' takes ${want.length === 0 ? 'no arguments' : want.map((w) => `<${w}>`).join(' ')}, got the extra argument '${extra}'${asFlag}`);
   }
 }
 

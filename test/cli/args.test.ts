@@ -167,3 +167,12 @@ describe('errorText', () => {
     expect(errorText(new TypeError('x.slice is not a function'))).toBe('ngmm: internal error (please report it): x.slice is not a function');
   });
 });
+
+describe('expectPositionals', () => {
+  it('names what is missing or extra', async () => {
+    const { expectPositionals } = await import('../../ngmm/cli/args');
+    expect(usage(() => expectPositionals(spec, []))).toBe("'ngmm try' needs <data.csv> (usage: ngmm try <data.csv> [options])");
+    expect(usage(() => expectPositionals(spec, ['a.csv', 'b.csv']))).toBe("'ngmm try' takes <data.csv>, got the extra argument 'b.csv'");
+    expect(usage(() => expectPositionals(spec, ['a.csv', 'epochs']))).toMatch(/got the extra argument 'epochs' \(did you mean --epochs\?\)$/);
+  });
+});
