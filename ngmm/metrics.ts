@@ -26,9 +26,10 @@ export class MetricError extends Error {
 
 const EPS = 1e-15;
 
+// The mean over no observations is undefined: each metric returns NaN for empty input (the
+// CLI reports "no rows" instead of calling it).
 function sameLength(y: ArrayLike<number>, mu: ArrayLike<number>): void {
   if (y.length !== mu.length) throw new RangeError(`metrics: ${y.length} responses but ${mu.length} predictions`);
-  if (y.length === 0) throw new RangeError('metrics: no observations to score');
 }
 
 function finitePrediction(mu: ArrayLike<number>, i: number): number {
@@ -80,7 +81,7 @@ export function binomialLogLoss(k: ArrayLike<number>, m: ArrayLike<number>, p: A
     s -= v * Math.log(q) + (n - v) * Math.log1p(-q);
     trials += n;
   }
-  if (trials === 0) throw new MetricError(0, 'every row has 0 trials: there is nothing to score');
+  if (trials === 0 && k.length > 0) throw new MetricError(0, 'every row has 0 trials: there is nothing to score');
   return s / trials;
 }
 

@@ -89,3 +89,13 @@ describe('metrics', () => {
     close(b.score([1, 0], [0.8, 0.3]), logLoss([1, 0], [0.8, 0.3]));
   });
 });
+
+describe('metrics on no observations', () => {
+  it('are NaN (the mean of nothing), and mismatched lengths are refused', () => {
+    expect(rmse([], [])).toBeNaN();
+    expect(logLoss([], [])).toBeNaN();
+    expect(poissonDeviance([], [])).toBeNaN();
+    expect(binomialLogLoss([], [], [])).toBeNaN();
+    expect(() => rmse([1, 2], [1])).toThrow(/2 responses but 1 predictions/);
+  });
+});
