@@ -19,7 +19,7 @@ export function runEval(args: ParsedArgs): void {
   const [modelPath, file] = args.positionals;
   const model = readModel(modelPath);
   try {
-    const rows = rowsFor(model, file, true);
+    const rows = rowsFor(model, modelPath, file, true);
     const { frame, observed, kept } = rows;
     const fam = model.family;
     const column = responseColumn(rows.formula);

@@ -25,7 +25,7 @@ export function runPredict(args: ParsedArgs): void {
   if (out !== undefined) checkWritable(out, [modelPath, file]);
   const model = readModel(modelPath);
   try {
-    const rows = rowsFor(model, file, false);
+    const rows = rowsFor(model, modelPath, file, false);
     const pred = predictRows(model, rows, type);
     const { frame, observed, kept } = rows;
     function* lines(): Generator<string> {

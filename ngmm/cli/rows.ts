@@ -64,8 +64,8 @@ export interface Rows {
 }
 
 /** A data file as the fitted model's formula and coding read it. */
-export function rowsFor(model: Model, path: string, needResponse: boolean): Rows {
-  if (!model.design) throw new Error(`the model was not fitted from a formula, so it cannot read '${path}'`);
+export function rowsFor(model: Model, modelPath: string, path: string, needResponse: boolean): Rows {
+  if (!model.design) throw new Error(`${modelPath}: the model was fitted from arrays, not from a formula, so it cannot read '${path}'`);
   const formula = parseFormula(model.design.formula);
   const table = readTable(path);
   const frame = modelFrame(formula, table, path, model.design, needResponse);
