@@ -41,6 +41,7 @@ await build({
   target: 'node18',
   outfile: 'dist/cli.js',
   banner: { js: '#!/usr/bin/env node' },
+  define: { __NGMM_VERSION__: JSON.stringify(JSON.parse(readFileSync('package.json', 'utf8')).version) },
   logLevel: 'warning',
 });
 execFileSync(new URL('../node_modules/.bin/tsc', import.meta.url).pathname, ['-p', 'tsconfig.build.json'], { stdio: 'inherit' });

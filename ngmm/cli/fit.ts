@@ -1,0 +1,243 @@
+// `ngmm fit`: a formula and a family over a CSV file, to a model file. Every option is checked
+// before the data is read (range, and whether it applies to this model: an option that would be
+// ignored is refused, never dropped silently); what the fit did that the user did not ask for
+// (rows dropped for missing values, columns dropped from the design) is said on standard error;
+// the model file is written only when the fit produced a usable model, atomically.
+import { activations } from '../../engine/ops/activations';
+import { allFamilies, family, type Family, type FamilyName, type LinkName } from '../families/index';
+import { fit, type FitOptions } from '../fit';
+import { parseFormula, type Formula } from '../formula';
+import { covariateColumns, modelFrame, type Design, type Frame } from '../frame';
+import type { CsvTable } from '../csv';
+import type { ModelData } from '../data';
+import type { Model, ModelSpec } from '../model';
+import { formatSummary } from '../summary';
+import { UsageError, expectPositionals, flag, integerIn, nameList, numberIn, oneOf, sizeList, stringValue, type CommandSpec, type ParsedArgs } from './args';
+import { checkWritable, readTable, writeAtomic } from './io';
+import { ProgressPrinter } from './progress';
+import { checkResponse, droppedNote, fileRows, keptRows, responseColumn } from './rows';
+
+/** Every family name with its links, from the library's own table (canonical link first). */
+function familyTable(): Map<string, string[]> {
+  const t = new Map<string, string[]>();
+  for (const [key] of allFamilies()) {
+    const [name, link] = key.split('/');
+    if (!t.has(name)) t.set(name, []);
+    t.get(name)!.push(link);
+  }
+  for (const [name, links] of t) {
+    const canonical = family(name as FamilyName).link;
+    t.set(name, [canonical, ...links.filter((l) => l !== canonical)]);
+  }
+  return t;
+}
+
+const FAMILIES = familyTable();
+const MAX_LAYER = 4096;
+
+export const fitSpec: CommandSpec = {
+  name: 'fit',
+  brief: 'fit a mixed model to a CSV file, save it',
+  positionals: ['data.csv'],
+  summary: 'Fits a generalized linear mixed model (or, with --hidden, a neural one) to a CSV file and saves it.',
+  options: [
+    { name: 'formula', arg: 'formula', help: "the model in lme4's notation, e.g. 'y ~ x1 + x2 + (1 | g)' (required)" },
+    { name: 'family', arg: 'name', help: `the response family: ${[...FAMILIES.keys()].join(', ')} (required)` },
+    { name: 'link', arg: 'name', default: "the family's canonical link", help: `the link: ${[...FAMILIES].map(([f, l]) => `${f}: ${l.join('|')}`).join('; ')}` },
+    { name: 'weights', arg: 'column', default: 'none', help: "prior weights from this column, as lme4's weights (binomial proportions: the trials)" },
+    { name: 'reml', default: 'off: maximum likelihood, as glmmTMB', help: 'restricted maximum likelihood, as lmer (Gaussian identity-link linear models only)' },
+    { name: 'hidden', arg: 'sizes', default: 'none: the linear GLMM', help: 'hidden layer sizes of the fixed-effect network f, e.g. 64,32,16' },
+    { name: 'activation', arg: 'name', default: 'relu', help: `activation of f's hidden layers: ${Object.keys(activations).join(', ')} (with --hidden)` },
+    { name: 're-covariates', arg: 'columns', default: 'none: one random-intercept SD', help: 'group-level columns of a random-effect network s_i = ‖g(z_i)‖' },
+    { name: 're-hidden', arg: 'sizes', default: 'none', help: 'hidden layer sizes of g (with --re-covariates)' },
+    { name: 'epochs', arg: 'N', default: '100', help: 'Adam epochs of a network fit' },
+    { name: 'lr', arg: 'x', default: '0.001', help: "Adam's learning rate of the networks (> 0)" },
+    { name: 'lr-scale', arg: 'x', default: '10 × lr', help: 'learning rate of the scale parameters σ_b, σ (> 0)' },
+    { name: 'batch-size', arg: 'N', default: '16', help: 'groups per mini-batch' },
+    { name: 'validation', arg: 'share', default: '0: no early stopping', help: 'share of the groups held out for early stopping, in [0, 1)' },
+    { name: 'patience', arg: 'N', default: '20', help: 'epochs without a validation improvement before stopping (with --validation)' },
+    { name: 'schedule', arg: 'name', default: 'constant', help: 'learning-rate schedule: constant or cosine (decay to lr/100)' },
+    { name: 'weight-decay', arg: 'x', default: '0', help: "Adam's weight decay (≥ 0)" },
+    { name: 'polish', arg: 'what', default: 'linear', help: 'L-BFGS after Adam on: linear (the linear part and the variances), all, none' },
+    { name: 'seed', arg: 'N', default: '0', help: 'seed of the network initialisation and batches, an integer from 0 to 4294967295' },
+    { name: 'marginal', arg: 'method', default: 'ode', help: 'how a scalar random effect is integrated out while fitting: ode or quadrature' },
+    { name: 'nodes', arg: 'N', default: '25', help: 'Gauss–Hermite nodes, 1 to 100 (with --marginal quadrature)' },
+    { name: 'rtol', arg: 'x', default: '1e-8', help: "relative accuracy of each group's marginal likelihood by the ODE, in [1e-14, 1e-2]" },
+    { name: 'out', short: 'o', arg: 'file', default: 'model.json', help: 'where to save the model (written only when the fit succeeds)' },
+  ],
+  notes: [
+    'examples:',
+    '  ngmm fit data.csv --formula "y ~ x1 + kind + (1 | school)" --family poisson -o model.json',
+    '  ngmm fit data.csv --formula "y ~ x1 + (1 + x1 | school)" --family gaussian --reml',
+    '  ngmm fit data.csv --formula "y ~ x1 + x2 + (1 | school)" --family bernoulli --hidden 64,32,16 --epochs 50 --validation 0.1',
+  ],
+};
+
+// The options that only a network fit (Adam) reads.
+const NETWORK_ONLY = ['epochs', 'lr', 'lr-scale', 'batch-size', 'validation', 'patience', 'schedule', 'weight-decay', 'polish', 'seed'];
+
+interface FitPlan {
+  file: string;
+  out: string;
+  formula: Formula;
+  fam: Family;
+  spec: ModelSpec;
+  options: FitOptions;
+  weights?: string;
+  zNames?: string[];
+}
+
+/** Every check that needs no data: values, ranges, and whether each option applies. */
+export function planFit(args: ParsedArgs): FitPlan {
+  const v = args.values;
+  expectPositionals(fitSpec, args.positionals);
+  const [file] = args.positionals;
+  const formulaText = stringValue(v, 'formula');
+  if (formulaText === undefined) throw new UsageError(`'ngmm fit' needs --formula, e.g. --formula "y ~ x + (1 | g)"`);
+  if (!v.has('family')) throw new UsageError(`'ngmm fit' needs --family (one of ${[...FAMILIES.keys()].join(', ')})`);
+  // The names come from the library's table (a Map), so '--family toString' is just unknown.
+  const familyName = oneOf(v, 'family', [...FAMILIES.keys()])!;
+  const links = FAMILIES.get(familyName)!;
+  const linkText = stringValue(v, 'link');
+  if (linkText !== undefined && !links.includes(linkText)) {
+    throw new UsageError(`--link for --family ${familyName} must be one of ${links.join(', ')}, got '${linkText}'`);
+  }
+  const link = linkText;
+  const fam = family(familyName as FamilyName, link as LinkName | undefined);
+
+  const hidden = sizeList(v, 'hidden', MAX_LAYER) ?? [];
+  const zNames = nameList(v, 're-covariates');
+  const reHidden = sizeList(v, 're-hidden', MAX_LAYER);
+  if (reHidden && !zNames) throw new UsageError('--re-hidden sizes the random-effect network: it goes with --re-covariates');
+  const network = hidden.length > 0 || zNames !== undefined;
+  if (!network) {
+    const given = NETWORK_ONLY.find((o) => v.has(o));
+    if (given) throw new UsageError(`--${given} applies to network fits (--hidden or --re-covariates); a linear model is fitted by L-BFGS to convergence`);
+  }
+  const activation = oneOf(v, 'activation', Object.keys(activations));
+  if (activation !== undefined && hidden.length === 0) throw new UsageError('--activation is for the hidden layers of f: it goes with --hidden');
+
+  const formula = parseFormula(formulaText);
+  const slopes = formula.random.some((r) => r.terms.length > 0);
+  if (formula.response.kind === 'cbind' && familyName !== 'binomial') {
+    throw new UsageError(`--family ${familyName} does not take a cbind(successes, failures) response (formula '${formula.text}'): that is --family binomial`);
+  }
+
+  const marginal = oneOf(v, 'marginal', ['ode', 'quadrature'] as const);
+  const nodes = integerIn(v, 'nodes', 1, 100);
+  if (nodes !== undefined && marginal !== 'quadrature') throw new UsageError('--nodes sets the Gauss–Hermite rule: it goes with --marginal quadrature');
+  const rtol = numberIn(v, 'rtol', 1e-14, 1e-2);
+  if (slopes) {
+    const given = ['marginal', 'nodes', 'rtol'].find((o) => v.has(o));
+    if (given) throw new UsageError(`--${given} applies to a scalar random effect; random slopes (formula '${formula.text}') are integrated by their own rule`);
+  }
+  const reml = flag(v, 'reml');
+  if (reml && !(fam.name === 'gaussian' && fam.link === 'identity' && !network)) {
+    throw new UsageError(`--reml applies to Gaussian identity-link linear models (lme4's lmer); this is --family ${fam.name} with the ${fam.link} link${network ? ' and a network' : ''}`);
+  }
+  const validation = numberIn(v, 'validation', 0, 1, { hiOpen: true });
+  const patience = integerIn(v, 'patience', 1, Number.MAX_SAFE_INTEGER);
+  if (patience !== undefined && !(validation !== undefined && validation > 0)) throw new UsageError('--patience counts epochs without a validation improvement: it goes with --validation > 0');
+  const seed = integerIn(v, 'seed', 0, 2 ** 32 - 1);
+  const polish = oneOf(v, 'polish', ['linear', 'all', 'none'] as const);
+  const weights = stringValue(v, 'weights');
+  const out = stringValue(v, 'out') ?? 'model.json';
+
+  const spec: ModelSpec = {
+    family: fam.name,
+    link: fam.link,
+    hidden,
+    ...(activation ? { activation: activation as ModelSpec['activation'] } : {}),
+    seed: seed ?? 0,
+    ...(zNames ? { randomEffect: { covariates: zNames, hidden: reHidden ?? [] } } : {}),
+  };
+  const options: FitOptions = {
+    epochs: integerIn(v, 'epochs', 1, Number.MAX_SAFE_INTEGER),
+    lr: numberIn(v, 'lr', 0, Infinity, { loOpen: true }),
+    lrScale: numberIn(v, 'lr-scale', 0, Infinity, { loOpen: true }),
+    batchSize: integerIn(v, 'batch-size', 1, Number.MAX_SAFE_INTEGER),
+    validation,
+    patience,
+    schedule: oneOf(v, 'schedule', ['constant', 'cosine'] as const),
+    weightDecay: numberIn(v, 'weight-decay', 0, Infinity),
+    polish: polish === undefined ? undefined : polish === 'linear' ? 'linear' : polish === 'all',
+    seed,
+    marginal,
+    nodes,
+    rtol,
+    ...(reml ? { reml: true } : {}),
+  };
+  return { file, out, formula, fam, spec, options, weights, zNames };
+}
+
+// The frame with prior weights: modelFrame's options argument (issue 12's contract).
+type FrameWithOptions = (f: Formula, t: Pick<CsvTable, 'columns' | 'nrows'>, source?: string, design?: Design, needResponse?: boolean, o?: { weights?: string }) => Frame;
+
+export function runFit(args: ParsedArgs): void {
+  const plan = planFit(args);
+  const { file, out, formula, fam } = plan;
+  checkWritable(out, [file]);
+  const table = readTable(file);
+  const frame = (modelFrame as FrameWithOptions)(formula, table, file, undefined, true, plan.weights ? { weights: plan.weights } : undefined);
+  if (plan.weights !== undefined && frame.weights === undefined) {
+    throw new Error(`--weights: this build's model frame does not read a weights column; nothing was fitted`);
+  }
+  const kept = keptRows(table.nrows, frame.dropped ?? []);
+  // A 0/1 response under --family binomial is one trial per row, as in glm and glmer.
+  const trials = frame.trials ?? (fam.name === 'binomial' && !frame.weights ? new Float64Array(frame.y.length).fill(1) : undefined);
+  // A binomial proportion with --weights has its trials in the weights: the library checks
+  // k = y·w; every other response is checked here, where the file's row and column are known.
+  if (!(fam.name === 'binomial' && !trials)) checkResponse(fam, frame.y, trials, file, responseColumn(formula), kept);
+  const data: ModelData = {
+    X: frame.X, xNames: frame.xNames, y: frame.y, group: frame.group,
+    ...(trials ? { trials } : {}),
+    ...(frame.weights ? { weights: frame.weights } : {}),
+    ...(frame.offset ? { offset: frame.offset } : {}),
+    ...(plan.zNames ? { Z: keptCovariates(table, plan.zNames, file, kept), zNames: plan.zNames } : {}),
+  };
+  const spec: ModelSpec = { ...plan.spec, ...(frame.slopes.length ? { randomSlopes: frame.slopes } : {}) };
+  const progress = new ProgressPrinter(process.stderr);
+  const warnings: string[] = [];
+  let model: Model;
+  try {
+    model = fit(data, spec, {
+      ...plan.options,
+      onProgress: (p) => progress.report(p),
+      onWarning: (msg) => warnings.push(msg),
+    });
+  } catch (e) {
+    // The library numbers rows of the data it was given; the file's rows differ once rows
+    // with missing values are dropped.
+    throw new Error(`${file}: ${fileRows((e as Error).message.split('\n')[0], kept)}`);
+  } finally {
+    progress.finish();
+  }
+  try {
+    model.design = frame.design;
+    const s = model.summary();
+    const finite = Number.isFinite(s.logLik) && model.parameters().every((t) => t.data.every((x) => Number.isFinite(x)));
+    if (!finite) {
+      throw new Error(`${file}: the fit ended without a usable model (logLik ${s.logLik}: ${model.info.message}); nothing was written${warnings.length ? ` (${warnings[0]})` : ''}`);
+    }
+    const text = JSON.stringify(model) + '\n';
+    writeAtomic(out, [text]);
+    for (const w of warnings) process.stderr.write(`ngmm: warning: ${w}\n`);
+    const notes = [
+      droppedNote(file, frame.dropped ?? [], 'dropped'),
+      ...(frame.droppedColumns ?? []).map((c) => `${file}: the column '${c.name}' was dropped from the fixed effects (${c.reason})`),
+    ];
+    for (const n of notes) if (n) process.stderr.write(`ngmm: note: ${n}\n`);
+    process.stdout.write(formatSummary(s) + `\nwrote ${out}\n`);
+  } finally {
+    model.dispose();
+  }
+}
+
+// Group-level covariates of the kept rows (covariateColumns reads every row of the file).
+function keptCovariates(table: CsvTable, names: string[], file: string, kept: Int32Array): Float64Array {
+  const all = covariateColumns(table, names, file);
+  const d = names.length;
+  const Z = new Float64Array(kept.length * d);
+  kept.forEach((r, k) => Z.set(all.subarray(r * d, r * d + d), k * d));
+  return Z;
+}

@@ -1,0 +1,42 @@
+// `ngmm predict`: predictions per row of a CSV file from a saved model, to standard output or
+// a file (written atomically). Each output row names its file row, so rows dropped for missing
+// values leave a visible gap rather than shifting the rest.
+import { expectPositionals, oneOf, stringValue, type CommandSpec, type ParsedArgs } from './args';
+import { checkWritable, readModel, writeAtomic, writeStdout } from './io';
+import { csvField } from './csvOut';
+import { droppedNote, predictRows, rowsFor } from './rows';
+
+export const predictSpec: CommandSpec = {
+  name: 'predict',
+  brief: 'predict the rows of a CSV file',
+  positionals: ['model.json', 'new.csv'],
+  summary: "Predicts each row of a CSV file: a training group's posterior mean where the group was fitted, the prior (a new group) otherwise.",
+  options: [
+    { name: 'type', arg: 'scale', default: 'response', help: 'response (the mean) or link (the linear predictor η)' },
+    { name: 'out', short: 'o', arg: 'file', default: 'standard output', help: 'where to write the predictions (CSV: row,group,groups,prediction)' },
+  ],
+};
+
+export function runPredict(args: ParsedArgs): void {
+  expectPositionals(predictSpec, args.positionals);
+  const [modelPath, file] = args.positionals;
+  const type = oneOf(args.values, 'type', ['response', 'link'] as const) ?? 'response';
+  const out = stringValue(args.values, 'out');
+  if (out !== undefined) checkWritable(out, [modelPath, file]);
+  const model = readModel(modelPath);
+  try {
+    const rows = rowsFor(model, modelPath, file, false);
+    const pred = predictRows(model, rows, type);
+    const { frame, observed, kept } = rows;
+    function* lines(): Generator<string> {
+      yield 'row,group,groups,prediction\n';
+      for (let i = 0; i < pred.length; i++) yield `${kept[i] + 1},${csvField(frame.group[i])},${observed[i] ? 'observed' : 'new'},${pred[i]}\n`;
+    }
+    const note = droppedNote(file, frame.dropped ?? [], 'not predicted');
+    if (out !== undefined) writeAtomic(out, lines());
+    else writeStdout(lines());
+    if (note) process.stderr.write(`ngmm: note: ${note}\n`);
+  } finally {
+    model.dispose();
+  }
+}

@@ -1,0 +1,50 @@
+// `ngmm ranef`: each training group's conditional mode/mean of its random effects and their
+// conditional SDs, as a CSV in the layout of lme4's as.data.frame(ranef(m, condVar = TRUE)):
+// grpvar, term, grp, condval, condsd, one row per group and term, term by term (the intercept's
+// rows first, then each slope's), so the two can be compared row for row.
+import { parseFormula } from '../formula';
+import type { Model } from '../model';
+import { expectPositionals, stringValue, type CommandSpec, type ParsedArgs } from './args';
+import { csvField, csvNumber } from './csvOut';
+import { checkWritable, readModel, writeAtomic, writeStdout } from './io';
+
+export const ranefSpec: CommandSpec = {
+  name: 'ranef',
+  brief: "write the groups' random effects as CSV",
+  positionals: ['model.json'],
+  summary: "Writes each training group's random effects (conditional means and SDs) as CSV: grpvar,term,grp,condval,condsd, as lme4's as.data.frame(ranef(m, condVar = TRUE)).",
+  options: [{ name: 'out', short: 'o', arg: 'file', default: 'standard output', help: 'where to write the CSV' }],
+};
+
+/** The CSV lines (header first) for a model's random effects. */
+export function* ranefLines(model: Model): Generator<string> {
+  const grpvar = model.design ? parseFormula(model.design.formula).random[0]?.group ?? 'group' : 'group';
+  const terms = ['(Intercept)', ...model.spec.randomSlopes];
+  const rows = model.ranef();
+  yield 'grpvar,term,grp,condval,condsd\n';
+  for (let t = 0; t < terms.length; t++) {
+    for (const r of rows) {
+      // The intercept's mean and SD; a slope's mean from `effects`. Model.ranef gives no
+      // conditional SD for a slope, so it is written as missing, not guessed.
+      const condval = t === 0 ? r.mean : r.effects?.[t];
+      const condsd = t === 0 ? r.sd : undefined;
+      yield `${csvField(grpvar)},${csvField(terms[t])},${csvField(r.group)},${csvNumber(condval)},${csvNumber(condsd)}\n`;
+    }
+  }
+}
+
+export function runRanef(args: ParsedArgs): void {
+  expectPositionals(ranefSpec, args.positionals);
+  const [modelPath] = args.positionals;
+  const out = stringValue(args.values, 'out');
+  if (out !== undefined) checkWritable(out, [modelPath]);
+  const model = readModel(modelPath);
+  try {
+    // Computed whole before anything is written: a failure leaves no partial output file.
+    const lines = [...ranefLines(model)];
+    if (out !== undefined) writeAtomic(out, lines);
+    else writeStdout(lines);
+  } finally {
+    model.dispose();
+  }
+}
