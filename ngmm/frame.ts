@@ -154,24 +154,34 @@ class Reader {
 
   /**
    * How a column reads as a variable over `rows`: 'number' (numbers, also a text column whose
-   * every value is written as a number, as R's read.csv would read it) or 'text'. A column of
-   * mostly numbers with a stray word is taken for a numeric column with a typo, not a factor
-   * of as many levels as values: an error at the word, unless `hint` is null (factor(x)).
+   * every value is written as a number, as R's read.csv would read it) or 'text' (categorical,
+   * as in R: one word makes the column text). One exception, unless `hint` is null (factor(x)):
+   * a column of mostly numbers that takes many distinct values (over 20, or a level for every
+   * other row) looks like a measurement with a typo, not like codes such as 0, 1, 2, 3+; it
+   * would silently become a factor of as many levels as values, so its first word is an error.
    */
   mode(name: string, rows: Int32Array, hint: string | null): 'number' | 'text' {
     const c = this.column(name);
     if (c.kind === 'number') return 'number';
-    let numbers = 0, first = -1;
+    let numbers = 0, words = 0, first = -1;
+    const distinct = new Set<string>();
     for (const i of rows) {
       if (c.missing[i]) continue;
-      if (NUMBER.test(c.values[i])) numbers++;
-      else if (first < 0) first = i;
+      const v = c.values[i];
+      distinct.add(v);
+      if (NUMBER.test(v)) numbers++;
+      else {
+        words++;
+        if (first < 0) first = i;
+      }
     }
-    if (first < 0 && numbers > 0) return 'number';
-    let words = 0;
-    for (const i of rows) if (!c.missing[i] && !NUMBER.test(c.values[i])) words++;
+    if (words === 0 && numbers > 0) return 'number';
     if (hint !== null && numbers > words) {
-      throw new DataError(`${quoteName(c.values[first])} is not a number (the column's other values are numbers; ${hint})`, this.at(first, name));
+      let distinctNumbers = 0;
+      for (const v of distinct) if (NUMBER.test(v)) distinctNumbers++;
+      if (distinctNumbers > 20 || 2 * distinct.size > numbers + words) {
+        throw new DataError(`${quoteName(c.values[first])} is not a number (the column's other values are numbers; ${hint})`, this.at(first, name));
+      }
     }
     return 'text';
   }

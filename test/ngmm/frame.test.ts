@@ -75,6 +75,24 @@ describe('categorical levels', () => {
     expect(column(fr, 'factor(f)=10')).toEqual([0, 0, 1, 0, 0]);
   });
 
+  it("codes such as 0, 1, 2, 3+ make a factor, as R reads them (mlmRev's Contraception$livch)", () => {
+    const codes = ['0', '1', '2', '3+', '1', '0', '2', '1', '3+', '0'];
+    const csv = 'y,livch,s\n' + codes.map((c, i) => `${i % 3},${c},${i % 2}`).join('\n') + '\n';
+    const fr = frameOf('y ~ livch + (1 | s)', csv);
+    expect(fr.design.levels['livch']).toEqual(['0', '1', '2', '3+']);
+    expect(column(fr, 'livch=3+')).toEqual(codes.map((c) => (c === '3+' ? 1 : 0)));
+  });
+
+  it('a measurement with a typo is not a factor: many distinct numbers and one word stop at the word', () => {
+    const xs = Array.from({ length: 30 }, (_, i) => String(1.5 + i * 0.37));
+    xs[17] = 'n/a';
+    const csv = 'y,x,s\n' + xs.map((x, i) => `${i % 4},${x},${i % 3}`).join('\n') + '\n';
+    const e = caught(() => frameOf('y ~ x + (1 | s)', csv));
+    expect(e.message).toBe("data.csv: row 18 (line 19), column 'x': 'n/a' is not a number (the column's other values are numbers; write factor(x) if it is categorical)");
+    // Asked for as a factor, it is one: 30 levels, as written.
+    expect(() => frameOf('y ~ factor(x) + (1 | s)', csv)).not.toThrow();
+  });
+
   it('a factor with one level in the rows used is an error naming it', () => {
     const e = caught(() => frameOf('y ~ h + (1 | s)', 'y,h,s\n1,a,a\n2,a,b\n3,NA,b\n'));
     expect(e.message).toBe("data.csv: column 'h': h has one level ('a') in the rows used; a categorical variable needs two or more");
