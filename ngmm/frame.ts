@@ -86,6 +86,11 @@ export function compareC(a: string, b: string): number {
   return a.length - b.length;
 }
 
+/** Levels for a message: the first ten, and how many there are. */
+function listed(levels: readonly string[]): string {
+  return levels.slice(0, 10).map(quoteName).join(', ') + (levels.length > 10 ? `, … (${levels.length} in all)` : '');
+}
+
 // ---------------------------------------------------------------------------------------------
 // Reading the columns
 
@@ -191,7 +196,7 @@ class Reader {
 // Columns the formula needs
 
 interface Needs {
-  /** Columns that must exist, with the formula position to point at (null: not a formula column). */
+  /** Columns that must exist. */
   required: string[];
   /** Columns read when present (a model's weights at evaluation). */
   optional: string[];
@@ -316,7 +321,7 @@ function variable(fac: Factor, r: Reader, rows: Int32Array, levels: Record<strin
     at: (row) => {
       const v = labelFor(r, name, m, row);
       const k = index.get(v);
-      if (k === undefined) throw new DataError(`level ${quoteName(v)} was not in the training data (levels ${all.map(quoteName).join(', ')})`, r.at(row, name));
+      if (k === undefined) throw new DataError(`level ${quoteName(v)} was not in the training data (levels ${listed(all)})`, r.at(row, name));
       return k;
     },
   };
@@ -555,9 +560,8 @@ function readResponse(f: Formula, r: Reader, rows: Int32Array, frame: Frame): vo
   else {
     levels = levelsOf(r, name, 'text', rows);
     if (levels.length !== 2) {
-      const shown = levels.slice(0, 10).map(quoteName).join(', ') + (levels.length > 10 ? `, … (${levels.length} in all)` : '');
       throw new DataError(
-        `a text response needs exactly two levels (failure, then success), found ${levels.length}: ${shown}`,
+        `a text response needs exactly two levels (failure, then success), found ${levels.length}: ${listed(levels)}`,
         { source: r.source, column: name },
       );
     }
