@@ -326,6 +326,15 @@ describe('weights and offsets', () => {
 });
 
 describe('reading the file', () => {
+  it('issue 12: one 1e999 among 160 numbers is an error at its cell, not a 160-level factor', () => {
+    const xs = Array.from({ length: 160 }, (_, i) => String(i / 7));
+    xs[99] = '1e999';
+    const csv = 'y,x,g\n' + xs.map((x, i) => `${i % 5},${x},${i % 8}`).join('\n') + '\n';
+    expect(caught(() => frameOf('y ~ x + (1 | g)', csv)).message).toBe(
+      "data.csv: row 100 (line 101), column 'x': 1e999 is not a finite number (beyond the largest double, 1.8e308) in a numeric column",
+    );
+  });
+
   it('a header-only file: no data rows', () => {
     expect(caught(() => frameOf('y ~ x + (1 | g)', 'y,x,g\n')).message).toBe('data.csv: no data rows (the file has only its header)');
   });
