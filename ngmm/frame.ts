@@ -240,6 +240,8 @@ export interface FrameColumnsOptions extends FrameOptions {
   needResponse?: boolean;
   /** Further columns to keep (e.g. random-effect covariates); they must exist. */
   extra?: readonly string[];
+  /** Further columns to keep when the file has them (covariates needed only for new groups). */
+  optional?: readonly string[];
 }
 
 /**
@@ -252,7 +254,8 @@ export function frameColumns(f: Formula, o: FrameColumnsOptions = {}): (header: 
     const n = needs(f, { needResponse: o.needResponse ?? true, weights: o.weights, design: o.design, extra: o.extra });
     const names = new Set(header);
     checkColumns(f, header, (c) => names.has(c), n, o.weights, o.source ?? 'data');
-    return { keep: [...n.required, ...n.optional.filter((c) => names.has(c))], text: n.text };
+    const optional = [...n.optional, ...(o.optional ?? [])];
+    return { keep: [...n.required, ...optional.filter((c) => names.has(c))], text: n.text };
   };
 }
 

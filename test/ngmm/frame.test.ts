@@ -356,9 +356,11 @@ describe('reading the file', () => {
 
   it('keeps only the columns the model reads', () => {
     const f = parseFormula('y ~ x + (1 | g)');
-    const t = readCsvTable('a,y,b,x,g,w\n1,2,3,4,k,5\n', { select: frameColumns(f, { weights: 'w' }) });
-    expect(t.names).toEqual(['y', 'x', 'g', 'w']);
-    expect([...t.columns.keys()].sort()).toEqual(['g', 'w', 'x', 'y']);
+    const t = readCsvTable('a,y,b,x,g,w\n1,2,3,4,k,5\n', { select: frameColumns(f, { weights: 'w', optional: ['b', 'c'] }) });
+    expect(t.names).toEqual(['y', 'b', 'x', 'g', 'w']);
+    expect([...t.columns.keys()].sort()).toEqual(['b', 'g', 'w', 'x', 'y']);
+    const e = caught(() => readCsvTable('y,x,g\n1,2,a\n', { source: 'd.csv', select: frameColumns(f, { source: 'd.csv', extra: ['size'] }) }));
+    expect(e.message).toBe("d.csv: no column 'size' for the random-effect covariates; the header has 'y', 'x', 'g'");
     expect(t.columns.get('g')!.kind).toBe('string');
   });
 
