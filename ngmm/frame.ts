@@ -413,6 +413,7 @@ export function modelFrame(f: Formula, t: Table, source = 'data', design?: Desig
     for (let c = 0; c < P; c++) {
       let x = 1;
       for (const { j, level } of plan[c]) x *= level < 0 ? vals[j] : vals[j] === level ? 1 : 0;
+      if (!Number.isFinite(x)) throw new DataError(`the design column ${quoteName(columns[c].name)} is ${x} (a product of large values)`, r.at(i));
       X[k * P + c] = x;
     }
     group[k] = r.label(groupName, i);

@@ -335,6 +335,11 @@ describe('reading the file', () => {
     );
   });
 
+  it('an interaction of huge values that overflows is an error at its row', () => {
+    const e = caught(() => frameOf('y ~ a:b + (1 | g)', 'y,a,b,g\n1,1,2,x\n2,1e200,1e200,y\n'));
+    expect(e.message).toBe("data.csv: row 2 (line 3): the design column 'a:b' is Infinity (a product of large values)");
+  });
+
   it('a header-only file: no data rows', () => {
     expect(caught(() => frameOf('y ~ x + (1 | g)', 'y,x,g\n')).message).toBe('data.csv: no data rows (the file has only its header)');
   });
