@@ -217,6 +217,51 @@ describe("rank deficiency as lme4 (R's qr(X, tol = 1e-7, LAPACK = FALSE))", () =
     expect(direct.dropped).toEqual([{ index: 3, zero: false, aliasedWith: [0, 1] }]);
   });
 
+  it('property: exact dependencies are found and named, whatever the columns\' scales and the block size', () => {
+    // Independent columns are 10·e_i plus small integers (well conditioned by construction);
+    // each dependent column is an integer combination of earlier independent ones.
+    const spec = fc.integer({ min: 1, max: 5 }).chain((k) =>
+      fc.record({
+        k: fc.constant(k),
+        extra: fc.integer({ min: 0, max: 4 }),
+        noise: fc.array(fc.integer({ min: -2, max: 2 }), { minLength: 100, maxLength: 100 }),
+        combos: fc.array(fc.array(fc.integer({ min: -3, max: 3 }), { minLength: k, maxLength: k }), { maxLength: 3 }),
+        where: fc.array(fc.nat(), { minLength: 3, maxLength: 3 }),
+        scales: fc.array(fc.integer({ min: -300, max: 300 }), { minLength: 8, maxLength: 8 }),
+        block: fc.integer({ min: 1, max: 9 }),
+      }),
+    );
+    fc.assert(
+      fc.property(spec, ({ k, extra, noise, combos, where, scales, block }) => {
+        const n = k + extra;
+        const base = Array.from({ length: k }, (_, i) => Array.from({ length: n }, (_, r) => (r === i ? 10 : 0) + noise[(i * n + r) % 100]));
+        // Columns: the independent ones in order, each combination placed after all of its terms.
+        const cols: { values: number[]; uses: number[] }[] = base.map((values, i) => ({ values, uses: [i] }));
+        const deps = combos.filter((c) => c.some((a) => a !== 0));
+        deps.forEach((c, d) => {
+          const values = Array.from({ length: n }, (_, r) => c.reduce((s, a, i) => s + a * base[i][r], 0));
+          const uses = c.flatMap((a, i) => (a !== 0 ? [i] : []));
+          const last = cols.findIndex((x) => x.uses[0] === Math.max(...uses));
+          const at = last + 1 + (where[d] % (cols.length - last));
+          cols.splice(at, 0, { values, uses: [-1 - d, ...uses] });
+        });
+        const scaled = cols.map((c, j) => c.values.map((v) => v * 10 ** scales[j % 8]));
+        const q = cols.length;
+        const R = triangularFactor(n, q, (i, out) => {
+          for (let j = 0; j < q; j++) out[j] = scaled[j][i] / 10 ** scales[j % 8]; // rows as the frame scales them
+        }, block);
+        const d = pivotedRank(R, q);
+        const independentAt = cols.flatMap((c, j) => (c.uses[0] >= 0 ? [j] : []));
+        expect(d.kept).toEqual(independentAt);
+        expect(d.dropped.map((x) => x.index)).toEqual(cols.flatMap((c, j) => (c.uses[0] < 0 ? [j] : [])));
+        for (const x of d.dropped) expect(x.aliasedWith).toEqual(cols[x.index].uses.slice(1).map((i) => independentAt[i]));
+        // Directly on the scaled columns (pivotedRank scales them itself): the same decisions.
+        expect(pivotedRank(scaled, n)).toEqual(d);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('pivotedRank: more columns than rows keeps the first n independent ones', () => {
     const d = pivotedRank([[1, 0], [0, 1], [1, 1]], 2);
     expect(d.kept).toEqual([0, 1]);
