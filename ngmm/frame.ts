@@ -86,6 +86,11 @@ export function compareC(a: string, b: string): number {
   return a.length - b.length;
 }
 
+/** Levels for a message: the first ten, and how many there are. */
+function listed(levels: readonly string[]): string {
+  return levels.slice(0, 10).map(quoteName).join(', ') + (levels.length > 10 ? `, … (${levels.length} in all)` : '');
+}
+
 // ---------------------------------------------------------------------------------------------
 // Reading the columns
 
@@ -154,24 +159,34 @@ class Reader {
 
   /**
    * How a column reads as a variable over `rows`: 'number' (numbers, also a text column whose
-   * every value is written as a number, as R's read.csv would read it) or 'text'. A column of
-   * mostly numbers with a stray word is taken for a numeric column with a typo, not a factor
-   * of as many levels as values: an error at the word, unless `hint` is null (factor(x)).
+   * every value is written as a number, as R's read.csv would read it) or 'text' (categorical,
+   * as in R: one word makes the column text). One exception, unless `hint` is null (factor(x)):
+   * a column of mostly numbers that takes many distinct values (over 20, or a level for every
+   * other row) looks like a measurement with a typo, not like codes such as 0, 1, 2, 3+; it
+   * would silently become a factor of as many levels as values, so its first word is an error.
    */
   mode(name: string, rows: Int32Array, hint: string | null): 'number' | 'text' {
     const c = this.column(name);
     if (c.kind === 'number') return 'number';
-    let numbers = 0, first = -1;
+    let numbers = 0, words = 0, first = -1;
+    const distinct = new Set<string>();
     for (const i of rows) {
       if (c.missing[i]) continue;
-      if (NUMBER.test(c.values[i])) numbers++;
-      else if (first < 0) first = i;
+      const v = c.values[i];
+      distinct.add(v);
+      if (NUMBER.test(v)) numbers++;
+      else {
+        words++;
+        if (first < 0) first = i;
+      }
     }
-    if (first < 0 && numbers > 0) return 'number';
-    let words = 0;
-    for (const i of rows) if (!c.missing[i] && !NUMBER.test(c.values[i])) words++;
+    if (words === 0 && numbers > 0) return 'number';
     if (hint !== null && numbers > words) {
-      throw new DataError(`${quoteName(c.values[first])} is not a number (the column's other values are numbers; ${hint})`, this.at(first, name));
+      let distinctNumbers = 0;
+      for (const v of distinct) if (NUMBER.test(v)) distinctNumbers++;
+      if (distinctNumbers > 20 || 2 * distinct.size > numbers + words) {
+        throw new DataError(`${quoteName(c.values[first])} is not a number (the column's other values are numbers; ${hint})`, this.at(first, name));
+      }
     }
     return 'text';
   }
@@ -181,7 +196,7 @@ class Reader {
 // Columns the formula needs
 
 interface Needs {
-  /** Columns that must exist, with the formula position to point at (null: not a formula column). */
+  /** Columns that must exist. */
   required: string[];
   /** Columns read when present (a model's weights at evaluation). */
   optional: string[];
@@ -225,6 +240,8 @@ export interface FrameColumnsOptions extends FrameOptions {
   needResponse?: boolean;
   /** Further columns to keep (e.g. random-effect covariates); they must exist. */
   extra?: readonly string[];
+  /** Further columns to keep when the file has them (covariates needed only for new groups). */
+  optional?: readonly string[];
 }
 
 /**
@@ -237,7 +254,8 @@ export function frameColumns(f: Formula, o: FrameColumnsOptions = {}): (header: 
     const n = needs(f, { needResponse: o.needResponse ?? true, weights: o.weights, design: o.design, extra: o.extra });
     const names = new Set(header);
     checkColumns(f, header, (c) => names.has(c), n, o.weights, o.source ?? 'data');
-    return { keep: [...n.required, ...n.optional.filter((c) => names.has(c))], text: n.text };
+    const optional = [...n.optional, ...(o.optional ?? [])];
+    return { keep: [...n.required, ...optional.filter((c) => names.has(c))], text: n.text };
   };
 }
 
@@ -306,7 +324,7 @@ function variable(fac: Factor, r: Reader, rows: Int32Array, levels: Record<strin
     at: (row) => {
       const v = labelFor(r, name, m, row);
       const k = index.get(v);
-      if (k === undefined) throw new DataError(`level ${quoteName(v)} was not in the training data (levels ${all.map(quoteName).join(', ')})`, r.at(row, name));
+      if (k === undefined) throw new DataError(`level ${quoteName(v)} was not in the training data (levels ${listed(all)})`, r.at(row, name));
       return k;
     },
   };
@@ -395,6 +413,7 @@ export function modelFrame(f: Formula, t: Table, source = 'data', design?: Desig
     for (let c = 0; c < P; c++) {
       let x = 1;
       for (const { j, level } of plan[c]) x *= level < 0 ? vals[j] : vals[j] === level ? 1 : 0;
+      if (!Number.isFinite(x)) throw new DataError(`the design column ${quoteName(columns[c].name)} is ${x} (a product of large values)`, r.at(i));
       X[k * P + c] = x;
     }
     group[k] = r.label(groupName, i);
@@ -545,9 +564,8 @@ function readResponse(f: Formula, r: Reader, rows: Int32Array, frame: Frame): vo
   else {
     levels = levelsOf(r, name, 'text', rows);
     if (levels.length !== 2) {
-      const shown = levels.slice(0, 10).map(quoteName).join(', ') + (levels.length > 10 ? `, … (${levels.length} in all)` : '');
       throw new DataError(
-        `a text response needs exactly two levels (failure, then success), found ${levels.length}: ${shown}`,
+        `a text response needs exactly two levels (failure, then success), found ${levels.length}: ${listed(levels)}`,
         { source: r.source, column: name },
       );
     }

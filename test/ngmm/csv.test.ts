@@ -299,6 +299,10 @@ describe('readCsvTable: choosing columns, labels and locations', () => {
     expect(readCsvTable('a,b\n').nrows).toBe(0);
   });
 
+  it('a bad delimiter is a DataError, not a RangeError', () => {
+    expect(dataError(() => readCsvTable('a\n1\n', { delimiter: '"' })).message).toBe(`the CSV delimiter must be one character other than '"', CR and LF, got "\\""`);
+  });
+
   it('columns may be named like Object.prototype keys', () => {
     const t = readCsvTable('__proto__,constructor,toString\n1,a,2\n');
     expect(t.names).toEqual(['__proto__', 'constructor', 'toString']);

@@ -75,6 +75,24 @@ describe('categorical levels', () => {
     expect(column(fr, 'factor(f)=10')).toEqual([0, 0, 1, 0, 0]);
   });
 
+  it("codes such as 0, 1, 2, 3+ make a factor, as R reads them (mlmRev's Contraception$livch)", () => {
+    const codes = ['0', '1', '2', '3+', '1', '0', '2', '1', '3+', '0'];
+    const csv = 'y,livch,s\n' + codes.map((c, i) => `${i % 3},${c},${i % 2}`).join('\n') + '\n';
+    const fr = frameOf('y ~ livch + (1 | s)', csv);
+    expect(fr.design.levels['livch']).toEqual(['0', '1', '2', '3+']);
+    expect(column(fr, 'livch=3+')).toEqual(codes.map((c) => (c === '3+' ? 1 : 0)));
+  });
+
+  it('a measurement with a typo is not a factor: many distinct numbers and one word stop at the word', () => {
+    const xs = Array.from({ length: 30 }, (_, i) => String(1.5 + i * 0.37));
+    xs[17] = 'n/a';
+    const csv = 'y,x,s\n' + xs.map((x, i) => `${i % 4},${x},${i % 3}`).join('\n') + '\n';
+    const e = caught(() => frameOf('y ~ x + (1 | s)', csv));
+    expect(e.message).toBe("data.csv: row 18 (line 19), column 'x': 'n/a' is not a number (the column's other values are numbers; write factor(x) if it is categorical)");
+    // Asked for as a factor, it is one: 30 levels, as written.
+    expect(() => frameOf('y ~ factor(x) + (1 | s)', csv)).not.toThrow();
+  });
+
   it('a factor with one level in the rows used is an error naming it', () => {
     const e = caught(() => frameOf('y ~ h + (1 | s)', 'y,h,s\n1,a,a\n2,a,b\n3,NA,b\n'));
     expect(e.message).toBe("data.csv: column 'h': h has one level ('a') in the rows used; a categorical variable needs two or more");
@@ -199,6 +217,51 @@ describe("rank deficiency as lme4 (R's qr(X, tol = 1e-7, LAPACK = FALSE))", () =
     expect(direct.dropped).toEqual([{ index: 3, zero: false, aliasedWith: [0, 1] }]);
   });
 
+  it('property: exact dependencies are found and named, whatever the columns\' scales and the block size', () => {
+    // Independent columns are 10·e_i plus small integers (well conditioned by construction);
+    // each dependent column is an integer combination of earlier independent ones.
+    const spec = fc.integer({ min: 1, max: 5 }).chain((k) =>
+      fc.record({
+        k: fc.constant(k),
+        extra: fc.integer({ min: 0, max: 4 }),
+        noise: fc.array(fc.integer({ min: -2, max: 2 }), { minLength: 100, maxLength: 100 }),
+        combos: fc.array(fc.array(fc.integer({ min: -3, max: 3 }), { minLength: k, maxLength: k }), { maxLength: 3 }),
+        where: fc.array(fc.nat(), { minLength: 3, maxLength: 3 }),
+        scales: fc.array(fc.integer({ min: -300, max: 300 }), { minLength: 8, maxLength: 8 }),
+        block: fc.integer({ min: 1, max: 9 }),
+      }),
+    );
+    fc.assert(
+      fc.property(spec, ({ k, extra, noise, combos, where, scales, block }) => {
+        const n = k + extra;
+        const base = Array.from({ length: k }, (_, i) => Array.from({ length: n }, (_, r) => (r === i ? 10 : 0) + noise[(i * n + r) % 100]));
+        // Columns: the independent ones in order, each combination placed after all of its terms.
+        const cols: { values: number[]; uses: number[] }[] = base.map((values, i) => ({ values, uses: [i] }));
+        const deps = combos.filter((c) => c.some((a) => a !== 0));
+        deps.forEach((c, d) => {
+          const values = Array.from({ length: n }, (_, r) => c.reduce((s, a, i) => s + a * base[i][r], 0));
+          const uses = c.flatMap((a, i) => (a !== 0 ? [i] : []));
+          const last = cols.findIndex((x) => x.uses[0] === Math.max(...uses));
+          const at = last + 1 + (where[d] % (cols.length - last));
+          cols.splice(at, 0, { values, uses: [-1 - d, ...uses] });
+        });
+        const scaled = cols.map((c, j) => c.values.map((v) => v * 10 ** scales[j % 8]));
+        const q = cols.length;
+        const R = triangularFactor(n, q, (i, out) => {
+          for (let j = 0; j < q; j++) out[j] = scaled[j][i] / 10 ** scales[j % 8]; // rows as the frame scales them
+        }, block);
+        const d = pivotedRank(R, q);
+        const independentAt = cols.flatMap((c, j) => (c.uses[0] >= 0 ? [j] : []));
+        expect(d.kept).toEqual(independentAt);
+        expect(d.dropped.map((x) => x.index)).toEqual(cols.flatMap((c, j) => (c.uses[0] < 0 ? [j] : [])));
+        for (const x of d.dropped) expect(x.aliasedWith).toEqual(cols[x.index].uses.slice(1).map((i) => independentAt[i]));
+        // Directly on the scaled columns (pivotedRank scales them itself): the same decisions.
+        expect(pivotedRank(scaled, n)).toEqual(d);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('pivotedRank: more columns than rows keeps the first n independent ones', () => {
     const d = pivotedRank([[1, 0], [0, 1], [1, 1]], 2);
     expect(d.kept).toEqual([0, 1]);
@@ -308,6 +371,20 @@ describe('weights and offsets', () => {
 });
 
 describe('reading the file', () => {
+  it('issue 12: one 1e999 among 160 numbers is an error at its cell, not a 160-level factor', () => {
+    const xs = Array.from({ length: 160 }, (_, i) => String(i / 7));
+    xs[99] = '1e999';
+    const csv = 'y,x,g\n' + xs.map((x, i) => `${i % 5},${x},${i % 8}`).join('\n') + '\n';
+    expect(caught(() => frameOf('y ~ x + (1 | g)', csv)).message).toBe(
+      "data.csv: row 100 (line 101), column 'x': 1e999 is not a finite number (beyond the largest double, 1.8e308) in a numeric column",
+    );
+  });
+
+  it('an interaction of huge values that overflows is an error at its row', () => {
+    const e = caught(() => frameOf('y ~ a:b + (1 | g)', 'y,a,b,g\n1,1,2,x\n2,1e200,1e200,y\n'));
+    expect(e.message).toBe("data.csv: row 2 (line 3): the design column 'a:b' is Infinity (a product of large values)");
+  });
+
   it('a header-only file: no data rows', () => {
     expect(caught(() => frameOf('y ~ x + (1 | g)', 'y,x,g\n')).message).toBe('data.csv: no data rows (the file has only its header)');
   });
@@ -329,9 +406,11 @@ describe('reading the file', () => {
 
   it('keeps only the columns the model reads', () => {
     const f = parseFormula('y ~ x + (1 | g)');
-    const t = readCsvTable('a,y,b,x,g,w\n1,2,3,4,k,5\n', { select: frameColumns(f, { weights: 'w' }) });
-    expect(t.names).toEqual(['y', 'x', 'g', 'w']);
-    expect([...t.columns.keys()].sort()).toEqual(['g', 'w', 'x', 'y']);
+    const t = readCsvTable('a,y,b,x,g,w\n1,2,3,4,k,5\n', { select: frameColumns(f, { weights: 'w', optional: ['b', 'c'] }) });
+    expect(t.names).toEqual(['y', 'b', 'x', 'g', 'w']);
+    expect([...t.columns.keys()].sort()).toEqual(['b', 'g', 'w', 'x', 'y']);
+    const e = caught(() => readCsvTable('y,x,g\n1,2,a\n', { source: 'd.csv', select: frameColumns(f, { source: 'd.csv', extra: ['size'] }) }));
+    expect(e.message).toBe("d.csv: no column 'size' for the random-effect covariates; the header has 'y', 'x', 'g'");
     expect(t.columns.get('g')!.kind).toBe('string');
   });
 
