@@ -16,7 +16,7 @@
 // in quad_loglik, two observations in the Newton sums; logit.ts), Bernoulli groups without a
 // log1p per node and observation (bernoulliGroup, baseGroup below); everything else is scalar
 // obs.ts.
-import { BINOMIAL_LOGIT, isConcave, obsCore, obsDphi, obsHess, obsScore } from './marginal/obs';
+import { BINOMIAL_LOGIT, isConcave, obsCore, obsDphi, obsHess, obsScore, obsSup } from './marginal/obs';
 import {
   PRODUCT_BLOCK, bernoulliLinear, expNegAbs, logitCore, logitNegHess, logitScore, productExponent, productLog, productMantissa, productStep, sigmaAbs,
 } from './logit';
@@ -400,6 +400,77 @@ function cholesky(): bool {
   return true;
 }
 
+// The start where ℓ need not be concave: the best point of a grid (the reference's `start`).
+const START_GRID: i32 = 481;
+const START_HALF: f64 = 12;
+const IDX = memory.data(3 << 2, 16);
+let startBest: f64 = -Infinity;
+
+function scan1(half: f64): void {
+  const h: f64 = (2.0 * half) / <f64>(START_GRID - 1);
+  for (let i = 0; i < START_GRID; i++) {
+    st(TRIAL, 0, -half + <f64>i * h);
+    const v = value(TRIAL);
+    if (v > startBest) {
+      startBest = v;
+      st(B, 0, ld(TRIAL, 0));
+    }
+  }
+}
+
+function start(): void {
+  const q = mQ;
+  startBest = -Infinity;
+  if (q == 1) {
+    st(B, 0, 0);
+    scan1(START_HALF);
+    let sup: f64 = 0.0;
+    for (let j = mLo; j < mHi; j++) sup += obsSup(mCode, ld(mY, j), mTrials != 0 ? ld(mTrials, j) : 1.0, mPhi);
+    const R = Math.sqrt(2.0 * (sup - startBest + 40.0));
+    if (R > START_HALF && R < Infinity) scan1(R);
+    return;
+  }
+  const K: i32 = q == 2 ? 25 : 13;
+  const h: f64 = 12.0 / <f64>(K - 1);
+  for (let d = 0; d < q; d++) store<i32>(IDX + (<usize>d << 2), 0);
+  while (true) {
+    for (let d = 0; d < q; d++) st(TRIAL, d, -6.0 + <f64>load<i32>(IDX + (<usize>d << 2)) * h);
+    const v = value(TRIAL);
+    if (v > startBest) {
+      startBest = v;
+      for (let d = 0; d < q; d++) st(B, d, ld(TRIAL, d));
+    }
+    let d = q - 1;
+    while (d >= 0) {
+      const p = IDX + (<usize>d << 2);
+      const next = load<i32>(p) + 1;
+      if (next == K) {
+        store<i32>(p, 0);
+        d--;
+      } else {
+        store<i32>(p, next);
+        break;
+      }
+    }
+    if (d < 0) return;
+  }
+}
+
+// H + τI, τ = 1e−8·(1 + max|H_dd|)·2ᵏ (k < 80), until its Cholesky factor exists (the reference's `regularise`).
+function regularise(): bool {
+  const q = mQ;
+  let scale: f64 = 0.0;
+  for (let d = 0; d < q; d++) scale = Math.max(scale, Math.abs(ld(H, d * q + d)));
+  let tau: f64 = 1e-8 * (1.0 + scale), added: f64 = 0.0;
+  for (let k = 0; k < 80; k++) {
+    for (let d = 0; d < q; d++) st(H, d * q + d, ld(H, d * q + d) + (tau - added));
+    added = tau;
+    if (cholesky()) return true;
+    tau *= 2.0;
+  }
+  return false;
+}
+
 export function quad_mode_f64(
   code: i32, G: i32, offsets: usize, q: i32, y: usize, trials: usize, f: usize, g: usize, phi: f64, mode: usize, chol: usize,
 ): void {
@@ -415,12 +486,15 @@ export function quad_mode_f64(
     mLo = load<i32>(offsets + (<usize>gi << 2));
     mHi = load<i32>(offsets + (<usize>(gi + 1) << 2));
     for (let d = 0; d < q; d++) st(B, d, 0);
+    if (!concave) start();
     let v: f64 = NaN;
     let known = false; // v is ℓ(B)
     let lastFull: f64 = Infinity; // the last full step's size
     derivs(B);
     for (let it = 0; it < 100; it++) {
-      if (!cholesky()) break;
+      if (!cholesky()) {
+        if (concave || !regularise()) break;
+      }
       // Newton step δ = H⁻¹∇ by the two triangular solves.
       for (let i = 0; i < q; i++) {
         let sum = ld(GRAD, i);

@@ -2,7 +2,7 @@
 // marginal): the same contracts over typed-array views of the heap, written plainly. See the
 // assembly file for the layout. The SIMD build's logit path agrees with this to rounding.
 import type { HeapViews } from './index';
-import { isConcave, obsCore, obsDphi, obsHess, obsScore } from './marginal/obs';
+import { isConcave, obsCore, obsDphi, obsHess, obsScore, obsSup } from './marginal/obs';
 
 export function quadLoglik(
   mem: HeapViews, code: number, G: number, offsets: number, K: number, q: number, y: number, trials: number,
@@ -57,6 +57,65 @@ export function quadLoglikVjp(
  * overshoots falls back to the line search on ℓ. On the bench's Bernoulli groups (100 × 50)
  * that took the passes over a group from 3.6 of ℓ + 5.5 of its derivatives to 0.3 + 5.6.
  */
+// Where ℓ need not be concave, Newton from b = 0 finds the nearest local maximum, not the
+// highest. The start is the best point of a grid instead: for q = 1, 481 points on [−12, 12]
+// and, when the bound ℓ(b) ≤ Σ_j sup_η core_j − b²/2 (obsSup) says a maximum within 40 of the
+// grid's best could lie further out, at R = √(2·(sup − best + 40)) > 12, 481 more on [−R, R] (as
+// the ODE's mode search, marginal/solve.ts); for q = 2 and 3, 25² and 13³ points on [−6, 6]^q.
+export const START_GRID = 481;
+export const START_HALF = 12;
+function start(q: number, value: (b: Float64Array) => number, b: Float64Array, sup: () => number): void {
+  const trial = new Float64Array(q);
+  let best = -Infinity;
+  if (q === 1) {
+    let bt = 0;
+    const scan = (half: number) => {
+      const h = (2 * half) / (START_GRID - 1);
+      for (let i = 0; i < START_GRID; i++) {
+        trial[0] = -half + i * h;
+        const v = value(trial);
+        if (v > best) {
+          best = v;
+          bt = trial[0];
+        }
+      }
+    };
+    scan(START_HALF);
+    const R = Math.sqrt(2 * (sup() - best + 40));
+    if (R > START_HALF && R < Infinity) scan(R);
+    b[0] = bt;
+    return;
+  }
+  const K = q === 2 ? 25 : 13, h = 12 / (K - 1);
+  const idx = new Int32Array(q);
+  for (;;) {
+    for (let d = 0; d < q; d++) trial[d] = -6 + idx[d] * h;
+    const v = value(trial);
+    if (v > best) {
+      best = v;
+      b.set(trial);
+    }
+    let d = q - 1;
+    while (d >= 0 && ++idx[d] === K) idx[d--] = 0;
+    if (d < 0) return;
+  }
+}
+
+// H + τI for the smallest τ = 1e−8·(1 + max|H_dd|)·2ᵏ (k < 80) whose Cholesky factor exists
+// (`chol` factors H in place of its caller's L); false if none does.
+function regularise(H: Float64Array, q: number, chol: () => boolean): boolean {
+  let scale = 0;
+  for (let d = 0; d < q; d++) scale = Math.max(scale, Math.abs(H[d * q + d]));
+  let tau = 1e-8 * (1 + scale), added = 0;
+  for (let k = 0; k < 80; k++) {
+    for (let d = 0; d < q; d++) H[d * q + d] += tau - added;
+    added = tau;
+    if (chol()) return true;
+    tau *= 2;
+  }
+  return false;
+}
+
 export function quadMode(
   mem: HeapViews, code: number, G: number, offsets: number, q: number, y: number, trials: number,
   f: number, g: number, phi: number, mode: number, chol: number,
@@ -108,12 +167,21 @@ export function quadMode(
       return true;
     };
     b.fill(0);
+    if (!concave) start(q, value, b, () => {
+      let sup = 0;
+      for (let j = lo; j < hi; j++) sup += obsSup(code, F[(y >> 3) + j], trials ? F[(trials >> 3) + j] : 1, phi);
+      return sup;
+    });
     let v = NaN;
     let known = false; // v is ℓ(b)
     let lastFull = Infinity; // the last full step's size
     derivs(b);
     for (let it = 0; it < 100; it++) {
-      if (!cholesky()) break;
+      if (!cholesky()) {
+        // Not concave here (a non-concave family away from its mode): Levenberg's H + τI,
+        // τ doubling from 1e−8·(1 + max H_dd), an ascent direction the line search then accepts.
+        if (concave || !regularise(H, q, cholesky)) break;
+      }
       for (let i = 0; i < q; i++) {
         let sum = grad[i];
         for (let k = 0; k < i; k++) sum -= L[i * q + k] * z[k];

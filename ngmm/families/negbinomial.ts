@@ -14,7 +14,10 @@ export const negbinomialLog: Family = fromCode(NEGBIN_LOG, {
   mean: (eta) => Math.exp(eta),
   variance: (mu, theta, m) => (mu + (mu * mu) / theta) / m,
   // 2[y·log(y/μ) − (y + θ)·log((y + θ)/(μ + θ))]: glm.nb's deviance at a known θ.
-  deviance: (y, mu, m, theta = NaN) => 2 * (xlogy(y, mu) - xlogy(y + theta, mu + theta)) * m,
+  deviance(y, mu, m, theta) {
+    if (!(theta !== undefined && theta > 0)) throw new Error(`the negative binomial deviance needs θ > 0 (got ${theta})`);
+    return 2 * (xlogy(y, mu) - xlogy(y + theta, mu + theta)) * m;
+  },
   validate(y: ArrayLike<number>) {
     for (let i = 0; i < y.length; i++) {
       const v = y[i];

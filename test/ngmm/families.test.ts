@@ -129,6 +129,10 @@ describe('numerically hard corners', () => {
     expect(() => family('gamma', 'identity')).toThrow(/gamma' has no 'identity' link \(have: log\)/);
   });
 
+  it('the negative binomial deviance refuses a missing θ rather than return NaN', () => {
+    expect(() => family('negbinomial').deviance(3, 2, 1)).toThrow(/needs θ > 0 \(got undefined\)/);
+  });
+
   it('any string is safe as a family or link name: Object.prototype names are unknown, R spellings are aliases', () => {
     const have = 'have: gaussian, bernoulli, binomial, poisson, negbinomial, gamma';
     for (const name of ['toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf', '']) {

@@ -58,7 +58,19 @@ function oracle(c: Case) {
     return a;
   };
   fs.push((t) => t * sumScore(t), (t) => Math.abs(t * sumScore(t)), sumDphi, (t) => Math.abs(sumDphi(t)));
-  const r = integrateLogMoments(logf, -Infinity, Infinity, fs, { tol: 1e-13 });
+  // Gauss–Kronrod finds one mode itself; where ℓ need not be concave every local maximum of a
+  // fine scan (step 1e−3 on [−15, 15]) is passed as a breakpoint.
+  const breakpoints: number[] = [];
+  if (!fam.concave) {
+    let prev2 = -Infinity, prev = logf(-15);
+    for (let i = 1; i <= 30000; i++) {
+      const v = logf(-15 + i * 1e-3);
+      if (prev > prev2 && prev >= v) breakpoints.push(-15 + (i - 1) * 1e-3);
+      prev2 = prev;
+      prev = v;
+    }
+  }
+  const r = integrateLogMoments(logf, -Infinity, Infinity, fs, { tol: 1e-13, breakpoints });
   const mo = r.moments;
   return {
     L: r.logZ,
@@ -202,6 +214,26 @@ describe.each([simd, ts])('closed forms and hard cases on $name', (backend) => {
         }
       }
       expect(beyond, 'cases whose mode lies beyond the grid (measured: 5 of 10)').toBeGreaterThanOrEqual(4);
+    });
+  });
+
+  it('Poisson-sqrt with a local mode near 0 and the global one 7.5 nats higher at t ≈ −2.65: both integrated, the global one the centre', () => {
+    // Found by a search over random small groups: ascent from t = 0 stops at t ≈ 0.196
+    // (ℓ ≈ −22.49); a scan finds the global maximum at t ≈ −2.649 (ℓ ≈ −14.95).
+    E.withBackend(backend, () => {
+      const c: Case = { fam: family('poisson', 'sqrt'), y: Float64Array.of(10, 11), m: null, f: Float64Array.of(1.1112782450992396, -1.6792724542417565), s: 1.1252894393486224, phi: 1 };
+      check(c, 'poisson-sqrt two modes');
+      const data = groupResponse(c.fam, c.y, [2]);
+      const mode = E.tidy(() => logMarginal(E.tensor(c.f), E.tensor([c.s]), null, data, { rtol: 1e-10 }).stats.mode[0]);
+      expect(mode).toBeCloseTo(-2.649, 2);
+    });
+  });
+
+  it('Poisson-sqrt at η = 0 (μ = 0): no NaN in ℓ, its slope or the marginal', () => {
+    // f = 0 and s·t = 0 put η exactly on the pole of log|η| for the grid point t = 0.
+    E.withBackend(backend, () => {
+      const c: Case = { fam: family('poisson', 'sqrt'), y: Float64Array.of(3, 0, 5), m: null, f: new Float64Array(3), s: 0.8, phi: 1 };
+      check(c, 'poisson-sqrt f = 0');
     });
   });
 

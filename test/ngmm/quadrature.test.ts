@@ -7,10 +7,10 @@ import * as E from '../../engine/index';
 import { family, type Family } from '../../ngmm/families/index';
 import { groupResponse } from '../../ngmm/marginal/groups';
 import { logMarginal } from '../../ngmm/marginal/ode';
-import { logMarginalQuadrature } from '../../ngmm/marginal/quadrature';
+import { logMarginalQuadrature, quadratureRule } from '../../ngmm/marginal/quadrature';
 import { integrateLog } from '../helpers/gaussKronrod';
 import { checkVjp } from '../helpers/checkVjp';
-import { ts } from '../helpers/backends';
+import { all, ts } from '../helpers/backends';
 
 function simulate(fam: Family, sizes: number[], q: number, seed: number) {
   const rng = new E.Rng(seed);
@@ -66,6 +66,37 @@ describe('adaptive Gauss–Hermite', () => {
       expect(e40).toBeLessThan(e25 / 50);
       expect(e60).toBeLessThanOrEqual(1e-9);
     });
+  });
+
+  it('q = 1, non-concave families: the rule is centred at the global mode, not the one Newton from 0 reaches', () => {
+    // Poisson-sqrt (found by a search over random groups): ascent from b = 0 stops at the local
+    // maximum b ≈ −0.839; the global one, 15.8 nats higher, is at b ≈ −2.220, so the local mode
+    // carries e^{−15.8} ≈ 1e−7 of the mass, which a rule centred at the global one may miss.
+    // Gaussian-log on raw data (y 100–1000, f = 0): the mode is at b ≈ 62, beyond the start grid.
+    const cases = [
+      { fam: family('poisson', 'sqrt'), y: [6, 3, 9, 1], f: [-1.6212376089565042, -0.6197289834996239, 10.139088100285104, 1.060374787445994], s: 1.1173624029421403, phi: null, mode: -2.22, tol: 1e-6 },
+      { fam: family('gaussian', 'log'), y: [517, 123, 880, 342, 655], f: [0, 0, 0, 0, 0], s: 0.1, phi: 1, mode: 62.2, tol: 1e-8 },
+    ];
+    for (const b of all) {
+      E.withBackend(b, () => {
+        for (const c of cases) {
+          const data = groupResponse(c.fam, c.y, [c.y.length]);
+          E.tidy(() => {
+            const f = E.tensor(Float64Array.from(c.f)), g = E.tensor(new Float64Array(c.y.length).fill(c.s), [c.y.length, 1]);
+            const phi = c.phi === null ? null : E.tensor([c.phi], []);
+            const { nodes } = quadratureRule(f, g, phi, data, { K: 25 });
+            const quad = logMarginalQuadrature(f, g, phi, data, { K: 25 }).item();
+            const { L, stats } = logMarginal(f, E.tensor([c.s]), phi, data, { rtol: 1e-11 });
+            const ode = L.item();
+            const tag = `${b.name} ${c.fam.name}/${c.fam.link}`;
+            // The middle node is the rule's centre: the ODE's mode (its own search) to Newton's accuracy.
+            expect(nodes[12], `${tag}: the rule's centre`).toBeCloseTo(c.mode, 1);
+            expect(Math.abs(nodes[12] - stats.mode[0]), `${tag}: centre vs the ODE's mode`).toBeLessThanOrEqual(1e-8 * (1 + Math.abs(stats.mode[0])));
+            expect(Math.abs(quad - ode) / Math.max(1, Math.abs(ode)), tag).toBeLessThanOrEqual(c.tol);
+          });
+        }
+      });
+    }
   });
 
   it('q = 2 random slopes: agrees with a brute-force 2-D Gauss–Kronrod to 1e−6', () => {

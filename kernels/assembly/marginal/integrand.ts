@@ -6,7 +6,10 @@
 // Gaussian-identity and Poisson-log run on per-group sufficient statistics (O(1) per ℓ; weighted
 // by the prior weights in the trials slot, as the reference's), their
 // shifted ℓ(t) − m and gradient moments taken about the mode t̂ (`setCentre`), as the reference.
-import { BINOMIAL_LOGIT, GAUSSIAN_IDENTITY, POISSON_LOG, hasDispersion, obsCore, obsDphi, obsHess, obsScore, obsSup } from './obs';
+import {
+  BINOMIAL_LOGIT, GAMMA_LOG, GAUSSIAN_IDENTITY, NEGBIN_LOG, POISSON_LOG, hasDispersion, obsCore, obsCoreEta, obsDphiEta, obsDphiPart, obsHess, obsPhiPart,
+  obsScore, obsSup,
+} from './obs';
 import {
   expNegAbs, logitCore, logitNegHess, logitScore, productExponent, productLog, productMantissa, sigmaAbs,
 } from '../logit';
@@ -34,6 +37,11 @@ let gHalfNss: f64 = 0; // Gaussian ½·Σw·s·s, ℓ's curvature term
 let s1: f64 = 0; // Gaussian Σr; Poisson Σy
 let s2: f64 = 0; // Gaussian Σr²; Poisson Σy·f
 let se: f64 = 0; // Poisson Σe^f
+// Negative binomial, Gamma: the parts in ϕ alone of core and ∂core/∂ϕ, summed once (the
+// reference's phiCst, dphiCst), and Σ of the accumulation weights.
+let phiCst: f64 = 0;
+let dphiCst: f64 = 0;
+let wsum: f64 = 0;
 // Gradient accumulators, in units of e^{ℓ−m} (normalised by Z in `finish`).
 export let gGs: f64 = 0;
 export let gGphi: f64 = 0;
@@ -189,6 +197,9 @@ export function setGroup(
   gSw = 0;
   gNpos = 0;
   gHalfNss = 0;
+  phiCst = 0;
+  dphiCst = 0;
+  wsum = 0;
   if (!sums) return; // restoreFast follows (the two-group integrator closing a group)
   if (code == GAUSSIAN_IDENTITY) {
     for (let j = 0; j < n; j++) {
@@ -212,6 +223,12 @@ export function setGroup(
       if (ef != 0) store<f64>(ef + (<usize>j << 3), e);
     }
     return;
+  }
+  if (code == NEGBIN_LOG || code == GAMMA_LOG) {
+    for (let j = 0; j < n; j++) {
+      phiCst += obsPhiPart(code, at(y, j), trials(j), phi);
+      dphiCst += obsDphiPart(code, at(y, j), trials(j), phi);
+    }
   }
   if (zeroGf) memory.fill(gf, 0, <usize>n << 3);
 }
@@ -283,8 +300,8 @@ export function ell(t: f64): f64 {
   } else if (ASC_FEATURE_SIMD && code == BINOMIAL_LOGIT) {
     sum = logitCoreSum(t);
   } else {
-    sum = 0.0;
-    for (let j = 0; j < gN; j++) sum += obsCore(code, at(gY, j), trials(j), at(gF, j) + s * t, phi);
+    sum = phiCst;
+    for (let j = 0; j < gN; j++) sum += obsCoreEta(code, at(gY, j), trials(j), at(gF, j) + s * t, phi);
   }
   return gCst + sum - 0.5 * t * t - HALF_LN_2PI;
 }
@@ -398,10 +415,11 @@ export function accumulate(t: f64, w: f64): void {
     const p = gGf + (<usize>j << 3);
     store<f64>(p, load<f64>(p) + w * r);
     sr += r;
-    if (hasDispersion(code)) sp += obsDphi(code, at(gY, j), trials(j), eta, phi);
+    if (hasDispersion(code)) sp += obsDphiEta(code, at(gY, j), trials(j), eta, phi);
   }
   gGs += w * t * sr;
   gGphi += w * sp;
+  wsum += w;
 }
 
 /**
@@ -438,7 +456,7 @@ export function finish(Z: f64): void {
       store<f64>(p, load<f64>(p) / Z);
     }
     gGs /= Z;
-    gGphi /= Z;
+    gGphi = (gGphi + dphiCst * wsum) / Z;
   }
 }
 
