@@ -281,7 +281,14 @@ function checkDesign(v: unknown, xNames: string[]): Design | null {
   // Keys are user-supplied variable names: rebuilt as own properties of a prototype-free object.
   const levels: Record<string, string[]> = Object.create(null);
   for (const [k, l] of Object.entries(lv)) levels[k] = [...names(l, `design.levels.${k}`)];
-  return { ...d, xNames: [...dx], levels } as Design;
+  const out: Design = { formula: d.formula as string, xNames: [...dx], levels };
+  if (d.weights != null) out.weights = str(d.weights, 'design.weights');
+  if (d.responseLevels != null) {
+    const r = names(d.responseLevels, 'design.responseLevels');
+    if (r.length !== 2 || r[0] === r[1]) bad("'design.responseLevels' must be two different levels");
+    out.responseLevels = [r[0], r[1]];
+  }
+  return out;
 }
 
 /** Rebuilds a model from `toJSON()` output; rejects anything malformed or inconsistent with one clear message. */

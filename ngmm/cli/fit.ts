@@ -7,7 +7,7 @@ import { activations } from '../../engine/ops/activations';
 import { allFamilies, family, type Family, type FamilyName, type LinkName } from '../families/index';
 import { fit, type FitOptions } from '../fit';
 import { parseFormula, type Formula } from '../formula';
-import { covariateColumns, modelFrame, type Design, type Frame } from '../frame';
+import { covariateColumns, frameColumns, modelFrame } from '../frame';
 import type { CsvTable } from '../csv';
 import type { ModelData } from '../data';
 import type { Model, ModelSpec } from '../model';
@@ -170,18 +170,12 @@ export function planFit(args: ParsedArgs): FitPlan {
   return { file, out, formula, fam, spec, options, weights, zNames };
 }
 
-// The frame with prior weights: modelFrame's options argument (issue 12's contract).
-type FrameWithOptions = (f: Formula, t: Pick<CsvTable, 'columns' | 'nrows'>, source?: string, design?: Design, needResponse?: boolean, o?: { weights?: string }) => Frame;
-
 export function runFit(args: ParsedArgs): void {
   const plan = planFit(args);
   const { file, out, formula, fam } = plan;
   checkWritable(out, [file]);
-  const table = readTable(file);
-  const frame = (modelFrame as FrameWithOptions)(formula, table, file, undefined, true, plan.weights ? { weights: plan.weights } : undefined);
-  if (plan.weights !== undefined && frame.weights === undefined) {
-    throw new Error(`--weights: this build's model frame does not read a weights column; nothing was fitted`);
-  }
+  const table = readTable(file, frameColumns(formula, { source: file, weights: plan.weights, extra: plan.zNames }));
+  const frame = modelFrame(formula, table, file, undefined, true, plan.weights ? { weights: plan.weights } : {});
   const kept = keptRows(table.nrows, frame.dropped ?? []);
   // A 0/1 response under --family binomial is one trial per row, as in glm and glmer.
   const trials = frame.trials ?? (fam.name === 'binomial' && !frame.weights ? new Float64Array(frame.y.length).fill(1) : undefined);
@@ -195,7 +189,7 @@ export function runFit(args: ParsedArgs): void {
     ...(frame.offset ? { offset: frame.offset } : {}),
     ...(plan.zNames ? { Z: keptCovariates(table, plan.zNames, file, kept), zNames: plan.zNames } : {}),
   };
-  const spec: ModelSpec = { ...plan.spec, ...(frame.slopes.length ? { randomSlopes: frame.slopes } : {}) };
+  const spec: ModelSpec = { ...plan.spec, intercept: formula.intercept, ...(frame.slopes.length ? { randomSlopes: frame.slopes } : {}) };
   const progress = new ProgressPrinter(process.stderr);
   const warnings: string[] = [];
   let model: Model;

@@ -6,7 +6,7 @@
 // removed and `<out>`, if it existed, is untouched.
 import { closeSync, fchmodSync, fsyncSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeSync, accessSync, constants } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { readCsvTable, type CsvTable } from '../csv';
+import { readCsvTable, type CsvTable, type ReadCsvOptions } from '../csv';
 import { Model } from '../model';
 
 function code(e: unknown): string {
@@ -53,8 +53,12 @@ function* chunks(path: string): Generator<string> {
   }
 }
 
-export function readTable(path: string): CsvTable {
-  return readCsvTable(chunks(path), { source: path });
+/**
+ * A data file, keeping only the columns `select` names (the formula's, from frameColumns: it
+ * checks them against the header before any row is read, and reads group ids as text).
+ */
+export function readTable(path: string, select?: ReadCsvOptions['select']): CsvTable {
+  return readCsvTable(chunks(path), { source: path, ...(select ? { select } : {}) });
 }
 
 /** Model files larger than this are refused before they are read (a fitted model is far smaller). */

@@ -6,7 +6,7 @@
 import type { CsvTable } from '../csv';
 import type { Family } from '../families/family';
 import { formatExpr, parseFormula, type Formula } from '../formula';
-import { covariateColumns, modelFrame, type Frame } from '../frame';
+import { covariateColumns, frameColumns, modelFrame, type Frame } from '../frame';
 import type { Model } from '../model';
 import { readTable } from './io';
 
@@ -67,7 +67,8 @@ export interface Rows {
 export function rowsFor(model: Model, modelPath: string, path: string, needResponse: boolean): Rows {
   if (!model.design) throw new Error(`${modelPath}: the model was fitted from arrays, not from a formula, so it cannot read '${path}'`);
   const formula = parseFormula(model.design.formula);
-  const table = readTable(path);
+  const re0 = model.spec.randomEffect;
+  const table = readTable(path, frameColumns(formula, { source: path, design: model.design, needResponse, ...(re0 ? { extra: re0.covariates } : {}) }));
   const frame = modelFrame(formula, table, path, model.design, needResponse);
   const kept = keptRows(table.nrows, frame.dropped ?? []);
   const known = new Set(model.levels);
