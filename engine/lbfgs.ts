@@ -186,6 +186,7 @@ export function lbfgs(fg: Objective, x0: ArrayLike<number>, o: LbfgsOptions = {}
     g.set(gt);
     f = fNew;
   }
+  if (o.signal?.aborted) return done(maxIter, false, 'aborted');
   const gn = maxAbs(g);
   if (gn <= gtol) return done(maxIter, true, `converged: largest gradient component ${gn.toExponential(2)} ≤ ${gtol}`);
   return done(maxIter, false, `not converged after ${maxIter} iterations: largest gradient component ${gn.toExponential(2)} (> ${gtol}); raise maxIter or check the scaling of the parameters`);

@@ -160,6 +160,16 @@ describe('lbfgs', () => {
       expect(full.converged).toBe(false);
     });
 
+    it('an abort during the last allowed iteration is reported as an abort, not as the iteration cap', () => {
+      const ctl = new AbortController();
+      let its = 0;
+      const r = E.lbfgs((x, g) => {
+        if (its === 3) ctl.abort();
+        return rosenbrock(x, g);
+      }, x0, { signal: ctl.signal, maxIter: 3, onIteration: (it) => (its = it + 1) });
+      expect([r.message, r.converged, r.iterations]).toEqual(['aborted', false, 3]);
+    });
+
     it('an already aborted signal costs one evaluation and returns the start', () => {
       let calls = 0;
       const r = E.lbfgs((x, g) => (calls++, rosenbrock(x, g)), x0, { signal: AbortSignal.abort() });

@@ -4,7 +4,7 @@
 // predicts (observed and new groups, both scales). Rejections leave the kernel heap as it was,
 // and a file cannot make the loader allocate more than the numbers it holds.
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import * as E from '../../engine/index';
 import { fit, Model, simulate } from '../../ngmm/index';
 
@@ -319,12 +319,18 @@ describe('Model.load: cost and memory', () => {
       [(j) => (j.params.net = null), /'params.net' must be an object, not null/],
       [(j) => (j.spec.randomEffect = { covariates: ['x1'], hidden: [50000], outDim: 50000 }), /'params.gNet' must be an object/],
     ];
-    for (const [edit, msg] of cases) {
-      const j = clone(f.json);
-      edit(j);
-      expect(() => Model.load(j)).toThrow(msg);
+    const alloc = vi.spyOn(h, 'alloc');
+    try {
+      for (const [edit, msg] of cases) {
+        const j = clone(f.json);
+        edit(j);
+        expect(() => Model.load(j)).toThrow(msg);
+      }
+      // Not one block of kernel memory was asked for, and the heap neither grew nor reached higher.
+      expect(alloc).not.toHaveBeenCalled();
+    } finally {
+      alloc.mockRestore();
     }
-    // The largest address ever handed out is where it was: nothing was allocated for them.
     expect(h.highWater).toBe(top);
     expect(h.capacity).toBe(cap);
   });
