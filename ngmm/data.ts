@@ -3,12 +3,13 @@
 // group-level random-effect covariates Z (one row per group level). Validation names the
 // observation and column; observations are sorted by group once, here.
 import { DataError, quoteName } from './errors';
+import { asMatrix, type MatrixInput } from './input';
 import type { Family } from './families/family';
 import { groupResponse, type GroupedResponse } from './marginal/groups';
 
 export interface ModelData {
   /** Fixed-effect covariates, n × p row-major. */
-  readonly X: Float64Array;
+  readonly X: MatrixInput;
   /** Column names of X (length p). */
   readonly xNames: readonly string[];
   readonly y: ArrayLike<number>;
@@ -67,14 +68,21 @@ export function prepare(family: Family, d: ModelData): PreparedData {
   const n = d.y.length;
   const p = d.xNames.length;
   if (n === 0) throw new DataError('there are no observations (no data rows)');
-  if (d.X.length !== n * p) throw new DataError(`X has ${d.X.length} values; ${n} rows × ${p} columns need ${n * p}`);
+  let X0: Float64Array;
+  try {
+    X0 = asMatrix(d.X, p, 'X', d.xNames);
+  } catch (e) {
+    throw new DataError((e as Error).message);
+  }
+  d = { ...d, X: X0 };
+  if (X0.length !== n * p) throw new DataError(`X has ${X0.length} values; ${n} rows × ${p} columns need ${n * p}`);
   if (d.group.length !== n) throw new DataError(`group has ${d.group.length} labels for ${n} observations`);
   for (const [name, v] of [['trials', d.trials], ['weights', d.weights], ['offset', d.offset]] as const) {
     if (v && v.length !== n) throw new DataError(`${name} has ${v.length} values for ${n} observations`);
   }
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < p; j++) {
-      const v = d.X[i * p + j];
+      const v = X0[i * p + j];
       if (!Number.isFinite(v)) throw new DataError(`${v} is not a finite number`, { row: i + 1, column: d.xNames[j] });
     }
     if (!Number.isFinite(d.y[i])) throw new DataError(`the response ${d.y[i]} is not a finite number`, { row: i + 1 });
@@ -148,7 +156,7 @@ export function prepare(family: Family, d: ModelData): PreparedData {
     throw new DataError((e as Error).message);
   }
   const X = new Float64Array(n * p);
-  for (let k = 0; k < n; k++) X.set(d.X.subarray(order[k] * p, order[k] * p + p), k * p);
+  for (let k = 0; k < n; k++) X.set(X0.subarray(order[k] * p, order[k] * p + p), k * p);
   let Zg: Float64Array | null = null;
   const dz = d.zNames?.length ?? 0;
   if (d.Z) {

@@ -16,6 +16,7 @@ import { Model, type ModelSpec } from './model';
 import { family } from './families/index';
 import { summaryOf } from './summary';
 import { interceptStart } from './start';
+import { asMatrix } from './input';
 import { fitExactLinear, type ExactLinearFit } from './exactLinear';
 
 export interface FitProgress {
@@ -116,6 +117,29 @@ function objective(model: Model, prep: PreparedData, groups: Int32Array, how: Me
   }
 }
 
+// With the sqrt link μ = η², so the likelihood is even under (f, b) → (−f, −b) (b's prior is
+// symmetric): two optima of equal height. lme4 reports the one with η > 0 (its glm start), and
+// so do we: where the mean of f over the rows is negative, f's linear part (and the network's
+// output layer) change sign; the offset, being data, is even only when zero.
+function canonicalSign(model: Model, prep: PreparedData): void {
+  if (prep.offset?.some((v) => v !== 0)) return;
+  const f = E.tidy(() => model.f(E.tensor(prep.X, [prep.response.nobs, prep.p])).toArray());
+  let s = 0;
+  for (const v of f) s += v;
+  if (!(s < 0)) return;
+  const neg = (t: E.Tensor) => {
+    for (let i = 0; i < t.data.length; i++) t.data[i] = -t.data[i];
+  };
+  neg(model.b0);
+  neg(model.W);
+  if (model.net) {
+    neg(model.net.weights[model.net.weights.length - 1]);
+    neg(model.net.biases[model.net.biases.length - 1]);
+  }
+  // Random effects need no change: b → −b is absorbed by b's symmetric prior (for slopes too,
+  // since γ = Λb and −b has the same distribution as b).
+}
+
 function finiteObjective(model: Model, prep: PreparedData, groups: Int32Array, how: Method): boolean {
   try {
     return Number.isFinite(E.tidy(() => objective(model, prep, groups, how).item()));
@@ -211,10 +235,14 @@ export async function fitAsync(data: ModelData, spec: ModelSpec, o: FitOptions =
 }
 
 // The fit as a generator that yields between epochs (never inside a tidy scope).
-function* fitting(data: ModelData, spec: ModelSpec, o: FitOptions): Generator<void, Model, void> {
+function* fitting(data0: ModelData, spec: ModelSpec, o: FitOptions): Generator<void, Model, void> {
   const fam = family(spec.family, spec.link);
-  const p = data.xNames.length;
-  const n = data.y.length;
+  const p = data0.xNames.length;
+  const n = data0.y.length;
+  const dup = data0.xNames.find((v, i) => data0.xNames.indexOf(v) !== i);
+  if (dup !== undefined) throw new Error(`fit: the column name '${dup}' appears twice in xNames`);
+  // X as a typed array, a plain number[] (row-major) or rows.
+  const data = { ...data0, X: asMatrix(data0.X, p, 'X', data0.xNames) };
   const { mean, sd } = columnScales(data.X, n, p, spec.intercept ?? true);
   const prep0 = prepare(fam, data);
   const model = new Model(spec, data.xNames, mean, sd);
@@ -371,7 +399,7 @@ function* fitting(data: ModelData, spec: ModelSpec, o: FitOptions): Generator<vo
         const params = polish === 'linear' ? [...model.linearParams(), ...model.varianceParams()] : model.parameters();
         const before = snapshot(model);
         try {
-          const pr = minimize(params, () => objective(model, prep, all, how), { gtol: o.gtol ?? 1e-6, maxIter: 200, onIteration: progress('polish', 200) });
+          const pr = minimize(params, () => objective(model, prep, all, how), { gtol: o.gtol ?? 1e-6, maxIter: 200, onIteration: progress('polish', 200), signal: o.signal });
           polished = `; then L-BFGS${polish === 'linear' ? ' on the linear part and the variance parameters' : ''}: ${pr.message}`;
           didPolish = true;
         } catch (e) {
@@ -392,6 +420,7 @@ function* fitting(data: ModelData, spec: ModelSpec, o: FitOptions): Generator<vo
     };
     if (diverged) o.onWarning?.(`fit ${model.info.message}`);
   }
+  if (fam.link === 'sqrt') canonicalSign(model, prep);
   model.refreshPosterior(prep.X, prep.response, [...prep.levels], prep.Zg, prep.offset);
   if (exact && !model.net) {
     // The exact criterion, not its ODE recomputation (equal under ML to ~1e−10; under REML the

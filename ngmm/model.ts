@@ -17,6 +17,7 @@ import { logMarginal } from './marginal/ode';
 import { releaseResponse, type GroupedResponse } from './marginal/groups';
 import { logNdtr } from '../kernels/reference/special';
 import type { Design } from './frame';
+import { asMatrix, type MatrixInput } from './input';
 import { summary as summarize, type Summary } from './summary';
 import { loadModel } from './modelFile';
 
@@ -407,7 +408,7 @@ export class Model {
    * uses each row's group posterior (its label must be a training group); 'new' the prior.
    * `type: 'link'` gives E[η], 'response' E[y] (binomial: the success probability).
    */
-  predict(X: ArrayLike<number>, opts: {
+  predict(X0: MatrixInput, opts: {
     group?: ArrayLike<string | number>; type?: 'response' | 'link'; groups?: 'observed' | 'new';
     /** Group-level covariates per row (rows × d), needed for new groups when the model has g(z). */
     Z?: ArrayLike<number>;
@@ -415,6 +416,7 @@ export class Model {
     offset?: ArrayLike<number>;
   } = {}): Float64Array {
     const p = this.xNames.length;
+    const X = asMatrix(X0, p, 'predict: X', this.xNames);
     if (X.length % Math.max(1, p) !== 0) throw new Error(`predict: X has ${X.length} values, not a multiple of ${p} columns`);
     const n = p > 0 ? X.length / p : (opts.group?.length ?? 0);
     const type = opts.type ?? 'response';

@@ -33,6 +33,7 @@ export interface Summary {
   ranefNetwork: boolean;
   /** With random slopes: SDs and correlations of (intercept, slopes) on the original x scale. */
   ranefCov: { names: string[]; sd: number[]; corr: number[][] } | null;
+  /** The dispersion parameter: σ (Gaussian residual SD), θ (negative binomial), shape α (Gamma). */
   sigma: number | null;
   /** Linear coefficients (GLMM only), by column name, on the original scale of X. */
   fixef: Record<string, Coefficient> | null;
@@ -236,6 +237,15 @@ function invert(M: Float64Array[]): Float64Array[] {
   return a.map((r) => r.slice(n));
 }
 
+// What `sigma` holds for each family with a dispersion parameter (glmmTMB's sigma() differs for
+// Gamma: it reports 1/√shape, the coefficient of variation).
+function dispersionLabel(family: string): string {
+  if (family === 'gaussian') return 'Residual           SD';
+  if (family === 'negbinomial') return 'Dispersion θ (Var = μ + μ²/θ)';
+  if (family === 'gamma') return 'Shape α (CV = 1/√α)';
+  return 'Dispersion';
+}
+
 /** lme4-style text. */
 export function formatSummary(s: Summary): string {
   const out: string[] = [];
@@ -258,7 +268,7 @@ export function formatSummary(s: Summary): string {
       ? `  group (Intercept)  SD ‖g(z_i)‖ by group, median ${s.ranefSD.toFixed(4)}`
       : `  group (Intercept)  SD ${s.ranefSD.toFixed(4)}`);
   }
-  if (s.sigma !== null) out.push(`  ${s.family === 'gaussian' ? 'Residual          ' : 'Dispersion        '} ${s.family === 'gaussian' ? 'SD ' : ''}${s.sigma.toFixed(4)}`);
+  if (s.sigma !== null) out.push(`  ${dispersionLabel(s.family)} ${s.sigma.toFixed(4)}`);
   if (s.fixef) {
     out.push('');
     out.push('Fixed effects:');

@@ -67,3 +67,48 @@ describe('the fixed-effect design on the model side', () => {
     m.dispose();
   });
 });
+
+describe('Poisson with the sqrt link', () => {
+  it('leaves β = 0 and reports the η > 0 optimum of its two mirror images, with finite SEs', () => {
+    const r = new E.Rng(5);
+    const X: number[] = [], yy: number[] = [], gg: string[] = [];
+    for (let g = 0; g < 40; g++) {
+      const b = 0.4 * r.normal();
+      for (let j = 0; j < 8; j++) {
+        const xi = r.normal();
+        X.push(xi);
+        yy.push(r.poisson(Math.max(0, 3 + 0.5 * xi + b) ** 2));
+        gg.push(`g${g}`);
+      }
+    }
+    const m = fit({ X: Float64Array.from(X), xNames: ['x'], y: yy, group: gg }, { family: 'poisson', link: 'sqrt' });
+    expect(m.info.converged, m.info.message).toBe(true);
+    const [b0, b1] = m.coefficients().map((c) => c.value);
+    expect(Math.abs(b0 - 3)).toBeLessThan(0.3);
+    expect(Math.abs(b1 - 0.5)).toBeLessThan(0.15);
+    const s = m.summary();
+    for (const c of Object.values(s.fixef!)) expect(c.se > 0 && c.se < 0.5, c.name).toBe(true);
+    expect(s.ranefSD).toBeGreaterThan(0.2);
+    m.dispose();
+  });
+});
+
+describe('X as the user has it', () => {
+  it('a Float64Array, a plain number[] and an array of rows give the same fit and predictions', () => {
+    const Xf = Float64Array.from(x);
+    const a = fit({ X: Xf, xNames: ['x'], y, group }, { family: 'poisson' });
+    const b = fit({ X: [...x], xNames: ['x'], y, group }, { family: 'poisson' });
+    const c = fit({ X: x.map((v) => [v]), xNames: ['x'], y, group }, { family: 'poisson' });
+    expect(b.logLik()).toBe(a.logLik());
+    expect(c.logLik()).toBe(a.logLik());
+    const pa = a.predict(Xf.subarray(0, 5), { group: group.slice(0, 5) });
+    expect(a.predict(x.slice(0, 5), { group: group.slice(0, 5) })).toEqual(pa);
+    expect(a.predict(x.slice(0, 5).map((v) => [v]), { group: group.slice(0, 5) })).toEqual(pa);
+    expect(() => fit({ X: [[1], [2, 3]], xNames: ['x'], y: [0, 1], group: ['a', 'a'] }, { family: 'poisson' })).toThrow(/row 2/);
+    for (const m of [a, b, c]) m.dispose();
+  });
+
+  it('duplicate column names are refused', () => {
+    expect(() => fit({ X: new Float64Array(8), xNames: ['x', 'x'], y: [0, 1, 0, 1], group: ['a', 'a', 'b', 'b'] }, { family: 'poisson' })).toThrow(/'x' appears twice/);
+  });
+});

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { fit } from '../../ngmm/fit';
+import { Model } from '../../ngmm/model';
 import { formatSummary } from '../../ngmm/summary';
 
 interface Fixture {
@@ -55,6 +56,13 @@ describe('fit() of linear Gaussian models equals lme4', () => {
           if (!fx.singular) expect(rel(sds[d], fx.condsd[g * fx.q + d]), `${name} group ${g} sd ${d}`).toBeLessThan(1e-4);
         }
       });
+      // Saved and loaded, the model predicts the same and keeps its summary.
+      const back = Model.load(JSON.parse(JSON.stringify(m)));
+      const Xp = X.subarray(0, 10 * cols.length), gp = fx.group.slice(0, 10).map(String);
+      const off = offset ? fx.offset.slice(0, 10) : undefined;
+      expect(back.predict(Xp, { group: gp, offset: off })).toEqual(m.predict(Xp, { group: gp, offset: off }));
+      expect(back.summary()).toEqual(JSON.parse(JSON.stringify(s)));
+      back.dispose();
       m.dispose();
     });
   }
