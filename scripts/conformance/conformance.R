@@ -472,3 +472,8 @@ glmm_case("sleepstudy_gamma", "lme4::sleepstudy", "lme4", ss, "Reaction ~ Days +
           start = "glmmTMB", features = c("Gamma", "log link"))
 glmm_case("orthodont_gamma", "nlme::Orthodont", "nlme", orth, "distance ~ age + Sex + (1 | Subject)", "Gamma", "log",
           start = "glmmTMB", features = c("Gamma", "log link", "text factor"))
+# factor() of a numeric column: R orders the levels numerically (-6 < -5 < … < 5, reference -6),
+# not as text ("-1" < "-2" < …).
+cha <- ch[, c("score", "gcsecnt", "age", "school")]
+lmm_case("chem97_factor_age_ml", "mlmRev::Chem97, schools 1-60 only", "mlmRev", cha, "score ~ gcsecnt + factor(age) + (1 | school)", FALSE,
+         features = c("gaussian", "ML", "factor() of a numeric column (numeric level order)", "subsample"))

@@ -85,7 +85,7 @@ function fitted(fx: Fixture): Result {
       const frame = (modelFrame as (...a: unknown[]) => Frame)(parseFormula(fx.formula), table, fx.csv, undefined, true, { weights: fx.weights ?? undefined });
       const model = fit(
         { X: frame.X, xNames: frame.xNames, y: frame.y, group: frame.group, trials: frame.trials, weights: frame.weights, offset: frame.offset },
-        { family: FAMILY[fx.family] as FamilyName, link: fx.link },
+        { family: FAMILY[fx.family] as FamilyName, link: fx.link, ...(frame.slopes.length ? { randomSlopes: frame.slopes } : {}) },
         { reml: fx.reml },
       );
       c = { result: { frame, model, summary: model.summary() } };
@@ -118,10 +118,14 @@ describe('conformance fixtures', () => {
     for (const f of fixtures) {
       const c = f.reference.checks;
       if (!c) continue;
-      expect(Math.abs(c.integrateMinusAgq), `${f.name}: integrate() − quadrature`).toBeLessThan(1e-8);
+      // 1e−9 relative: a thousand times inside the logLik tolerance the fixtures are tested to.
+      const bound = 1e-9 * Math.abs(f.reference.logLik);
+      expect(Math.abs(c.integrateMinusAgq), `${f.name}: integrate() − quadrature`).toBeLessThan(bound);
       expect(Math.abs(c.gradientMaxAbs), `${f.name}: gradient at the reference optimum`).toBeLessThan(1e-5);
+      // Not for the sqrt link: lme4's quadrature is centred on one mode of an integrand that
+      // has two (μ = η² is even in η), so there lme4's nAGQ = 25 is not the exact likelihood.
       if (c.lme4CorrectedMinusAgqAtLme4Estimates !== undefined && f.link !== 'sqrt') {
-        expect(Math.abs(c.lme4CorrectedMinusAgqAtLme4Estimates), `${f.name}: lme4 + saturated − quadrature`).toBeLessThan(1e-8);
+        expect(Math.abs(c.lme4CorrectedMinusAgqAtLme4Estimates), `${f.name}: lme4 + saturated − quadrature`).toBeLessThan(bound);
       }
     }
   });
