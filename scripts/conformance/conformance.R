@@ -250,7 +250,7 @@ lmm_case <- function(name, dataset, source, df, formula, reml, weights = NULL, f
       se = named(sqrt(diag(as.matrix(vcov(m)))) |> setNames(names(fixef(m))), dat),
       sigma = sigma(m),
       ranefSD = if (length(sds) == 1) unname(sds) else NULL,
-      ranefCov = if (length(sds) > 1) list(names = names(sds), sd = unname(sds), corr = cor) else NULL,
+      ranefCov = if (length(sds) > 1) list(names = I(names(sds)), sd = I(unname(sds)), corr = I(cor)) else NULL,
       dispersion = NULL,
       nobs = nobs(m), ngroups = unname(ngrps(m)),
       nrowsCsv = nrow(dat), droppedRows = I(omitted(model.frame(m))),
