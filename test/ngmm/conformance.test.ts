@@ -1,0 +1,184 @@
+// Conformance against lme4 and glmmTMB (issue 12, bar 1): each fixture in
+// test/fixtures/conformance/ is a model and a CSV from an R package, with reference numbers
+// computed by scripts/conformance/conformance.R (README.md there says how: lmer's ML/REML for
+// Gaussian LMMs, the exact marginal likelihood maximised in R for the GLMMs). ngmm reads the
+// same CSV with the same formula and must give the same fit.
+//
+// Tolerances (each fixture carries its own, defaults below):
+// - logLik 1e−6 relative: both sides are exact likelihoods (the R side's quadrature agrees with
+//   integrate() to ~1e−12, ngmm's ODE runs at rtol 1e−10), so only the optimum's location
+//   enters, quadratically.
+// - coefficients 1e−4 relative to max(|β|, SE(β)): an optimizer stopping at gradient tolerance
+//   misplaces β by a small fraction of its SE, so a coefficient near 0 has no relative digits
+//   to compare; its SE is the natural scale there.
+// - SEs 1e−3 relative: ngmm's Hessian is by central differences of the exact gradient.
+// - σ, σ_b, the NB θ and the Gamma shape 1e−4 relative (an absolute bound where lme4's
+//   estimate is on the boundary, σ_b = 0).
+import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { fit, modelFrame, parseFormula, readCsvTable, type Frame, type Model, type Summary } from '../../ngmm/index';
+import type { FamilyName, LinkName } from '../../ngmm/families/index';
+
+interface Reference {
+  method: string;
+  logLik: number;
+  fixef: Record<string, number>;
+  se: Record<string, number>;
+  sigma: number | null;
+  ranefSD: number | null;
+  ranefCov: { names: string[]; sd: number[]; corr: number[] } | null;
+  dispersion: number | null;
+  nobs: number;
+  ngroups: number;
+  nrowsCsv: number;
+  /** 1-based data rows na.omit dropped. */
+  droppedRows: number[];
+  droppedColumns: string[];
+  checks?: Record<string, number>;
+}
+
+interface Fixture {
+  name: string;
+  dataset: string;
+  source: string;
+  csv: string;
+  formula: string;
+  /** R's family name: bernoulli (a binary binomial), binomial, poisson, gaussian, nbinom2, Gamma. */
+  family: string;
+  link: LinkName;
+  weights: string | null;
+  reml: boolean;
+  features: string[];
+  reference: Reference;
+  tolerances: { logLik: number; coef: number; se: number; scale: number; ranefSDAbs?: number };
+}
+
+const dir = new URL('../fixtures/conformance/', import.meta.url);
+const fixtures: Fixture[] = readdirSync(dir)
+  .filter((f) => f.endsWith('.json'))
+  .sort()
+  .map((f) => JSON.parse(readFileSync(new URL(f, dir), 'utf8')) as Fixture);
+
+// ngmm's names for R's families.
+const FAMILY: Record<string, string> = {
+  bernoulli: 'bernoulli',
+  binomial: 'binomial',
+  poisson: 'poisson',
+  gaussian: 'gaussian',
+  nbinom2: 'nbinom2',
+  Gamma: 'gamma',
+};
+
+interface Result {
+  frame: Frame;
+  model: Model;
+  summary: Summary & { dispersion?: number | null };
+}
+
+const cache = new Map<string, { result?: Result; error?: unknown }>();
+
+function fitted(fx: Fixture): Result {
+  let c = cache.get(fx.name);
+  if (!c) {
+    try {
+      const table = readCsvTable(readFileSync(new URL(fx.csv, dir), 'utf8'), { source: fx.csv });
+      const frame = (modelFrame as (...a: unknown[]) => Frame)(parseFormula(fx.formula), table, fx.csv, undefined, true, { weights: fx.weights ?? undefined });
+      const model = fit(
+        { X: frame.X, xNames: frame.xNames, y: frame.y, group: frame.group, trials: frame.trials, weights: frame.weights, offset: frame.offset },
+        { family: FAMILY[fx.family] as FamilyName, link: fx.link, ...(frame.slopes.length ? { randomSlopes: frame.slopes } : {}) },
+        { reml: fx.reml },
+      );
+      c = { result: { frame, model, summary: model.summary() } };
+    } catch (e) {
+      c = { error: e };
+    }
+    cache.set(fx.name, c);
+  }
+  if (c.error) throw c.error;
+  return c.result!;
+}
+
+const rel = (a: number, b: number, scale = Math.abs(b)) => Math.abs(a - b) / scale;
+
+describe('conformance fixtures', () => {
+  it('cover at least 25 model/data pairs and every item of issue 12', () => {
+    expect(fixtures.length).toBeGreaterThanOrEqual(25);
+    const features = fixtures.flatMap((f) => f.features).join('\n');
+    for (const item of ['weights', 'offset', 'NA rows', 'text response', 'text factor', '0 +', 'rank deficiency (aliased', 'rank deficiency (constant',
+      'REML', 'ML', 'random slopes', 'negative binomial', 'Gamma', 'sqrt link', 'log link', 'single-row group', 'proportion with weights']) {
+      expect(features, item).toContain(item);
+    }
+    for (const f of fixtures) {
+      expect(existsSync(new URL(f.csv, dir)), f.csv).toBe(true);
+      expect(FAMILY[f.family], f.family).toBeDefined();
+    }
+  });
+
+  it("record exact references: the R quadrature agrees with integrate() and, where lme4 fitted, with lme4's nAGQ = 25 logLik plus the saturated term", () => {
+    for (const f of fixtures) {
+      const c = f.reference.checks;
+      if (!c) continue;
+      // 1e−9 relative: a thousand times inside the logLik tolerance the fixtures are tested to.
+      const bound = 1e-9 * Math.abs(f.reference.logLik);
+      expect(Math.abs(c.integrateMinusAgq), `${f.name}: integrate() − quadrature`).toBeLessThan(bound);
+      expect(Math.abs(c.gradientMaxAbs), `${f.name}: gradient at the reference optimum`).toBeLessThan(1e-5);
+      // Not for the sqrt link: lme4's quadrature is centred on one mode of an integrand that
+      // has two (μ = η² is even in η), so there lme4's nAGQ = 25 is not the exact likelihood.
+      if (c.lme4CorrectedMinusAgqAtLme4Estimates !== undefined && f.link !== 'sqrt') {
+        expect(Math.abs(c.lme4CorrectedMinusAgqAtLme4Estimates), `${f.name}: lme4 + saturated − quadrature`).toBeLessThan(bound);
+      }
+    }
+  });
+});
+
+for (const fx of fixtures) {
+  const ref = fx.reference;
+  const tol = fx.tolerances;
+  describe(`${fx.name} (${fx.dataset}; ${fx.features.join(', ')})`, () => {
+    it('model frame: rows na.omit drops, columns lme4 drops', () => {
+      const { frame } = fitted(fx);
+      expect(frame.y.length, 'nobs').toBe(ref.nobs);
+      expect(new Set(frame.group).size, 'groups').toBe(ref.ngroups);
+      expect(frame.dropped.map((r) => r + 1), 'dropped rows (1-based)').toEqual(ref.droppedRows);
+      expect(frame.droppedColumns.map((c) => c.name).sort(), 'dropped columns').toEqual([...ref.droppedColumns].sort());
+    });
+
+    it(`logLik within ${tol.logLik} relative of ${ref.logLik}`, () => {
+      const { summary } = fitted(fx);
+      expect(rel(summary.logLik, ref.logLik), `logLik ${summary.logLik} vs ${ref.logLik}`).toBeLessThanOrEqual(tol.logLik);
+    });
+
+    it(`coefficients within ${tol.coef} and SEs within ${tol.se} relative`, () => {
+      const { summary } = fitted(fx);
+      expect(summary.fixef, 'fixef').not.toBeNull();
+      const got = summary.fixef!;
+      expect(Object.keys(got).sort(), 'coefficient names').toEqual(Object.keys(ref.fixef).sort());
+      for (const [name, b] of Object.entries(ref.fixef)) {
+        const se = ref.se[name];
+        const c = got[name];
+        expect(rel(c.estimate, b, Math.max(Math.abs(b), se)), `${name}: ${c.estimate} vs ${b} (SE ${se})`).toBeLessThanOrEqual(tol.coef);
+        expect(rel(c.se, se), `SE(${name}): ${c.se} vs ${se}`).toBeLessThanOrEqual(tol.se);
+      }
+    });
+
+    it(`scale parameters within ${tol.scale} relative`, () => {
+      const { summary } = fitted(fx);
+      if (ref.sigma !== null) expect(rel(summary.sigma ?? NaN, ref.sigma), `sigma ${summary.sigma} vs ${ref.sigma}`).toBeLessThanOrEqual(tol.scale);
+      if (ref.ranefSD !== null) {
+        if (tol.ranefSDAbs !== undefined) expect(Math.abs(summary.ranefSD - ref.ranefSD), `ranefSD ${summary.ranefSD} vs ${ref.ranefSD}`).toBeLessThanOrEqual(tol.ranefSDAbs);
+        else expect(rel(summary.ranefSD, ref.ranefSD), `ranefSD ${summary.ranefSD} vs ${ref.ranefSD}`).toBeLessThanOrEqual(tol.scale);
+      }
+      if (ref.ranefCov) {
+        const cov = summary.ranefCov;
+        expect(cov, 'ranefCov').not.toBeNull();
+        expect(cov!.names, 'random-effect names').toEqual(ref.ranefCov.names);
+        ref.ranefCov.sd.forEach((sd, k) => expect(rel(cov!.sd[k], sd), `SD(${ref.ranefCov!.names[k]}) ${cov!.sd[k]} vs ${sd}`).toBeLessThanOrEqual(tol.scale));
+        expect(Math.abs(cov!.corr[0][1] - ref.ranefCov.corr[0]), `corr ${cov!.corr[0][1]} vs ${ref.ranefCov.corr[0]}`).toBeLessThanOrEqual(tol.scale);
+      }
+      if (ref.dispersion !== null) {
+        expect(summary.dispersion, 'summary.dispersion').toBeTypeOf('number');
+        expect(rel(summary.dispersion!, ref.dispersion), `dispersion ${summary.dispersion} vs ${ref.dispersion}`).toBeLessThanOrEqual(tol.scale);
+      }
+    });
+  });
+}
