@@ -140,6 +140,31 @@ function canonicalSign(model: Model, prep: PreparedData): void {
   // since γ = Λb and −b has the same distribution as b).
 }
 
+// Whether a random-effect SD (σ_b, or a diagonal entry of Λ) is below 1e−3: on the link scale
+// (or relative to σ for a Gaussian) a negligible effect, and where the plateau can strand L-BFGS.
+function nearBoundary(model: Model): boolean {
+  const unit = model.family.name === 'gaussian' ? model.sigma : 1;
+  if (model.thetaB) return softplusOf(model.thetaB.data[0]) < 1e-3 * unit;
+  if (model.thetaL) {
+    const q = model.q, L = model.lambda();
+    for (let d = 0; d < q; d++) if (L[d * q + d] < 1e-3 * unit) return true;
+  }
+  return false;
+}
+
+// The restart point: σ_b = 0.5 on the link scale (Λ = 0.5·I), σ-relative for a Gaussian.
+function resetScale(model: Model, t: E.Tensor): void {
+  const unit = model.family.name === 'gaussian' ? model.sigma : 1;
+  if (t === model.thetaB) t.data[0] = softplusInv(0.5 * unit);
+  else if (t === model.thetaL) {
+    const q = model.q;
+    let e = 0;
+    for (let r = 0; r < q; r++) for (let c = 0; c <= r; c++, e++) t.data[e] = r === c ? softplusInv(0.5 * unit) : 0;
+  }
+}
+
+const softplusOf = (v: number) => (v > 30 ? v : Math.log1p(Math.exp(v)));
+
 function finiteObjective(model: Model, prep: PreparedData, groups: Int32Array, how: Method): boolean {
   try {
     return Number.isFinite(E.tidy(() => objective(model, prep, groups, how).item()));
@@ -197,6 +222,15 @@ function setStart(model: Model, prep: PreparedData): void {
   }
   const ybar = sm > 0 ? sy / sm : 0;
   if (model.spec.intercept) model.b0.data[0] = interceptStart(fam.link, ybar, binomial, so / Math.max(1, r.nobs));
+  if ((fam.name === 'gamma' || fam.name === 'negbinomial') && model.thetaSigma && r.nobs > 1) {
+    // Moments of y alone (covariates and groups ignored, so the variance is overstated):
+    // Gamma Var = μ²/α ⇒ α ≈ ȳ²/s²; NB2 Var = μ + μ²/θ ⇒ θ ≈ ȳ²/(s² − ȳ).
+    let ss = 0;
+    for (let j = 0; j < r.nobs; j++) ss += (r.y[j] - ybar) ** 2;
+    const v = ss / (r.nobs - 1);
+    const phi = fam.name === 'gamma' ? (ybar * ybar) / v : (ybar * ybar) / Math.max(v - ybar, 0.01 * ybar * ybar);
+    if (Number.isFinite(phi) && phi > 0) model.thetaSigma.data[0] = softplusInv(Math.min(1e4, Math.max(0.01, phi)));
+  }
   if (fam.name === 'gaussian' && model.thetaSigma) {
     let ss = 0;
     for (let j = 0; j < r.nobs; j++) ss += (r.y[j] - ybar) ** 2;
@@ -300,9 +334,22 @@ function* fitting(data0: ModelData, spec: ModelSpec, o: FitOptions): Generator<v
     });
     model.info = { converged: exact.converged, message: exact.message, optimizer: `profiled ${exact.reml ? 'REML' : 'ML'} deviance (exact)`, epochs: exact.iterations, logLik: exact.logLik };
   } else {
-    const r = minimize(linear, () => objective(model, prep, all, how), { gtol: o.gtol ?? 1e-6, maxIter: 500, onIteration: progress('linear', 500), signal: o.signal });
-    model.info = { converged: r.converged, message: r.message, optimizer: 'L-BFGS', epochs: r.iterations, logLik: NaN };
+    const run = () => minimize(linear, () => objective(model, prep, all, how), { gtol: o.gtol ?? 1e-6, maxIter: 500, onIteration: progress('linear', 500), signal: o.signal });
+    let r = run();
     if (!Number.isFinite(r.f)) throw new Error(`fit: the linear model's objective is not finite (${r.f}); check the data for extreme values`);
+    // A random-effect SD near 0 may be a true boundary optimum or a plateau: with σ_b =
+    // softplus(θ) the gradient in θ vanishes like σ_b as θ → −∞, so a step that overshoots
+    // towards 0 early (while the dispersion is still far off) can strand the search there
+    // (measured: Gamma on sleepstudy, logLik −943.9 at σ_b = 2e−5 against −883.6 at 0.125).
+    // Restart from σ_b = 0.5 and keep whichever optimum is higher.
+    if (!o.signal?.aborted && nearBoundary(model)) {
+      const before = snapshot(model);
+      for (const t of model.varianceParams()) if (t !== model.thetaSigma) resetScale(model, t);
+      const again = run();
+      if (Number.isFinite(again.f) && again.f < r.f - 1e-10 * Math.abs(r.f)) r = again;
+      else restore(model, before);
+    }
+    model.info = { converged: r.converged, message: r.message, optimizer: 'L-BFGS', epochs: r.iterations, logLik: NaN };
   }
   yield;
 
