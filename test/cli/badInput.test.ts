@@ -114,7 +114,7 @@ async function summaryOf(ctx: Ctx, path: string) {
   const r = await ctx.run(['summary', path, '--json']);
   expect(r.status, r.stderr).toBe(0);
   return JSON.parse(r.stdout) as {
-    logLik: number; nobs: number; ngroups: number; ranefSD: number; converged: boolean;
+    logLik: number; nobs: number; ngroups: number; ranefSD: number; converged: boolean; sigma: number | null;
     fixef: Record<string, { estimate: number; se: number; z: number }> | null;
   };
 }
@@ -520,6 +520,40 @@ const cases: Case[] = [
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/^metric: mean deviance\nobserved groups: [\d.]+ \(10 rows\)\nnew groups: [\d.]+ \(5 rows\)\n$/);
     },
+  },
+  {
+    // Before, the NB deviance had no θ to use (Family.deviance's 4th argument): an error, or NaN.
+    cls: OUTPUTS, name: 'eval of a negative binomial model (--family nbinom2) is the mean NB2 deviance at the fitted θ', needs: 'fam',
+    args: fitOut('yo ~ x + (1 | g)', 'nbinom2'), files: { 'data.csv': csv({ add: { yo: (i) => String(Number(BASE[i - 1][0]) + (i % 4 === 0 ? 7 : 0)) } }) },
+    ok: fitted(async (s, _r, ctx) => {
+      const e = await ctx.run(['eval', 'out.json', 'data.csv']);
+      expect(e.status, e.stderr).toBe(0);
+      const theta = s.sigma!;
+      expect(theta > 0 && Number.isFinite(theta)).toBe(true);
+      const mu = await predictions(ctx, 'out.json', 'data.csv');
+      const y = BASE.map((_, i) => Number(BASE[i][0]) + ((i + 1) % 4 === 0 ? 7 : 0));
+      // NB2 unit deviance (McCullagh & Nelder 1989, table 2.1 with var = μ + μ²/θ).
+      const d = y.map((v, i) => 2 * ((v > 0 ? v * Math.log(v / mu[i]) : 0) - (v + theta) * Math.log((v + theta) / (mu[i] + theta))));
+      const want = d.reduce((a, v) => a + v, 0) / d.length;
+      expect(e.stdout).toMatch(/^metric: mean deviance\n/);
+      expect(Math.abs(Number(/observed groups: ([\d.]+)/.exec(e.stdout)![1]) - want)).toBeLessThan(1e-6);
+    }),
+  },
+  {
+    cls: OUTPUTS, name: 'eval weights each row by the prior weight of the column the model was fitted with',
+    args: fitOut('yg ~ x + (1 | g)', 'gaussian', '--weights', 'w'), files: { 'data.csv': csv({ set: BASE.map((_, i) => [i + 1, 'w', String(1 + (i % 3))] as [number, string, string]) }) },
+    ok: fitted(async (_s, _r, ctx) => {
+      const e = await ctx.run(['eval', 'out.json', 'data.csv']);
+      expect(e.status, e.stderr).toBe(0);
+      const mu = await predictions(ctx, 'out.json', 'data.csv');
+      const y = column('yg'), w = BASE.map((_, i) => 1 + (i % 3));
+      const r2 = mu.map((q, i) => (y[i] - q) ** 2);
+      const want = Math.sqrt(r2.reduce((a, v, i) => a + w[i] * v, 0) / w.reduce((a, v) => a + v, 0));
+      const unweighted = Math.sqrt(r2.reduce((a, v) => a + v, 0) / r2.length);
+      // The check can tell the two apart.
+      expect(Math.abs(want - unweighted)).toBeGreaterThan(1e-4);
+      expect(Math.abs(Number(/observed groups: ([\d.]+)/.exec(e.stdout)![1]) - want)).toBeLessThan(1e-6);
+    }),
   },
   { cls: OUTPUTS, name: 'eval refuses y = 5 under a Bernoulli model (was: scored as 0)', args: ['eval', 'bern.json', 'test.csv'], files: { 'test.csv': csv({ set: [[14, 'yb', '5']] }) }, fails: data(/^ngmm: test\.csv: row 14, column 'yb': .*0 or 1, got 5$/) },
   { cls: OUTPUTS, name: 'eval refuses y = −3 under a Poisson model (was: NaN)', args: ['eval', 'model.json', 'test.csv'], files: { 'test.csv': csv({ set: [[21, 'y', '-3']] }) }, fails: data(/test\.csv: row 21, column 'y': .*got -3/) },
