@@ -218,16 +218,26 @@ function needs(f: Formula, o: { needResponse: boolean; weights?: string; design?
   return { required: [...new Set(required)], optional: optional.filter((c) => !required.includes(c)), text: [...new Set(text)] };
 }
 
+// The header as a message shows it: the first names, and a word on the separator when the
+// whole header is one name holding ';' or a tab (a file from a locale whose decimal mark is a
+// comma, or a TSV, read as comma-separated: without it "no column 'y'" names a column the user
+// can see in the file).
+function headerList(header: readonly string[]): string {
+  const shown = header.length > 12 ? [...header.slice(0, 12).map(quoteName), `… (${header.length} columns)`] : header.map(quoteName);
+  const sep = header.length === 1 ? (header[0].includes(';') ? ';' : header[0].includes('\t') ? 'a tab' : null) : null;
+  return shown.join(', ') + (sep ? ` (one column: its fields are separated by ${sep === ';' ? "';'" : sep}, and ngmm reads comma-separated files)` : '');
+}
+
 function checkColumns(f: Formula, header: readonly string[], has: (name: string) => boolean, n: Needs, weights: string | undefined, source: string): void {
   const formulaCols = new Set(formulaColumns(f));
   for (const name of n.required) {
     if (has(name)) continue;
     const hint = didYouMean(name, header);
     if (formulaCols.has(name)) {
-      throw new FormulaError(`no column ${quoteName(name)} in ${source}${hint}`, f.text, columnPosition(f.text, name));
+      throw new FormulaError(`no column ${quoteName(name)} in ${source}${hint}; the file has ${headerList(header)}`, f.text, columnPosition(f.text, name));
     }
     const what = name === weights ? 'for the weights' : 'for the random-effect covariates';
-    throw new DataError(`no column ${quoteName(name)} ${what}${hint}; the header has ${header.map(quoteName).join(', ')}`, { source });
+    throw new DataError(`no column ${quoteName(name)} ${what}${hint}; the header has ${headerList(header)}`, { source });
   }
 }
 

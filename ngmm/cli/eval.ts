@@ -10,7 +10,7 @@ export const evalSpec: CommandSpec = {
   name: 'eval',
   brief: 'score a model on a CSV file with responses',
   positionals: ['model.json', 'test.csv'],
-  summary: 'Scores a saved model on a CSV file with responses: RMSE (gaussian), log-loss (bernoulli; binomial per trial), mean deviance (poisson and other families), for rows of training groups and of new groups.',
+  summary: 'Scores a saved model on a CSV file with responses: RMSE (gaussian), log-loss (bernoulli; binomial per trial), mean deviance (poisson, negbinomial at the fitted θ, gamma), for rows of training groups and of new groups; with the prior weights the model was fitted with, when the file has their column.',
   options: [],
 };
 
@@ -23,10 +23,20 @@ export function runEval(args: ParsedArgs): void {
     const { frame, observed, kept } = rows;
     const fam = model.family;
     const column = responseColumn(rows.formula);
-    const trials = frame.trials ?? (fam.name === 'binomial' ? new Float64Array(frame.y.length).fill(1) : undefined);
-    checkResponse(fam, frame.y, trials, file, column, kept);
+    // Prior weights, as the fit used them (lme4): for a binomial proportion without cbind they
+    // are the trials (k = y·w successes of w); otherwise row i counts w_i times in the mean.
+    const w = frame.weights;
+    const proportion = fam.name === 'binomial' && !frame.trials && w !== undefined;
+    const trials = proportion ? w : frame.trials ?? (fam.name === 'binomial' ? new Float64Array(frame.y.length).fill(1) : undefined);
+    // y·w is an integer up to rounding (0.3·10 is 3.0000000000000004); anything else stays as it is and is refused.
+    const yk = proportion ? frame.y.map((v, i) => (Math.abs(v * w[i] - Math.round(v * w[i])) <= 1e-9 * w[i] ? Math.round(v * w[i]) : v * w[i])) : frame.y;
+    const rowWeights = proportion ? undefined : w;
+    checkResponse(fam, yk, trials, file, column, kept);
     const pred = predictRows(model, rows, 'response');
-    const metric = metricFor(fam);
+    // The dispersion where the family's deviance needs it (negative binomial θ); model.sigma is
+    // the softplus of the dispersion parameter (σ, θ or the Gamma shape), NaN when there is none.
+    const phi = Number.isFinite(model.sigma) ? model.sigma : undefined;
+    const metric = metricFor(fam, phi);
     const lines = [`metric: ${metric.name}`];
     for (const isObs of [true, false]) {
       const idx = observed.flatMap((o, i) => (o === isObs ? [i] : []));
@@ -35,12 +45,13 @@ export function runEval(args: ParsedArgs): void {
         lines.push(`${label} groups: no rows`);
         continue;
       }
-      const y = Float64Array.from(idx, (i) => frame.y[i]);
+      const y = Float64Array.from(idx, (i) => yk[i]);
       const mu = Float64Array.from(idx, (i) => pred[i]);
       const m = trials ? Float64Array.from(idx, (i) => trials[i]) : undefined;
+      const wi = rowWeights ? Float64Array.from(idx, (i) => rowWeights[i]) : undefined;
       let v: number;
       try {
-        v = metric.score(y, mu, m);
+        v = metric.score(y, mu, m, wi);
       } catch (e) {
         if (e instanceof MetricError) throw new Error(`${file}: row ${kept[idx[e.index]] + 1}, column '${column}': ${e.message}`);
         throw e;

@@ -4,7 +4,7 @@
 // (rows dropped for missing values, columns dropped from the design) is said on standard error;
 // the model file is written only when the fit produced a usable model, atomically.
 import { activations } from '../../engine/ops/activations';
-import { allFamilies, family, type Family, type FamilyName, type LinkName } from '../families/index';
+import { allFamilies, family, familyName as canonicalFamily, type Family, type FamilyName, type LinkName } from '../families/index';
 import { fit, type FitOptions } from '../fit';
 import { parseFormula, type Formula } from '../formula';
 import { covariateColumns, frameColumns, modelFrame } from '../frame';
@@ -96,7 +96,10 @@ export function planFit(args: ParsedArgs): FitPlan {
   if (formulaText === undefined) throw new UsageError(`'ngmm fit' needs --formula, e.g. --formula "y ~ x + (1 | g)"`);
   if (!v.has('family')) throw new UsageError(`'ngmm fit' needs --family (one of ${[...FAMILIES.keys()].join(', ')})`);
   // The names come from the library's table (a Map), so '--family toString' is just unknown.
-  const familyName = oneOf(v, 'family', [...FAMILIES.keys()])!;
+  // R's spellings (glmmTMB's nbinom2, R's Gamma) are the library's aliases; anything else must
+  // be one of the table's names.
+  const given = stringValue(v, 'family');
+  const familyName = (given !== undefined ? canonicalFamily(given) : null) ?? oneOf(v, 'family', [...FAMILIES.keys()])!;
   const links = FAMILIES.get(familyName)!;
   const linkText = stringValue(v, 'link');
   if (linkText !== undefined && !links.includes(linkText)) {

@@ -128,7 +128,11 @@ describe('help and the fit plan', () => {
     expect(usage(() => plan('--family', 'poisson', '--re-hidden', '4'))).toMatch(/^--re-hidden .*--re-covariates/);
   });
   it('checks --family and --link against the library table', () => {
-    expect(usage(() => plan('--family', 'toString'))).toBe("--family must be one of gaussian, bernoulli, binomial, poisson, got 'toString'");
+    expect(usage(() => plan('--family', 'toString'))).toBe("--family must be one of gaussian, bernoulli, binomial, poisson, negbinomial, gamma, got 'toString'");
+    // glmmTMB's and R's names for the same families.
+    expect(plan('--family', 'nbinom2').fam.name).toBe('negbinomial');
+    expect(plan('--family', 'Gamma').fam.name).toBe('gamma');
+    expect(plan('--family', 'negbinomial').fam.link).toBe('log');
     expect(usage(() => plan('--family', 'constructor'))).toMatch(/^--family must be one of/);
     expect(usage(() => plan('--family', 'Poisson'))).toMatch(/did you mean poisson\?/);
     expect(usage(() => plan('--family', 'poisson', '--link', 'logit'))).toBe("--link for --family poisson must be one of log, sqrt, got 'logit'");

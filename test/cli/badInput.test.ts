@@ -114,7 +114,7 @@ async function summaryOf(ctx: Ctx, path: string) {
   const r = await ctx.run(['summary', path, '--json']);
   expect(r.status, r.stderr).toBe(0);
   return JSON.parse(r.stdout) as {
-    logLik: number; nobs: number; ngroups: number; ranefSD: number; converged: boolean;
+    logLik: number; nobs: number; ngroups: number; ranefSD: number; converged: boolean; sigma: number | null;
     fixef: Record<string, { estimate: number; se: number; z: number }> | null;
   };
 }
@@ -257,12 +257,12 @@ const cases: Case[] = [
   { cls: FORMULA, name: "a second '~'", args: fit('y ~ x ~ x2 + (1 | g)', 'poisson'), fails: data(/formula: a second '~' .*at position 6/) },
   { cls: FORMULA, name: 'an unknown function', args: fit('y ~ foo(x) + (1 | g)', 'poisson'), fails: data(/formula: unknown function 'foo'.* at position 4/) },
   { cls: FORMULA, name: "'.' for all columns", args: fit('y ~ . + (1 | g)', 'poisson'), fails: data(/formula: '\.' \(all other columns\) is not supported.* at position 4/) },
-  { cls: FORMULA, name: 'no random term', args: fit('y ~ x', 'poisson'), fails: data(/formula 'y ~ x': needs a random intercept/) },
-  { cls: FORMULA, name: 'two grouping factors', args: fit('y ~ x + (1 | g) + (1 | kind)', 'poisson'), fails: data(/formula 'y ~ x \+ \(1 \| g\) \+ \(1 \| kind\)'/) },
-  { cls: FORMULA, name: 'a random slope that is not a fixed effect', args: fit('y ~ x + (1 + x2 | g)', 'poisson'), fails: data(/formula 'y ~ x \+ \(1 \+ x2 \| g\)': the random slope 'x2'/) },
-  { cls: FORMULA, name: 'a response that is not a column', args: fit('count ~ x + (1 | g)', 'poisson'), fails: data(/data\.csv: no column 'count'/) },
-  { cls: FORMULA, name: "a typo'd covariate, found before the rows are read", args: fit('y ~ xx + (1 | g)', 'poisson'), fails: data(/data\.csv: no column 'xx' .*the file has 'y', 'yb'/) },
-  { cls: FORMULA, name: 'a grouping column that does not exist', args: fit('y ~ x + (1 | school)', 'poisson'), fails: data(/data\.csv: no column 'school'/) },
+  { cls: FORMULA, name: 'no random term', args: fit('y ~ x', 'poisson'), fails: data(/formula: needs a random intercept.* at position 5: 'y ~ x'$/) },
+  { cls: FORMULA, name: 'two grouping factors', args: fit('y ~ x + (1 | g) + (1 | kind)', 'poisson'), fails: data(/formula: one random-effects term .* at position 23: 'y ~ x \+ \(1 \| g\) \+ \(1 \| kind\)'$/) },
+  { cls: FORMULA, name: 'a random slope that is not a fixed effect', args: fit('y ~ x + (1 + x2 | g)', 'poisson'), fails: data(/formula: the random slope 'x2' .* at position 13: 'y ~ x \+ \(1 \+ x2 \| g\)'$/) },
+  { cls: FORMULA, name: 'a response that is not a column', args: fit('count ~ x + (1 | g)', 'poisson'), fails: data(/formula: no column 'count' in data\.csv; the file has 'y', 'yb', .* at position 0: 'count ~/) },
+  { cls: FORMULA, name: "a typo'd covariate, found before the rows are read", args: fit('y ~ xx + (1 | g)', 'poisson'), fails: data(/formula: no column 'xx' in data\.csv \(did you mean 'x'\?\); the file has 'y', 'yb', .* at position 4: 'y ~ xx/) },
+  { cls: FORMULA, name: 'a grouping column that does not exist', args: fit('y ~ x + (1 | school)', 'poisson'), fails: data(/formula: no column 'school' in data\.csv; the file has .* at position 13: 'y ~ x \+ \(1 \| school\)'$/) },
   {
     cls: FORMULA, name: "'0 +' removes the intercept (was: kept)", needs: 'frame', args: fitOut('y ~ 0 + x + (1 | g)', 'poisson'),
     ok: fitted((s) => expect(Object.keys(s.fixef!)).toEqual(['x'])),
@@ -312,15 +312,18 @@ const cases: Case[] = [
       expect(Math.abs(s.fixef!.xs.z - p.fixef!.x.z)).toBeLessThan(1e-3 * Math.abs(p.fixef!.x.z));
       expect(Math.abs(s.logLik - p.logLik)).toBeLessThan(1e-6 * Math.abs(p.logLik));
     }),
-    needs: 'lead (fit.ts standardisation)',
+    // The estimate and logLik agree; the SE is Infinity (null in JSON, z 0): summary.ts forms
+    // A·cov·Aᵀ with A = 1/sd = 1e300, and 1e300·cov·1e300 overflows.
+    needs: 'lead (summary.ts SE map overflows)',
   },
-  { cls: FORMULA, name: 'a factor level unseen in training, at predict', args: ['predict', 'model.json', 'new.csv'], files: { 'new.csv': 'x,x2,kind,g\n0.1,0.2,a,g1\n0.3,0.1,c,g2\n' }, fails: data(/new\.csv: row 2, column 'kind': level 'c' was not in the training data/) },
+  { cls: FORMULA, name: 'a factor level unseen in training, at predict', args: ['predict', 'model.json', 'new.csv'], files: { 'new.csv': 'x,x2,kind,g\n0.1,0.2,a,g1\n0.3,0.1,c,g2\n' }, fails: data(/new\.csv: row 2 \(line 3\), column 'kind': level 'c' was not in the training data/) },
   { cls: FORMULA, name: 'a random-effect covariate that varies within a group', args: fit(F, 'poisson', '--re-covariates', 'z'), files: { 'data.csv': csv({ set: [[3, 'z', '7']] }) }, fails: data(/row 3, column 'z': 7 differs from/) },
   { cls: FORMULA, name: 'a random-effect covariate that is not a column', args: fit(F, 'poisson', '--re-covariates', 'size'), fails: data(/data\.csv: no column 'size'/) },
 
   // --- Families and links ----------------------------------------------------------------------
   {
-    cls: FAMILIES, name: 'Poisson sqrt link moves off β = 0 with finite SEs (was: NaN SEs, "converged")', needs: 'fam',
+    // Now off β = 0 (1.61) with finite SEs; it fails only on `converged` (the line search stops).
+    cls: FAMILIES, name: 'Poisson sqrt link moves off β = 0 with finite SEs (was: NaN SEs, "converged")', needs: 'lead (fit.ts convergence)',
     args: fitOut(F, 'poisson', '--link', 'sqrt'),
     ok: fitted((s) => {
       expect(s.converged).toBe(true);
@@ -354,12 +357,12 @@ const cases: Case[] = [
   { cls: FAMILIES, name: 'a binomial y of 3 without cbind', args: fit('y ~ x + (1 | g)', 'binomial'), files: { 'data.csv': csv({ set: [[1, 'y', '3']] }) }, fails: data(/data\.csv: row 1, column 'y': binomial successes must be an integer in 0\.\.1, got 3/) },
 
   // --- Reading data ----------------------------------------------------------------------------
-  { cls: READING, name: 'one cell 1e999 (was: a 50-level factor)', args: fit(F, 'poisson'), files: { 'data.csv': csv({ set: [[8, 'x', '1e999']] }) }, fails: data(/data\.csv: row 8, column 'x'.*1e999/), needs: 'frame' },
-  { cls: READING, name: 'Inf', args: fit(F, 'poisson'), files: { 'data.csv': csv({ set: [[3, 'x', 'Inf']] }) }, fails: data(/data\.csv: row 3, column 'x': 'Inf'/) },
-  { cls: READING, name: '-inf', args: fit(F, 'poisson'), files: { 'data.csv': csv({ set: [[3, 'x2', '-inf']] }) }, fails: data(/data\.csv: row 3, column 'x2': '-inf'/) },
-  { cls: READING, name: 'NaN', args: fit(F, 'poisson'), files: { 'data.csv': csv({ set: [[11, 'x', 'NaN']] }) }, fails: data(/data\.csv: row 11, column 'x': 'NaN'/) },
-  { cls: READING, name: 'a word in a numeric column', args: fit(F, 'poisson'), files: { 'data.csv': csv({ set: [[12, 'x2', 'abc']] }) }, fails: data(/data\.csv: row 12, column 'x2': 'abc' is not a number/) },
-  { cls: READING, name: 'the bad value is in the right row and column (row 37, third covariate)', args: fit('y ~ x + x2 + t + (1 | g)', 'poisson'), files: { 'data.csv': csv({ set: [[37, 't', '1,5'.replace(',', ';')]] }) }, fails: data(/data\.csv: row 37, column 't': '1;5'/) },
+  { cls: READING, name: 'one cell 1e999 (was: a 50-level factor)', args: fit(F, 'poisson'), files: { 'data.csv': csv({ set: [[8, 'x', '1e999']] }) }, fails: data(/data\.csv: row 8 \(line 9\), column 'x': 1e999 is not a finite number/), needs: 'frame' },
+  { cls: READING, name: 'Inf', args: fit(F, 'poisson'), files: { 'data.csv': csv({ set: [[3, 'x', 'Inf']] }) }, fails: data(/data\.csv: row 3 \(line 4\), column 'x': 'Inf' is not a number/) },
+  { cls: READING, name: '-inf', args: fit(F, 'poisson'), files: { 'data.csv': csv({ set: [[3, 'x2', '-inf']] }) }, fails: data(/data\.csv: row 3 \(line 4\), column 'x2': '-inf' is not a number/) },
+  { cls: READING, name: 'NaN', args: fit(F, 'poisson'), files: { 'data.csv': csv({ set: [[11, 'x', 'NaN']] }) }, fails: data(/data\.csv: row 11 \(line 12\), column 'x': 'NaN' is not a number/) },
+  { cls: READING, name: 'a word in a numeric column', args: fit(F, 'poisson'), files: { 'data.csv': csv({ set: [[12, 'x2', 'abc']] }) }, fails: data(/data\.csv: row 12 \(line 13\), column 'x2': 'abc' is not a number/) },
+  { cls: READING, name: 'the bad value is in the right row and column (row 37, third covariate)', args: fit('y ~ x + x2 + tt + (1 | g)', 'poisson'), files: { 'data.csv': csv({ add: { tt: (i) => (i === 37 ? '1;5' : String(1 + i / 100)) } }) }, fails: data(/data\.csv: row 37 \(line 38\), column 'tt': '1;5' is not a number/) },
   { cls: READING, name: 'a comma decimal (a ragged row)', args: fit(F, 'poisson'), files: { 'data.csv': csv().replace(/\n(\d+),/, '\n$1,5,') }, fails: data(/data\.csv: row 1 \(line 2\) has 15 fields, the header has 14/) },
   { cls: READING, name: 'an unclosed quote', args: fit(F, 'poisson'), files: { 'data.csv': csv().replace('g3', '"g3') }, fails: data(/data\.csv: .*line \d+.*quote/i) },
   { cls: READING, name: 'a header naming a column twice', args: fit(F, 'poisson'), files: { 'data.csv': csv({ header: COLUMNS.map((c) => (c === 'x2' ? 'x' : c)) }) }, fails: data(/data\.csv: line 1: the header names column 'x' twice \(columns 7 and 8\)/) },
@@ -368,7 +371,7 @@ const cases: Case[] = [
   { cls: READING, name: 'an empty file', args: fit(F, 'poisson'), files: { 'data.csv': '' }, fails: data(/data\.csv: the input is empty/) },
   { cls: READING, name: 'a missing file', args: ['fit', 'nofile.csv', '--formula', F, '--family', 'poisson', '-o', 'model.json'], fails: data(/cannot read 'nofile\.csv': no such file or directory/) },
   { cls: READING, name: 'a directory as the data file', args: ['fit', '.', '--formula', F, '--family', 'poisson', '-o', 'model.json'], fails: data(/cannot read '\.': it is a directory/) },
-  { cls: READING, name: 'a semicolon-separated file', args: fit(F, 'poisson'), files: { 'data.csv': csv().replace(/,/g, ';') }, fails: data(/data\.csv: no column '(y|x)' \(the formula uses it; the file has 'y;yb;yg;/) },
+  { cls: READING, name: 'a semicolon-separated file', args: fit(F, 'poisson'), files: { 'data.csv': csv().replace(/,/g, ';') }, fails: data(/formula: no column 'y' in data\.csv; the file has 'y;yb;yg;.*' \(one column: its fields are separated by ';', and ngmm reads comma-separated files\) at position 0/) },
   {
     cls: READING, name: "group ids '01', '1', '001' are three groups (was: one)", needs: 'frame',
     args: fitOut(F, 'poisson'), files: { 'data.csv': csv({ set: BASE.map((_, i): [number, string, string] => [i + 1, 'g', ['01', '1', '001', '10', '010'][Math.floor(i / PER) % 5] + (i < 25 ? '' : '.0')]) }) },
@@ -456,7 +459,7 @@ const cases: Case[] = [
     }),
   },
   { cls: VALID, name: '--weights naming a missing column', args: fit(F, 'poisson', '--weights', 'wt'), fails: data(/data\.csv: no column 'wt'/), needs: 'frame' },
-  { cls: VALID, name: 'a negative weight', args: fit(F, 'poisson', '--weights', 'w'), files: { 'data.csv': csv({ set: [[6, 'w', '-1']] }) }, fails: data(/data\.csv: row 6, column 'w'/), needs: 'frame' },
+  { cls: VALID, name: 'a negative weight', args: fit(F, 'poisson', '--weights', 'w'), files: { 'data.csv': csv({ set: [[6, 'w', '-1']] }) }, fails: data(/data\.csv: row 6 \(line 7\), column 'w': the weight -1 is negative/), needs: 'frame' },
   {
     cls: VALID, name: 'offset(log(t)) with t = 1 is the fit without it', needs: 'frame',
     args: fitOut('y ~ x + x2 + kind + offset(log(t)) + (1 | g)', 'poisson'),
@@ -521,11 +524,45 @@ const cases: Case[] = [
       expect(r.stdout).toMatch(/^metric: mean deviance\nobserved groups: [\d.]+ \(10 rows\)\nnew groups: [\d.]+ \(5 rows\)\n$/);
     },
   },
+  {
+    // Before, the NB deviance had no θ to use (Family.deviance's 4th argument): an error, or NaN.
+    cls: OUTPUTS, name: 'eval of a negative binomial model (--family nbinom2) is the mean NB2 deviance at the fitted θ', needs: 'fam',
+    args: fitOut('yo ~ x + (1 | g)', 'nbinom2'), files: { 'data.csv': csv({ add: { yo: (i) => String(Number(BASE[i - 1][0]) + (i % 4 === 0 ? 7 : 0)) } }) },
+    ok: fitted(async (s, _r, ctx) => {
+      const e = await ctx.run(['eval', 'out.json', 'data.csv']);
+      expect(e.status, e.stderr).toBe(0);
+      const theta = s.sigma!;
+      expect(theta > 0 && Number.isFinite(theta)).toBe(true);
+      const mu = await predictions(ctx, 'out.json', 'data.csv');
+      const y = BASE.map((_, i) => Number(BASE[i][0]) + ((i + 1) % 4 === 0 ? 7 : 0));
+      // NB2 unit deviance (McCullagh & Nelder 1989, table 2.1 with var = μ + μ²/θ).
+      const d = y.map((v, i) => 2 * ((v > 0 ? v * Math.log(v / mu[i]) : 0) - (v + theta) * Math.log((v + theta) / (mu[i] + theta))));
+      const want = d.reduce((a, v) => a + v, 0) / d.length;
+      expect(e.stdout).toMatch(/^metric: mean deviance\n/);
+      expect(Math.abs(Number(/observed groups: ([\d.]+)/.exec(e.stdout)![1]) - want)).toBeLessThan(1e-6);
+    }),
+  },
+  {
+    cls: OUTPUTS, name: 'eval weights each row by the prior weight of the column the model was fitted with',
+    args: fitOut('yg ~ x + (1 | g)', 'gaussian', '--weights', 'w'), files: { 'data.csv': csv({ set: BASE.map((_, i) => [i + 1, 'w', String(1 + (i % 3))] as [number, string, string]) }) },
+    ok: fitted(async (_s, _r, ctx) => {
+      const e = await ctx.run(['eval', 'out.json', 'data.csv']);
+      expect(e.status, e.stderr).toBe(0);
+      const mu = await predictions(ctx, 'out.json', 'data.csv');
+      const y = column('yg'), w = BASE.map((_, i) => 1 + (i % 3));
+      const r2 = mu.map((q, i) => (y[i] - q) ** 2);
+      const want = Math.sqrt(r2.reduce((a, v, i) => a + w[i] * v, 0) / w.reduce((a, v) => a + v, 0));
+      const unweighted = Math.sqrt(r2.reduce((a, v) => a + v, 0) / r2.length);
+      // The check can tell the two apart.
+      expect(Math.abs(want - unweighted)).toBeGreaterThan(1e-4);
+      expect(Math.abs(Number(/observed groups: ([\d.]+)/.exec(e.stdout)![1]) - want)).toBeLessThan(1e-6);
+    }),
+  },
   { cls: OUTPUTS, name: 'eval refuses y = 5 under a Bernoulli model (was: scored as 0)', args: ['eval', 'bern.json', 'test.csv'], files: { 'test.csv': csv({ set: [[14, 'yb', '5']] }) }, fails: data(/^ngmm: test\.csv: row 14, column 'yb': .*0 or 1, got 5$/) },
   { cls: OUTPUTS, name: 'eval refuses y = −3 under a Poisson model (was: NaN)', args: ['eval', 'model.json', 'test.csv'], files: { 'test.csv': csv({ set: [[21, 'y', '-3']] }) }, fails: data(/test\.csv: row 21, column 'y': .*got -3/) },
   { cls: OUTPUTS, name: 'eval refuses a fractional count', args: ['eval', 'model.json', 'test.csv'], files: { 'test.csv': csv({ set: [[2, 'y', '0.5']] }) }, fails: data(/test\.csv: row 2, column 'y': .*got 0\.5/) },
   { cls: OUTPUTS, name: 'eval refuses k > m under a binomial model', args: ['eval', 'binom.json', 'test.csv'], files: { 'test.csv': csv({ set: [[3, 'k', '40']] }) }, fails: data(/test\.csv: row 3, column 'k': .*got 40/) },
-  { cls: OUTPUTS, name: 'eval without the response column', args: ['eval', 'model.json', 'test.csv'], files: { 'test.csv': 'x,x2,kind,g\n0.1,0.2,a,g1\n' }, fails: data(/test\.csv: no column 'y'/) },
+  { cls: OUTPUTS, name: 'eval without the response column', args: ['eval', 'model.json', 'test.csv'], files: { 'test.csv': 'x,x2,kind,g\n0.1,0.2,a,g1\n' }, fails: data(/formula: no column 'y' in test\.csv.*; the file has 'x', 'x2', 'kind', 'g' at position 0: 'y ~/) },
   {
     cls: OUTPUTS, name: "ranef: lme4's as.data.frame(ranef(m, condVar = TRUE)) columns, one row per group",
     args: ['ranef', 'model.json'],
@@ -580,15 +617,13 @@ const cases: Case[] = [
     },
   },
   {
-    cls: OUTPUTS, name: 'predict rows with NA are left out and the rest keep their file row numbers', needs: 'frame',
+    // A prediction is asked for every row given: one that cannot be made is refused by row
+    // and column, not left out of the output (fitting drops NA rows, as na.omit).
+    cls: OUTPUTS, name: 'predict refuses a row with NA, naming its file row and column', needs: 'frame',
     args: ['predict', 'model.json', 'new.csv'], files: { 'new.csv': 'x,x2,kind,g\n0.1,0.2,a,g1\nNA,0.2,b,g2\n0.3,0.1,a,g3\n' },
-    ok: (r) => {
-      expect(r.status, r.stderr).toBe(0);
-      expect(r.stdout.trim().split('\n').slice(1).map((l) => l.split(',')[0])).toEqual(['1', '3']);
-      expect(r.stderr).toMatch(/new\.csv: 1 row with missing values was not predicted \(row 2\)/);
-    },
+    fails: data(/new\.csv: row 2 \(line 3\), column 'x': the value is missing/),
   },
-  { cls: OUTPUTS, name: 'predict without a covariate column', args: ['predict', 'model.json', 'new.csv'], files: { 'new.csv': 'x,kind,g\n0.1,a,g1\n' }, fails: data(/new\.csv: no column 'x2'/) },
+  { cls: OUTPUTS, name: 'predict without a covariate column', args: ['predict', 'model.json', 'new.csv'], files: { 'new.csv': 'x,kind,g\n0.1,a,g1\n' }, fails: data(/formula: no column 'x2' in new\.csv.*; the file has 'x', 'kind', 'g' at position 8: 'y ~ x \+ x2/) },
   {
     cls: OUTPUTS, name: 'summary --json and the text summary show the same σ_b and logLik', needs: 'lead',
     args: ['summary', 'slopes.json', '--json'],
@@ -621,7 +656,7 @@ const cases: Case[] = [
   },
   {
     cls: MODELS, name: 'levels and posteriors of different lengths', args: ['summary', 'edited.json'],
-    files: { 'edited.json': '@edit:levels' }, fails: data(/edited\.json: not a valid ngmm model file: 'levels' and 'posterior'/),
+    files: { 'edited.json': '@edit:levels' }, fails: data(/edited\.json: not a valid ngmm model file: 'posterior' has 10 groups and 'levels' 9$/),
   },
   {
     cls: MODELS, name: 'a model fitted from arrays (no formula) cannot read a CSV', args: ['predict', 'edited.json', 'data.csv'],
@@ -699,6 +734,12 @@ async function runCase(c: Case): Promise<void> {
     // One message; a formula error adds only a caret line under the position.
     expect(lines[0].startsWith('ngmm: ')).toBe(true);
     expect(lines.slice(1).every((l) => /^\s*\^$/.test(l)) && lines.length <= 2, r.stderr).toBe(true);
+    if (lines.length === 2) {
+      // The caret sits under the stated position of the formula quoted at the end of the line.
+      const at = /at position (\d+): '(.*)'$/.exec(lines[0]);
+      expect(at, r.stderr).not.toBeNull();
+      expect(lines[1].indexOf('^'), r.stderr).toBe(lines[0].length - 1 - at![2].length + Number(at![1]));
+    }
     expect(r.status).toBe(c.fails.status);
     expect(r.stdout).toBe('');
     // Nothing written, nothing replaced, no temporary file left.

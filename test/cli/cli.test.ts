@@ -102,13 +102,11 @@ describe('ngmm CLI', () => {
   const ok = (y: string, x1 = '0.5') => `${y},${x1},0.1,s1,a\n${y},0.2,0.3,s1,b\n1,0.3,0.3,s2,a\n0,0.1,0.9,s2,b\n`;
   it.each([
     ['a missing column', header + ok('1'), ['--formula', 'y ~ x1 + age + (1 | school)', '--family', 'poisson'], /no column 'age'/],
-    ['a non-numeric value', header + ok('1', 'abc'), ['--formula', 'y ~ x1 + (1 | school)', '--family', 'poisson'], /row 1, column 'x1': 'abc' is not a number/],
-    ['a missing value', header + ok('1', 'NA'), ['--formula', 'y ~ x1 + (1 | school)', '--family', 'poisson'], /row 1, column 'x1': value is missing/],
-    ['Inf', header + ok('1', 'Inf'), ['--formula', 'y ~ x1 + (1 | school)', '--family', 'poisson'], /row 1, column 'x1': 'Inf' is not a number \(the column's other values are numbers/],
+    ['a non-numeric value', header + ok('1', 'abc'), ['--formula', 'y ~ x1 + (1 | school)', '--family', 'poisson'], /bad\.csv: row 1 \(line 2\), column 'x1': 'abc' is not a number/],
+    ['Inf', header + ok('1', 'Inf'), ['--formula', 'y ~ x1 + (1 | school)', '--family', 'poisson'], /bad\.csv: row 1 \(line 2\), column 'x1': 'Inf' is not a number \(the column's other values are numbers/],
     ['a Bernoulli y of 0.5', header + ok('0.5'), ['--formula', 'y ~ x1 + (1 | school)', '--family', 'bernoulli'], /bad\.csv: row 1, column 'y': bernoulli response must be 0 or 1, got 0.5/],
     ['a negative count', header + ok('-1'), ['--formula', 'y ~ x1 + (1 | school)', '--family', 'poisson'], /bad\.csv: row 1, column 'y': poisson response must be a non-negative integer count, got -1/],
     ['a fractional count', header + ok('2.5'), ['--formula', 'y ~ x1 + (1 | school)', '--family', 'poisson'], /bad\.csv: row 1, column 'y': poisson response must be a non-negative integer count, got 2.5/],
-    ['a group with one row', header + ok('1') + '3,0.2,0.2,s3,a\n', ['--formula', 'y ~ x1 + (1 | school)', '--family', 'poisson'], /row 5: group 's3' has only this one row/],
     ['a formula that does not parse', header + ok('1'), ['--formula', 'y ~ x1 + (1 | school', '--family', 'poisson'], /formula.*position \d+/],
     ['a ragged row', header + '1,0.1,0.2,s1\n' + ok('1'), ['--formula', 'y ~ x1 + (1 | school)', '--family', 'poisson'], /row 1 \(line 2\) has 4 fields, the header has 5/],
   ])('stops on %s, naming where', (_label, csv, args, message) => {
@@ -119,6 +117,15 @@ describe('ngmm CLI', () => {
     expect(r.stderr).toMatch(message);
     // One message: a line, plus a caret line under the formula for formula errors.
     expect(r.stderr.trim().split('\n')).toHaveLength(/formula:/.test(r.stderr) ? 2 : 1);
+  });
+
+  // lme4 fits both: a row with NA is dropped (na.omit) with a note naming it, and a group of one row is a group.
+  it('drops a row with a missing value, saying which, and fits a group of one row', () => {
+    const p = file('na.csv', header + ok('1', 'NA') + '3,0.2,0.2,s3,a\n');
+    const r = run('fit', p, '--formula', 'y ~ x1 + (1 | school)', '--family', 'poisson', '-o', 'na.json');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^ngmm: note: .*na\.csv: 1 row with missing values was dropped \(row 1\), as R's na\.omit does$/m);
+    expect(r.stdout).toMatch(/4 observations in 3 groups/);
   });
 
   it('rejects a corrupted model file, and usage errors print the usage', () => {

@@ -99,3 +99,21 @@ describe('metrics on no observations', () => {
     expect(() => rmse([1, 2], [1])).toThrow(/2 responses but 1 predictions/);
   });
 });
+
+describe('prior weights and the dispersion', () => {
+  it('weight each row w_i times (a row of weight 2 is that row twice), and refuse all-zero weights', () => {
+    // √((1·1² + 2·2²)/3) = √3
+    close(rmse([1, 2], [0, 0], [1, 2]), Math.sqrt(3));
+    close(rmse([1, 2], [0, 0], [1, 2]), rmse([1, 2, 2], [0, 0, 0]));
+    close(logLoss([1, 0], [0.8, 0.3], [3, 1]), logLoss([1, 1, 1, 0], [0.8, 0.8, 0.8, 0.3]));
+    close(poissonDeviance([0, 3], [1, 2], [0, 2]), poissonDeviance([3], [2]));
+    close(binomialLogLoss([1, 2], [2, 4], [0.5, 0.25], [2, 1]), binomialLogLoss([1, 1, 2], [2, 2, 4], [0.5, 0.5, 0.25]));
+    refused(() => rmse([1], [0], [0]), 0, /every row has weight 0/);
+  });
+  it("pass the model's θ to the negative binomial deviance", () => {
+    // NB2 unit deviance at y = 3, μ = 1, θ = 2: 2[3 log 3 − 5 log(5/3)].
+    const theta = 2, want = 2 * (3 * Math.log(3) - 5 * Math.log(5 / 3));
+    close(metricFor(family('negbinomial'), theta).score([3], [1]), want);
+    close(meanDeviance(family('negbinomial'), [3, 3], [1, 1], undefined, [1, 1], theta), want);
+  });
+});

@@ -400,7 +400,7 @@ describe('reading the file', () => {
     const e = caught(() => readCsvTable(chunks(), { source: 'big.csv', select: frameColumns(f, { source: 'big.csv' }) }));
     expect(e).toBeInstanceOf(FormulaError);
     expect((e as FormulaError).position).toBe(9);
-    expect(e.message.split('\n')[0]).toBe("formula: no column 'xx2' in big.csv (did you mean 'x2'?) at position 9: 'y ~ x1 + xx2 + (1 | g)'");
+    expect(e.message.split('\n')[0]).toBe("formula: no column 'xx2' in big.csv (did you mean 'x2'?); the file has 'y', 'x1', 'x2', 'g' at position 9: 'y ~ x1 + xx2 + (1 | g)'");
     expect(rowsRead).toBe(false);
   });
 
