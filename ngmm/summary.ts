@@ -162,11 +162,15 @@ function standardErrors(model: Model, prep: PreparedData): number[] {
     if (o) A[0][j + 1] = -model.mean[j] / model.sd[j];
     A[j + o][j + o] = 1 / model.sd[j];
   }
+  // Each row scaled by its largest entry first: a column like x·1e−300 has 1/s = 1e300, whose
+  // square overflows; SE = scale·√(aᵀ·cov·a) with a the scaled row.
   const se: number[] = [];
   for (let r = 0; r < k; r++) {
+    let big = 0;
+    for (let a = 0; a < k; a++) big = Math.max(big, Math.abs(A[r][a]));
     let v = 0;
-    for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) v += A[r][a] * cov[a][b] * A[r][b];
-    se.push(Math.sqrt(v));
+    for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) v += (A[r][a] / big) * cov[a][b] * (A[r][b] / big);
+    se.push(big * Math.sqrt(v));
   }
   return se;
 }
