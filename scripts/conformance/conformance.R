@@ -14,7 +14,10 @@
 # - GLMMs with one scalar random effect: the exact marginal likelihood, by our own adaptive
 #   Gauss–Hermite quadrature with 25 nodes per group (agq_loglik below), maximised here by
 #   BFGS from lme4's nAGQ = 25 fit (binomial, Poisson-log) or glmmTMB's Laplace fit (the other
-#   families). SEs from the inverse Hessian of that exact log-likelihood (numDeriv). Checks
+#   families); for the sqrt link, whose integrand has two modes, a trapezoid rule over the whole
+#   range of b instead (grid_groups). SEs from the inverse Hessian of that exact log-likelihood
+#   (numDeriv). Gaussian ML fits also record lme4's logLik minus the per-group Gaussian
+#   likelihood written out (with prior weights dividing the variance). Checks
 #   recorded in each fixture: (a) the quadrature equals integrate() per group to ~1e-9 at the
 #   optimum; (b) where lme4 fitted with nAGQ = 25, its logLik plus the saturated log-likelihood
 #   (lme4 issue #161, see README.md) equals our quadrature at lme4's estimates.
