@@ -14,7 +14,10 @@
 # - GLMMs with one scalar random effect: the exact marginal likelihood, by our own adaptive
 #   Gauss–Hermite quadrature with 25 nodes per group (agq_loglik below), maximised here by
 #   BFGS from lme4's nAGQ = 25 fit (binomial, Poisson-log) or glmmTMB's Laplace fit (the other
-#   families). SEs from the inverse Hessian of that exact log-likelihood (numDeriv). Checks
+#   families); for the sqrt link, whose integrand has two modes, a trapezoid rule over the whole
+#   range of b instead (grid_groups). SEs from the inverse Hessian of that exact log-likelihood
+#   (numDeriv). Gaussian ML fits also record lme4's logLik minus the per-group Gaussian
+#   likelihood written out (with prior weights dividing the variance). Checks
 #   recorded in each fixture: (a) the quadrature equals integrate() per group to ~1e-9 at the
 #   optimum; (b) where lme4 fitted with nAGQ = 25, its logLik plus the saturated log-likelihood
 #   (lme4 issue #161, see README.md) equals our quadrature at lme4's estimates.
@@ -233,6 +236,25 @@ lmm_case <- function(name, dataset, source, df, formula, reml, weights = NULL, f
     if (is.null(weights)) lmer(f, data = dat, REML = reml, control = ctrl)
     else eval(bquote(lmer(f, data = dat, REML = reml, control = ctrl, weights = .(as.name(weights))))),
     message = function(c) { msgs <<- c(msgs, conditionMessage(c)); invokeRestart("muffleMessage") })
+  # ML fits: lme4's logLik against the Gaussian marginal likelihood written out per group,
+  # y_i ~ N(X_i beta, Z_i Sigma Z_i' + sigma^2 diag(1 / w_i)) (prior weights divide the variance).
+  checks <- NULL
+  if (!reml) {
+    Zt <- as.matrix(getME(m, "Zt")); Lam <- as.matrix(getME(m, "Lambda"))
+    Vb <- sigma(m)^2 * (t(Zt) %*% Lam %*% t(Lam) %*% Zt)
+    w <- weights(m)
+    r <- getME(m, "y") - as.vector(getME(m, "X") %*% fixef(m))
+    gl <- getME(m, "flist")[[1]]
+    dense <- 0
+    for (lev in levels(gl)) {
+      j <- which(gl == lev)
+      V <- Vb[j, j, drop = FALSE] + diag(sigma(m)^2 / w[j], length(j))
+      R <- chol(V)
+      z <- backsolve(R, r[j], transpose = TRUE)
+      dense <- dense - sum(log(diag(R))) - 0.5 * sum(z^2) - 0.5 * length(j) * log(2 * pi)
+    }
+    checks <- list(denseMinusLmer = dense - as.numeric(logLik(m)))
+  }
   vc <- as.data.frame(VarCorr(m))
   re <- vc[vc$grp != "Residual", ]
   sds <- re[is.na(re$var2), "sdcor"]
@@ -255,7 +277,8 @@ lmm_case <- function(name, dataset, source, df, formula, reml, weights = NULL, f
       nobs = nobs(m), ngroups = unname(ngrps(m)),
       nrowsCsv = nrow(dat), droppedRows = I(omitted(model.frame(m))),
       droppedColumns = I(unname(vapply(names(attr(X, "col.dropped")), ngmm_name, "", dat = dat))),
-      messages = I(trimws(msgs))
+      messages = I(trimws(msgs)),
+      checks = checks
     ),
     tolerances = modifyList(list(logLik = 1e-6, coef = 1e-4, se = 1e-3, scale = 1e-4), tol)
   )
