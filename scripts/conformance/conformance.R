@@ -179,14 +179,15 @@ integrate_loglik <- function(S, par) {
 
 # ---------------------------------------------------------------------------------------------
 # ngmm's coefficient names from R's model-matrix column names: a factor column `fLevel` is
-# `f=Level` (factor(x)Level is x=Level), I(expr) is expr, interactions join with ':'.
+# `f=Level` (factor(x)Level is factor(x)=Level, as ngmm keeps the call in the name), I(expr)
+# is expr, interactions join with ':'.
 ngmm_name <- function(col, dat) {
   if (col == "(Intercept)") return(col)
   parts <- strsplit(col, ":", fixed = TRUE)[[1]]
   fac <- names(dat)[vapply(dat, is.factor, TRUE)]
   conv <- function(piece) {
     m <- regmatches(piece, regexec("^factor\\(([^)]*)\\)(.*)$", piece))[[1]]
-    if (length(m) == 3) return(paste0(m[2], "=", m[3]))
+    if (length(m) == 3) return(paste0("factor(", m[2], ")=", m[3]))
     for (f in fac[order(-nchar(fac))]) {
       if (startsWith(piece, f) && substring(piece, nchar(f) + 1) %in% levels(dat[[f]])) {
         return(paste0(f, "=", substring(piece, nchar(f) + 1)))
