@@ -24,10 +24,9 @@ export function* ranefLines(model: Model): Generator<string> {
   yield 'grpvar,term,grp,condval,condsd\n';
   for (let t = 0; t < terms.length; t++) {
     for (const r of rows) {
-      // The intercept's mean and SD; a slope's mean from `effects`. Model.ranef gives no
-      // conditional SD for a slope, so it is written as missing, not guessed.
+      // On the user's scale (Model.ranef maps the standardised effects back), as lme4's.
       const condval = t === 0 ? r.mean : r.effects?.[t];
-      const condsd = t === 0 ? r.sd : undefined;
+      const condsd = t === 0 ? r.sd : r.sds?.[t];
       yield `${csvField(grpvar)},${csvField(terms[t])},${csvField(r.group)},${csvNumber(condval)},${csvNumber(condsd)}\n`;
     }
   }

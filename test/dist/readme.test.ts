@@ -29,3 +29,10 @@ it('the marginal-likelihood example gives two finite log-likelihoods and gradien
   for (const v of out.flat()) expect(Number.isFinite(v)).toBe(true);
   expect(out[0].every((v) => v < 0)).toBe(true);
 });
+
+it("the README's bundle size is what the build makes (within 3 kB)", async () => {
+  const { gzipSync } = await import('node:zlib');
+  const said = Number(/minified and gzipped: about (\d+) kB/.exec(readFileSync('README.md', 'utf8'))?.[1]);
+  const made = gzipSync(readFileSync("dist/ngmm.min.js")).length / 1000; // kB as the build prints them
+  expect(Math.abs(said - made), `README says ${said} kB, the build makes ${made.toFixed(1)} kB`).toBeLessThanOrEqual(3);
+});
