@@ -91,6 +91,11 @@ export function prepare(family: Family, d: ModelData): PreparedData {
     }
     if (d.offset && !Number.isFinite(d.offset[i])) throw new DataError(`the offset ${d.offset[i]} is not a finite number`, { row: i + 1 });
   }
+  if (d.trials && d.weights) {
+    // glm's rule would multiply the prior weights into the trials' log-likelihood; refused
+    // rather than guessed, so a count response never silently loses its weights.
+    throw new DataError('binomial counts (trials, as cbind(successes, failures) gives them) cannot be combined with prior weights; give either counts or a proportion with the trials as weights');
+  }
   if (d.trials && family.name !== 'binomial') {
     throw new DataError(`binomial counts (trials, as cbind(successes, failures) gives them) do not go with the ${family.name} family; use the binomial family (--family binomial)`);
   }

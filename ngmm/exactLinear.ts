@@ -4,12 +4,12 @@
 // errors are lme4's vcov(), σ̂²(R_XᵀR_X)⁻¹ conditional on θ̂. The result is written into the
 // Model's parameters (standardised scale, positive scales through softplus) so that prediction,
 // posteriors, save and load work as for any other model.
-import { fitLmm, type LmmFit } from './lmm/index';
+import { fitLmm, LmmError, type LmmFit } from './lmm/index';
 import type { PreparedData } from './data';
 import type { Model } from './model';
 
-// softplus⁻¹, with a floor: a scale that is exactly 0 (a boundary fit) is stored as 1e−300 of
-// the residual scale, which changes no printed or compared digit (its effect on η is 1e−300).
+// softplus⁻¹, with a floor: a scale that is exactly 0 (a boundary fit) is stored as 1e−300,
+// which changes no printed or compared digit (its effect on η is 1e−300).
 const softplusInv = (v: number) => (v > 30 ? v : Math.log(Math.expm1(Math.max(v, 1e-300))));
 
 export interface ExactLinearFit extends LmmFit {
@@ -38,11 +38,18 @@ export function fitExactLinear(model: Model, prep: PreparedData, reml: boolean, 
   const group = new Int32Array(n);
   for (let g = 0; g < r.ngroups; g++) group.fill(g, r.offsets[g], r.offsets[g + 1]);
   const names = [...(o1 ? ['(Intercept)'] : []), ...model.xNames];
-  const fit = fitLmm({
-    X, p: P, xNames: names, y: Float64Array.from(r.y), group, G: r.ngroups, Z, q,
-    weights: prep.weights ?? undefined, offset: prep.offset ?? undefined, reml,
-    signal: o.signal, onIteration: o.onIteration,
-  });
+  let fit: LmmFit;
+  try {
+    fit = fitLmm({
+      X, p: P, xNames: names, y: Float64Array.from(r.y), group, G: r.ngroups, Z, q,
+      weights: prep.weights ?? undefined, offset: prep.offset ?? undefined, reml,
+      signal: o.signal, onIteration: o.onIteration,
+    });
+  } catch (e) {
+    // The rows here are sorted by group: name the caller's row.
+    if (e instanceof LmmError) throw new LmmError(e.message.replace(/\brow (\d+)/g, (_, k: string) => `row ${prep.order[Number(k) - 1] + 1}`));
+    throw e;
+  }
   // β on the user's scale → the model's standardised parametrisation:
   // f(x) = b0 + Σ W_j (x_j − μ_j)/s_j = β₀ + Σ β_j x_j  ⇒  W_j = β_j s_j, b0 = β₀ + Σ β_j μ_j.
   let b0 = o1 ? fit.beta[0] : 0;

@@ -17,6 +17,7 @@ import { family } from './families/index';
 import { summaryOf } from './summary';
 import { interceptStart } from './start';
 import { asMatrix } from './input';
+import { keptByRank } from './frame';
 import { fitExactLinear, type ExactLinearFit } from './exactLinear';
 
 export interface FitProgress {
@@ -207,6 +208,43 @@ export function columnScales(X: ArrayLike<number>, n: number, p: number, centre:
   return { mean, sd };
 }
 
+// Without an intercept, f = 0 is a stationary point of the sqrt link's likelihood (even in f),
+// so W = 0 never moves: start from the least-squares fit of √y on the (scaled) columns.
+function sqrtStart(model: Model, prep: PreparedData): void {
+  const p = prep.p, n = prep.response.nobs, X = prep.X, y = prep.response.y;
+  const A = new Float64Array(p * p), b = new Float64Array(p);
+  for (let i = 0; i < n; i++) {
+    const t = Math.sqrt(Math.max(0, y[i])) - (prep.offset ? prep.offset[i] : 0);
+    for (let j = 0; j < p; j++) {
+      b[j] += X[i * p + j] * t;
+      for (let k = 0; k <= j; k++) A[j * p + k] += X[i * p + j] * X[i * p + k];
+    }
+  }
+  // Cholesky with a small ridge (the columns are scaled to unit RMS, so 1e−8·n is tiny).
+  for (let j = 0; j < p; j++) {
+    let d = A[j * p + j] + 1e-8 * n;
+    for (let k = 0; k < j; k++) d -= A[j * p + k] ** 2;
+    if (!(d > 0)) return;
+    A[j * p + j] = Math.sqrt(d);
+    for (let i = j + 1; i < p; i++) {
+      let v = A[i * p + j];
+      for (let k = 0; k < j; k++) v -= A[i * p + k] * A[j * p + k];
+      A[i * p + j] = v / A[j * p + j];
+    }
+  }
+  for (let j = 0; j < p; j++) {
+    let v = b[j];
+    for (let k = 0; k < j; k++) v -= A[j * p + k] * b[k];
+    b[j] = v / A[j * p + j];
+  }
+  for (let j = p - 1; j >= 0; j--) {
+    let v = b[j];
+    for (let k = j + 1; k < p; k++) v -= A[k * p + j] * b[k];
+    b[j] = v / A[j * p + j];
+  }
+  if (b.every(Number.isFinite)) model.W.data.set(b);
+}
+
 // glm()'s start: the intercept at g(ȳ) (the network's output layer starts near 0), and for a
 // Gaussian response σ at the SD of y, σ_b at half of it on the identity scale.
 function setStart(model: Model, prep: PreparedData): void {
@@ -222,6 +260,7 @@ function setStart(model: Model, prep: PreparedData): void {
   }
   const ybar = sm > 0 ? sy / sm : 0;
   if (model.spec.intercept) model.b0.data[0] = interceptStart(fam.link, ybar, binomial, so / Math.max(1, r.nobs));
+  else if (fam.link === 'sqrt') sqrtStart(model, prep);
   if ((fam.name === 'gamma' || fam.name === 'negbinomial') && model.thetaSigma && r.nobs > 1) {
     // Moments of y alone (covariates and groups ignored, so the variance is overstated):
     // Gamma Var = μ²/α ⇒ α ≈ ȳ²/s²; NB2 Var = μ + μ²/θ ⇒ θ ≈ ȳ²/(s² − ȳ).
@@ -277,6 +316,13 @@ function* fitting(data0: ModelData, spec: ModelSpec, o: FitOptions): Generator<v
   if (dup !== undefined) throw new Error(`fit: the column name '${dup}' appears twice in xNames`);
   // X as a typed array, a plain number[] (row-major) or rows.
   const data = { ...data0, X: asMatrix(data0.X, p, 'X', data0.xNames) };
+  // The design's rank, by lme4's rule (the model frame has already dropped such columns from a
+  // formula's design; arrays come here unchecked): an aliased or constant column is named.
+  const rank = keptByRank(data.X, n, [...data.xNames], spec.intercept ?? true);
+  if (rank.droppedColumns.length > 0) {
+    const what = rank.droppedColumns.map((c) => `'${c.name}' (${c.reason})`).join(', ');
+    throw new Error(`fit: X is rank deficient: ${what}; drop ${rank.droppedColumns.length === 1 ? 'that column' : 'those columns'} (a formula's model frame drops them, as lme4 does)`);
+  }
   const { mean, sd } = columnScales(data.X, n, p, spec.intercept ?? true);
   const prep0 = prepare(fam, data);
   const model = new Model(spec, data.xNames, mean, sd);
@@ -302,6 +348,7 @@ function* fitting(data0: ModelData, spec: ModelSpec, o: FitOptions): Generator<v
     throw new Error('Z was given but the model has no randomEffect network (spec.randomEffect)');
   }
   const prep: PreparedData = { ...prep0, X: Xs, Zg };
+  model.hasOffset = prep.offset !== null;
   setStart(model, prep);
   const G = prep.response.ngroups;
   if (!(o.polish === undefined || o.polish === true || o.polish === false || o.polish === 'linear')) {

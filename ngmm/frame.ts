@@ -515,7 +515,7 @@ function keptByDesign(names: string[], design: Design, source: string): { keep: 
 // lme4's rank check on [1 | X] (the intercept first, when there is one): see ngmm/rank.ts.
 // Columns are scaled by their largest entry before the factorisation, so that neither tiny nor
 // huge units under- or overflow in it (the rule itself is scale-free).
-function keptByRank(X: Float64Array, n: number, names: string[], intercept: boolean): { keep: number[]; droppedColumns: Frame['droppedColumns'] } {
+export function keptByRank(X: Float64Array, n: number, names: string[], intercept: boolean): { keep: number[]; droppedColumns: Frame['droppedColumns'] } {
   const P = names.length;
   const q = P + (intercept ? 1 : 0);
   const scale = new Float64Array(P);

@@ -142,6 +142,8 @@ export class Model {
    * REML, and lme4's standard errors (conditional on θ̂) by coefficient name.
    */
   exact: { reml: boolean; names: string[]; se: number[]; singular: boolean } | null = null;
+  /** Whether the model was fitted with an offset: predict() then needs one for every row. */
+  hasOffset = false;
   /** The summary computed at fit time with the training data (SEs need it); JSON-safe. */
   stored: Summary | null = null;
 
@@ -426,6 +428,7 @@ export class Model {
     }
     const Xs = this.standardise(X);
     const f = E.tidy(() => this.f(E.tensor(Xs, [n, p])).toArray());
+    if (this.hasOffset && !opts.offset) throw new Error('predict: the model was fitted with an offset, so predict needs `offset` for every row (0 where there is none)');
     if (opts.offset) {
       if (opts.offset.length !== n) throw new Error(`predict: offset has ${opts.offset.length} values for ${n} rows`);
       for (let i = 0; i < n; i++) {
@@ -584,6 +587,8 @@ export class Model {
       fit: { ...this.info, nobs: this.nobs },
       design: this.design,
       summary: this.stored,
+      exact: this.exact,
+      hasOffset: this.hasOffset,
     };
   }
 
@@ -615,4 +620,6 @@ export interface ModelJSON {
   fit: FitInfo & { nobs: number };
   design?: Design | null;
   summary?: Summary | null;
+  exact?: { reml: boolean; names: string[]; se: number[]; singular: boolean } | null;
+  hasOffset?: boolean;
 }

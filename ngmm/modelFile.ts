@@ -125,6 +125,19 @@ function checkNet(v: unknown, want: number[], act: string, name: string): void {
 }
 
 /** The checked spec, in the form the Model constructor takes (unknown keys pass through). */
+/** The exact LMM's record: ML or REML, and lme4's SEs by coefficient name. */
+function checkExact(v: unknown, m: Model): Model['exact'] {
+  if (v == null) return null;
+  const e = obj(v, 'exact');
+  if (m.family.name !== 'gaussian' || m.family.link !== 'identity' || !m.isLinear || m.gNet) bad("'exact' is given but the model is not a linear Gaussian identity-link model");
+  const coefs = m.coefficients().map((c) => c.name);
+  const en = names(e.names, 'exact.names');
+  if (en.length !== coefs.length || en.some((n, i) => n !== coefs[i])) bad("'exact.names' do not match the model's coefficients");
+  const se = numbers(e.se, coefs.length, 'exact.se');
+  if (se.some((x) => !(x > 0))) bad("'exact.se' must be positive");
+  return { reml: bool(e.reml, 'exact.reml'), names: en, se: Array.from(se), singular: bool(e.singular, 'exact.singular') };
+}
+
 function checkSpec(v: unknown, xNames: string[]): { spec: ModelSpec & Obj; fam: Family; q: number; hidden: number[]; act: string } {
   const s = obj(v, 'spec');
   const fname = str(s.family, 'spec.family');
@@ -158,6 +171,7 @@ function checkSpec(v: unknown, xNames: string[]): { spec: ModelSpec & Obj; fam: 
     if (re.outDim !== undefined) int(re.outDim, 'spec.randomEffect.outDim', 1, MAX_UNITS);
   }
   // `randomEffect: null` is how toJSON writes "none" after a JSON round trip of undefined.
+  if (s.intercept !== undefined) bool(s.intercept, 'spec.intercept');
   const spec = { ...s, randomEffect: re } as unknown as ModelSpec & Obj;
   return { spec, fam, q: 1 + slopes.length, hidden, act };
 }
@@ -306,6 +320,8 @@ export function loadModel(j: unknown): Model {
 
   const P = obj(o.params, 'params');
   const b0 = finite(P.b0, 'params.b0');
+  // Without an intercept β₀ is fixed at 0 (f adds b0 whatever the flag says).
+  if (spec.intercept === false && b0 !== 0) bad("'params.b0' must be 0: the model has no intercept ('spec.intercept' is false)");
   const W = numbers(P.W, p, 'params.W');
   if (hidden.length > 0) checkNet(P.net, [p, ...hidden, 1], act, 'params.net');
   else if (P.net != null) bad("'params.net' is given but 'spec.hidden' has no layers");
@@ -381,6 +397,8 @@ export function loadModel(j: unknown): Model {
     m.info = info;
     m.nobs = nobs;
     m.design = design;
+    m.exact = checkExact(o.exact, m);
+    if (o.hasOffset != null) m.hasOffset = bool(o.hasOffset, 'hasOffset');
     m.stored = checkSummary(o.summary, m);
     return m;
   } catch (e) {

@@ -98,8 +98,12 @@ export function summaryOf(model: Model, prep: PreparedData | null): Summary {
   const p = model.xNames.length;
   const df = p + (model.spec.intercept ? 1 : 0) + model.scaleParams().reduce((a, t) => a + t.size, 0);
   base.df = df;
-  base.AIC = -2 * base.logLik + 2 * df;
-  base.BIC = -2 * base.logLik + Math.log(model.nobs) * df;
+  // Under REML lme4 reports no AIC or BIC: REML criteria of models with different fixed effects
+  // are not comparable.
+  if (!model.exact?.reml) {
+    base.AIC = -2 * base.logLik + 2 * df;
+    base.BIC = -2 * base.logLik + Math.log(model.nobs) * df;
+  }
   const coefs = model.coefficients();
   const ex = model.exact;
   const se = ex ? coefs.map((c) => ex.se[ex.names.indexOf(c.name)]) : prep ? standardErrors(model, prep) : null;

@@ -216,14 +216,16 @@ export function runFit(args: ParsedArgs): void {
     if (!finite) {
       throw new Error(`${file}: the fit ended without a usable model (logLik ${s.logLik}: ${model.info.message}); nothing was written${warnings.length ? ` (${warnings[0]})` : ''}`);
     }
-    const text = JSON.stringify(model) + '\n';
-    writeAtomic(out, [text]);
-    for (const w of warnings) process.stderr.write(`ngmm: warning: ${w}\n`);
     const notes = [
       droppedNote(file, frame.dropped ?? [], 'dropped'),
       ...(frame.droppedColumns ?? []).map((c) => `${file}: the column '${c.name}' was dropped from the fixed effects (${c.reason})`),
-    ];
-    for (const n of notes) if (n) process.stderr.write(`ngmm: note: ${n}\n`);
+    ].filter((n): n is string => !!n);
+    // The notes travel with the model: `ngmm summary` shows them too.
+    if (model.stored && notes.length) model.stored.notes = [...notes, ...(model.stored.notes ?? [])];
+    const text = JSON.stringify(model) + '\n';
+    writeAtomic(out, [text]);
+    for (const w of warnings) process.stderr.write(`ngmm: warning: ${w}\n`);
+    for (const n of notes) process.stderr.write(`ngmm: note: ${n}\n`);
     process.stdout.write(formatSummary(s) + `\nwrote ${out}\n`);
   } finally {
     model.dispose();

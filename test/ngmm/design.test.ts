@@ -3,7 +3,10 @@
 // whose maximised likelihoods must agree (the optimum does not depend on how it is written).
 import { describe, expect, it } from 'vitest';
 import * as E from '../../engine/index';
+import { readFileSync } from 'node:fs';
 import { fit } from '../../ngmm/fit';
+import { Model } from '../../ngmm/model';
+import { summary } from '../../ngmm/summary';
 
 const rng = new E.Rng(21);
 const G = 30, per = 6;
@@ -110,5 +113,66 @@ describe('X as the user has it', () => {
 
   it('duplicate column names are refused', () => {
     expect(() => fit({ X: new Float64Array(8), xNames: ['x', 'x'], y: [0, 1, 0, 1], group: ['a', 'a', 'b', 'b'] }, { family: 'poisson' })).toThrow(/'x' appears twice/);
+  });
+});
+
+describe('review: inputs that used to give a plausible wrong number', () => {
+  it('cbind counts with prior weights are refused, not fitted unweighted', () => {
+    expect(() => fit({ X: [0, 1, 0, 1], xNames: ['x'], y: [1, 2, 0, 3], trials: [3, 3, 3, 3], weights: [1, 2, 1, 2], group: ['a', 'a', 'b', 'b'] }, { family: 'binomial' }))
+      .toThrow(/cannot be combined with prior weights/);
+  });
+
+  it('a model fitted with an offset refuses to predict without one', () => {
+    const off = x.map((_, i) => 0.1 * (i % 3));
+    const m = fit({ X: Float64Array.from(x), xNames: ['x'], y, group, offset: off }, { family: 'poisson' });
+    expect(() => m.predict(x.slice(0, 3), { group: group.slice(0, 3) })).toThrow(/fitted with an offset/);
+    const back = Model.load(JSON.parse(JSON.stringify(m)));
+    expect(() => back.predict(x.slice(0, 3), { group: group.slice(0, 3) })).toThrow(/fitted with an offset/);
+    expect(back.predict(x.slice(0, 3), { group: group.slice(0, 3), offset: off.slice(0, 3) })).toEqual(m.predict(x.slice(0, 3), { group: group.slice(0, 3), offset: off.slice(0, 3) }));
+    back.dispose();
+    m.dispose();
+  });
+
+  it('an array design with a constant or aliased column is refused, naming it', () => {
+    const X2 = new Float64Array(n * 2), X3 = new Float64Array(n * 2);
+    for (let i = 0; i < n; i++) {
+      X2.set([x[i], 5], i * 2);
+      X3.set([x[i], 2 * x[i]], i * 2);
+    }
+    expect(() => fit({ X: X2, xNames: ['x', 'c'], y, group }, { family: 'poisson' })).toThrow(/'c' \(constant\)/);
+    expect(() => fit({ X: X3, xNames: ['x', 'x2'], y, group }, { family: 'poisson' })).toThrow(/'x2' \(aliased with: x\)/);
+  });
+
+  it('Poisson-sqrt without an intercept leaves f = 0 (a stationary point there)', () => {
+    const r = new E.Rng(6);
+    const X: number[] = [], yy: number[] = [], gg: string[] = [];
+    for (let g = 0; g < 30; g++) {
+      const b = 0.3 * r.normal();
+      for (let j = 0; j < 8; j++) {
+        const xi = 1 + r.uniform();
+        X.push(xi);
+        yy.push(r.poisson(Math.max(0, 2 * xi + b) ** 2));
+        gg.push(`g${g}`);
+      }
+    }
+    const m = fit({ X, xNames: ['x'], y: yy, group: gg }, { family: 'poisson', link: 'sqrt', intercept: false });
+    expect(m.info.converged, m.info.message).toBe(true);
+    expect(Math.abs(m.coefficients()[0].value - 2)).toBeLessThan(0.15);
+    m.dispose();
+  });
+
+  it('a saved REML fit keeps REML, its SEs and no AIC through summary(model, data)', () => {
+    const fx = JSON.parse(readFileSync('test/fixtures/lmm/sleepstudy_int_reml.json', 'utf8'));
+    const X = Float64Array.from({ length: fx.n }, (_, i) => fx.X[i * fx.p + 1]);
+    const data = { X, xNames: ['Days'], y: fx.y as number[], group: (fx.group as number[]).map(String) };
+    const m = fit(data, { family: 'gaussian' }, { reml: true });
+    const back = Model.load(JSON.parse(JSON.stringify(m)));
+    const s = summary(back, data);
+    expect(s.method).toBe('REML');
+    expect(s.AIC).toBeNull();
+    expect(Math.abs(s.fixef!.Days.se - fx.se[1]) / fx.se[1]).toBeLessThan(1e-5);
+    expect(() => Model.load({ ...JSON.parse(JSON.stringify(m)), spec: { ...m.toJSON().spec, intercept: false } })).toThrow(/'params.b0' must be 0/);
+    back.dispose();
+    m.dispose();
   });
 });
