@@ -29,9 +29,12 @@ const heap = () => E.backend().heap;
 
 function predictions(m: Model, f: Fixture): Float64Array[] {
   const out: Float64Array[] = [];
+  // `hasOffset` has no second statement in the file: a mutated `true` only makes predict ask
+  // for the offset, and a zero offset then predicts as before.
+  const offset = m.hasOffset ? new Float64Array(f.group.length) : undefined;
   for (const type of ['response', 'link'] as const) {
-    out.push(m.predict(f.X, { group: f.group, type }));
-    out.push(m.predict(f.X, { type, groups: 'new', Z: f.Z }));
+    out.push(m.predict(f.X, { group: f.group, type, offset }));
+    out.push(m.predict(f.X, { type, groups: 'new', Z: f.Z, offset }));
   }
   return out;
 }

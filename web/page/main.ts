@@ -98,6 +98,11 @@ async function runFit() {
     }, {
       signal: controller.signal,
       onProgress: (p) => {
+        if (p.phase !== 'adam') {
+          // L-BFGS iterations (the linear fit, the polish): a status line, not a loss-curve point.
+          say(`Fitting (${(p.elapsedMs / 1000).toFixed(1)} s) — ${p.phase === 'linear' ? 'linear model' : 'polish'}, L-BFGS iteration ${p.epoch}: ${p.loss.toFixed(4)}`, 'running');
+          return;
+        }
         history.push(p);
         drawLoss($('loss-chart'), history, epochs);
         const last = `epoch ${p.epoch}/${p.epochs}: training ${p.loss.toFixed(4)}${p.validation === undefined ? '' : `, validation ${p.validation.toFixed(4)}`}`;
