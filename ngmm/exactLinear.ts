@@ -7,10 +7,11 @@
 import { fitLmm, LmmError, type LmmFit } from './lmm/index';
 import type { PreparedData } from './data';
 import type { Model } from './model';
+import { softplusInv as softplusOf } from './positive';
 
 // softplus⁻¹, with a floor: a scale that is exactly 0 (a boundary fit) is stored as 1e−300,
 // which changes no printed or compared digit (its effect on η is 1e−300).
-const softplusInv = (v: number) => (v > 30 ? v : Math.log(Math.expm1(Math.max(v, 1e-300))));
+const softplusInv = (v: number) => softplusOf(Math.max(v, 1e-300));
 
 export interface ExactLinearFit extends LmmFit {
   /** Names of the coefficients of `beta`, '(Intercept)' first when there is one. */

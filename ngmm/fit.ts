@@ -19,6 +19,7 @@ import { interceptStart } from './start';
 import { asMatrix } from './input';
 import { keptByRank } from './frame';
 import { fitExactLinear, type ExactLinearFit } from './exactLinear';
+import { softplus, softplusInv } from './positive';
 
 export interface FitProgress {
   /**
@@ -145,7 +146,7 @@ function canonicalSign(model: Model, prep: PreparedData): void {
 // (or relative to σ for a Gaussian) a negligible effect, and where the plateau can strand L-BFGS.
 function nearBoundary(model: Model): boolean {
   const unit = model.family.name === 'gaussian' ? model.sigma : 1;
-  if (model.thetaB) return softplusOf(model.thetaB.data[0]) < 1e-3 * unit;
+  if (model.thetaB) return softplus(model.thetaB.data[0]) < 1e-3 * unit;
   if (model.thetaL) {
     const q = model.q, L = model.lambda();
     for (let d = 0; d < q; d++) if (L[d * q + d] < 1e-3 * unit) return true;
@@ -164,7 +165,6 @@ function resetScale(model: Model, t: E.Tensor): void {
   }
 }
 
-const softplusOf = (v: number) => (v > 30 ? v : Math.log1p(Math.exp(v)));
 
 function finiteObjective(model: Model, prep: PreparedData, groups: Int32Array, how: Method): boolean {
   try {
@@ -281,7 +281,6 @@ function setStart(model: Model, prep: PreparedData): void {
   }
 }
 
-const softplusInv = (v: number) => (v > 30 ? v : Math.log(Math.expm1(v)));
 
 /** Fits synchronously (the caller's thread is busy until the model is returned). */
 export function fit(data: ModelData, spec: ModelSpec, o: FitOptions = {}): Model {

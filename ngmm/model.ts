@@ -20,6 +20,7 @@ import type { Design } from './frame';
 import { asMatrix, type MatrixInput } from './input';
 import { summary as summarize, type Summary } from './summary';
 import { loadModel } from './modelFile';
+import { softplus, softplusInv } from './positive';
 
 export interface ModelSpec {
   family: FamilyName;
@@ -106,8 +107,6 @@ const triangle = (q: number): [number, number][] => {
   for (let r = 0; r < q; r++) for (let c = 0; c <= r; c++) out.push([r, c]);
   return out;
 };
-const softplusInv = (v: number) => (v > 30 ? v : Math.log(Math.expm1(v)));
-const softplus = (v: number) => (v > 30 ? v : Math.log1p(Math.exp(v)));
 
 export class Model {
   readonly spec: Required<Omit<ModelSpec, 'link' | 'randomEffect'>> & { link: LinkName; randomEffect: RandomEffectSpec | null };

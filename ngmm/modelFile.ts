@@ -24,6 +24,7 @@ import { DEFAULT_NODES } from './marginal/quadrature';
 import { Model, type ModelSpec } from './model';
 import { summaryOf, type Summary } from './summary';
 import type { Design } from './frame';
+import { softplus } from './positive';
 
 const PREFIX = 'not a valid ngmm model file: ';
 
@@ -100,7 +101,6 @@ function activation(v: unknown, name: string, dflt: string): string {
   return a;
 }
 const near = (a: number, b: number, tol: number): boolean => a === b || Math.abs(a - b) <= tol * Math.max(Math.abs(a), Math.abs(b));
-const softplus = (v: number) => (v > 30 ? v : Math.log1p(Math.exp(v)));
 
 /**
  * An MLP record whose sizes are `want`, with one finite array per parameter of the right
