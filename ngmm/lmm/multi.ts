@@ -6,7 +6,7 @@
 import { SparseCholesky } from '../sparse/index';
 import { backSolve, cholLower, forwardSolve } from './dense';
 import { minimise } from './optimise';
-import { LmmError, thetaIndex, thetaLength } from './profiled';
+import { LmmError, thetaIndex } from './profiled';
 
 /** One random-effect term `(z | group)`: its grouping factor and its per-row design. */
 export interface LmmTerm {
@@ -128,6 +128,7 @@ export class MultiProfiledDeviance {
   /** Spherical random effects u (Q, original order). */
   readonly u: Float64Array;
   private readonly work: Float64Array;   // Q
+  private readonly invPerm: Int32Array;  // position of each random-effect column in L's order
   private pwrss = NaN; private ldL2 = NaN; private ldRX2 = NaN;
 
   constructor(inp: Omit<MultiLmmInput, 'theta0' | 'signal' | 'onIteration' | 'condSd'>) {
@@ -263,6 +264,8 @@ export class MultiProfiledDeviance {
     this.beta = new Float64Array(p);
     this.u = new Float64Array(Q);
     this.work = new Float64Array(Q);
+    this.invPerm = new Int32Array(Q);
+    for (let k = 0; k < Q; k++) this.invPerm[this.chol.perm[k]] = k;
   }
 
   /** Λ_k (q × q row-major) of each term at θ. */
@@ -312,8 +315,7 @@ export class MultiProfiledDeviance {
     if (bad >= 0) throw new LmmError(`the random-effect system Λ'Z'ZΛ + I lost positive definiteness at its column ${bad + 1} (theta too large)`);
     this.ldL2 = chol.logDet();
     // P Λ'Z̃'X̃ and P Λ'Z̃'ỹ, accumulated at the permuted positions, then L⁻¹.
-    const inv = this.work;
-    for (let k = 0; k < Q; k++) inv[chol.perm[k]] = k;
+    const inv = this.invPerm;
     const RZX = this.RZX, cu = this.cu, Xt = this.Xt, yt = this.yt;
     RZX.fill(0); cu.fill(0);
     for (let j = 0; j < n; j++) {
@@ -607,4 +609,3 @@ export function fitMultiLmm(input: MultiLmmInput): MultiLmmFit {
   };
 }
 
-export { thetaLength };
