@@ -205,6 +205,7 @@ export class SparseCholesky {
     this.Lx = new Float64Array(Lp[n]);
     this.x = new Float64Array(n);
     this.next = new Int32Array(n);
+    this.fillPattern();
   }
 
   /** Number of stored entries of L (diagonal included). */
@@ -281,6 +282,85 @@ export class SparseCholesky {
     let s = 0;
     for (let k = 0; k < this.n; k++) s += Math.log(this.Lx[this.Lp[k]]);
     return 2 * s;
+  }
+
+  /**
+   * Index into L's pattern (Li/Lx, or a selected inverse) of the entry (i, j) of P A P', given
+   * by A's original indices; −1 when that entry is structurally zero in L.
+   */
+  entryIndex(i: number, j: number): number {
+    const inv = this.invPerm();
+    const a = inv[i], b = inv[j];
+    const r = Math.max(a, b), c = Math.min(a, b);
+    let lo = this.Lp[c], hi = this.Lp[c + 1] - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const v = this.Li[mid];
+      if (v === r) return mid;
+      if (v < r) lo = mid + 1; else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  private inverse: Int32Array | null = null;
+  private invPerm(): Int32Array {
+    if (!this.inverse) {
+      this.inverse = new Int32Array(this.n);
+      for (let k = 0; k < this.n; k++) this.inverse[this.perm[k]] = k;
+    }
+    return this.inverse;
+  }
+
+  /** Fills Li (the pattern of L) without values, so that lookups work before a factorisation. */
+  private fillPattern(): void {
+    const { n, Lp, Li, next, stack } = this;
+    this.flag.fill(-1);
+    for (let k = 0; k < n; k++) next[k] = Lp[k];
+    for (let k = 0; k < n; k++) {
+      const top = this.reach(k);
+      for (let t = top; t < n; t++) Li[next[stack[t]]++] = k;
+      Li[next[k]++] = k;
+    }
+  }
+
+  /**
+   * The entries of (P A P')⁻¹ on the pattern of L (lower triangle, aligned with Li), by
+   * Takahashi's recurrences (Takahashi, Fagan & Chin 1973; Erisman & Tinney 1975): from
+   * L' Z = L⁻¹, for j from n − 1 down and i ∈ pattern(L_{:,j}), i > j,
+   *   Z_ij = −(1/L_jj) Σ_{k ∈ pattern(L_{:,j}), k > j} L_kj Z_ik,
+   *   Z_jj = 1/L_jj² − (1/L_jj) Σ_{k > j} L_kj Z_kj.
+   * Every Z_ik needed lies in L's pattern (the pattern of a Cholesky factor is chordal), in a
+   * column after j, so it is already known. Cost: Σ_j |L_{:,j}|² binary searches.
+   */
+  selectedInverse(out?: Float64Array): Float64Array {
+    this.check();
+    const { n, Lp, Li, Lx } = this;
+    const Z = out ?? new Float64Array(Lp[n]);
+    const at = (r: number, c: number): number => {
+      // Z_rc with r, c > j; stored at (max, min).
+      const row = Math.max(r, c), col = Math.min(r, c);
+      let lo = Lp[col], hi = Lp[col + 1] - 1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        const v = Li[mid];
+        if (v === row) return Z[mid];
+        if (v < row) lo = mid + 1; else hi = mid - 1;
+      }
+      throw new Error('internal: selected inverse entry outside the pattern of L');
+    };
+    for (let j = n - 1; j >= 0; j--) {
+      const d = Lx[Lp[j]];
+      for (let p = Lp[j + 1] - 1; p > Lp[j]; p--) {
+        const i = Li[p];
+        let acc = 0;
+        for (let t = Lp[j] + 1; t < Lp[j + 1]; t++) acc += Lx[t] * at(i, Li[t]);
+        Z[p] = -acc / d;
+      }
+      let acc = 0;
+      for (let t = Lp[j] + 1; t < Lp[j + 1]; t++) acc += Lx[t] * Z[t];
+      Z[Lp[j]] = 1 / (d * d) - acc / d;
+    }
+    return Z;
   }
 
   /** b ← L⁻¹ b, for b in the permuted order (in place). */

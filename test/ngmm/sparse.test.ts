@@ -133,6 +133,41 @@ describe('SparseCholesky against a dense Cholesky', () => {
         const x = ch.solve(b);
         // A is well conditioned (diagonally dominant by at least 0.01 per row, diagonal ≤ 3n + 3).
         for (let i = 0; i < n; i++) expect(Math.abs(x[i] - xd[i])).toBeLessThan(1e-9 * Math.max(1, Math.abs(xd[i])));
+        // The selected inverse on L's pattern against the dense inverse (columns of A⁻¹ by the
+        // dense solve above's method); entryIndex finds every stored entry of A in L.
+        const Zsel = ch.selectedInverse();
+        const Ainv = new Float64Array(n * n);
+        for (let c = 0; c < n; c++) {
+          const e = new Float64Array(n);
+          e[c] = 1;
+          for (let i = 0; i < n; i++) {
+            let s = e[i];
+            for (let k = 0; k < i; k++) s -= Ld[i * n + k] * e[k];
+            e[i] = s / Ld[i * n + i];
+          }
+          for (let i = n - 1; i >= 0; i--) {
+            let s = e[i];
+            for (let k = i + 1; k < n; k++) s -= Ld[k * n + i] * e[k];
+            e[i] = s / Ld[i * n + i];
+          }
+          for (let i = 0; i < n; i++) Ainv[i * n + c] = e[i];
+        }
+        for (let j = 0; j < n; j++) {
+          for (let p = ch.Lp[j]; p < ch.Lp[j + 1]; p++) {
+            // |A⁻¹| ≤ 100 here (every row is dominant by at least 0.01).
+            expect(Math.abs(Zsel[p] - Ainv[P[ch.Li[p]] * n + P[j]])).toBeLessThan(1e-10);
+          }
+        }
+        for (let c = 0; c < n; c++) {
+          for (let p = sym.pat.colPtr[c]; p < sym.pat.colPtr[c + 1]; p++) {
+            const r = sym.pat.rowIdx[p], idx = ch.entryIndex(r, c);
+            expect(idx).toBeGreaterThanOrEqual(0);
+            let col = 0;
+            while (ch.Lp[col + 1] <= idx) col++;
+            const pair = [P[ch.Li[idx]], P[col]].sort((x, y) => x - y);
+            expect(pair).toEqual([Math.min(r, c), Math.max(r, c)]);
+          }
+        }
         // A second factorisation of new values on the same pattern (the per-θ use) is exact too.
         const scaled = sym.values.map((v) => 2 * v);
         expect(ch.factor(scaled)).toBe(-1);
