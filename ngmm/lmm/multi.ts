@@ -116,6 +116,7 @@ export class MultiProfiledDeviance {
   private readonly zt: Float64Array;     // n × s
   private readonly v: Float64Array;      // n × s: rows of Z̃Λ restricted to the row's columns
   private readonly pairPos: Int32Array;  // n × s(s+1)/2: position in A's values of each product
+  private readonly lPairPos: Int32Array; // the same pairs' positions in L's pattern (selected inverse)
   private readonly diagPos: Int32Array;  // Q
   private readonly Avals: Float64Array;
   private readonly yt: Float64Array; private readonly Xt: Float64Array;
@@ -266,6 +267,14 @@ export class MultiProfiledDeviance {
     this.work = new Float64Array(Q);
     this.invPerm = new Int32Array(Q);
     for (let k = 0; k < Q; k++) this.invPerm[this.chol.perm[k]] = k;
+    const lPairPos = new Int32Array(n * np);
+    for (let j = 0; j < n; j++) {
+      let k = 0;
+      for (let t1 = 0; t1 < s; t1++) {
+        for (let t2 = 0; t2 <= t1; t2++, k++) lPairPos[j * np + k] = this.chol.entryIndex(cols[j * s + t1], cols[j * s + t2]);
+      }
+    }
+    this.lPairPos = lPairPos;
   }
 
   /** Λ_k (q × q row-major) of each term at θ. */
@@ -388,28 +397,12 @@ export class MultiProfiledDeviance {
   }
 
   /**
-   * The criterion at θ; with `grad`, its θ-gradient. The r² part of the gradient is exact (the
-   * envelope theorem: ∂r² = −2 ẽ'Z̃(∂Λ)û); the log-determinant part, log|L|² (+ log|R_X|²
-   * under REML), is by central differences (docs/sparse.md says why and how accurate).
+   * The criterion at θ; with `grad`, its θ-gradient (docs/sparse.md, "The gradient").
    * `refine` adds one step of iterative refinement of (β, u), for the reported estimates.
    */
   evaluate(theta: ArrayLike<number>, grad?: Float64Array, refine = false): number {
     this.evaluations++;
-    const { m, n, p, s } = this;
-    if (grad) {
-      for (let k = 0; k < m; k++) {
-        const th = Float64Array.from(theta);
-        // h ≈ ε^(1/3) × scale: the balance of truncation (h²) and rounding (ε/h) errors.
-        const h = 6e-6 * Math.max(1, Math.abs(th[k]));
-        th[k] = theta[k] + h;
-        this.factorAt(th);
-        const fp = this.ldL2 + (this.reml ? this.ldRX2 : 0);
-        th[k] = theta[k] - h;
-        this.factorAt(th);
-        const fm = this.ldL2 + (this.reml ? this.ldRX2 : 0);
-        grad[k] = (fp - fm) / (2 * h);
-      }
-    }
+    const { n, p, s } = this;
     this.factorAt(theta);
     const rU = this.work;
     rU.set(this.cu);
@@ -434,22 +427,83 @@ export class MultiProfiledDeviance {
     }
     if (!(this.pwrss > 0) || !Number.isFinite(this.pwrss)) throw new LmmError('the penalised residual sum of squares is not positive and finite');
     const dev = this.criterion();
-    if (grad) {
-      const dof = this.reml ? n - p : n;
-      // ∂r²/∂Λ_k[r, c] = −2 Σ_j ẽ_j z̃_jkr u_{k, g(j), c}.
-      let slot = 0;
-      for (const l of this.layouts) {
-        for (let k = 0; k < l.row.length; k++) {
+    if (grad) this.gradient(grad, e);
+    return dev;
+  }
+
+  /**
+   * ∂d/∂θ_e for θ_e = Λ_k[r, c], E = ∂Λ/∂θ_e, M = Z̃'Z̃, e = ẽ (docs/sparse.md):
+   *   ∂ log|A|   = 2 tr(A⁻¹Λ'ME) = 2 Σ_j z̃_j,kr (v_j' A⁻¹)_{col(k, c)}, v_j = Λ'z̃_j,
+   *                with A⁻¹ needed only where two columns of one row meet (the selected inverse);
+   *   ∂ r²       = −2 Σ_j ẽ_j z̃_j,kr u_{col(k, c)}                       (envelope theorem);
+   *   ∂ log|R_X|² = −2 Σ_g ((C − MΛP) S⁻¹ P')_{(k,g,r), (k,g,c)},  P = A⁻¹Λ'C, C = Z̃'X̃,
+   *                S = R_X'R_X (REML only).
+   */
+  private gradient(grad: Float64Array, e: Float64Array): void {
+    const { n, p, s, Q, cols, zt, v, layouts, chol, u } = this;
+    const Zsel = chol.selectedInverse();
+    const np = (s * (s + 1)) / 2;
+    const pos = (j: number, t1: number, t2: number): number =>
+      this.lPairPos[j * np + (t1 >= t2 ? (t1 * (t1 + 1)) / 2 + t2 : (t2 * (t2 + 1)) / 2 + t1)];
+    grad.fill(0);
+    const dof = this.reml ? n - p : n;
+    let slot = 0;
+    for (const l of layouts) {
+      const w = new Float64Array(l.q);
+      for (let j = 0; j < n; j++) {
+        // w_c = Σ_t v_jt (A⁻¹)_{col_t, col(k, c)}
+        for (let c = 0; c < l.q; c++) {
           let acc = 0;
-          for (let j = 0; j < n; j++) {
-            acc += e[j] * this.zt[j * s + slot + l.row[k]] * this.u[this.cols[j * s + slot + l.col[k]]];
-          }
-          grad[l.t0 + k] -= (2 * dof * acc) / this.pwrss;
+          for (let t = 0; t < s; t++) acc += v[j * s + t] * Zsel[pos(j, t, slot + c)];
+          w[c] = acc;
         }
-        slot += l.q;
+        for (let k = 0; k < l.row.length; k++) {
+          const zr = zt[j * s + slot + l.row[k]];
+          grad[l.t0 + k] += 2 * zr * w[l.col[k]] - (2 * dof * e[j] * zr * u[cols[j * s + slot + l.col[k]]]) / this.pwrss;
+        }
+      }
+      slot += l.q;
+    }
+    if (!this.reml || p === 0) return;
+    // P = A⁻¹Λ'C from R_ZX = L⁻¹PΛ'C; PS = P S⁻¹; D = C − MΛP = Z̃'(X̃ − Z̃ΛP), from the rows.
+    const P = new Float64Array(Q * p), col = new Float64Array(Q), perm = this.work;
+    for (let c = 0; c < p; c++) {
+      perm.set(this.RZX.subarray(c * Q, (c + 1) * Q));
+      chol.solveLt(perm);
+      chol.unpermute(perm, col);
+      P.set(col, c * Q);
+    }
+    const Sinv = this.unscaledVcov();
+    const PS = new Float64Array(Q * p);
+    for (let i = 0; i < Q; i++) {
+      for (let c = 0; c < p; c++) {
+        let acc = 0;
+        for (let m = 0; m < p; m++) acc += P[m * Q + i] * Sinv[m * p + c];
+        PS[c * Q + i] = acc;
       }
     }
-    return dev;
+    const D = new Float64Array(Q * p), dj = new Float64Array(p);
+    for (let j = 0; j < n; j++) {
+      for (let c = 0; c < p; c++) {
+        let acc = this.Xt[j * p + c];
+        for (let t = 0; t < s; t++) acc -= v[j * s + t] * P[c * Q + cols[j * s + t]];
+        dj[c] = acc;
+      }
+      for (let t = 0; t < s; t++) {
+        const z = zt[j * s + t], ct = cols[j * s + t];
+        for (let c = 0; c < p; c++) D[c * Q + ct] += z * dj[c];
+      }
+    }
+    for (const l of layouts) {
+      for (let k = 0; k < l.row.length; k++) {
+        let acc = 0;
+        for (let g = 0; g < l.G; g++) {
+          const a = l.offset + g * l.q + l.row[k], b = l.offset + g * l.q + l.col[k];
+          for (let c = 0; c < p; c++) acc += D[c * Q + a] * PS[c * Q + b];
+        }
+        grad[l.t0 + k] -= 2 * acc;
+      }
+    }
   }
 
   /** σ̂² at the last evaluation: r²/n (ML) or r²/(n − p) (REML). */
@@ -487,25 +541,17 @@ export class MultiProfiledDeviance {
   }
 
   /**
-   * diag(Λ_k A⁻¹_gg Λ_k') for every group of term k (G × q), unscaled by σ²: the q columns of
-   * A⁻¹ of each group by sparse solves.
+   * diag(Λ_k (A⁻¹)_gg Λ_k') for every level g of term k (G × q), unscaled by σ². The q × q
+   * diagonal blocks of A⁻¹ lie in L's pattern (one level's columns meet in every row of that
+   * level), so the selected inverse has them.
    */
-  condVarDiag(k: number): Float64Array {
-    const l = this.layouts[k], lam = this.lambda[k], q = l.q, Q = this.Q, chol = this.chol;
+  condVarDiag(k: number, Zsel: Float64Array = this.chol.selectedInverse()): Float64Array {
+    const l = this.layouts[k], lam = this.lambda[k], q = l.q;
     const out = new Float64Array(l.G * q);
-    const e = new Float64Array(Q), w = new Float64Array(Q), col = new Float64Array(Q);
     const blk = new Float64Array(q * q);
     for (let g = 0; g < l.G; g++) {
       const c0 = l.offset + g * q;
-      for (let b = 0; b < q; b++) {
-        e.fill(0);
-        e[c0 + b] = 1;
-        chol.permute(e, w);
-        chol.solveL(w);
-        chol.solveLt(w);
-        chol.unpermute(w, col);
-        for (let a = 0; a < q; a++) blk[a * q + b] = col[c0 + a];
-      }
+      for (let a = 0; a < q; a++) for (let b = 0; b < q; b++) blk[a * q + b] = Zsel[this.chol.entryIndex(c0 + a, c0 + b)];
       for (let a = 0; a < q; a++) {
         let acc = 0;
         for (let r = 0; r <= a; r++) for (let t = 0; t <= a; t++) acc += lam[a * q + r] * blk[r * q + t] * lam[a * q + t];
@@ -539,8 +585,7 @@ export function fitMultiLmm(input: MultiLmmInput): MultiLmmFit {
       throw e;
     }
   };
-  // As fitLmm; the finite-difference part of the gradient is accurate to ~1e-9 here
-  // (docs/sparse.md), well below the tolerance.
+  // As fitLmm: the deviance is O(n) and so is its (analytic) θ-gradient.
   const res = minimise(objective, start, {
     gtol: 1e-7, maxIter: 500, signal: input.signal, onIteration: input.onIteration,
   });
@@ -581,6 +626,7 @@ export function fitMultiLmm(input: MultiLmmInput): MultiLmmFit {
   for (let k = 0; k < p * p; k++) vcov[k] *= s2;
   const se = new Float64Array(p);
   for (let c = 0; c < p; c++) se[c] = Math.sqrt(vcov[c * p + c]);
+  const Zsel = input.condSd === false ? null : dev.chol.selectedInverse();
   const terms: MultiLmmTermFit[] = layouts.map((l, k) => {
     const lam = dev.lambdaOf(k), q = l.q;
     const Sigma = new Float64Array(q * q);
@@ -592,8 +638,8 @@ export function fitMultiLmm(input: MultiLmmInput): MultiLmmFit {
       }
     }
     let condSd: Float64Array | null = null;
-    if (input.condSd !== false) {
-      condSd = dev.condVarDiag(k);
+    if (Zsel) {
+      condSd = dev.condVarDiag(k, Zsel);
       for (let i = 0; i < condSd.length; i++) condSd[i] = Math.sqrt(s2 * condSd[i]);
     }
     return { name: dev.names[k], Sigma, ranef: dev.ranef(k), condSd };
