@@ -36,8 +36,8 @@ export interface MultiLmmInput {
   signal?: AbortSignal;
   onIteration?: (it: number, deviance: number) => void;
   /**
-   * Conditional SDs of the random effects need the diagonal blocks of A⁻¹, here by one sparse
-   * solve per random-effect column (cost Q × nnz(L)); skipped (null) when false.
+   * Conditional SDs of the random effects need the diagonal blocks of A⁻¹, from the selected
+   * inverse (about one factorisation's cost); skipped (null) when false. Default true.
    */
   condSd?: boolean;
 }
