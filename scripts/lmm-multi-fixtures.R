@@ -14,11 +14,16 @@
 # is (Λ₁₁, Λ₂₂), again in lme4's order.
 #
 # lmer is run with BOBYQA's tolerances tightened (ftol_abs = 1e-15, xtol_abs = 1e-12) so the
-# stored θ is lme4's optimum rather than a point within 1e-8 of it. Data from lme4 (GPL).
+# stored θ is lme4's optimum rather than a point within 1e-8 of it. Data from lme4 and mlmRev
+# (both GPL).
 #
 # Usage (from the repository root):  Rscript scripts/lmm-multi-fixtures.R
+# Needs r-cran-lme4 and r-cran-mlmrev.
 
-suppressPackageStartupMessages(library(lme4))
+suppressPackageStartupMessages({
+  library(lme4)
+  library(mlmRev)
+})
 
 outDir <- file.path("test", "fixtures", "lmm-multi")
 dir.create(outDir, recursive = TRUE, showWarnings = FALSE)
@@ -134,4 +139,8 @@ for (reml in c(FALSE, TRUE)) {
           thetaProbe = list(c(1, 1), c(3, 0.2), c(2, 0)))
   fixture(paste0("sleepstudy_uncorr_", tag), Reaction ~ Days + (Days || Subject), sleepstudy, reml,
           mergeDiagonal = TRUE, thetaProbe = list(c(1, 1), c(0.8, 0.2)))
+  # Larger and crossed with a correlated random slope: 3435 pupils, 148 primary × 19 secondary
+  # schools (ScotsSec, mlmRev).
+  fixture(paste0("scotssec_crossed_slope_", tag), attain ~ verbal + sex + (1 | primary) + (verbal | second),
+          ScotsSec, reml, thetaProbe = list(c(1, 1, 0, 1), c(0.3, 0.2, 0.01, 0.02)))
 }

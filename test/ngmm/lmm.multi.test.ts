@@ -272,7 +272,7 @@ function input(f: Fixture): MultiLmmInput {
 describe('lme4 reference fits', () => {
   const files = readdirSync(FIXTURES).filter((f) => f.endsWith('.json')).sort();
   it('are all present', () => {
-    expect(files.length).toBe(6);
+    expect(files.length).toBe(8);
   });
   for (const file of files) {
     const f = JSON.parse(readFileSync(join(FIXTURES, file), 'utf8')) as Fixture;
