@@ -6,7 +6,7 @@
 import { SparseCholesky } from '../sparse/index';
 import { backSolve, cholLower, forwardSolve } from './dense';
 import { minimise } from './optimise';
-import { LmmError, thetaIndex } from './profiled';
+import { checkRank, LmmError, thetaIndex } from './profiled';
 
 /** One random-effect term `(z | group)`: its grouping factor and its per-row design. */
 export interface LmmTerm {
@@ -121,6 +121,7 @@ export class MultiProfiledDeviance {
   private readonly Avals: Float64Array;
   private readonly yt: Float64Array; private readonly Xt: Float64Array;
   private readonly XtX: Float64Array; private readonly Xty: Float64Array;
+  private readonly yty: number;
   private readonly lambda: Float64Array[];  // per term, q × q row-major lower
   private readonly RZX: Float64Array;    // p columns of length Q, permuted order: L⁻¹PΛ'Z̃'X̃
   private readonly cu: Float64Array;     // Q, permuted
@@ -209,6 +210,10 @@ export class MultiProfiledDeviance {
       }
     }
     this.XtX = XtX; this.Xty = Xty;
+    let yty = 0;
+    for (let j = 0; j < n; j++) yty += yt[j] * yt[j];
+    this.yty = yty;
+    checkRank(XtX, p, name);
 
     // Pattern of A's lower triangle: the diagonal, and (c1, c2) for every two columns met in
     // one row. Rows of a column are collected, sorted and made unique.
@@ -425,7 +430,11 @@ export class MultiProfiledDeviance {
       for (let c = 0; c < p; c++) this.beta[c] += db[c];
       this.pwrss = this.residuals(e);
     }
-    if (!(this.pwrss > 0) || !Number.isFinite(this.pwrss)) throw new LmmError('the penalised residual sum of squares is not positive and finite');
+    // Residuals at rounding level mean an exact fit, where σ̂ is rounding noise (as ./profiled).
+    if (!(this.pwrss > 1e-26 * this.yty)) {
+      throw new LmmError('the model fits the response exactly (residual sum of squares at rounding level): the residual variance is not identified');
+    }
+    if (!Number.isFinite(this.pwrss)) throw new LmmError(`the penalised residual sum of squares is not finite at theta = [${Array.from(theta).join(', ')}]`);
     const dev = this.criterion();
     if (grad) this.gradient(grad, e);
     return dev;

@@ -352,6 +352,14 @@ describe('bad input', () => {
       .toThrow(/random-effect term 1 \('c'\): level 4 has no observations \(G = 5\)/);
     expect(() => new MultiProfiledDeviance({ ...d, terms: [] })).toThrow(/no random-effect terms/);
   });
+  it('refuses a collinear fixed design and a response fitted exactly', () => {
+    const X = d.X.slice();
+    for (let j = 0; j < d.y.length; j++) X[j * 2 + 1] = 3 * X[j * 2];
+    expect(() => new MultiProfiledDeviance({ ...d, X, xNames: ['(Intercept)', 'x'] }))
+      .toThrow(/fixed-effect column 'x' is \(nearly\) a linear combination of the columns before it/);
+    const y = Float64Array.from({ length: d.y.length }, (_, j) => 2 + 0.5 * d.X[j * 2 + 1]);
+    expect(() => fitMultiLmm({ ...d, y })).toThrow(/fits the response exactly/);
+  });
   it('refuses a θ of the wrong length', () => {
     const dev = new MultiProfiledDeviance(d);
     expect(() => dev.evaluate([1])).toThrow(new LmmError('theta has 1 entries; the terms need 2'));
