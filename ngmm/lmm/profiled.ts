@@ -462,7 +462,7 @@ export class ProfiledDeviance {
  * near 1e10, beyond which β loses more than half its digits). Upstream, the model frame
  * drops aliased columns as lme4 does; this is the last line of defence.
  */
-function checkRank(XtX: Float64Array, p: number, name: (c: number) => string): void {
+export function checkRank(XtX: Float64Array, p: number, name: (c: number) => string): void {
   const a = new Float64Array(p * p);
   const s = new Float64Array(p);
   for (let c = 0; c < p; c++) {

@@ -1,0 +1,406 @@
+// A sparse Cholesky factorisation P A P' = L L' of a symmetric positive definite matrix, for the
+// random-effect systems of linear mixed models (docs/sparse.md). The work is split as CHOLMOD
+// and CSparse split it: an ordering and a symbolic analysis (elimination tree, the pattern of
+// L) done once for a pattern, then numeric factorisations of new values on that pattern.
+//
+// Storage is compressed sparse column (CSC), 0-based. The input is the lower triangle of A
+// (diagonal included); the factor is lower triangular with each column's diagonal first and
+// its rows ascending. The numeric factorisation is the up-looking algorithm (Davis 2006,
+// "Direct Methods for Sparse Linear Systems", SIAM, §4.7): row k of L comes from a sparse
+// triangular solve whose pattern is the set of nodes reached from A's row k in the
+// elimination tree (§4.1–4.3).
+
+/** A symmetric matrix's lower triangle (diagonal included) in CSC form. */
+export interface SymmetricPattern {
+  n: number;
+  /** n + 1 column pointers. */
+  colPtr: Int32Array;
+  /** Row index of each stored entry; every row index ≥ its column. */
+  rowIdx: Int32Array;
+}
+
+export class SparseError extends Error {
+  override name = 'SparseError';
+}
+
+/**
+ * A fill-reducing ordering by minimum degree on the explicit elimination graph (Tinney &
+ * Walker 1967; George & Liu 1989): repeatedly eliminate a node of least current degree and
+ * join its neighbours into a clique. Ties go to the smaller `priority` (then the smaller
+ * index), which lets a caller put the nodes it knows should go first — for an LMM, the
+ * random-effect blocks of the factor with more levels — ahead.
+ *
+ * This is exact minimum degree, not AMD's approximate degrees with quotient graphs: its cost is
+ * of the order of the symbolic factorisation (Σ deg² over eliminated nodes, the same order as
+ * one numeric factorisation's flops), which is paid once per pattern.
+ *
+ * Returns perm with perm[new] = old.
+ */
+export function minimumDegree(pat: SymmetricPattern, priority?: ArrayLike<number>): Int32Array {
+  const { n, colPtr, rowIdx } = pat;
+  const adj: Set<number>[] = Array.from({ length: n }, () => new Set<number>());
+  for (let j = 0; j < n; j++) {
+    for (let p = colPtr[j]; p < colPtr[j + 1]; p++) {
+      const i = rowIdx[p];
+      if (i !== j) { adj[i].add(j); adj[j].add(i); }
+    }
+  }
+  const pri = (v: number): number => (priority ? priority[v] : 0);
+  // Binary heap of (degree, priority, index) with lazy deletion: a popped entry is used only
+  // when its degree is the node's current one and the node is not yet eliminated.
+  const heapDeg: number[] = [], heapNode: number[] = [];
+  const less = (a: number, b: number): boolean => {
+    if (heapDeg[a] !== heapDeg[b]) return heapDeg[a] < heapDeg[b];
+    const pa = pri(heapNode[a]), pb = pri(heapNode[b]);
+    if (pa !== pb) return pa < pb;
+    return heapNode[a] < heapNode[b];
+  };
+  const swap = (a: number, b: number): void => {
+    [heapDeg[a], heapDeg[b]] = [heapDeg[b], heapDeg[a]];
+    [heapNode[a], heapNode[b]] = [heapNode[b], heapNode[a]];
+  };
+  const push = (d: number, v: number): void => {
+    heapDeg.push(d); heapNode.push(v);
+    let c = heapDeg.length - 1;
+    while (c > 0) {
+      const par = (c - 1) >> 1;
+      if (!less(c, par)) break;
+      swap(c, par); c = par;
+    }
+  };
+  const pop = (): void => {
+    const last = heapDeg.length - 1;
+    swap(0, last);
+    heapDeg.pop(); heapNode.pop();
+    let c = 0;
+    for (;;) {
+      const l = 2 * c + 1, r = l + 1;
+      let m = c;
+      if (l < heapDeg.length && less(l, m)) m = l;
+      if (r < heapDeg.length && less(r, m)) m = r;
+      if (m === c) break;
+      swap(c, m); c = m;
+    }
+  };
+  for (let v = 0; v < n; v++) push(adj[v].size, v);
+  const done = new Uint8Array(n);
+  const perm = new Int32Array(n);
+  let k = 0;
+  while (k < n) {
+    const d = heapDeg[0], v = heapNode[0];
+    pop();
+    if (done[v] || d !== adj[v].size) continue;
+    done[v] = 1;
+    perm[k++] = v;
+    const nb = Array.from(adj[v]);
+    for (const a of nb) adj[a].delete(v);
+    for (let x = 0; x < nb.length; x++) {
+      const sa = adj[nb[x]];
+      for (let y = x + 1; y < nb.length; y++) {
+        if (!sa.has(nb[y])) { sa.add(nb[y]); adj[nb[y]].add(nb[x]); }
+      }
+    }
+    for (const a of nb) push(adj[a].size, a);
+    adj[v].clear();
+  }
+  return perm;
+}
+
+/**
+ * The symbolic analysis of a pattern (ordering, elimination tree, pattern of L) and numeric
+ * factorisations of values on it.
+ */
+export class SparseCholesky {
+  readonly n: number;
+  /** perm[new] = old: row/column `new` of P A P' is row/column perm[new] of A. */
+  readonly perm: Int32Array;
+  /** Elimination tree of P A P' (parent of each column, −1 at a root). */
+  readonly parent: Int32Array;
+  /** L's column pointers (n + 1), row indices and values; values hold the last factorisation. */
+  readonly Lp: Int32Array;
+  readonly Li: Int32Array;
+  readonly Lx: Float64Array;
+  // P A P' by columns, upper triangle (rows ≤ column), as positions into A's value array.
+  private readonly Cp: Int32Array;
+  private readonly Ci: Int32Array;
+  private readonly Csrc: Int32Array;
+  private readonly x: Float64Array;      // dense work vector of the numeric factorisation
+  private readonly next: Int32Array;     // next free slot per column of L while filling it
+  private readonly stack: Int32Array;
+  private readonly flag: Int32Array;
+  private factored = false;
+
+  /**
+   * @param pat lower triangle of A (diagonal included), CSC; every diagonal entry must be stored.
+   * @param perm an ordering (perm[new] = old); default: minimumDegree(pat, priority).
+   */
+  constructor(pat: SymmetricPattern, opts: { perm?: Int32Array; priority?: ArrayLike<number> } = {}) {
+    const { n, colPtr, rowIdx } = pat;
+    if (colPtr.length !== n + 1) throw new SparseError(`colPtr has ${colPtr.length} entries; n = ${n} needs ${n + 1}`);
+    const nnz = colPtr[n];
+    const hasDiag = new Uint8Array(n);
+    for (let j = 0; j < n; j++) {
+      for (let p = colPtr[j]; p < colPtr[j + 1]; p++) {
+        const i = rowIdx[p];
+        if (!(i >= j && i < n)) throw new SparseError(`entry ${p} of column ${j} has row ${i}, outside the lower triangle`);
+        if (i === j) hasDiag[j] = 1;
+      }
+    }
+    for (let j = 0; j < n; j++) if (!hasDiag[j]) throw new SparseError(`column ${j} has no stored diagonal entry`);
+    const perm = opts.perm ?? minimumDegree(pat, opts.priority);
+    if (perm.length !== n) throw new SparseError(`the ordering has ${perm.length} entries for n = ${n}`);
+    const inv = new Int32Array(n).fill(-1);
+    for (let k = 0; k < n; k++) {
+      if (!(perm[k] >= 0 && perm[k] < n) || inv[perm[k]] >= 0) throw new SparseError('the ordering is not a permutation');
+      inv[perm[k]] = k;
+    }
+    this.n = n; this.perm = perm;
+
+    // C = P A P', upper triangle by columns: A's entry (i, j) goes to (min, max) of its new
+    // indices. Csrc remembers where its value comes from.
+    const Cp = new Int32Array(n + 1);
+    for (let j = 0; j < n; j++) {
+      for (let p = colPtr[j]; p < colPtr[j + 1]; p++) Cp[Math.max(inv[rowIdx[p]], inv[j]) + 1]++;
+    }
+    for (let k = 0; k < n; k++) Cp[k + 1] += Cp[k];
+    const Ci = new Int32Array(nnz), Csrc = new Int32Array(nnz);
+    const fill = Cp.slice(0, n);
+    for (let j = 0; j < n; j++) {
+      for (let p = colPtr[j]; p < colPtr[j + 1]; p++) {
+        const a = inv[rowIdx[p]], b = inv[j];
+        const c = Math.max(a, b), q = fill[c]++;
+        Ci[q] = Math.min(a, b); Csrc[q] = p;
+      }
+    }
+    this.Cp = Cp; this.Ci = Ci; this.Csrc = Csrc;
+
+    // Elimination tree with path compression through `ancestor` (Liu 1986; Davis §4.1).
+    const parent = new Int32Array(n).fill(-1), ancestor = new Int32Array(n).fill(-1);
+    for (let k = 0; k < n; k++) {
+      for (let p = Cp[k]; p < Cp[k + 1]; p++) {
+        let i = Ci[p];
+        while (i !== -1 && i < k) {
+          const up = ancestor[i];
+          ancestor[i] = k;
+          if (up === -1) { parent[i] = k; break; }
+          i = up;
+        }
+      }
+    }
+    this.parent = parent;
+    this.flag = new Int32Array(n).fill(-1);
+    this.stack = new Int32Array(n);
+
+    // Column counts of L from the row patterns (each row's pattern is an elimination-tree
+    // reach, so this costs O(nnz(L)), paid once).
+    const counts = new Int32Array(n).fill(1);
+    for (let k = 0; k < n; k++) {
+      const top = this.reach(k);
+      for (let t = top; t < n; t++) counts[this.stack[t]]++;
+    }
+    const Lp = new Int32Array(n + 1);
+    for (let k = 0; k < n; k++) Lp[k + 1] = Lp[k] + counts[k];
+    this.Lp = Lp;
+    this.Li = new Int32Array(Lp[n]);
+    this.Lx = new Float64Array(Lp[n]);
+    this.x = new Float64Array(n);
+    this.next = new Int32Array(n);
+    this.fillPattern();
+  }
+
+  /** Number of stored entries of L (diagonal included). */
+  get nnzL(): number {
+    return this.Lp[this.n];
+  }
+
+  /**
+   * Pattern of row k of L (without the diagonal) into stack[top..n−1], in an order where every
+   * node comes before its elimination-tree ancestors; returns top.
+   */
+  private reach(k: number): number {
+    const { n, Cp, Ci, parent, flag, stack } = this;
+    let top = n;
+    flag[k] = k;
+    for (let p = Cp[k]; p < Cp[k + 1]; p++) {
+      let i = Ci[p];
+      if (i >= k) continue;
+      let len = 0;
+      // Walk up to the first flagged node; the path, pushed in reverse, keeps the order.
+      while (flag[i] !== k) {
+        stack[len++] = i;
+        flag[i] = k;
+        i = parent[i];
+      }
+      while (len > 0) stack[--top] = stack[--len];
+    }
+    return top;
+  }
+
+  /**
+   * Numeric factorisation of the matrix whose lower-triangle values (in the pattern's order)
+   * are `values`. Returns −1, or the original index of the first column whose pivot is not
+   * positive and finite (the matrix is not numerically positive definite).
+   */
+  factor(values: Float64Array): number {
+    const { n, Cp, Ci, Csrc, Lp, Li, Lx, x, next, stack } = this;
+    this.factored = false;
+    this.flag.fill(-1);
+    for (let k = 0; k < n; k++) next[k] = Lp[k];
+    for (let k = 0; k < n; k++) {
+      const top = this.reach(k);
+      x[k] = 0;
+      for (let p = Cp[k]; p < Cp[k + 1]; p++) x[Ci[p]] += values[Csrc[p]];
+      let d = x[k];
+      x[k] = 0;
+      for (let t = top; t < n; t++) {
+        const i = stack[t];
+        const lki = x[i] / Lx[Lp[i]];
+        x[i] = 0;
+        for (let p = Lp[i] + 1; p < next[i]; p++) x[Li[p]] -= Lx[p] * lki;
+        d -= lki * lki;
+        const p = next[i]++;
+        Li[p] = k; Lx[p] = lki;
+      }
+      if (!(d > 0) || !Number.isFinite(d)) {
+        x.fill(0);
+        return this.perm[k];
+      }
+      const p = next[k]++;
+      Li[p] = k; Lx[p] = Math.sqrt(d);
+    }
+    this.factored = true;
+    return -1;
+  }
+
+  private check(): void {
+    if (!this.factored) throw new SparseError('no successful numeric factorisation to use');
+  }
+
+  /** log det A = 2 Σ log L_kk. */
+  logDet(): number {
+    this.check();
+    let s = 0;
+    for (let k = 0; k < this.n; k++) s += Math.log(this.Lx[this.Lp[k]]);
+    return 2 * s;
+  }
+
+  /**
+   * Index into L's pattern (Li/Lx, or a selected inverse) of the entry (i, j) of P A P', given
+   * by A's original indices; −1 when that entry is structurally zero in L.
+   */
+  entryIndex(i: number, j: number): number {
+    const inv = this.invPerm();
+    const a = inv[i], b = inv[j];
+    const r = Math.max(a, b), c = Math.min(a, b);
+    let lo = this.Lp[c], hi = this.Lp[c + 1] - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const v = this.Li[mid];
+      if (v === r) return mid;
+      if (v < r) lo = mid + 1; else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  private inverse: Int32Array | null = null;
+  private invPerm(): Int32Array {
+    if (!this.inverse) {
+      this.inverse = new Int32Array(this.n);
+      for (let k = 0; k < this.n; k++) this.inverse[this.perm[k]] = k;
+    }
+    return this.inverse;
+  }
+
+  /** Fills Li (the pattern of L) without values, so that lookups work before a factorisation. */
+  private fillPattern(): void {
+    const { n, Lp, Li, next, stack } = this;
+    this.flag.fill(-1);
+    for (let k = 0; k < n; k++) next[k] = Lp[k];
+    for (let k = 0; k < n; k++) {
+      const top = this.reach(k);
+      for (let t = top; t < n; t++) Li[next[stack[t]]++] = k;
+      Li[next[k]++] = k;
+    }
+  }
+
+  /**
+   * The entries of (P A P')⁻¹ on the pattern of L (lower triangle, aligned with Li), by
+   * Takahashi's recurrences (Takahashi, Fagan & Chin 1973; Erisman & Tinney 1975): from
+   * L' Z = L⁻¹, for j from n − 1 down and i ∈ pattern(L_{:,j}), i > j,
+   *   Z_ij = −(1/L_jj) Σ_{k ∈ pattern(L_{:,j}), k > j} L_kj Z_ik,
+   *   Z_jj = 1/L_jj² − (1/L_jj) Σ_{k > j} L_kj Z_kj.
+   * Every Z_ik needed lies in L's pattern (the pattern of a Cholesky factor is chordal), in a
+   * column after j, so it is already known. Cost: Σ_j |L_{:,j}|² binary searches.
+   */
+  selectedInverse(out?: Float64Array): Float64Array {
+    this.check();
+    const { n, Lp, Li, Lx } = this;
+    const Z = out ?? new Float64Array(Lp[n]);
+    const at = (r: number, c: number): number => {
+      // Z_rc with r, c > j; stored at (max, min).
+      const row = Math.max(r, c), col = Math.min(r, c);
+      let lo = Lp[col], hi = Lp[col + 1] - 1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        const v = Li[mid];
+        if (v === row) return Z[mid];
+        if (v < row) lo = mid + 1; else hi = mid - 1;
+      }
+      throw new Error('internal: selected inverse entry outside the pattern of L');
+    };
+    for (let j = n - 1; j >= 0; j--) {
+      const d = Lx[Lp[j]];
+      for (let p = Lp[j + 1] - 1; p > Lp[j]; p--) {
+        const i = Li[p];
+        let acc = 0;
+        for (let t = Lp[j] + 1; t < Lp[j + 1]; t++) acc += Lx[t] * at(i, Li[t]);
+        Z[p] = -acc / d;
+      }
+      let acc = 0;
+      for (let t = Lp[j] + 1; t < Lp[j + 1]; t++) acc += Lx[t] * Z[t];
+      Z[Lp[j]] = 1 / (d * d) - acc / d;
+    }
+    return Z;
+  }
+
+  /** b ← L⁻¹ b, for b in the permuted order (in place). */
+  solveL(b: Float64Array, off = 0): void {
+    this.check();
+    const { n, Lp, Li, Lx } = this;
+    for (let j = 0; j < n; j++) {
+      const v = (b[off + j] /= Lx[Lp[j]]);
+      for (let p = Lp[j] + 1; p < Lp[j + 1]; p++) b[off + Li[p]] -= Lx[p] * v;
+    }
+  }
+
+  /** b ← L'⁻¹ b, for b in the permuted order (in place). */
+  solveLt(b: Float64Array, off = 0): void {
+    this.check();
+    const { n, Lp, Li, Lx } = this;
+    for (let j = n - 1; j >= 0; j--) {
+      let s = b[off + j];
+      for (let p = Lp[j] + 1; p < Lp[j + 1]; p++) s -= Lx[p] * b[off + Li[p]];
+      b[off + j] = s / Lx[Lp[j]];
+    }
+  }
+
+  /** out ← P b (out[new] = b[perm[new]]). */
+  permute(b: ArrayLike<number>, out: Float64Array): void {
+    for (let k = 0; k < this.n; k++) out[k] = b[this.perm[k]];
+  }
+
+  /** out ← P' b (out[perm[new]] = b[new]). */
+  unpermute(b: ArrayLike<number>, out: Float64Array): void {
+    for (let k = 0; k < this.n; k++) out[this.perm[k]] = b[k];
+  }
+
+  /** A⁻¹ b in the original order; returns a new array. */
+  solve(b: ArrayLike<number>): Float64Array {
+    const w = new Float64Array(this.n), out = new Float64Array(this.n);
+    this.permute(b, w);
+    this.solveL(w);
+    this.solveLt(w);
+    this.unpermute(w, out);
+    return out;
+  }
+}
