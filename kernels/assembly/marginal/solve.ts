@@ -102,17 +102,7 @@ function concaveMode(): void {
     newton(-1, 1, 0);
     return;
   }
-  const dir: f64 = d0 > 0 ? 1.0 : -1.0;
-  let near: f64 = 0, step: f64 = 1, far: f64 = dir;
-  for (let i = 0; i < 1100; i++) {
-    const d = slope(far);
-    if (d * dir <= 0) break;
-    near = far;
-    step *= 2;
-    far = near + dir * step;
-  }
-  if (dir > 0) newton(near, far, near);
-  else newton(far, near, near);
+  outward(0, d0 > 0 ? 1.0 : -1.0, 1);
 }
 
 // A maximum at an end of the grid where ℓ still rises outward, followed out (the reference's

@@ -91,16 +91,7 @@ function newton(g: Integrand, lo: number, hi: number, t: number): Mode {
 function concaveMode(g: Integrand): Mode {
   const [d0] = g.slope(0);
   if (d0 === 0) return newton(g, -1, 1, 0);
-  const dir = d0 > 0 ? 1 : -1;
-  let near = 0, step = 1, far = dir;
-  for (let i = 0; i < 1100; i++) {
-    const [d] = g.slope(far);
-    if (d * dir <= 0) break;
-    near = far;
-    step *= 2;
-    far = near + dir * step;
-  }
-  return dir > 0 ? newton(g, near, far, near) : newton(g, far, near, near);
+  return outward(g, 0, d0 > 0 ? 1 : -1, 1);
 }
 
 // Every local maximum of ℓ within 40 nats of the highest. Used where ℓ need not be concave.
