@@ -7,6 +7,7 @@
 import { fitLmm, LmmError, type LmmFit } from './lmm/index';
 import type { PreparedData } from './data';
 import type { Model } from './model';
+import { choleskyLower, sandwich } from './smallMatrix';
 import { softplusInv as softplusOf } from './positive';
 
 // softplus⁻¹, with a floor: a scale that is exactly 0 (a boundary fit) is stored as 1e−300,
@@ -71,26 +72,7 @@ export function fitExactLinear(model: Model, prep: PreparedData, reml: boolean, 
       Ainv[0][c + 1] = model.mean[j];
       Ainv[c + 1][c + 1] = model.sd[j];
     });
-    const S = new Float64Array(q * q);
-    for (let a = 0; a < q; a++) {
-      for (let b = 0; b < q; b++) {
-        let v = 0;
-        for (let k = 0; k < q; k++) for (let l = 0; l < q; l++) v += Ainv[a][k] * fit.Sigma[k * q + l] * Ainv[b][l];
-        S[a * q + b] = v;
-      }
-    }
-    // Cholesky, a zero pivot (a boundary fit) kept at 0 with its column.
-    const L = new Float64Array(q * q);
-    for (let c = 0; c < q; c++) {
-      let d = S[c * q + c];
-      for (let k = 0; k < c; k++) d -= L[c * q + k] ** 2;
-      L[c * q + c] = d > 1e-300 ? Math.sqrt(d) : 0;
-      for (let rr = c + 1; rr < q; rr++) {
-        let v = S[rr * q + c];
-        for (let k = 0; k < c; k++) v -= L[rr * q + k] * L[c * q + k];
-        L[rr * q + c] = L[c * q + c] > 0 ? v / L[c * q + c] : 0;
-      }
-    }
+    const L = choleskyLower(sandwich(Ainv, fit.Sigma), q);
     let e = 0;
     for (let rr = 0; rr < q; rr++) for (let c = 0; c <= rr; c++, e++) model.thetaL.data[e] = rr === c ? softplusInv(L[rr * q + c]) : L[rr * q + c];
   }

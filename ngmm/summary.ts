@@ -9,6 +9,7 @@ import { releaseResponse } from './marginal/groups';
 import type { Model } from './model';
 import { logNdtr } from '../kernels/reference/special';
 import { DEFAULT_NODES as SLOPE_NODES } from './marginal/quadrature';
+import { choleskyLower, sandwich } from './smallMatrix';
 
 export interface Coefficient {
   name: string;
@@ -185,34 +186,19 @@ function isSingular(s: Summary): boolean {
   const unit = s.family === 'gaussian' && s.sigma !== null ? s.sigma : 1;
   if (!s.ranefCov) return !(s.ranefSD / unit >= 1e-4);
   const { sd, corr } = s.ranefCov, q = sd.length;
-  const L = new Float64Array(q * q);
-  for (let r = 0; r < q; r++) {
-    for (let c = 0; c <= r; c++) {
-      let v = sd[r] * sd[c] * (r === c ? 1 : corr[r][c]);
-      for (let k = 0; k < c; k++) v -= L[r * q + k] * L[c * q + k];
-      if (r === c) {
-        if (!(v / (unit * unit) >= 1e-8)) return true;
-        L[r * q + r] = Math.sqrt(v);
-      } else L[r * q + c] = v / L[c * q + c];
-    }
-  }
+  const S = Float64Array.from({ length: q * q }, (_, e) => sd[Math.floor(e / q)] * sd[e % q] * corr[Math.floor(e / q)][e % q]);
+  const L = choleskyLower(S, q);
+  for (let d = 0; d < q; d++) if (!(L[d * q + d] / unit >= 1e-4)) return true;
   return false;
 }
 
 // Σ = ΛΛᵀ on the standardised scale, mapped to raw x (Model.slopeMap): A·Σ·Aᵀ.
 function slopeCovariance(model: Model): { names: string[]; sd: number[]; corr: number[][] } {
   const q = model.q, Lam = model.lambda();
-  const S = Array.from({ length: q }, (_, r) => Array.from({ length: q }, (_, c) => {
-    let v = 0;
-    for (let k = 0; k < q; k++) v += Lam[r * q + k] * Lam[c * q + k];
-    return v;
-  }));
-  const A = model.slopeMap();
-  const R = A.map((ar) => A.map((br) => {
-    let v = 0;
-    for (let a = 0; a < q; a++) for (let b = 0; b < q; b++) v += ar[a] * S[a][b] * br[b];
-    return v;
-  }));
+  const rows = Array.from({ length: q }, (_, r) => Array.from(Lam.subarray(r * q, r * q + q)));
+  const identity = Float64Array.from({ length: q * q }, (_, e) => (Math.floor(e / q) === e % q ? 1 : 0));
+  const S = sandwich(model.slopeMap(), sandwich(rows, identity));
+  const R = Array.from({ length: q }, (_, r) => Array.from(S.subarray(r * q, r * q + q)));
   const sd = R.map((r, i) => Math.sqrt(r[i]));
   return {
     names: ['(Intercept)', ...model.slopeIdx.map((j) => model.xNames[j])],
