@@ -176,3 +176,19 @@ describe('review: inputs that used to give a plausible wrong number', () => {
     m.dispose();
   });
 });
+
+describe('a neural fit that diverges', () => {
+  it('ends with a usable model and says what happened', () => {
+    const warnings: string[] = [];
+    const m = fit({ X: Float64Array.from(x), xNames: ['x'], y, group }, { family: 'poisson', hidden: [16], seed: 3 },
+      { epochs: 30, lr: 50, lrScale: 50, onWarning: (w) => warnings.push(w) });
+    expect(m.info.message).toMatch(/diverged at epoch \d+/);
+    // With this seed the restored epoch is itself unusable: the network goes back to the linear fit.
+    expect(m.info.message).toMatch(/reset to the linear fit/);
+    expect(warnings.some((w) => /diverged/.test(w))).toBe(true);
+    expect(Number.isFinite(m.logLik())).toBe(true);
+    const pred = m.predict(x.slice(0, 10), { group: group.slice(0, 10) });
+    expect(pred.every((v) => Number.isFinite(v) && v > 0)).toBe(true);
+    m.dispose();
+  });
+});
