@@ -10,20 +10,9 @@ import { describe, expect, it } from 'vitest';
 import { fitLmm, LmmError, ProfiledDeviance } from '../../ngmm/lmm/index';
 import { fitMultiLmm, MultiProfiledDeviance, type LmmTerm, type MultiLmmInput } from '../../ngmm/lmm/multi';
 import { addTermCovariance, gaussianCriterion, lambdaFromTheta } from '../helpers/dense';
+import { mulberry32, normal } from '../helpers/seeded';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'lmm-multi');
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const normal = (rand: () => number): number => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
 
 type Design = 'crossed' | 'nested' | 'uncorrelated';
 

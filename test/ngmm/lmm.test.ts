@@ -7,22 +7,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fitLmm, LmmError, ProfiledDeviance, type LmmInput } from '../../ngmm/lmm/index';
 import { addTermCovariance, gaussianCriterion, lambdaFromTheta } from '../helpers/dense';
+import { mulberry32, normal } from '../helpers/seeded';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'lmm');
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-function normal(rand: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-}
 
 /** Unbalanced data with q random effects (1, x, x²…), p = 2 fixed effects, weights and an offset. */
 function simulated(seed: number, q: number, reml: boolean, opts: { weights?: boolean; offset?: boolean } = {}): LmmInput {
