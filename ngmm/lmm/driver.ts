@@ -14,6 +14,32 @@ const SINGULAR_TOL = 1e-4;
  */
 const THETA_DIVERGED = 1e6;
 
+/** What fitLmm and fitMultiLmm both return (./index, ./multi add the random-effect summaries). */
+export interface LmmFitBase {
+  /** ML log-likelihood, or under REML the negative half REML criterion, as lme4's logLik(). */
+  logLik: number;
+  /** −2 logLik: lme4's deviance() under ML, REMLcrit() under REML. */
+  deviance: number;
+  /** Number of parameters, p + length(θ) + 1 (β, θ, σ), as lme4's logLik "df" (for AIC). */
+  df: number;
+  reml: boolean;
+  beta: Float64Array;
+  /** σ̂² (R_X'R_X)⁻¹, p × p row-major, as lme4's vcov(). */
+  vcov: Float64Array;
+  /** Standard errors: √diag(vcov). */
+  se: Float64Array;
+  /** Residual SD (for weight 1). */
+  sigma: number;
+  theta: Float64Array;
+  /** A diagonal entry of θ below 1e-4 (lme4's isSingular tolerance): a boundary fit. */
+  singular: boolean;
+  converged: boolean;
+  iterations: number;
+  /** Profiled-deviance evaluations, the final ones included. */
+  evaluations: number;
+  message: string;
+}
+
 /** One term's share of θ: entry e, at θ[t0 + e], is Λ's (row[e], col[e]) entry (q × q). */
 export interface ThetaBlock {
   q: number;

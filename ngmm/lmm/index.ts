@@ -1,7 +1,7 @@
 // Exact Gaussian linear mixed models with one grouping factor, fitted as lme4's lmer fits them:
 // the profiled deviance (./profiled) minimised over the relative covariance factor θ by a
 // quasi-Newton method (./optimise, driven by ./driver). The math is in docs/lmm.md.
-import { fitTheta, termCovariance } from './driver';
+import { fitTheta, termCovariance, type LmmFitBase } from './driver';
 import { ProfiledDeviance, thetaIndex, thetaLength } from './profiled';
 
 export { LmmError, ProfiledDeviance, thetaIndex, thetaLength } from './profiled';
@@ -33,21 +33,7 @@ export interface LmmInput {
   onIteration?: (it: number, deviance: number) => void;
 }
 
-export interface LmmFit {
-  /** ML log-likelihood, or under REML the negative half REML criterion, as lme4's logLik(). */
-  logLik: number;
-  /** −2 logLik: lme4's deviance() under ML, REMLcrit() under REML. */
-  deviance: number;
-  /** Number of parameters, p + q(q + 1)/2 + 1 (β, θ, σ), as lme4's logLik "df" (for AIC). */
-  df: number;
-  reml: boolean;
-  beta: Float64Array;
-  /** σ̂² (R_X'R_X)⁻¹, p × p row-major, as lme4's vcov(). */
-  vcov: Float64Array;
-  /** Standard errors: √diag(vcov). */
-  se: Float64Array;
-  /** Residual SD (for weight 1). */
-  sigma: number;
+export interface LmmFit extends LmmFitBase {
   /** Relative covariance factor: Λ's lower triangle by columns (lme4's getME(, "theta")). */
   theta: Float64Array;
   /** Covariance of one group's random effects, σ̂²ΛΛ' (q × q), as lme4's VarCorr(). */
@@ -56,13 +42,6 @@ export interface LmmFit {
   ranef: Float64Array;
   /** Conditional SDs of b_g given β̂ and θ̂ (G × q), as lme4's ranef(condVar = TRUE). */
   condSd: Float64Array;
-  /** A diagonal entry of θ below 1e-4 (lme4's isSingular tolerance): a boundary fit. */
-  singular: boolean;
-  converged: boolean;
-  iterations: number;
-  /** Profiled-deviance evaluations, the final ones included. */
-  evaluations: number;
-  message: string;
 }
 
 /** Fits a Gaussian LMM with one grouping factor by the profiled (RE)ML deviance. */

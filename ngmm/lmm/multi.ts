@@ -5,7 +5,7 @@
 // The math and the choices are in docs/sparse.md.
 import { SparseCholesky } from '../sparse/index';
 import { backSolve, cholLower, forwardSolve } from './dense';
-import { fitTheta, termCovariance } from './driver';
+import { fitTheta, termCovariance, type LmmFitBase } from './driver';
 import { checkRank, LmmError, thetaIndex } from './profiled';
 
 /** One random-effect term `(z | group)`: its grouping factor and its per-row design. */
@@ -52,26 +52,12 @@ export interface MultiLmmTermFit {
   condSd: Float64Array | null;
 }
 
-export interface MultiLmmFit {
-  logLik: number;
-  deviance: number;
-  /** p + length(θ) + 1, lme4's logLik "df". */
-  df: number;
-  reml: boolean;
-  beta: Float64Array;
-  vcov: Float64Array;
-  se: Float64Array;
-  sigma: number;
+export interface MultiLmmFit extends LmmFitBase {
   /** The terms' θ concatenated in the order of `terms` (lme4's getME(, "theta") for the same order). */
   theta: Float64Array;
   terms: MultiLmmTermFit[];
-  singular: boolean;
-  converged: boolean;
-  iterations: number;
-  evaluations: number;
   /** Entries of the sparse factor L (a measure of fill). */
   nnzL: number;
-  message: string;
 }
 
 /** Layout of one term's θ: which (row, col) of Λ_k each entry is. */
