@@ -54,3 +54,23 @@ ctrl <- lmerControl(
   optCtrl = list(ftol_abs = 1e-15, xtol_abs = 1e-12, ftol_rel = 0, xtol_rel = 0, maxeval = 1e5),
   check.conv.singular = "ignore"
 )
+
+# lme4's own profiled deviance function at the given θ, as a JSON array of {theta, value}.
+devianceAt <- function(fit, thetas) {
+  dev <- as.function(fit)
+  probes <- lapply(thetas, function(th) list(theta = arr(th), value = dev(th)))
+  structure(json(probes), class = "rawjson")
+}
+
+# The estimates both fixture kinds store, in their order: the default fit's logLik, then the
+# tightened fit's β, their SEs and covariance, σ and θ.
+estimates <- function(fit, defaultFit) {
+  list(
+    defaultLogLik = as.numeric(logLik(defaultFit)),
+    beta = arr(fixef(fit)),
+    se = arr(sqrt(diag(as.matrix(vcov(fit))))),
+    vcov = rowMajor(as.matrix(vcov(fit))),
+    sigma = sigma(fit),
+    theta = arr(getME(fit, "theta"))
+  )
+}

@@ -45,13 +45,7 @@ fixture <- function(name, formula, data, REML, weights = NULL, thetaProbe = list
   q <- ncol(Z)
   condsd <- t(vapply(seq_len(nlevels(grp)), function(g) sqrt(diag(matrix(pv[, , g], q, q))), numeric(q)))
   if (q == 1) condsd <- t(condsd)
-  dev <- as.function(fit)
-  probes <- lapply(thetaProbe, function(th) list(theta = arr(th), value = dev(th)))
-  probeList <- structure(
-    paste0("[", paste(vapply(probes, json, ""), collapse = ",\n"), "]"),
-    class = "rawjson"
-  )
-  out <- list(
+  out <- c(list(
     name = name,
     formula = paste(deparse(formula), collapse = " "),
     lme4 = as.character(packageVersion("lme4")),
@@ -70,20 +64,14 @@ fixture <- function(name, formula, data, REML, weights = NULL, thetaProbe = list
     # −2 logLik: deviance() under ML, REMLcrit() under REML. Not REMLcrit() itself: with p = 0
     # (where the REML criterion is the ML deviance) lme4 1.1-31 marks the fit as not REML and
     # its REMLcrit() came out 1 above −2 logLik for this script's fit.
-    deviance = -2 * as.numeric(logLik(fit)),
-    defaultLogLik = as.numeric(logLik(defaultFit)),
-    beta = arr(fixef(fit)),
-    se = arr(sqrt(diag(as.matrix(vcov(fit))))),
-    vcov = rowMajor(as.matrix(vcov(fit))),
-    sigma = sigma(fit),
-    theta = arr(getME(fit, "theta")),
+    deviance = -2 * as.numeric(logLik(fit))
+  ), estimates(fit, defaultFit), list(
     Sigma = rowMajor(VarCorr(fit)[[1]]),
     ranef = rowMajor(as.matrix(re)),
     condsd = rowMajor(condsd),
     singular = isSingular(fit),
-    devAt = probeList
-  )
-  out <- c(out, extra)
+    devAt = devianceAt(fit, thetaProbe)
+  ), extra)
   writeLines(json(out), file.path(outDir, paste0(name, ".json")))
   cat(sprintf("%-28s logLik %.10f  theta %s  singular %s\n", name, out$logLik,
               paste(format(out$theta, digits = 8), collapse = " "), out$singular))

@@ -69,9 +69,7 @@ fixture <- function(name, formula, data, REML, mergeDiagonal = FALSE, thetaProbe
     group = arr(as.integer(t$f) - 1L), Z = rowMajor(t$Z),
     Sigma = rowMajor(t$Sigma), ranef = rowMajor(t$b), condsd = rowMajor(t$bsd)
   ))
-  dev <- as.function(fit)
-  probes <- lapply(thetaProbe, function(th) list(theta = arr(th), value = dev(th)))
-  out <- list(
+  out <- c(list(
     name = name,
     formula = paste(deparse(formula), collapse = " "),
     lme4 = as.character(packageVersion("lme4")),
@@ -81,16 +79,11 @@ fixture <- function(name, formula, data, REML, mergeDiagonal = FALSE, thetaProbe
     X = rowMajor(X),
     y = arr(getME(fit, "y")),
     terms = structure(json(termJson), class = "rawjson"),
-    logLik = as.numeric(logLik(fit)),
-    defaultLogLik = as.numeric(logLik(defaultFit)),
-    beta = arr(fixef(fit)),
-    se = arr(sqrt(diag(as.matrix(vcov(fit))))),
-    vcov = rowMajor(as.matrix(vcov(fit))),
-    sigma = sigma(fit),
-    theta = arr(getME(fit, "theta")),
+    logLik = as.numeric(logLik(fit))
+  ), estimates(fit, defaultFit), list(
     singular = isSingular(fit),
-    devAt = structure(json(probes), class = "rawjson")
-  )
+    devAt = devianceAt(fit, thetaProbe)
+  ))
   writeLines(json(out), file.path(outDir, paste0(name, ".json")))
   cat(sprintf("%-24s logLik %.10f  theta %s  singular %s\n", name, out$logLik,
               paste(format(out$theta, digits = 8), collapse = " "), out$singular))
