@@ -14,6 +14,27 @@ const SINGULAR_TOL = 1e-4;
  */
 const THETA_DIVERGED = 1e6;
 
+/** The inputs fitLmm and fitMultiLmm share (./index, ./multi add the random-effect terms). */
+export interface LmmInputBase {
+  /** Fixed-effect design, n × p row-major, including an intercept column when wanted. */
+  X: Float64Array;
+  p: number;
+  /** Column names of X, used only in error messages. */
+  xNames?: readonly string[];
+  y: Float64Array;
+  /** Prior weights (lmer's `weights`): row j has residual variance σ²/w_j. Default 1. */
+  weights?: Float64Array;
+  /** A known term added to the linear predictor (lmer's `offset`). Default 0. */
+  offset?: Float64Array;
+  /** REML (lme4's default) or ML (glmmTMB's and ngmm's default). */
+  reml: boolean;
+  /** Starting θ in lme4's order (the terms' θ concatenated); default: Λ = I, as lme4 starts. */
+  theta0?: ArrayLike<number>;
+  /** Stops the optimisation; the fit at the last accepted θ is returned, `converged: false`. */
+  signal?: AbortSignal;
+  onIteration?: (it: number, deviance: number) => void;
+}
+
 /** What fitLmm and fitMultiLmm both return (./index, ./multi add the random-effect summaries). */
 export interface LmmFitBase {
   /** ML log-likelihood, or under REML the negative half REML criterion, as lme4's logLik(). */

@@ -1,36 +1,19 @@
 // Exact Gaussian linear mixed models with one grouping factor, fitted as lme4's lmer fits them:
 // the profiled deviance (./profiled) minimised over the relative covariance factor θ by a
 // quasi-Newton method (./optimise, driven by ./driver). The math is in docs/lmm.md.
-import { fitTheta, termCovariance, type LmmFitBase } from './driver';
+import { fitTheta, termCovariance, type LmmFitBase, type LmmInputBase } from './driver';
 import { ProfiledDeviance, thetaIndex, thetaLength } from './profiled';
 
 export { LmmError, ProfiledDeviance, thetaIndex, thetaLength } from './profiled';
 export { minimise, type MinimiseOptions, type MinimiseResult } from './optimise';
 
-export interface LmmInput {
-  /** Fixed-effect design, n × p row-major, including an intercept column when wanted. */
-  X: Float64Array;
-  p: number;
-  /** Column names of X, used only in error messages. */
-  xNames?: readonly string[];
-  y: Float64Array;
+export interface LmmInput extends LmmInputBase {
   /** Group index of each row, 0..G−1; every group needs at least one row. */
   group: Int32Array;
   G: number;
   /** Random-effect design, n × q row-major, e.g. the columns (1, x) for `(1 + x | g)`. */
   Z: Float64Array;
   q: number;
-  /** Prior weights (lmer's `weights`): row j has residual variance σ²/w_j. Default 1. */
-  weights?: Float64Array;
-  /** A known term added to the linear predictor (lmer's `offset`). Default 0. */
-  offset?: Float64Array;
-  /** REML (lme4's default) or ML (glmmTMB's and ngmm's default). */
-  reml: boolean;
-  /** Starting θ (lme4's order); default: Λ = I, as lme4 starts. */
-  theta0?: ArrayLike<number>;
-  /** Stops the optimisation; the fit at the last accepted θ is returned, `converged: false`. */
-  signal?: AbortSignal;
-  onIteration?: (it: number, deviance: number) => void;
 }
 
 export interface LmmFit extends LmmFitBase {

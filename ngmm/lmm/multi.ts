@@ -5,7 +5,7 @@
 // The math and the choices are in docs/sparse.md.
 import { SparseCholesky } from '../sparse/index';
 import { backSolve, cholLower, forwardSolve } from './dense';
-import { fitTheta, termCovariance, type LmmFitBase } from './driver';
+import { fitTheta, termCovariance, type LmmFitBase, type LmmInputBase } from './driver';
 import { checkRank, LmmError, thetaIndex } from './profiled';
 
 /** One random-effect term `(z | group)`: its grouping factor and its per-row design. */
@@ -22,19 +22,8 @@ export interface LmmTerm {
   diagonal?: boolean;
 }
 
-export interface MultiLmmInput {
-  X: Float64Array;
-  p: number;
-  xNames?: readonly string[];
-  y: Float64Array;
+export interface MultiLmmInput extends LmmInputBase {
   terms: readonly LmmTerm[];
-  weights?: Float64Array;
-  offset?: Float64Array;
-  reml: boolean;
-  /** Starting θ, the terms' θ concatenated; default Λ = I, as lme4. */
-  theta0?: ArrayLike<number>;
-  signal?: AbortSignal;
-  onIteration?: (it: number, deviance: number) => void;
   /**
    * Conditional SDs of the random effects need the diagonal blocks of A⁻¹, from the selected
    * inverse (about one factorisation's cost); skipped (null) when false. Default true.
