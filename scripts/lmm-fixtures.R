@@ -14,50 +14,14 @@
 # lme4 (sleepstudy, Dyestuff, Dyestuff2) and mlmRev (Exam), both GPL, and are written into
 # the JSON so the tests run without R.
 #
-# Usage (from the repository root):  Rscript scripts/lmm-fixtures.R
+# Usage (from the repository root):  Rscript scripts/lmm-fixtures.R [outDir]
 # Needs r-cran-lme4 and r-cran-mlmrev (Debian: apt-get install r-cran-lme4 r-cran-mlmrev).
 
-suppressPackageStartupMessages({
-  library(lme4)
-  library(mlmRev)
-})
+# The shared part (packages, JSON writer, lmer control) is in lmm-common.R, beside this script.
+scriptDir <- dirname(sub("^--file=", "", grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE)[1]))
+source(file.path(scriptDir, "lmm-common.R"))
 
-outDir <- file.path("test", "fixtures", "lmm")
-dir.create(outDir, recursive = TRUE, showWarnings = FALSE)
-
-# jsonlite prints 15 significant digits at most; 17 round-trip every double exactly (15 are
-# kept where they already do, so the data stay readable).
-num <- function(x) {
-  s <- sprintf("%.15g", x)
-  long <- !is.na(x) & as.numeric(s) != x
-  s[long] <- sprintf("%.17g", x[long])
-  s[is.na(x)] <- "null"
-  s
-}
-json <- function(x) {
-  if (inherits(x, "rawjson")) return(as.character(unclass(x)))
-  if (is.list(x)) {
-    keys <- names(x)
-    parts <- vapply(seq_along(x), function(i) paste0("\"", keys[i], "\": ", json(x[[i]])), "")
-    return(paste0("{\n", paste(parts, collapse = ",\n"), "\n}"))
-  }
-  if (is.character(x)) {
-    if (length(x) == 0) return("[]")
-    if (length(x) == 1 && is.null(attr(x, "array"))) return(paste0("\"", x, "\""))
-    return(paste0("[", paste0("\"", x, "\"", collapse = ","), "]"))
-  }
-  if (is.logical(x) && length(x) == 1) return(if (x) "true" else "false")
-  if (length(x) == 1 && is.null(attr(x, "array"))) return(num(x))
-  paste0("[", paste(num(as.numeric(x)), collapse = ","), "]")
-}
-arr <- function(x) structure(as.numeric(x), array = TRUE)
-rowMajor <- function(m) arr(t(as.matrix(m)))
-
-ctrl <- lmerControl(
-  optimizer = "nloptwrap",
-  optCtrl = list(ftol_abs = 1e-15, xtol_abs = 1e-12, ftol_rel = 0, xtol_rel = 0, maxeval = 1e5),
-  check.conv.singular = "ignore"
-)
+outDir <- fixtureDir(file.path("test", "fixtures", "lmm"))
 
 fixture <- function(name, formula, data, REML, weights = NULL, thetaProbe = list(), extra = list()) {
   # lmer evaluates `weights` in the data, as it does the formula's variables
@@ -81,13 +45,7 @@ fixture <- function(name, formula, data, REML, weights = NULL, thetaProbe = list
   q <- ncol(Z)
   condsd <- t(vapply(seq_len(nlevels(grp)), function(g) sqrt(diag(matrix(pv[, , g], q, q))), numeric(q)))
   if (q == 1) condsd <- t(condsd)
-  dev <- as.function(fit)
-  probes <- lapply(thetaProbe, function(th) list(theta = arr(th), value = dev(th)))
-  probeList <- structure(
-    paste0("[", paste(vapply(probes, json, ""), collapse = ",\n"), "]"),
-    class = "rawjson"
-  )
-  out <- list(
+  out <- c(list(
     name = name,
     formula = paste(deparse(formula), collapse = " "),
     lme4 = as.character(packageVersion("lme4")),
@@ -106,20 +64,14 @@ fixture <- function(name, formula, data, REML, weights = NULL, thetaProbe = list
     # −2 logLik: deviance() under ML, REMLcrit() under REML. Not REMLcrit() itself: with p = 0
     # (where the REML criterion is the ML deviance) lme4 1.1-31 marks the fit as not REML and
     # its REMLcrit() came out 1 above −2 logLik for this script's fit.
-    deviance = -2 * as.numeric(logLik(fit)),
-    defaultLogLik = as.numeric(logLik(defaultFit)),
-    beta = arr(fixef(fit)),
-    se = arr(sqrt(diag(as.matrix(vcov(fit))))),
-    vcov = rowMajor(as.matrix(vcov(fit))),
-    sigma = sigma(fit),
-    theta = arr(getME(fit, "theta")),
+    deviance = -2 * as.numeric(logLik(fit))
+  ), estimates(fit, defaultFit), list(
     Sigma = rowMajor(VarCorr(fit)[[1]]),
     ranef = rowMajor(as.matrix(re)),
     condsd = rowMajor(condsd),
     singular = isSingular(fit),
-    devAt = probeList
-  )
-  out <- c(out, extra)
+    devAt = devianceAt(fit, thetaProbe)
+  ), extra)
   writeLines(json(out), file.path(outDir, paste0(name, ".json")))
   cat(sprintf("%-28s logLik %.10f  theta %s  singular %s\n", name, out$logLik,
               paste(format(out$theta, digits = 8), collapse = " "), out$singular))

@@ -17,49 +17,14 @@
 # stored θ is lme4's optimum rather than a point within 1e-8 of it. Data from lme4 and mlmRev
 # (both GPL).
 #
-# Usage (from the repository root):  Rscript scripts/lmm-multi-fixtures.R
+# Usage (from the repository root):  Rscript scripts/lmm-multi-fixtures.R [outDir]
 # Needs r-cran-lme4 and r-cran-mlmrev.
 
-suppressPackageStartupMessages({
-  library(lme4)
-  library(mlmRev)
-})
+# The shared part (packages, JSON writer, lmer control) is in lmm-common.R, beside this script.
+scriptDir <- dirname(sub("^--file=", "", grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE)[1]))
+source(file.path(scriptDir, "lmm-common.R"))
 
-outDir <- file.path("test", "fixtures", "lmm-multi")
-dir.create(outDir, recursive = TRUE, showWarnings = FALSE)
-
-# 17 significant digits where 15 do not round-trip the double.
-num <- function(x) {
-  s <- sprintf("%.15g", x)
-  long <- !is.na(x) & as.numeric(s) != x
-  s[long] <- sprintf("%.17g", x[long])
-  s[is.na(x)] <- "null"
-  s
-}
-json <- function(x) {
-  if (inherits(x, "rawjson")) return(as.character(unclass(x)))
-  if (is.list(x)) {
-    if (is.null(names(x))) return(paste0("[", paste(vapply(x, json, ""), collapse = ",\n"), "]"))
-    keys <- names(x)
-    parts <- vapply(seq_along(x), function(i) paste0("\"", keys[i], "\": ", json(x[[i]])), "")
-    return(paste0("{\n", paste(parts, collapse = ",\n"), "\n}"))
-  }
-  if (is.character(x)) {
-    if (length(x) == 1 && is.null(attr(x, "array"))) return(paste0("\"", x, "\""))
-    return(paste0("[", paste0("\"", x, "\"", collapse = ","), "]"))
-  }
-  if (is.logical(x) && length(x) == 1) return(if (x) "true" else "false")
-  if (length(x) == 1 && is.null(attr(x, "array"))) return(num(x))
-  paste0("[", paste(num(as.numeric(x)), collapse = ","), "]")
-}
-arr <- function(x) structure(as.numeric(x), array = TRUE)
-rowMajor <- function(m) arr(t(as.matrix(m)))
-
-ctrl <- lmerControl(
-  optimizer = "nloptwrap",
-  optCtrl = list(ftol_abs = 1e-15, xtol_abs = 1e-12, ftol_rel = 0, xtol_rel = 0, maxeval = 1e5),
-  check.conv.singular = "ignore"
-)
+outDir <- fixtureDir(file.path("test", "fixtures", "lmm-multi"))
 
 fixture <- function(name, formula, data, REML, mergeDiagonal = FALSE, thetaProbe = list()) {
   fit <- lmer(formula, data = data, REML = REML, control = ctrl)
@@ -104,9 +69,7 @@ fixture <- function(name, formula, data, REML, mergeDiagonal = FALSE, thetaProbe
     group = arr(as.integer(t$f) - 1L), Z = rowMajor(t$Z),
     Sigma = rowMajor(t$Sigma), ranef = rowMajor(t$b), condsd = rowMajor(t$bsd)
   ))
-  dev <- as.function(fit)
-  probes <- lapply(thetaProbe, function(th) list(theta = arr(th), value = dev(th)))
-  out <- list(
+  out <- c(list(
     name = name,
     formula = paste(deparse(formula), collapse = " "),
     lme4 = as.character(packageVersion("lme4")),
@@ -116,16 +79,11 @@ fixture <- function(name, formula, data, REML, mergeDiagonal = FALSE, thetaProbe
     X = rowMajor(X),
     y = arr(getME(fit, "y")),
     terms = structure(json(termJson), class = "rawjson"),
-    logLik = as.numeric(logLik(fit)),
-    defaultLogLik = as.numeric(logLik(defaultFit)),
-    beta = arr(fixef(fit)),
-    se = arr(sqrt(diag(as.matrix(vcov(fit))))),
-    vcov = rowMajor(as.matrix(vcov(fit))),
-    sigma = sigma(fit),
-    theta = arr(getME(fit, "theta")),
+    logLik = as.numeric(logLik(fit))
+  ), estimates(fit, defaultFit), list(
     singular = isSingular(fit),
-    devAt = structure(json(probes), class = "rawjson")
-  )
+    devAt = devianceAt(fit, thetaProbe)
+  ))
   writeLines(json(out), file.path(outDir, paste0(name, ".json")))
   cat(sprintf("%-24s logLik %.10f  theta %s  singular %s\n", name, out$logLik,
               paste(format(out$theta, digits = 8), collapse = " "), out$singular))

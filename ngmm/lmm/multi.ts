@@ -5,7 +5,7 @@
 // The math and the choices are in docs/sparse.md.
 import { SparseCholesky } from '../sparse/index';
 import { backSolve, cholLower, forwardSolve } from './dense';
-import { minimise } from './optimise';
+import { fitTheta, termCovariance, type LmmFitBase, type LmmInputBase } from './driver';
 import { checkRank, LmmError, thetaIndex } from './profiled';
 
 /** One random-effect term `(z | group)`: its grouping factor and its per-row design. */
@@ -22,19 +22,8 @@ export interface LmmTerm {
   diagonal?: boolean;
 }
 
-export interface MultiLmmInput {
-  X: Float64Array;
-  p: number;
-  xNames?: readonly string[];
-  y: Float64Array;
+export interface MultiLmmInput extends LmmInputBase {
   terms: readonly LmmTerm[];
-  weights?: Float64Array;
-  offset?: Float64Array;
-  reml: boolean;
-  /** Starting θ, the terms' θ concatenated; default Λ = I, as lme4. */
-  theta0?: ArrayLike<number>;
-  signal?: AbortSignal;
-  onIteration?: (it: number, deviance: number) => void;
   /**
    * Conditional SDs of the random effects need the diagonal blocks of A⁻¹, from the selected
    * inverse (about one factorisation's cost); skipped (null) when false. Default true.
@@ -52,26 +41,12 @@ export interface MultiLmmTermFit {
   condSd: Float64Array | null;
 }
 
-export interface MultiLmmFit {
-  logLik: number;
-  deviance: number;
-  /** p + length(θ) + 1, lme4's logLik "df". */
-  df: number;
-  reml: boolean;
-  beta: Float64Array;
-  vcov: Float64Array;
-  se: Float64Array;
-  sigma: number;
+export interface MultiLmmFit extends LmmFitBase {
   /** The terms' θ concatenated in the order of `terms` (lme4's getME(, "theta") for the same order). */
   theta: Float64Array;
   terms: MultiLmmTermFit[];
-  singular: boolean;
-  converged: boolean;
-  iterations: number;
-  evaluations: number;
   /** Entries of the sparse factor L (a measure of fill). */
   nnzL: number;
-  message: string;
 }
 
 /** Layout of one term's θ: which (row, col) of Λ_k each entry is. */
@@ -571,81 +546,17 @@ export class MultiProfiledDeviance {
   }
 }
 
-const SINGULAR_TOL = 1e-4;
-const THETA_DIVERGED = 1e6;
-
 /** Fits a Gaussian LMM with several random-effect terms by the profiled (RE)ML deviance. */
 export function fitMultiLmm(input: MultiLmmInput): MultiLmmFit {
   const dev = new MultiProfiledDeviance(input);
   const { m, p, layouts } = dev;
-  const start = new Float64Array(m);
-  if (input.theta0) {
-    if (input.theta0.length !== m) throw new LmmError(`theta0 has ${input.theta0.length} entries; the terms need ${m}`);
-    start.set(Array.from(input.theta0));
-  } else {
-    for (const l of layouts) for (let e = 0; e < l.row.length; e++) start[l.t0 + e] = l.diagonal[e] ? 1 : 0;
-  }
-  dev.evaluate(start);
-  const objective = (x: Float64Array, g: Float64Array): number => {
-    try {
-      return dev.evaluate(x, g);
-    } catch (e) {
-      if (e instanceof LmmError) return Infinity;
-      throw e;
-    }
-  };
-  // As fitLmm: the deviance is O(n) and so is its (analytic) θ-gradient.
-  const res = minimise(objective, start, {
-    gtol: 1e-7, maxIter: 500, signal: input.signal, onIteration: input.onIteration,
-  });
-  const theta = res.x;
-  let message = res.message;
-  let thetaMax = 0;
-  for (let k = 0; k < m; k++) thetaMax = Math.max(thetaMax, Math.abs(theta[k]));
-  if (thetaMax > THETA_DIVERGED) {
-    throw new LmmError(`the residual variance is driven to zero (theta, a random-effect SD relative to the residual SD, reached ${thetaMax.toPrecision(3)}): `
-      + 'the random effects fit the response exactly, so the model is degenerate for these data');
-  }
-  // Fold each term's θ into lme4's box: a column of Λ_k with a negative diagonal changes sign
-  // (Λ_kΛ_k', hence the deviance, is unchanged; ./optimise explains the unbounded search).
-  for (const l of layouts) {
-    for (let c = 0; c < l.q; c++) {
-      let kd = -1;
-      for (let e = 0; e < l.row.length; e++) if (l.row[e] === c && l.col[e] === c) kd = e;
-      if (theta[l.t0 + kd] < 0) for (let e = 0; e < l.row.length; e++) if (l.col[e] === c) theta[l.t0 + e] = -theta[l.t0 + e];
-    }
-  }
-  let fBest = dev.evaluate(theta);
-  for (const l of layouts) {
-    for (let e = 0; e < l.row.length; e++) {
-      const k = l.t0 + e;
-      if (!l.diagonal[e] || theta[k] === 0 || theta[k] >= SINGULAR_TOL) continue;
-      const trial = theta.slice();
-      trial[k] = 0;
-      const f0 = dev.evaluate(trial);
-      if (f0 <= fBest + 64 * Number.EPSILON * Math.max(1, Math.abs(fBest))) {
-        theta[k] = 0;
-        fBest = Math.min(f0, fBest);
-      }
-    }
-  }
-  const deviance = dev.evaluate(theta, undefined, true);
-  const s2 = dev.sigma2();
-  const vcov = dev.unscaledVcov();
-  for (let k = 0; k < p * p; k++) vcov[k] *= s2;
-  const se = new Float64Array(p);
-  for (let c = 0; c < p; c++) se[c] = Math.sqrt(vcov[c * p + c]);
+  const { theta, s2, vcov, se, deviance, singular, converged, iterations, message } = fitTheta(
+    dev, layouts, m,
+    { theta0: input.theta0, signal: input.signal, onIteration: input.onIteration, needs: 'the terms need', exactlyWhere: '' },
+  );
   const Zsel = input.condSd === false ? null : dev.chol.selectedInverse();
   const terms: MultiLmmTermFit[] = layouts.map((l, k) => {
-    const lam = dev.lambdaOf(k), q = l.q;
-    const Sigma = new Float64Array(q * q);
-    for (let a = 0; a < q; a++) {
-      for (let b = 0; b < q; b++) {
-        let acc = 0;
-        for (let r = 0; r <= Math.min(a, b); r++) acc += lam[a * q + r] * lam[b * q + r];
-        Sigma[a * q + b] = s2 * acc;
-      }
-    }
+    const Sigma = termCovariance(dev.lambdaOf(k), l.q, s2);
     let condSd: Float64Array | null = null;
     if (Zsel) {
       condSd = dev.condVarDiag(k, Zsel);
@@ -653,13 +564,10 @@ export function fitMultiLmm(input: MultiLmmInput): MultiLmmFit {
     }
     return { name: dev.names[k], Sigma, ranef: dev.ranef(k), condSd };
   });
-  let singular = false;
-  for (const l of layouts) for (let e = 0; e < l.row.length; e++) if (l.diagonal[e] && theta[l.t0 + e] < SINGULAR_TOL) singular = true;
-  if (singular) message += '; boundary (singular) fit: a random-effect variance or correlation is at its limit';
   return {
     logLik: -deviance / 2, deviance, df: p + m + 1, reml: dev.reml,
     beta: dev.beta.slice(), vcov, se, sigma: Math.sqrt(s2), theta: theta.slice(), terms,
-    singular, converged: res.converged, iterations: res.iterations, evaluations: dev.evaluations,
+    singular, converged, iterations, evaluations: dev.evaluations,
     nnzL: dev.chol.nnzL, message,
   };
 }

@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CsvError, CsvParser, readCsvTable, type Column } from '../../ngmm/csv';
 import { DataError } from '../../ngmm/errors';
+import { thrown } from '../helpers/thrown';
 
 function parse(chunks: string | string[], delimiter?: string): string[][] {
   const p = new CsvParser({ delimiter });
@@ -38,15 +39,7 @@ function write(records: string[][], eol: string, finalEol: boolean, delimiter = 
   return records.map((r) => r.map((f) => field(f, r.length === 1)).join(delimiter)).join(eol) + (finalEol && records.length > 0 ? eol : '');
 }
 
-function caught(fn: () => unknown): CsvError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(CsvError);
-    return e as CsvError;
-  }
-  throw new Error('expected a CsvError');
-}
+const caught = (fn: () => unknown): CsvError => thrown(CsvError, fn);
 
 describe('CsvParser', () => {
   it('reads plain records with LF, CRLF or CR line ends, with or without a final one', () => {
@@ -232,15 +225,7 @@ describe('readCsvTable', () => {
 });
 
 describe('readCsvTable: choosing columns, labels and locations', () => {
-  const dataError = (fn: () => unknown): DataError => {
-    try {
-      fn();
-    } catch (e) {
-      expect(e).toBeInstanceOf(DataError);
-      return e as DataError;
-    }
-    throw new Error('expected a DataError');
-  };
+  const dataError = (fn: () => unknown): DataError => thrown(DataError, fn);
 
   it('keeps only the selected columns, asking before any row is read', () => {
     let header: readonly string[] = [];

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { prepare, type ModelData } from '../../ngmm/data';
 import { DataError } from '../../ngmm/errors';
 import { family } from '../../ngmm/families/index';
+import { thrown } from '../helpers/thrown';
 
 const gaussian = family('gaussian');
 const binomial = family('binomial');
@@ -13,15 +14,7 @@ function data(y: number[], group: (string | number)[], extra: Partial<ModelData>
   return { X: Float64Array.from(y, (_, i) => i + 1), xNames: ['x'], y, group, ...extra };
 }
 
-function refused(fn: () => unknown): DataError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DataError);
-    return e as DataError;
-  }
-  throw new Error('expected a DataError');
-}
+const refused = (fn: () => unknown): DataError => thrown(DataError, fn);
 
 describe('prepare', () => {
   it('accepts groups of one row, sorting rows by group in first-seen order', () => {

@@ -9,20 +9,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fitLmm, LmmError, ProfiledDeviance } from '../../ngmm/lmm/index';
 import { fitMultiLmm, MultiProfiledDeviance, type LmmTerm, type MultiLmmInput } from '../../ngmm/lmm/multi';
+import { addTermCovariance, gaussianCriterion, lambdaFromTheta } from '../helpers/dense';
+import { mulberry32, normal } from '../helpers/seeded';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'lmm-multi');
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const normal = (rand: () => number): number => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
 
 type Design = 'crossed' | 'nested' | 'uncorrelated';
 
@@ -66,89 +56,22 @@ function simulated(seed: number, design: Design, reml: boolean, opts: { weights?
   return { X, p, y, terms, reml, weights: opts.weights ? weights : undefined, offset: opts.offset ? offset : undefined };
 }
 
-function cholesky(A: Float64Array, n: number): Float64Array {
-  const L = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = A[i * n + j];
-      for (let k = 0; k < j; k++) s -= L[i * n + k] * L[j * n + k];
-      L[i * n + j] = i === j ? Math.sqrt(s) : s / L[j * n + j];
-    }
-  }
-  return L;
-}
-function lsolve(L: Float64Array, n: number, b: Float64Array): Float64Array {
-  const x = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    let s = b[i];
-    for (let k = 0; k < i; k++) s -= L[i * n + k] * x[k];
-    x[i] = s / L[i * n + i];
-  }
-  return x;
-}
-
-/** Λ_k from a term's slice of θ: lower triangle by columns, or the diagonal for `||`. */
-function lambdaOf(t: LmmTerm, th: number[]): Float64Array {
-  const q = t.q, L = new Float64Array(q * q);
-  let k = 0;
-  if (t.diagonal) for (let a = 0; a < q; a++) L[a * q + a] = th[k++];
-  else for (let c = 0; c < q; c++) for (let r = c; r < q; r++) L[r * q + c] = th[k++];
-  return L;
-}
-
 /**
  * −2 × the maximised Gaussian log-density (ML) or the REML criterion at θ, by generalised least
  * squares on the dense marginal covariance σ²V₀, V₀ = W⁻¹ + Σ_k Z_k (I ⊗ Λ_kΛ_k') Z_k': rows
  * i and j share term k's covariance when they are in the same level of its factor.
  */
 function denseCriterion(d: MultiLmmInput, theta: number[]): number {
-  const n = d.y.length, p = d.p;
+  const n = d.y.length;
   const V = new Float64Array(n * n);
   let t0 = 0;
   for (const t of d.terms) {
     const m = t.diagonal ? t.q : (t.q * (t.q + 1)) / 2;
-    const Lam = lambdaOf(t, theta.slice(t0, t0 + m));
+    addTermCovariance(V, n, t.group, t.Z, t.q, lambdaFromTheta(theta.slice(t0, t0 + m), t.q, t.diagonal));
     t0 += m;
-    const q = t.q, S = new Float64Array(q * q);
-    for (let a = 0; a < q; a++) for (let b = 0; b < q; b++) for (let r = 0; r < q; r++) S[a * q + b] += Lam[a * q + r] * Lam[b * q + r];
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < n; j++) {
-        if (t.group[i] !== t.group[j]) continue;
-        let s = 0;
-        for (let a = 0; a < q; a++) for (let b = 0; b < q; b++) s += t.Z[i * q + a] * S[a * q + b] * t.Z[j * q + b];
-        V[i * n + j] += s;
-      }
-    }
   }
   for (let i = 0; i < n; i++) V[i * n + i] += 1 / (d.weights ? d.weights[i] : 1);
-  const L = cholesky(V, n);
-  let logDetV = 0;
-  for (let i = 0; i < n; i++) logDetV += 2 * Math.log(L[i * n + i]);
-  const wy = lsolve(L, n, Float64Array.from(d.y, (v, i) => v - (d.offset ? d.offset[i] : 0)));
-  const wX = Array.from({ length: p }, (_, c) => lsolve(L, n, Float64Array.from({ length: n }, (__, i) => d.X[i * p + c])));
-  const XtX = new Float64Array(p * p), Xty = new Float64Array(p);
-  for (let a = 0; a < p; a++) {
-    for (let b = 0; b < p; b++) for (let i = 0; i < n; i++) XtX[a * p + b] += wX[a][i] * wX[b][i];
-    for (let i = 0; i < n; i++) Xty[a] += wX[a][i] * wy[i];
-  }
-  const R = cholesky(XtX, p);
-  const z = lsolve(R, p, Xty);
-  const beta = new Float64Array(p);
-  for (let i = p - 1; i >= 0; i--) {
-    let s = z[i];
-    for (let m = i + 1; m < p; m++) s -= R[m * p + i] * beta[m];
-    beta[i] = s / R[i * p + i];
-  }
-  let r2 = 0;
-  for (let i = 0; i < n; i++) {
-    let e = wy[i];
-    for (let c = 0; c < p; c++) e -= wX[c][i] * beta[c];
-    r2 += e * e;
-  }
-  let logDetXVX = 0;
-  for (let a = 0; a < p; a++) logDetXVX += 2 * Math.log(R[a * p + a]);
-  const dof = d.reml ? n - p : n;
-  return logDetV + (d.reml ? logDetXVX : 0) + dof * (1 + Math.log((2 * Math.PI * r2) / dof));
+  return gaussianCriterion(V, n, d.X, d.p, Float64Array.from(d.y, (v, i) => v - (d.offset ? d.offset[i] : 0)), d.reml);
 }
 
 const relErr = (a: number, b: number): number => Math.abs(a - b) / Math.max(Math.abs(b), 1e-300);

@@ -6,22 +6,10 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fitLmm, LmmError, ProfiledDeviance, type LmmInput } from '../../ngmm/lmm/index';
+import { addTermCovariance, gaussianCriterion, lambdaFromTheta } from '../helpers/dense';
+import { mulberry32, normal } from '../helpers/seeded';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'lmm');
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-function normal(rand: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-}
 
 /** Unbalanced data with q random effects (1, x, x²…), p = 2 fixed effects, weights and an offset. */
 function simulated(seed: number, q: number, reml: boolean, opts: { weights?: boolean; offset?: boolean } = {}): LmmInput {
@@ -50,86 +38,18 @@ function simulated(seed: number, q: number, reml: boolean, opts: { weights?: boo
   return { X, p, y, group, G, Z, q, reml, weights: opts.weights ? weights : undefined, offset: opts.offset ? offset : undefined };
 }
 
-/** Cholesky of a dense symmetric positive definite n × n matrix (row-major, lower factor). */
-function cholesky(A: Float64Array, n: number): Float64Array {
-  const L = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = A[i * n + j];
-      for (let k = 0; k < j; k++) s -= L[i * n + k] * L[j * n + k];
-      L[i * n + j] = i === j ? Math.sqrt(s) : s / L[j * n + j];
-    }
-  }
-  return L;
-}
-/** L⁻¹ b for a lower-triangular L. */
-function lsolve(L: Float64Array, n: number, b: Float64Array): Float64Array {
-  const x = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    let s = b[i];
-    for (let k = 0; k < i; k++) s -= L[i * n + k] * x[k];
-    x[i] = s / L[i * n + i];
-  }
-  return x;
-}
-
 /**
  * −2 × the maximised Gaussian log-density of y (ML), or the REML criterion, at fixed θ, by
  * generalised least squares on the dense n × n marginal covariance σ²V₀ with
  * V₀ = W⁻¹ + Z_G ΛΛ' Z_G' (Z_G the n × Gq block design): no blocking, no profiling tricks.
  */
 function denseCriterion(d: LmmInput, theta: number[]): number {
-  const { n, p, q } = { n: d.y.length, p: d.p, q: d.q };
-  const Lam = new Float64Array(q * q);
-  let k = 0;
-  for (let c = 0; c < q; c++) for (let r = c; r < q; r++) Lam[r * q + c] = theta[k++];
-  const S = new Float64Array(q * q); // ΛΛ'
-  for (let a = 0; a < q; a++) for (let b = 0; b < q; b++) for (let m = 0; m < q; m++) S[a * q + b] += Lam[a * q + m] * Lam[b * q + m];
+  const n = d.y.length;
   const V = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < n; j++) {
-      if (d.group[i] !== d.group[j]) continue;
-      let s = 0;
-      for (let a = 0; a < q; a++) for (let b = 0; b < q; b++) s += d.Z[i * q + a] * S[a * q + b] * d.Z[j * q + b];
-      V[i * n + j] = s;
-    }
-    V[i * n + i] += 1 / (d.weights ? d.weights[i] : 1);
-  }
-  const L = cholesky(V, n);
-  let logDetV = 0;
-  for (let i = 0; i < n; i++) logDetV += 2 * Math.log(L[i * n + i]);
+  addTermCovariance(V, n, d.group, d.Z, d.q, lambdaFromTheta(theta, d.q));
+  for (let i = 0; i < n; i++) V[i * n + i] += 1 / (d.weights ? d.weights[i] : 1);
   const yo = Float64Array.from(d.y, (v, i) => v - (d.offset ? d.offset[i] : 0));
-  const wy = lsolve(L, n, yo);
-  const wX: Float64Array[] = [];
-  for (let c = 0; c < p; c++) wX.push(lsolve(L, n, Float64Array.from({ length: n }, (_, i) => d.X[i * p + c])));
-  // β = (X'V⁻¹X)⁻¹ X'V⁻¹y by the normal equations of the whitened problem (p is 2 here).
-  const XtX = new Float64Array(p * p), Xty = new Float64Array(p);
-  for (let a = 0; a < p; a++) {
-    for (let b = 0; b < p; b++) for (let i = 0; i < n; i++) XtX[a * p + b] += wX[a][i] * wX[b][i];
-    for (let i = 0; i < n; i++) Xty[a] += wX[a][i] * wy[i];
-  }
-  const R = cholesky(XtX, p);
-  const beta = (() => {
-    const z = lsolve(R, p, Xty);
-    const bb = new Float64Array(p);
-    for (let i = p - 1; i >= 0; i--) {
-      let s = z[i];
-      for (let m = i + 1; m < p; m++) s -= R[m * p + i] * bb[m];
-      bb[i] = s / R[i * p + i];
-    }
-    return bb;
-  })();
-  let rss = 0;
-  for (let i = 0; i < n; i++) {
-    let e = wy[i];
-    for (let c = 0; c < p; c++) e -= wX[c][i] * beta[c];
-    rss += e * e;
-  }
-  if (!d.reml) return n * Math.log((2 * Math.PI * rss) / n) + logDetV + n;
-  let logDetXVX = 0;
-  for (let a = 0; a < p; a++) logDetXVX += 2 * Math.log(R[a * p + a]);
-  const m = n - p;
-  return m * Math.log((2 * Math.PI * rss) / m) + logDetV + logDetXVX + m;
+  return gaussianCriterion(V, n, d.X, d.p, yo, d.reml);
 }
 
 describe('profiled deviance', () => {

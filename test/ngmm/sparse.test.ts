@@ -5,6 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { minimumDegree, SparseCholesky, SparseError, type SymmetricPattern } from '../../ngmm/sparse/index';
+import { cholesky } from '../helpers/dense';
 
 /** `stored` marks the structural pattern (an entry may be stored with the value 0). */
 interface Sym { n: number; dense: Float64Array; stored: Uint8Array; pat: SymmetricPattern; values: Float64Array }
@@ -51,18 +52,6 @@ const spd = fc.integer({ min: 1, max: 24 }).chain((n) =>
   return { ...build(n, entries), seed };
 });
 
-function denseChol(A: Float64Array, n: number): Float64Array {
-  const L = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = A[i * n + j];
-      for (let k = 0; k < j; k++) s -= L[i * n + k] * L[j * n + k];
-      L[i * n + j] = i === j ? Math.sqrt(s) : s / L[j * n + j];
-    }
-  }
-  return L;
-}
-
 /** Entries of L (diagonal included) by eliminating the pattern of P A P' on a dense boolean matrix. */
 function denseFill(sym: Sym, perm: Int32Array): number {
   const n = sym.n;
@@ -93,7 +82,7 @@ describe('SparseCholesky against a dense Cholesky', () => {
   it('P A P\' = L L\', log det, solves and the fill agree under three orderings', () => {
     fc.assert(fc.property(spd, (sym) => {
       const { n } = sym;
-      const Ld = denseChol(sym.dense, n);
+      const Ld = cholesky(sym.dense, n);
       let logDet = 0;
       for (let i = 0; i < n; i++) logDet += 2 * Math.log(Ld[i * n + i]);
       const b = Float64Array.from({ length: n }, (_, i) => Math.sin(i + 1) + 0.5);
