@@ -25,17 +25,28 @@ export interface ExactLinearFit extends LmmFit {
  */
 export function fitExactLinear(model: Model, prep: PreparedData, reml: boolean, o: { signal?: AbortSignal; onIteration?: (it: number, deviance: number) => void } = {}): ExactLinearFit {
   const r = prep.response, n = r.nobs, p = prep.p, o1 = model.spec.intercept ? 1 : 0, P = p + o1;
-  // The design on the user's scale (X un-standardised), so β and its vcov are lme4's directly.
+  // The design on the user's scale (X un-standardised), so β and its vcov are lme4's, except
+  // that each column is multiplied by a power of two c_j bringing its largest |x| into [½, 1]:
+  // exact in floating point, and a column like x·1e−300 then neither underflows in XᵀX nor
+  // overflows in Σ. μ̃ = c·μ and s̃ = c·s are the scaled column's mean and SD.
+  const c = new Float64Array(p), mu = new Float64Array(p), sd = new Float64Array(p);
+  for (let j = 0; j < p; j++) {
+    let big = 0;
+    for (let i = 0; i < n; i++) big = Math.max(big, Math.abs(prep.X[i * p + j] * model.sd[j] + model.mean[j]));
+    c[j] = big > 0 && Number.isFinite(big) ? 2 ** -Math.ceil(Math.log2(big)) : 1;
+    mu[j] = model.mean[j] * c[j];
+    sd[j] = model.sd[j] * c[j];
+  }
   const X = new Float64Array(n * P);
   for (let i = 0; i < n; i++) {
     if (o1) X[i * P] = 1;
-    for (let j = 0; j < p; j++) X[i * P + o1 + j] = prep.X[i * p + j] * model.sd[j] + model.mean[j];
+    for (let j = 0; j < p; j++) X[i * P + o1 + j] = prep.X[i * p + j] * sd[j] + mu[j];
   }
   const q = model.q, slopes = model.slopeIdx;
   const Z = new Float64Array(n * q);
   for (let i = 0; i < n; i++) {
     Z[i * q] = 1;
-    slopes.forEach((j, c) => (Z[i * q + 1 + c] = X[i * P + o1 + j]));
+    slopes.forEach((j, k) => (Z[i * q + 1 + k] = X[i * P + o1 + j]));
   }
   const group = new Int32Array(n);
   for (let g = 0; g < r.ngroups; g++) group.fill(g, r.offsets[g], r.offsets[g + 1]);
@@ -54,11 +65,12 @@ export function fitExactLinear(model: Model, prep: PreparedData, reml: boolean, 
   }
   // β on the user's scale → the model's standardised parametrisation:
   // f(x) = b0 + Σ W_j (x_j − μ_j)/s_j = β₀ + Σ β_j x_j  ⇒  W_j = β_j s_j, b0 = β₀ + Σ β_j μ_j.
+  // (With the scaled columns: β̃_j = β_j/c_j, so W_j = β̃_j s̃_j and b0 = β₀ + Σ β̃_j μ̃_j.)
   let b0 = o1 ? fit.beta[0] : 0;
   for (let j = 0; j < p; j++) {
     const bj = fit.beta[o1 + j];
-    model.W.data[j] = bj * model.sd[j];
-    b0 += bj * model.mean[j];
+    model.W.data[j] = bj * sd[j];
+    b0 += bj * mu[j];
   }
   if (o1) model.b0.data[0] = b0;
   model.thetaSigma!.data[0] = softplusInv(fit.sigma);
@@ -68,13 +80,21 @@ export function fitExactLinear(model: Model, prep: PreparedData, reml: boolean, 
     // whose inverse maps an intercept γ₀' = γ₀ + Σ γ_c μ_c, a slope γ_c' = s_c γ_c.
     const Ainv = Array.from({ length: q }, () => new Array<number>(q).fill(0));
     Ainv[0][0] = 1;
-    slopes.forEach((j, c) => {
-      Ainv[0][c + 1] = model.mean[j];
-      Ainv[c + 1][c + 1] = model.sd[j];
+    slopes.forEach((j, k) => {
+      Ainv[0][k + 1] = mu[j];
+      Ainv[k + 1][k + 1] = sd[j];
     });
     const L = choleskyLower(sandwich(Ainv, fit.Sigma), q);
     let e = 0;
     for (let rr = 0; rr < q; rr++) for (let c = 0; c <= rr; c++, e++) model.thetaL.data[e] = rr === c ? softplusInv(L[rr * q + c]) : L[rr * q + c];
   }
-  return { ...fit, names };
+  // Back to the user's columns: SEs ×c_j; under REML the criterion's log|R_X|² holds
+  // 2·Σ log c_j more than the unscaled design's, so logLik gains Σ log c_j back.
+  const ck = (k: number) => (k < o1 ? 1 : c[k - o1]);
+  const se = Float64Array.from(fit.se, (v, k) => v * ck(k));
+  const beta = Float64Array.from(fit.beta, (v, k) => v * ck(k));
+  const vcov = Float64Array.from(fit.vcov, (v, e) => v * ck(Math.floor(e / P)) * ck(e % P));
+  let logLik = fit.logLik;
+  if (fit.reml) for (let j = 0; j < p; j++) logLik += Math.log(c[j]);
+  return { ...fit, beta, vcov, se, logLik, deviance: -2 * logLik, names };
 }

@@ -9,7 +9,7 @@ import { releaseResponse } from './marginal/groups';
 import type { Model } from './model';
 import { logNdtr } from '../kernels/reference/special';
 import { DEFAULT_NODES as SLOPE_NODES } from './marginal/quadrature';
-import { choleskyLower, sandwich } from './smallMatrix';
+import { choleskyLower, sandwich, scaledSandwich } from './smallMatrix';
 
 export interface Coefficient {
   name: string;
@@ -186,9 +186,11 @@ function isSingular(s: Summary): boolean {
   const unit = s.family === 'gaussian' && s.sigma !== null ? s.sigma : 1;
   if (!s.ranefCov) return !(s.ranefSD / unit >= 1e-4);
   const { sd, corr } = s.ranefCov, q = sd.length;
-  const S = Float64Array.from({ length: q * q }, (_, e) => sd[Math.floor(e / q)] * sd[e % q] * corr[Math.floor(e / q)][e % q]);
-  const L = choleskyLower(S, q);
-  for (let d = 0; d < q; d++) if (!(L[d * q + d] / unit >= 1e-4)) return true;
+  // Σ = D·C·D (D the SDs, C the correlations), so chol(Σ) = D·chol(C): its diagonal without
+  // forming Σ, whose entries can overflow where the SDs do not.
+  const C = Float64Array.from({ length: q * q }, (_, e) => corr[Math.floor(e / q)][e % q]);
+  const L = choleskyLower(C, q);
+  for (let d = 0; d < q; d++) if (!((sd[d] / unit) * L[d * q + d] >= 1e-4)) return true;
   return false;
 }
 
@@ -197,14 +199,10 @@ function slopeCovariance(model: Model): { names: string[]; sd: number[]; corr: n
   const q = model.q, Lam = model.lambda();
   const rows = Array.from({ length: q }, (_, r) => Array.from(Lam.subarray(r * q, r * q + q)));
   const identity = Float64Array.from({ length: q * q }, (_, e) => (Math.floor(e / q) === e % q ? 1 : 0));
-  const S = sandwich(model.slopeMap(), sandwich(rows, identity));
-  const R = Array.from({ length: q }, (_, r) => Array.from(S.subarray(r * q, r * q + q)));
-  const sd = R.map((r, i) => Math.sqrt(r[i]));
-  return {
-    names: ['(Intercept)', ...model.slopeIdx.map((j) => model.xNames[j])],
-    sd,
-    corr: R.map((r, i) => r.map((v, j) => v / (sd[i] * sd[j]))),
-  };
+  const { M, scale } = scaledSandwich(model.slopeMap(), sandwich(rows, identity));
+  const sd = scale.map((v, r) => v * Math.sqrt(M[r * q + r]));
+  const corr = Array.from({ length: q }, (_, r) => Array.from({ length: q }, (_, c) => M[r * q + c] / Math.sqrt(M[r * q + r] * M[c * q + c])));
+  return { names: ['(Intercept)', ...model.slopeIdx.map((j) => model.xNames[j])], sd, corr };
 }
 
 function invert(M: Float64Array[]): Float64Array[] {

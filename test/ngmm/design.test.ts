@@ -192,3 +192,20 @@ describe('a neural fit that diverges', () => {
     m.dispose();
   });
 });
+
+describe('a random slope on a column like x·1e−300', () => {
+  it('has the SD of the unscaled slope times 1e300, and the same logLik', () => {
+    const fx = JSON.parse(readFileSync('test/fixtures/lmm/sleepstudy_slope_ml.json', 'utf8'));
+    const days = Float64Array.from({ length: fx.n }, (_, i) => fx.X[i * fx.p + 1]);
+    const g = (fx.group as number[]).map(String);
+    const a = fit({ X: days, xNames: ['Days'], y: fx.y, group: g }, { family: 'gaussian', randomSlopes: ['Days'] });
+    const b = fit({ X: days.map((v) => v * 1e-300), xNames: ['Days'], y: fx.y, group: g }, { family: 'gaussian', randomSlopes: ['Days'] });
+    expect(Math.abs(b.logLik() - a.logLik())).toBeLessThan(1e-9 * Math.abs(a.logLik()));
+    const sa = a.summary().ranefCov!, sb = b.summary().ranefCov!;
+    expect(sb.sd[1] / 1e300 / sa.sd[1]).toBeCloseTo(1, 6);
+    expect(sb.sd[0] / sa.sd[0]).toBeCloseTo(1, 6);
+    expect(sb.corr[0][1]).toBeCloseTo(sa.corr[0][1], 6);
+    a.dispose();
+    b.dispose();
+  });
+});
