@@ -75,7 +75,7 @@ export function randomTerms(f: Formula, t: Table, source = 'data', rows?: ArrayL
 
   const built = f.random.map((r) => {
     const grouping = interaction(groupColumns(r).map(groupingFactor), use.length);
-    const { columns, value } = designOf(r, f, column, (x, row) => (x.kind === 'transform' ? evaluate(x.expr, row) : number(x.name, row)));
+    const { columns, value } = designOf(r, f, (name) => isNumeric(column(name), use), (x, row) => (x.kind === 'transform' ? evaluate(x.expr, row) : number(x.name, row)));
     const q = columns.length;
     const Z = new Float64Array(use.length * q);
     use.forEach((row, j) => {
@@ -154,7 +154,7 @@ function interaction(fs: { levels: string[]; index: Int32Array }[], n: number): 
 function designOf(
   r: RandomTerm,
   f: Formula,
-  column: (name: string) => Column,
+  numeric: (name: string) => boolean,
   read: (x: Factor, row: number) => number,
 ): { columns: string[]; value: (a: number, row: number) => number } {
   const parts: Factor[][] = [];
@@ -165,7 +165,7 @@ function designOf(
   }
   for (const term of r.terms) {
     for (const x of term.factors) {
-      if (x.kind === 'factor' || (x.kind === 'column' && !isNumeric(column(x.name)))) {
+      if (x.kind === 'factor' || (x.kind === 'column' && !numeric(x.name))) {
         throw new FormulaError(
           `the categorical variable ${quoteName(x.kind === 'factor' ? `factor(${x.name})` : x.name)} in a random-effect term is not supported yet: only numeric slopes`,
           f.text,
@@ -186,11 +186,12 @@ function designOf(
   };
 }
 
-// A column read as text counts as numeric when every present value is written as a number.
-function isNumeric(c: Column): boolean {
+// A column read as text counts as numeric when every present value of the rows used is written
+// as a number (as R's read.csv reads it).
+function isNumeric(c: Column, rows: Int32Array): boolean {
   if (c.kind === 'number') return true;
   let any = false;
-  for (let i = 0; i < c.values.length; i++) {
+  for (const i of rows) {
     if (c.missing[i]) continue;
     if (!NUMBER.test(c.values[i])) return false;
     any = true;
