@@ -34,11 +34,21 @@ export interface Term {
   factors: Factor[];
 }
 
-/** `(1 + x | g)`: effects that vary by the levels of the grouping column `g`. */
+/**
+ * `(1 + x | g)`: effects that vary by the levels of the grouping column `g`.
+ *
+ * lme4's shorthands are expanded as lme4 expands them (findbars, expandDoubleVerts):
+ * `(1 + x || g)` is the uncorrelated pair `(1 | g) + (0 + x | g)`, one term per part of the
+ * left side; `(1 | a/b)` is `(1 | b:a) + (1 | a)`, innermost first; `(1 | a:b)` groups by the
+ * interaction of the columns a and b.
+ */
 export interface RandomTerm {
   intercept: boolean;
   terms: Term[];
+  /** The grouping factor's name: a column, or an interaction's columns joined by ':' ('b:a'). */
   group: string;
+  /** An interaction's columns (two or more), in the order of `group`; absent for one column. */
+  groupFactors?: string[];
 }
 
 /**
@@ -149,7 +159,7 @@ function tokenize(text: string): Token[] {
 type Node =
   | { t: 'sum'; items: { minus: boolean; node: Node; pos: number }[] }
   | { t: 'cross' | 'colon'; operands: Node[]; pos: number[] } // pos[k]: the operator before operands[k + 1]
-  | { t: 'bar'; lhs: Node; group: string; pos: number }
+  | { t: 'bar'; lhs: Node; groups: string[][]; double: boolean; pos: number }
   | { t: 'int'; value: boolean; pos: number }
   | { t: 'factor'; factor: Factor; pos: number }
   | { t: 'offset'; expr: Expr; pos: number };
@@ -216,7 +226,7 @@ class Parser {
       case '|':
         this.fail("'|' outside parentheses: a random-effect term is written (… | group)", t.pos);
       case '||':
-        this.fail("'||' (uncorrelated random effects) is not supported: write (1 | g) + (0 + x | g)", t.pos);
+        this.fail("'||' outside parentheses: an uncorrelated random-effect term is written (… || group)", t.pos);
       case '^':
         this.fail("'^' between terms is not supported: for a power write I(x^2)", t.pos);
       case '/':
@@ -342,24 +352,48 @@ class Parser {
     const seen = this.seen.length;
     const inner = this.sum();
     let node = inner;
-    if (this.is('|')) {
+    if (this.is('|') || this.is('||')) {
       // lme4 builds the fixed-effect design from the formula without its bars (nobars()).
       this.seen.length = seen;
-      this.next();
-      const g = this.peek();
-      if (g.kind === 'end' || (g.kind === 'op' && g.text === ')')) this.fail("expected a grouping factor after '|'", g.pos);
-      if (!this.isColumn()) this.fail('the grouping factor after \'|\' must be a column name', g.pos);
-      this.next();
-      if (this.is(':') || this.is('/')) {
-        this.fail('nested or crossed grouping factors (g1/g2, g1:g2) are not supported: combine them into one column', this.peek().pos);
-      }
-      this.close(open, `expected ')' after the grouping factor '${g.text}'`);
-      node = { t: 'bar', lhs: inner, group: g.text, pos: open.pos };
+      const bar = this.next();
+      const groups = this.grouping(bar.text);
+      const last = this.tokens[this.i - 1].text;
+      this.close(open, `expected ')' after the grouping factor '${last}'`);
+      node = { t: 'bar', lhs: inner, groups, double: bar.text === '||', pos: open.pos };
     } else {
       this.close(open, "expected ')'");
     }
     this.depth--;
     return node;
+  }
+
+  /**
+   * The grouping after '|': chunks `a:b` (an interaction of columns) separated by '/'
+   * (nesting). `c1/c2/…/ck` gives the groupings ck:…:c2:c1, …, c2:c1, c1, innermost first as
+   * lme4's expandSlash lists them; each is the list of its columns in that order.
+   */
+  private grouping(bar: string): string[][] {
+    const chunks: string[][] = [];
+    let sep = bar;
+    do {
+      if (chunks.length > 0) sep = this.next().text; // '/'
+      const chunk: string[] = [];
+      do {
+        if (chunk.length > 0) sep = this.next().text; // ':'
+        const g = this.peek();
+        if (g.kind === 'end' || (g.kind === 'op' && g.text === ')')) this.fail(`expected a grouping factor after '${sep}'`, g.pos);
+        if (!this.isColumn()) this.fail(`the grouping factor after '${sep}' must be a column name`, g.pos);
+        if (chunks.some((c) => c.includes(g.text)) || chunk.includes(g.text)) {
+          this.fail(`the column ${JSON.stringify(g.text)} appears twice in one grouping factor`, g.pos);
+        }
+        this.next();
+        chunk.push(g.text);
+      } while (this.is(':'));
+      chunks.push(chunk);
+    } while (this.is('/'));
+    const groups: string[][] = [];
+    for (let k = chunks.length; k >= 1; k--) groups.push(chunks.slice(0, k).reverse().flat());
+    return groups;
   }
 
   /** offset(expr): a known term of η, computed from the columns. */
@@ -493,8 +527,16 @@ class Parser {
         if (!randomAllowed) this.fail('a random-effect term (… | g) must be added on its own, not inside another term', node.pos);
         const lhs = this.evaluate(node.lhs, false);
         const intercept = lhs.intercept ?? true;
-        if (!intercept && lhs.terms.length === 0) this.fail("the random-effect term has no effects: put 1 or a slope before '|'", node.pos);
-        return { terms: [], intercept: null, random: [{ intercept, terms: byDegree(lhs.terms), group: node.group }], offset: [] };
+        if (!intercept && lhs.terms.length === 0) this.fail(`the random-effect term has no effects: put 1 or a slope before '${node.double ? '||' : '|'}'`, node.pos);
+        const terms = byDegree(lhs.terms);
+        // lme4 (≥ 1.1) splits (1 + x + z || g) by the terms of its left side: (1 | g) + (0 + x | g)
+        // + (0 + z | g), uncorrelated because they are separate terms (lme4's expandDoubleVerts).
+        const parts = node.double ? [...(intercept ? [{ intercept, terms: [] }] : []), ...terms.map((t) => ({ intercept: false, terms: [t] }))] : [{ intercept, terms }];
+        const random: RandomTerm[] = [];
+        for (const part of parts) {
+          for (const g of node.groups) random.push({ ...part, group: g.join(':'), ...(g.length > 1 ? { groupFactors: g } : {}) });
+        }
+        return { terms: [], intercept: null, random, offset: [] };
       }
       case 'sum': {
         let terms = new TermSet();
@@ -583,7 +625,12 @@ function byDegree(terms: Term[]): Term[] {
 }
 
 function randomKey(r: RandomTerm): string {
-  return `${r.intercept ? 1 : 0}\u0001${r.terms.map(termKey).join('\u0001')}\u0002${r.group}`;
+  return `${r.intercept ? 1 : 0}\u0001${r.terms.map(termKey).join('\u0001')}\u0002${(r.groupFactors ?? [r.group]).join('\u0000')}`;
+}
+
+/** The columns a random-effect term groups by: one, or an interaction's. */
+export function groupColumns(r: RandomTerm): string[] {
+  return r.groupFactors ?? [r.group];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -709,7 +756,7 @@ export function formatFormula(f: Formula): string {
   const rhs = f.intercept ? (f.fixed.length > 0 ? fixed : ['1', ...fixed]) : ['0', ...fixed];
   for (const g of f.random) {
     const effects = [g.intercept ? '1' : '0', ...g.terms.map(formatTerm)];
-    rhs.push(`(${effects.join(' + ')} | ${formatName(g.group)})`);
+    rhs.push(`(${effects.join(' + ')} | ${groupColumns(g).map(formatName).join(':')})`);
   }
   return `${lhs} ~ ${rhs.join(' + ')}`;
 }
@@ -738,7 +785,7 @@ export function formulaColumns(f: Formula): string[] {
   for (const e of f.offset ?? []) expr(e);
   for (const g of f.random) {
     terms(g.terms);
-    out.add(g.group);
+    for (const c of groupColumns(g)) out.add(c);
   }
   return [...out];
 }

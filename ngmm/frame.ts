@@ -14,7 +14,7 @@
 // DataError naming the source, row (line) and column; every formula problem a FormulaError.
 import type { Column, ColumnSelection, CsvTable } from './csv';
 import { DataError, didYouMean, quoteName, type DataLocation } from './errors';
-import { FormulaError, columnPosition, factorKey, formatExpr, formulaColumns, variableOrder, type Expr, type Factor, type Formula } from './formula';
+import { FormulaError, columnPosition, factorKey, formatExpr, formulaColumns, groupColumns, variableOrder, type Expr, type Factor, type Formula } from './formula';
 import { pivotedRank, triangularFactor } from './rank';
 
 export interface Design {
@@ -213,7 +213,7 @@ function needs(f: Formula, o: { needResponse: boolean; weights?: string; design?
   for (const c of o.extra ?? []) required.push(c);
   // Group ids are labels; so are the columns a model was fitted with as text (its levels are
   // texts as written: '01' must stay '01' even when the new file's values all look numeric).
-  const text = f.random.map((r) => r.group);
+  const text = f.random.flatMap(groupColumns);
   if (o.design) for (const t of f.fixed) for (const x of t.factors) if (x.kind !== 'transform' && designMode(x, o.design) === 'text') text.push(x.name);
   return { required: [...new Set(required)], optional: optional.filter((c) => !required.includes(c)), text: [...new Set(text)] };
 }
@@ -466,8 +466,8 @@ export function modelFrame(f: Formula, t: Table, source = 'data', design?: Desig
 
 function checkRandom(f: Formula): void {
   if (f.random.length === 0) throw new FormulaError("needs a random intercept, e.g. '+ (1 | group)'", f.text, f.text.length);
-  const at = columnPosition(f.text, f.random[f.random.length > 1 ? 1 : 0].group);
-  if (f.random.length !== 1 || !f.random[0].intercept) {
+  const at = columnPosition(f.text, groupColumns(f.random[f.random.length > 1 ? 1 : 0])[0]);
+  if (f.random.length !== 1 || !f.random[0].intercept || f.random[0].groupFactors) {
     throw new FormulaError("one random-effects term with an intercept, '(1 | g)' or '(1 + x | g)', is supported so far", f.text, at);
   }
   for (const term of f.random[0].terms) {
