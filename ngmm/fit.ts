@@ -18,6 +18,7 @@ import { summaryOf } from './summary';
 import { interceptStart } from './start';
 import { asMatrix } from './input';
 import { keptByRank } from './frame';
+import { choleskyLower, solveCholesky } from './smallMatrix';
 import { fitExactLinear, type ExactLinearFit } from './exactLinear';
 import { softplus, softplusInv } from './positive';
 
@@ -220,28 +221,12 @@ function sqrtStart(model: Model, prep: PreparedData): void {
       for (let k = 0; k <= j; k++) A[j * p + k] += X[i * p + j] * X[i * p + k];
     }
   }
-  // Cholesky with a small ridge (the columns are scaled to unit RMS, so 1e−8·n is tiny).
-  for (let j = 0; j < p; j++) {
-    let d = A[j * p + j] + 1e-8 * n;
-    for (let k = 0; k < j; k++) d -= A[j * p + k] ** 2;
-    if (!(d > 0)) return;
-    A[j * p + j] = Math.sqrt(d);
-    for (let i = j + 1; i < p; i++) {
-      let v = A[i * p + j];
-      for (let k = 0; k < j; k++) v -= A[i * p + k] * A[j * p + k];
-      A[i * p + j] = v / A[j * p + j];
-    }
-  }
-  for (let j = 0; j < p; j++) {
-    let v = b[j];
-    for (let k = 0; k < j; k++) v -= A[j * p + k] * b[k];
-    b[j] = v / A[j * p + j];
-  }
-  for (let j = p - 1; j >= 0; j--) {
-    let v = b[j];
-    for (let k = j + 1; k < p; k++) v -= A[k * p + j] * b[k];
-    b[j] = v / A[j * p + j];
-  }
+  // The normal equations with a small ridge (the columns are scaled to unit RMS, so 1e−8·n is
+  // tiny), by the Cholesky factor's two triangular solves.
+  for (let j = 0; j < p; j++) A[j * p + j] += 1e-8 * n;
+  const L = choleskyLower(A, p); // reads the lower triangle only
+  if (!L.every((v, e) => Math.floor(e / p) !== e % p || v > 0)) return;
+  solveCholesky(L, p, b);
   if (b.every(Number.isFinite)) model.W.data.set(b);
 }
 
