@@ -16,7 +16,9 @@
 #   BFGS from lme4's nAGQ = 25 fit (binomial, Poisson-log) or glmmTMB's Laplace fit (the other
 #   families); for the sqrt link, whose integrand has two modes, a trapezoid rule over the whole
 #   range of b instead (grid_groups). SEs from the inverse Hessian of that exact log-likelihood
-#   (numDeriv). Gaussian ML fits also record lme4's logLik minus the per-group Gaussian
+#   (numDeriv). A GLMM with a random intercept and slope: the same by two-dimensional adaptive
+#   Gauss–Hermite (25 x 25 nodes per group, glmm_slope_case), checked against 35 x 35 nodes.
+#   Gaussian ML fits also record lme4's logLik minus the per-group Gaussian
 #   likelihood written out (with prior weights dividing the variance). Checks
 #   recorded in each fixture: (a) the quadrature equals integrate() per group to ~1e-9 at the
 #   optimum; (b) where lme4 fitted with nAGQ = 25, its logLik plus the saturated log-likelihood
@@ -388,6 +390,148 @@ glmm_case <- function(name, dataset, source, df, formula, family, link, weights 
 }
 
 # ---------------------------------------------------------------------------------------------
+# GLMM with a correlated random intercept and slope, (1 + x | g): the exact likelihood by
+# two-dimensional adaptive Gauss–Hermite quadrature per group. Group i's integrand in b = (b0, b1)
+# is h_i(b) = sum_j l_j(eta_j + b0 + x_j b1) + log N(b; 0, Sigma); Newton's method (with step
+# halving) finds its mode b^ and H = -h''(b^); with C the lower Cholesky factor of H^{-1}, the
+# product rule b = b^ + sqrt(2) C x_k, x_k over K x K Gauss–Hermite nodes, gives
+# log L_i = log 2 + log det C + log sum_k w_k exp(h_i(b_k) + |x_k|^2) (Liu & Pierce 1994, in two
+# dimensions; Pinheiro & Bates 1995, section 3). Sigma is parameterised by its Cholesky factor
+# (log l11, l21, log l22), which is unconstrained and smooth.
+slope_unpack <- function(S, par) {
+  p <- ncol(S$X)
+  L <- matrix(c(exp(par[p + 1]), par[p + 2], 0, exp(par[p + 3])), 2, 2)
+  list(beta = par[1:p], L = L, Sigma = L %*% t(L))
+}
+slope_modes <- function(S, eta, Sigma) {
+  G <- S$G; g <- S$g; z <- S$z
+  P <- solve(Sigma)
+  hq <- function(b0, b1) as.vector(rowsum(S$f(S$y, eta + b0[g] + z * b1[g], 1, S$m)$l, g, reorder = TRUE)) -
+    0.5 * (P[1, 1] * b0^2 + 2 * P[1, 2] * b0 * b1 + P[2, 2] * b1^2)
+  b0 <- numeric(G); b1 <- numeric(G)
+  h <- hq(b0, b1)
+  hess <- function(b0, b1) {
+    D <- S$f(S$y, eta + b0[g] + z * b1[g], 1, S$m)
+    list(g0 = as.vector(rowsum(D$d1, g, reorder = TRUE)) - (P[1, 1] * b0 + P[1, 2] * b1),
+         g1 = as.vector(rowsum(D$d1 * z, g, reorder = TRUE)) - (P[1, 2] * b0 + P[2, 2] * b1),
+         h00 = as.vector(rowsum(D$d2, g, reorder = TRUE)) - P[1, 1],
+         h01 = as.vector(rowsum(D$d2 * z, g, reorder = TRUE)) - P[1, 2],
+         h11 = as.vector(rowsum(D$d2 * z^2, g, reorder = TRUE)) - P[2, 2])
+  }
+  for (it in 1:200) {
+    d <- hess(b0, b1)
+    det <- d$h00 * d$h11 - d$h01^2
+    # Newton step -H^{-1} grad, 2 x 2 per group (h'' is negative definite for the log-concave
+    # families used here; step halving guards the rest).
+    s0 <- -(d$h11 * d$g0 - d$h01 * d$g1) / det
+    s1 <- -(-d$h01 * d$g0 + d$h00 * d$g1) / det
+    t <- rep(1, G)
+    for (k in 1:40) {
+      hn <- hq(b0 + t * s0, b1 + t * s1)
+      bad <- !(is.finite(hn) & hn >= h - 1e-13 * abs(h))
+      if (!any(bad)) break
+      t[bad] <- t[bad] / 2
+    }
+    b0 <- b0 + t * s0; b1 <- b1 + t * s1
+    h <- hn
+    if (max(abs(c(t * s0, t * s1))) < 1e-11) break
+  }
+  d <- hess(b0, b1)
+  list(b0 = b0, b1 = b1, h00 = d$h00, h01 = d$h01, h11 = d$h11)
+}
+slope_groups <- function(S, par, K = 25) {
+  u <- slope_unpack(S, par)
+  eta <- as.vector(S$X %*% u$beta) + S$offset
+  md <- slope_modes(S, eta, u$Sigma)
+  # H = -h''; H^{-1} = adj / det; lower Cholesky C of H^{-1}.
+  a <- -md$h00; bb <- -md$h01; cc <- -md$h11
+  dt <- a * cc - bb^2
+  i00 <- cc / dt; i01 <- -bb / dt; i11 <- a / dt
+  c00 <- sqrt(i00); c10 <- i01 / c00; c11 <- sqrt(i11 - c10^2)
+  R <- gh_rule(K)
+  P <- solve(u$Sigma)
+  ldS <- log(det(u$Sigma))
+  M <- matrix(0, S$G, K * K)
+  col <- 0
+  for (k1 in 1:K) for (k2 in 1:K) {
+    col <- col + 1
+    x1 <- R$x[k1]; x2 <- R$x[k2]
+    b0 <- md$b0 + sqrt(2) * c00 * x1
+    b1 <- md$b1 + sqrt(2) * (c10 * x1 + c11 * x2)
+    lk <- as.vector(rowsum(S$f(S$y, eta + b0[S$g] + S$z * b1[S$g], 1, S$m)$l, S$g, reorder = TRUE))
+    lp <- -0.5 * (P[1, 1] * b0^2 + 2 * P[1, 2] * b0 * b1 + P[2, 2] * b1^2) - log(2 * pi) - 0.5 * ldS
+    M[, col] <- lk + lp + log(R$w[k1]) + log(R$w[k2]) + x1^2 + x2^2
+  }
+  log(2) + log(c00) + log(c11) + logsumexp_rows(M)
+}
+
+glmm_slope_case <- function(name, dataset, source, df, formula, family, link, slope, features, tol = list()) {
+  if (length(only) && !(name %in% only)) return(invisible())
+  d <- write_data(name, df)
+  dat <- d$dat
+  f <- as.formula(formula)
+  rfam <- switch(family, bernoulli = binomial(link), binomial = binomial(link), poisson = poisson(link))
+  msgs <- character(0)
+  # lme4's Laplace fit (nAGQ > 1 is not available for vector-valued random effects) is the start.
+  lap <- withCallingHandlers(glmer(f, data = dat, family = rfam, control = glmerControl(optimizer = "bobyqa", optCtrl = list(maxfun = 1e5))),
+    message = function(c) { msgs <<- c(msgs, conditionMessage(c)); invokeRestart("muffleMessage") })
+  mf <- model.frame(lap)
+  X <- getME(lap, "X")
+  resp <- lap@resp
+  gfac <- getME(lap, "flist")[[1]]
+  S <- list(y = as.numeric(resp$y), X = as.matrix(X), m = as.numeric(resp$weights), offset = as.numeric(resp$offset),
+            z = as.numeric(dat[[slope]][as.integer(rownames(mf))]),
+            g = as.integer(gfac), G = nlevels(gfac), link = link, f = family_fun(if (family == "bernoulli") "binomial" else family, link))
+  Lc <- t(chol(VarCorr(lap)[[1]][1:2, 1:2]))
+  p <- ncol(S$X)
+  par0 <- c(fixef(lap), log(Lc[1, 1]), Lc[2, 1], log(Lc[2, 2]))
+  negll <- function(par) -sum(slope_groups(S, par))
+  gr <- function(par) numDeriv::grad(negll, par)
+  opt <- optim(par0, negll, gr, method = "BFGS", control = list(reltol = 1e-15, maxit = 2000))
+  par <- opt$par
+  for (it in 1:5) {
+    H <- numDeriv::hessian(negll, par)
+    stepn <- solve(H, gr(par))
+    if (negll(par - stepn) <= negll(par)) par <- par - stepn
+    if (max(abs(stepn)) < 1e-10) break
+  }
+  H <- numDeriv::hessian(negll, par)
+  gfinal <- gr(par)
+  V <- solve(H)
+  u <- slope_unpack(S, par)
+  ll <- -negll(par)
+  sds <- sqrt(diag(u$Sigma))
+  checks <- list(gradientMaxAbs = max(abs(gfinal)),
+                 agq35MinusAgq25 = sum(slope_groups(S, par, K = 35)) - ll,
+                 lme4LaplaceLogLik = as.numeric(logLik(lap)))
+  beta <- setNames(par[1:p], colnames(S$X))
+  se <- setNames(sqrt(diag(V))[1:p], colnames(S$X))
+  fx <- list(
+    name = name, dataset = dataset, source = source, csv = d$csv, formula = formula,
+    family = family, link = link, rFamily = paste0(rfam$family, "(", rfam$link, ")"), weights = NULL, reml = FALSE,
+    features = features,
+    reference = list(
+      method = sprintf("exact ML: own 2-D adaptive Gauss-Hermite (25 x 25 nodes per group) maximised by BFGS + Newton from lme4 %s glmer (Laplace); SEs from the numDeriv Hessian of that log-likelihood", packageVersion("lme4")),
+      logLik = ll,
+      fixef = named(beta, dat),
+      se = named(se, dat),
+      sigma = NULL,
+      ranefSD = sds[1],
+      ranefCov = list(names = I(c("(Intercept)", ngmm_name(slope, dat))), sd = I(sds), corr = I(u$Sigma[1, 2] / prod(sds))),
+      dispersion = NULL,
+      nobs = length(S$y), ngroups = S$G,
+      nrowsCsv = nrow(dat), droppedRows = I(omitted(mf)),
+      droppedColumns = I(unname(vapply(names(attr(X, "col.dropped")), ngmm_name, "", dat = dat))),
+      singletonGroups = sum(tabulate(S$g) == 1),
+      messages = I(trimws(msgs)),
+      checks = checks
+    ),
+    tolerances = modifyList(list(logLik = 1e-6, coef = 1e-4, se = 1e-3, scale = 1e-4), tol)
+  )
+  write_fixture(fx)
+}
+
+# ---------------------------------------------------------------------------------------------
 # Data. Deterministic edits only (NA injection, subsampling, derived columns), described in the
 # fixture's `dataset` field and in README.md.
 every <- function(n, k, from = 1) seq(from, n, by = k)
@@ -501,3 +645,9 @@ glmm_case("orthodont_gamma", "nlme::Orthodont", "nlme", orth, "distance ~ age + 
 cha <- ch[, c("score", "gcsecnt", "age", "school")]
 lmm_case("chem97_factor_age_ml", "mlmRev::Chem97, schools 1-60 only", "mlmRev", cha, "score ~ gcsecnt + factor(age) + (1 | school)", FALSE,
          features = c("gaussian", "ML", "factor() of a numeric column (numeric level order)", "subsample"))
+# Random intercept and slope in a GLMM: visit number 1-4 (epil's period as a number), 59 subjects.
+epv <- data.frame(y = MASS::epil$y, trt = as.character(MASS::epil$trt), lbase = MASS::epil$lbase,
+                  visit = as.integer(MASS::epil$period), subject = MASS::epil$subject)
+glmm_slope_case("epil_slopes", "MASS::epil, with visit = period as a number", "MASS", epv,
+                "y ~ trt + lbase + visit + (1 + visit | subject)", "poisson", "log", slope = "visit",
+                features = c("poisson", "random slopes in a GLMM", "text factor"))

@@ -7,7 +7,10 @@
 // Tolerances (each fixture carries its own, defaults below):
 // - logLik 1e−6 relative: both sides are exact likelihoods (the R side's quadrature agrees with
 //   integrate() to ~1e−12, ngmm's ODE runs at rtol 1e−10), so only the optimum's location
-//   enters, quadratically.
+//   enters, quadratically. The exception is the random-slope GLMM (epil_slopes): ngmm integrates
+//   q = 2 random effects with a 9 × 9 adaptive product rule (DEFAULT_NODES in
+//   ngmm/marginal/quadrature.ts), whose error there is 1.5e−5 log-likelihood units, 2e−8
+//   relative; with 25 × 25 nodes ngmm matches the 25 × 25 R reference to 1e−11.
 // - coefficients 1e−4 relative to max(|β|, SE(β)): an optimizer stopping at gradient tolerance
 //   misplaces β by a small fraction of its SE, so a coefficient near 0 has no relative digits
 //   to compare; its SE is the natural scale there.
@@ -126,7 +129,13 @@ describe('conformance fixtures', () => {
         expect(Math.abs(c.denseMinusLmer), `${f.name}: dense Gaussian − lmer`).toBeLessThan(bound);
         continue;
       }
-      expect(Math.abs(c.integrateMinusAgq), `${f.name}: integrate() − quadrature`).toBeLessThan(bound);
+      if (c.agq35MinusAgq25 !== undefined) {
+        // Random intercept and slope: the 25 × 25 adaptive product rule against 35 × 35 at the
+        // optimum (a 2-D integrate() per group is too slow for the script).
+        expect(Math.abs(c.agq35MinusAgq25), `${f.name}: 35 × 35 − 25 × 25 quadrature`).toBeLessThan(1e-8);
+      } else {
+        expect(Math.abs(c.integrateMinusAgq), `${f.name}: integrate() − quadrature`).toBeLessThan(bound);
+      }
       // A gradient g leaves the optimum off by about H⁻¹g, at most |g|·SE² per coordinate: with
       // |g| < 1e−4 and SEs below 1 that is inside the 1e−4·SE coefficient tolerance. (The sqrt-link
       // cases' numerical gradients of a 4001-point rule reach ~2e−5.)
