@@ -273,14 +273,19 @@ function writtenAsString(text: string, x: number): boolean {
   return digits <= 15 || String(x) === text;
 }
 
-/** An append-only byte array (a flag per row costs one byte, not an array slot). */
-class Bytes {
-  private data = new Uint8Array(1024);
+type TypedArray = Uint8Array | Int32Array;
+
+/**
+ * An append-only typed array (a flag per row costs one byte, a line number four, not an array
+ * slot of a boxed number), doubled as it fills.
+ */
+class Growable<T extends TypedArray> {
   length = 0;
+  constructor(private data: T) {}
 
   push(v: number): void {
     if (this.length === this.data.length) {
-      const grown = new Uint8Array(this.data.length * 2);
+      const grown = new (this.data.constructor as new (n: number) => T)(this.data.length * 2);
       grown.set(this.data);
       this.data = grown;
     }
@@ -291,8 +296,8 @@ class Bytes {
     return this.data[i];
   }
 
-  finish(): Uint8Array {
-    return this.data.slice(0, this.length);
+  finish(): T {
+    return this.data.slice(0, this.length) as T;
   }
 }
 
@@ -310,7 +315,7 @@ class ColumnReader {
   private spelledTexts: string[] = [];
   private strings: string[] | null;
   private readonly interned: Map<string, string> | null;
-  private missing = new Bytes();
+  private missing = new Growable(new Uint8Array(1024));
   /** The first value written as a number too large for a double ('1e999'), and its row. */
   overflowRow = -1;
   overflowText = '';
@@ -380,25 +385,6 @@ class ColumnReader {
   }
 }
 
-/** An append-only Int32Array. */
-class Ints {
-  private data = new Int32Array(1024);
-  length = 0;
-
-  push(v: number): void {
-    if (this.length === this.data.length) {
-      const grown = new Int32Array(this.data.length * 2);
-      grown.set(this.data);
-      this.data = grown;
-    }
-    this.data[this.length++] = v;
-  }
-
-  finish(): Int32Array {
-    return this.data.slice(0, this.length);
-  }
-}
-
 // A long string is parsed in pieces so that only one piece's records exist at a time.
 function* pieces(text: string): Generator<string> {
   const size = 1 << 16;
@@ -423,7 +409,7 @@ export function readCsvTable(text: string | Iterable<string>, opts: ReadCsvOptio
   // readers[j] for each kept column j of the header, null for a skipped one.
   let readers: (ColumnReader | null)[] = [];
   let kept: number[] = [];
-  const lines = new Ints();
+  const lines = new Growable(new Int32Array(1024));
 
   const take = (records: string[][], recordLines: readonly number[]) => {
     for (let r = 0; r < records.length; r++) {

@@ -18,7 +18,7 @@ import { summaryOf } from './summary';
 import { interceptStart } from './start';
 import { asMatrix } from './input';
 import { keptByRank } from './frame';
-import { choleskyLower, solveCholesky } from './smallMatrix';
+import { backSolve, cholLower, forwardSolve } from './lmm/dense';
 import { fitExactLinear, type ExactLinearFit } from './exactLinear';
 import { softplus, softplusInv } from './positive';
 
@@ -224,9 +224,9 @@ function sqrtStart(model: Model, prep: PreparedData): void {
   // The normal equations with a small ridge (the columns are scaled to unit RMS, so 1e−8·n is
   // tiny), by the Cholesky factor's two triangular solves.
   for (let j = 0; j < p; j++) A[j * p + j] += 1e-8 * n;
-  const L = choleskyLower(A, p); // reads the lower triangle only
-  if (!L.every((v, e) => Math.floor(e / p) !== e % p || v > 0)) return;
-  solveCholesky(L, p, b);
+  if (cholLower(A, 0, p) >= 0) return; // reads the lower triangle only
+  forwardSolve(A, 0, p, b, 0, 1);
+  backSolve(A, 0, p, b, 0, 1);
   if (b.every(Number.isFinite)) model.W.data.set(b);
 }
 

@@ -1,6 +1,6 @@
-// Small dense matrix work: mapping a random-slope covariance (q ≤ 3) between the standardised
-// and the user's scale, and Cholesky factors and solves (those, and a starting value's normal
-// equations). Row-major flat arrays.
+// The q × q work of random-slope covariances (q ≤ 3): mapping a covariance between the
+// standardised and the user's scale, and its Cholesky factor where a boundary fit leaves a zero
+// pivot (positive definite factorisations and solves: ngmm/lmm/dense.ts). Row-major flat arrays.
 
 /**
  * A·S·Aᵀ for a q × q A (rows) and a q × q symmetric S (flat). Each row of A is divided by its
@@ -50,16 +50,3 @@ export function choleskyLower(S: ArrayLike<number>, q: number): Float64Array {
   return L;
 }
 
-/** Solves (L·Lᵀ)·x = b in place (b becomes x), L lower triangular with a positive diagonal. */
-export function solveCholesky(L: ArrayLike<number>, q: number, b: Float64Array): void {
-  for (let j = 0; j < q; j++) {
-    let v = b[j];
-    for (let k = 0; k < j; k++) v -= L[j * q + k] * b[k];
-    b[j] = v / L[j * q + j];
-  }
-  for (let j = q - 1; j >= 0; j--) {
-    let v = b[j];
-    for (let k = j + 1; k < q; k++) v -= L[k * q + j] * b[k];
-    b[j] = v / L[j * q + j];
-  }
-}

@@ -39,7 +39,6 @@ export interface Uploaded {
  * rejects empty groups, naming the observation.
  */
 export function groupResponse(family: Family, y: ArrayLike<number>, sizes: ArrayLike<number>, m?: ArrayLike<number>): GroupedResponse {
-  const trials = m;
   const G = sizes.length;
   const offsets = new Int32Array(G + 1);
   for (let i = 0; i < G; i++) {
@@ -50,25 +49,25 @@ export function groupResponse(family: Family, y: ArrayLike<number>, sizes: Array
   const nobs = offsets[G];
   if (y.length !== nobs) throw new Error(`response has ${y.length} values but the groups hold ${nobs}`);
   const binomial = family.name === 'binomial';
-  if (trials && trials.length !== nobs) {
-    throw new Error(`${binomial ? 'trials' : 'weights'} has ${trials.length} values for ${nobs} observations`);
+  if (m && m.length !== nobs) {
+    throw new Error(`${binomial ? 'trials' : 'weights'} has ${m.length} values for ${nobs} observations`);
   }
-  if (binomial && !trials) throw new Error('binomial family needs the number of trials per observation');
-  const bad = family.validate(y, trials);
+  if (binomial && !m) throw new Error('binomial family needs the number of trials per observation');
+  const bad = family.validate(y, m);
   if (bad) throw new Error(`observation ${bad.index}: ${bad.message}`);
   const yy = Float64Array.from(y);
   let tt: Float64Array | null = null;
-  if (binomial) tt = Float64Array.from(trials!);
-  else if (trials) {
+  if (binomial) tt = Float64Array.from(m!);
+  else if (m) {
     let ones = true;
     for (let j = 0; j < nobs; j++) {
-      const w = trials[j];
+      const w = m[j];
       if (!(w >= 0 && Number.isFinite(w))) throw new Error(`observation ${j}: weight must be a finite number ≥ 0, got ${w}`);
       if (w !== 1) ones = false;
     }
     // All ones is no weighting: keep the unweighted kernels' fast paths (the Bernoulli exp base).
     if (!ones) {
-      tt = Float64Array.from(trials);
+      tt = Float64Array.from(m);
       if (family.name === 'bernoulli') for (let j = 0; j < nobs; j++) yy[j] *= tt[j];
     }
   }
