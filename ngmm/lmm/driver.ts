@@ -190,3 +190,25 @@ export function termCovariance(lam: Float64Array, q: number, s2: number): Float6
   }
   return Sigma;
 }
+
+/**
+ * Row j of the weighted problem both criteria factor: ỹ_j = √w_j·(y_j − offset_j) and
+ * X̃_j = √w_j·X_j, into yt and Xt; returns w_j (its log enters the deviance). Every value is
+ * checked, naming the row (and the column, by `name`).
+ */
+export function weightedRow(inp: LmmInputBase, j: number, name: (c: number) => string, yt: Float64Array, Xt: Float64Array): number {
+  const { X, p, y } = inp;
+  const w = inp.weights ? inp.weights[j] : 1;
+  if (!(w > 0) || !Number.isFinite(w)) throw new LmmError(`row ${j + 1}: the weight ${w} is not a positive finite number`);
+  const sw = Math.sqrt(w);
+  const o = inp.offset ? inp.offset[j] : 0;
+  if (!Number.isFinite(o)) throw new LmmError(`row ${j + 1}: the offset ${o} is not a finite number`);
+  if (!Number.isFinite(y[j])) throw new LmmError(`row ${j + 1}: the response ${y[j]} is not a finite number`);
+  yt[j] = sw * (y[j] - o);
+  for (let c = 0; c < p; c++) {
+    const v = X[j * p + c];
+    if (!Number.isFinite(v)) throw new LmmError(`row ${j + 1}, fixed-effect column ${name(c)}: ${v} is not a finite number`);
+    Xt[j * p + c] = sw * v;
+  }
+  return w;
+}

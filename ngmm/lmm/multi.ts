@@ -5,7 +5,7 @@
 // The math and the choices are in docs/sparse.md.
 import { SparseCholesky } from '../sparse/index';
 import { backSolve, cholLower, forwardSolve } from './dense';
-import { fitTheta, termCovariance, type LmmFitBase, type LmmInputBase } from './driver';
+import { fitTheta, termCovariance, weightedRow, type LmmFitBase, type LmmInputBase } from './driver';
 import { checkRank, LmmError, thetaIndex } from './profiled';
 
 /** One random-effect term `(z | group)`: its grouping factor and its per-row design. */
@@ -152,19 +152,9 @@ export class MultiProfiledDeviance {
     const cols = new Int32Array(n * s), zt = new Float64Array(n * s);
     let ldW = 0;
     for (let j = 0; j < n; j++) {
-      const w = inp.weights ? inp.weights[j] : 1;
-      if (!(w > 0) || !Number.isFinite(w)) throw new LmmError(`row ${j + 1}: the weight ${w} is not a positive finite number`);
+      const w = weightedRow(inp, j, name, yt, Xt);
       ldW += Math.log(w);
       const sw = Math.sqrt(w);
-      const o = inp.offset ? inp.offset[j] : 0;
-      if (!Number.isFinite(o)) throw new LmmError(`row ${j + 1}: the offset ${o} is not a finite number`);
-      if (!Number.isFinite(y[j])) throw new LmmError(`row ${j + 1}: the response ${y[j]} is not a finite number`);
-      yt[j] = sw * (y[j] - o);
-      for (let c = 0; c < p; c++) {
-        const v = X[j * p + c];
-        if (!Number.isFinite(v)) throw new LmmError(`row ${j + 1}, fixed-effect column ${name(c)}: ${v} is not a finite number`);
-        Xt[j * p + c] = sw * v;
-      }
       let slot = 0;
       for (const [k, t] of terms.entries()) {
         const base = layouts[k].offset + t.group[j] * t.q;

@@ -7,6 +7,7 @@
 // and the blocked factorisation of the full penalised least-squares system (eq. 18 of the
 // paper: L_θ, R_ZX, R_X) is computed group by group from cross products formed once.
 import { backSolve, cholLower, forwardSolve } from './dense';
+import { weightedRow } from './driver';
 
 /** Errors in the LMM's inputs or in its numerics; the message names the row or column. */
 export class LmmError extends Error {
@@ -107,19 +108,9 @@ export class ProfiledDeviance {
       const g = group[j];
       if (!(g >= 0 && g < G)) throw new LmmError(`row ${j + 1}: group index ${g} is outside 0..${G - 1}`);
       rows[g]++;
-      const w = inp.weights ? inp.weights[j] : 1;
-      if (!(w > 0) || !Number.isFinite(w)) throw new LmmError(`row ${j + 1}: the weight ${w} is not a positive finite number`);
+      const w = weightedRow(inp, j, name, yt, Xt);
       ldW += Math.log(w);
       const s = Math.sqrt(w);
-      const o = inp.offset ? inp.offset[j] : 0;
-      if (!Number.isFinite(o)) throw new LmmError(`row ${j + 1}: the offset ${o} is not a finite number`);
-      if (!Number.isFinite(y[j])) throw new LmmError(`row ${j + 1}: the response ${y[j]} is not a finite number`);
-      yt[j] = s * (y[j] - o);
-      for (let c = 0; c < p; c++) {
-        const v = X[j * p + c];
-        if (!Number.isFinite(v)) throw new LmmError(`row ${j + 1}, fixed-effect column ${name(c)}: ${v} is not a finite number`);
-        Xt[j * p + c] = s * v;
-      }
       for (let a = 0; a < q; a++) {
         const v = Z[j * q + a];
         if (!Number.isFinite(v)) throw new LmmError(`row ${j + 1}, random-effect column ${a + 1}: ${v} is not a finite number`);
