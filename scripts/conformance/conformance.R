@@ -548,7 +548,7 @@ lmm_case("sleepstudy_slopes_ml", "lme4::sleepstudy", "lme4", ss, "Reaction ~ Day
 lmm_case("dyestuff_reml", "lme4::Dyestuff", "lme4", lme4::Dyestuff, "Yield ~ 1 + (1 | Batch)", TRUE,
          features = c("gaussian", "REML", "intercept only", "text group labels"))
 lmm_case("dyestuff2_ml", "lme4::Dyestuff2", "lme4", lme4::Dyestuff2, "Yield ~ 1 + (1 | Batch)", FALSE,
-         features = c("gaussian", "ML", "singular fit (sigma_b = 0)"), tol = list(ranefSDAbs = 0.01))
+         features = c("gaussian", "ML", "singular fit (sigma_b = 0)"), tol = list(ranefSDAbs = 1e-6))
 orth <- data.frame(distance = nlme::Orthodont$distance, age = nlme::Orthodont$age,
                    Sex = as.character(nlme::Orthodont$Sex), Subject = as.character(nlme::Orthodont$Subject))
 lmm_case("orthodont_reml", "nlme::Orthodont", "nlme", orth, "distance ~ age + Sex + (1 | Subject)", TRUE,
