@@ -51,16 +51,28 @@ export function fitExactLinear(model: Model, prep: PreparedData, reml: boolean, 
   const group = new Int32Array(n);
   for (let g = 0; g < r.ngroups; g++) group.fill(g, r.offsets[g], r.offsets[g + 1]);
   const names = [...(o1 ? ['(Intercept)'] : []), ...model.xNames];
+  // A row of weight 0 contributes nothing to the likelihood (as on every other path, and as
+  // lm() drops it): it is left out here, and a group left with no rows with it (its random
+  // effect then has its prior as posterior, which the posterior refresh gives it).
+  const kept = prep.weights ? Int32Array.from({ length: n }, (_, i) => i).filter((i) => prep.weights![i] > 0) : null;
+  const rows = (a: Float64Array, w: number) => (kept ? Float64Array.from({ length: kept.length * w }, (_, e) => a[kept[Math.floor(e / w)] * w + (e % w)]) : a);
+  let G = r.ngroups, groupKept = group;
+  if (kept && kept.length < n) {
+    const renumber = new Int32Array(r.ngroups).fill(-1);
+    G = 0;
+    groupKept = Int32Array.from(kept, (i) => (renumber[group[i]] < 0 ? (renumber[group[i]] = G++) : renumber[group[i]]));
+  }
   let fit: LmmFit;
   try {
     fit = fitLmm({
-      X, p: P, xNames: names, y: Float64Array.from(r.y), group, G: r.ngroups, Z, q,
-      weights: prep.weights ?? undefined, offset: prep.offset ?? undefined, reml,
+      X: rows(X, P), p: P, xNames: names, y: rows(Float64Array.from(r.y), 1), group: groupKept, G, Z: rows(Z, q), q,
+      weights: prep.weights ? rows(prep.weights, 1) : undefined, offset: prep.offset ? rows(prep.offset, 1) : undefined, reml,
       signal: o.signal, onIteration: o.onIteration,
     });
   } catch (e) {
-    // The rows here are sorted by group: name the caller's row.
-    if (e instanceof LmmError) throw new LmmError(e.message.replace(/\brow (\d+)/g, (_, k: string) => `row ${prep.order[Number(k) - 1] + 1}`));
+    // The rows here are sorted by group (and zero weights left out): name the caller's row.
+    const row = (k: number) => prep.order[kept ? kept[k - 1] : k - 1] + 1;
+    if (e instanceof LmmError) throw new LmmError(e.message.replace(/\brow (\d+)/g, (_, k: string) => `row ${row(Number(k))}`));
     throw e;
   }
   // β on the user's scale → the model's standardised parametrisation:

@@ -209,3 +209,21 @@ describe('a random slope on a column like x·1e−300', () => {
     b.dispose();
   });
 });
+
+describe('a prior weight of 0', () => {
+  it('drops the row from the exact Gaussian fit as from the others: the same fit as without it', () => {
+    const fx = JSON.parse(readFileSync('test/fixtures/lmm/sleepstudy_int_ml.json', 'utf8'));
+    const days = Array.from({ length: fx.n }, (_, i) => fx.X[i * fx.p + 1]);
+    const g = (fx.group as number[]).map(String);
+    // Row 5 and every row of group '3' weigh 0.
+    const w = days.map((_, i) => (i === 4 || g[i] === '3' ? 0 : 1 + (i % 3)));
+    const keep = w.map((v, i) => (v > 0 ? i : -1)).filter((i) => i >= 0);
+    const a = fit({ X: days, xNames: ['Days'], y: fx.y, group: g, weights: w }, { family: 'gaussian' });
+    const b = fit({ X: keep.map((i) => days[i]), xNames: ['Days'], y: keep.map((i) => fx.y[i]), group: keep.map((i) => g[i]), weights: keep.map((i) => w[i]) }, { family: 'gaussian' });
+    expect(Math.abs(a.logLik() - b.logLik())).toBeLessThan(1e-9 * Math.abs(b.logLik()));
+    a.coefficients().forEach((c, k) => expect(c.value).toBeCloseTo(b.coefficients()[k].value, 8));
+    expect(a.summary().fixef!.Days.se).toBeCloseTo(b.summary().fixef!.Days.se, 9);
+    a.dispose();
+    b.dispose();
+  });
+});
