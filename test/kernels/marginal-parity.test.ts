@@ -309,6 +309,24 @@ describe('marginal_f64: wasm-simd and wasm-scalar against the TypeScript referen
     );
   });
 
+  it('the mode and its SD in a saturated Bernoulli group match a 40-digit computation on every backend', () => {
+    // Three observations y = 1 at f = 20 and s = 104.6: t̂ ≈ 6.5e−7 and σ(η) = 1 − 2e−9 at the
+    // mode, where p·(1 − p) keeps seven digits; the curvature as σ(η)·σ(−η) keeps them all.
+    // Reference values: mpmath at 40 digits (root of ℓ′, then 1/√(−ℓ″)), independent of ngmm.
+    const s = 40 * 2.615279514144755;
+    const opts = new Float64Array(OPT_COUNT);
+    opts.set([1e-8, 1e-10, 8, NaN, 20000, 0, 0]);
+    const c: Case = {
+      code: 2, G: 1, offs: new Int32Array([0, 3]), y: new Float64Array([1, 1, 1]), trials: null,
+      f: new Float64Array([20, 20, 20]), s: new Float64Array([s]), phi: 1, cst: new Float64Array([0]), opts,
+    };
+    for (const b of [ts, simd, scalar]) {
+      const r = run(b, c);
+      expect(Math.abs(r.stats[6] / 6.468153723055591654e-7 - 1), `mode, ${b.name}`).toBeLessThan(1e-14);
+      expect(Math.abs(r.stats[7] / 0.99996616965703283383 - 1), `SD, ${b.name}`).toBeLessThan(1e-15);
+    }
+  });
+
   it('bit for bit once V8 uses the same exp/log/log1p/expm1/pow as the WASM build', async () => {
     // The strongest check that the port is operation for operation: compile AssemblyScript's
     // NativeMath into a tiny module, let the reference call it instead of V8's Math, and every

@@ -126,8 +126,9 @@ export function obsHess(code: i32, y: f64, m: f64, eta: f64, phi: f64): f64 {
       return (((y - 2.0 * mu) * mu) / (phi * phi)) * m;
     }
     case BINOMIAL_LOGIT: {
-      const p = sigmoid(eta);
-      return -m * p * (1.0 - p);
+      // σ(η)·σ(−η), not p·(1 − p): for η = 20, 1 − p keeps only seven digits, and the
+      // mode's curvature (σ̂, the GH scale) would carry that error.
+      return -m * sigmoid(eta) * sigmoid(-eta);
     }
     case BINOMIAL_PROBIT: {
       let h: f64 = 0.0;

@@ -135,8 +135,9 @@ export function obsHess(code: number, y: number, m: number, eta: number, phi: nu
       return (((y - 2 * mu) * mu) / (phi * phi)) * m;
     }
     case BINOMIAL_LOGIT: {
-      const p = sigmoid(eta);
-      return -m * p * (1 - p);
+      // σ(η)·σ(−η), not p·(1 − p): for η = 20, 1 − p keeps only seven digits, and the
+      // mode's curvature (σ̂, the GH scale) would carry that error.
+      return -m * sigmoid(eta) * sigmoid(-eta);
     }
     case BINOMIAL_PROBIT: {
       let h = 0;
