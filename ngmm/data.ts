@@ -30,6 +30,24 @@ export interface ModelData {
   readonly weights?: ArrayLike<number>;
   /** A known term added to η per observation (lme4's `offset()`), on the link scale. Default 0. */
   readonly offset?: ArrayLike<number>;
+  /**
+   * Several random-effect terms (a model with `spec.terms`), in the spec's order: each term's
+   * levels, the level of every row and its design values. `group` then orders the rows only.
+   */
+  readonly terms?: readonly DataTerm[];
+}
+
+/** One random-effect term's data (ngmm/reTerms.ts builds these from a formula, as lme4's mkReTrms). */
+export interface DataTerm {
+  /** The grouping factor as written: 'Subject', 'cask:batch'. */
+  readonly name: string;
+  /** Design column names: '(Intercept)', then slopes. */
+  readonly columns: readonly string[];
+  /** The factor's levels; `group[j]` indexes them. */
+  readonly levels: readonly string[];
+  readonly group: Int32Array;
+  /** Design values, rows × columns.length, row-major. */
+  readonly Z: Float64Array;
 }
 
 /** The data arranged for fitting: observations sorted by group, labels in first-seen order. */

@@ -16,6 +16,7 @@ import type { Column, ColumnSelection, CsvTable } from './csv';
 import { DataError, didYouMean, quoteName, type DataLocation } from './errors';
 import { FormulaError, columnPosition, factorKey, formatExpr, formulaColumns, groupColumns, variableOrder, type Expr, type Factor, type Formula } from './formula';
 import { pivotedRank, triangularFactor } from './rank';
+import { randomTerms, type ReTerm } from './reTerms';
 
 export interface Design {
   /** The formula as written (its offset() terms are rebuilt from it on new data). */
@@ -42,8 +43,14 @@ export interface Frame {
   group: string[];
   groupName: string;
   design: Design;
-  /** Columns of X with random slopes, from `(1 + x | g)`. */
+  /** Columns of X with random slopes, from `(1 + x | g)` (one grouping factor). */
   slopes: string[];
+  /**
+   * Several random-effect terms (crossed, nested, `||`, or a term that is not `(1 [+ x…] | g)`):
+   * each term's factor and design over the frame's rows, in lme4's order (ngmm/reTerms.ts).
+   * `group` then holds the first term's level per row; `slopes` is empty.
+   */
+  terms?: ReTerm[];
   /** Prior weights per kept row (from a weights column), when given. */
   weights?: Float64Array;
   /** The sum of the formula's `offset(…)` terms per kept row, when there are any. */
@@ -395,9 +402,10 @@ function designColumns(f: Formula, vars: Map<string, Variable>): DesignColumn[] 
  */
 export function modelFrame(f: Formula, t: Table, source = 'data', design?: Design, needResponse = true, opts: FrameOptions = {}): Frame {
   const r = new Reader(t, source);
-  checkRandom(f);
-  const slopes = f.random[0].terms.map((term) => (term.factors[0] as { name: string }).name);
-  const groupName = f.random[0].group;
+  if (f.random.length === 0) throw new FormulaError("needs a random intercept, e.g. '+ (1 | group)'", f.text, f.text.length);
+  const single = oneFactor(f);
+  const slopes = single ? f.random[0].terms.map((term) => (term.factors[0] as { name: string }).name) : [];
+  const groupName = single ? f.random[0].group : '';
   const weightsName = opts.weights ?? (design?.weights !== undefined && needResponse && t.columns.has(design.weights) ? design.weights : undefined);
   const n = needs(f, { needResponse, weights: weightsName, design });
   checkColumns(f, [...t.columns.keys()], (c) => t.columns.has(c), n, weightsName, source);
@@ -426,7 +434,7 @@ export function modelFrame(f: Formula, t: Table, source = 'data', design?: Desig
       if (!Number.isFinite(x)) throw new DataError(`the design column ${quoteName(columns[c].name)} is ${x} (a product of large values)`, r.at(i));
       X[k * P + c] = x;
     }
-    group[k] = r.label(groupName, i);
+    if (single) group[k] = r.label(groupName, i);
   }
 
   const allNames = columns.map((c) => c.name);
@@ -446,6 +454,12 @@ export function modelFrame(f: Formula, t: Table, source = 'data', design?: Desig
   if (weightsName !== undefined) frameDesign.weights = opts.weights ?? design?.weights;
   if (design?.responseLevels) frameDesign.responseLevels = design.responseLevels;
   const frame: Frame = { X: Xk, xNames, y: new Float64Array(nk), group, groupName, design: frameDesign, slopes, dropped, droppedColumns, rows };
+  if (!single) {
+    const terms = randomTerms(f, t, source, rows);
+    frame.terms = terms;
+    frame.groupName = terms[0].name;
+    for (let k = 0; k < nk; k++) group[k] = terms[0].levels[terms[0].group[k]];
+  }
   if (needResponse) readResponse(f, r, rows, frame);
   if (weightsName !== undefined) {
     const w = new Float64Array(nk);
@@ -464,17 +478,14 @@ export function modelFrame(f: Formula, t: Table, source = 'data', design?: Desig
   return frame;
 }
 
-function checkRandom(f: Formula): void {
-  if (f.random.length === 0) throw new FormulaError("needs a random intercept, e.g. '+ (1 | group)'", f.text, f.text.length);
-  const at = columnPosition(f.text, groupColumns(f.random[f.random.length > 1 ? 1 : 0])[0]);
-  if (f.random.length !== 1 || !f.random[0].intercept || f.random[0].groupFactors) {
-    throw new FormulaError("one random-effects term with an intercept, '(1 | g)' or '(1 + x | g)', is supported so far", f.text, at);
-  }
-  for (const term of f.random[0].terms) {
-    if (term.factors.length !== 1 || term.factors[0].kind !== 'column') {
-      throw new FormulaError('random slopes must be plain columns that are also fixed effects', f.text, at);
-    }
-  }
+/**
+ * Whether the formula's random part is one grouping factor with an intercept and plain-column
+ * slopes, `(1 | g)` or `(1 + x | g)` (ngmm/terms/grouped.ts); anything else — several terms,
+ * `a/b`, `a:b`, `||`, no intercept, a transformed slope — is a model of terms (ngmm/terms/multi.ts).
+ */
+export function oneFactor(f: Formula): boolean {
+  const r = f.random[0];
+  return f.random.length === 1 && r.intercept && !r.groupFactors && r.terms.every((t) => t.factors.length === 1 && t.factors[0].kind === 'column');
 }
 
 // na.omit over the columns the formula reads; at prediction a missing value is an error.

@@ -129,7 +129,7 @@ function checkNet(v: unknown, want: number[], act: string, name: string): void {
 function checkExact(v: unknown, m: Model): Model['exact'] {
   if (v == null) return null;
   const e = obj(v, 'exact');
-  if (m.family.name !== 'gaussian' || m.family.link !== 'identity' || !m.isLinear || m.gNet) bad("'exact' is given but the model is not a linear Gaussian identity-link model");
+  if (m.family.name !== 'gaussian' || m.family.link !== 'identity' || !m.isLinear || (m.random.kind === 'grouped' && m.random.gNet)) bad("'exact' is given but the model is not a linear Gaussian identity-link model");
   const coefs = m.coefficients().map((c) => c.name);
   const en = names(e.names, 'exact.names');
   if (en.length !== coefs.length || en.some((n, i) => n !== coefs[i])) bad("'exact.names' do not match the model's coefficients");
@@ -172,7 +172,18 @@ function checkSpec(v: unknown, xNames: string[]): { spec: ModelSpec & Obj; fam: 
   }
   // `randomEffect: null` is how toJSON writes "none" after a JSON round trip of undefined.
   if (s.intercept !== undefined) bool(s.intercept, 'spec.intercept');
-  const spec = { ...s, randomEffect: re } as unknown as ModelSpec & Obj;
+  let terms: { name: string; columns: string[] }[] | undefined;
+  if (s.terms != null) {
+    if (slopes.length > 0 || re) bad("'spec.terms' describes every random-effect term: 'spec.randomSlopes' and 'spec.randomEffect' must be absent");
+    if (!Array.isArray(s.terms) || s.terms.length === 0) bad("'spec.terms' must be a non-empty array of terms");
+    terms = (s.terms as unknown[]).map((t, k) => {
+      const o = obj(t, `spec.terms[${k}]`);
+      const columns = names(o.columns, `spec.terms[${k}].columns`);
+      if (columns.length === 0 || columns.length > 16) bad(`'spec.terms[${k}].columns' must name 1 to 16 columns`);
+      return { name: str(o.name, `spec.terms[${k}].name`), columns };
+    });
+  }
+  const spec = { ...s, randomEffect: re, terms } as unknown as ModelSpec & Obj;
   return { spec, fam, q: 1 + slopes.length, hidden, act };
 }
 
@@ -262,6 +273,21 @@ function checkSummary(v: unknown, m: Model): Summary | null {
       row.forEach((x, j) => same((r as unknown[])[j], x, `ranefCov.corr[${i}][${j}]`));
     });
   } else if (s.ranefCov != null) bad("'summary.ranefCov' is given but the model has no random slopes");
+  if (fresh.terms) {
+    if (!Array.isArray(s.terms) || s.terms.length !== fresh.terms.length) bad(`'summary.terms' must hold ${fresh.terms.length} terms`);
+    fresh.terms.forEach((t, k) => {
+      const e = obj((s.terms as unknown[])[k], `summary.terms[${k}]`);
+      if (e.term !== t.term || e.levels !== t.levels) bad(`'summary.terms[${k}]' is not the term '${t.term}' with ${t.levels} levels`);
+      const q = t.sd.length;
+      if (!Array.isArray(e.sd) || e.sd.length !== q || !Array.isArray(e.corr) || e.corr.length !== q) bad(`'summary.terms[${k}]' must hold ${q} SDs and a ${q} × ${q} correlation matrix`);
+      t.sd.forEach((x, i) => same((e.sd as unknown[])[i], x, `terms[${k}].sd[${i}]`));
+      t.corr.forEach((row, i) => {
+        const r = (e.corr as unknown[])[i];
+        if (!Array.isArray(r) || r.length !== q) bad(`'summary.terms[${k}].corr[${i}]' must hold ${q} numbers`);
+        row.forEach((x, j) => same((r as unknown[])[j], x, `terms[${k}].corr[${i}][${j}]`));
+      });
+    });
+  } else if (s.terms != null) bad("'summary.terms' is given but the model has one grouping factor");
   if (fresh.fixef) {
     const f = obj(s.fixef, 'summary.fixef');
     for (const [k, c] of Object.entries(fresh.fixef)) {
@@ -305,6 +331,71 @@ function checkDesign(v: unknown, xNames: string[]): Design | null {
   return out;
 }
 
+/** The fit record and the design, shared by both structures. */
+function checkFit(o: Obj, minNobs: number, xNames: string[]) {
+  const F = obj(o.fit, 'fit');
+  const info = {
+    converged: bool(F.converged, 'fit.converged'),
+    message: str(F.message, 'fit.message'),
+    optimizer: str(F.optimizer, 'fit.optimizer'),
+    epochs: int(F.epochs, 'fit.epochs', 0, Number.MAX_SAFE_INTEGER),
+    logLik: finite(F.logLik, 'fit.logLik'),
+  };
+  const nobs = int(F.nobs, 'fit.nobs', minNobs, Number.MAX_SAFE_INTEGER);
+  return { info, nobs, design: checkDesign(o.design, xNames) };
+}
+
+// A model with several random-effect terms (ngmm/terms/multi.ts): each term's L_t parameters,
+// and per term its levels with conditional modes and SDs (levels × columns).
+function loadTerms(o: Obj, spec: ModelSpec & Obj, xNames: string[], mean: number[], sd: number[], fam: Family, P: Obj, b0: number, W: number[]): Model {
+  const terms = spec.terms!;
+  if (P.thetaB != null || P.thetaL != null || P.gNet != null) bad("'params.thetaB', 'params.thetaL' and 'params.gNet' belong to a one-factor model; this one has 'spec.terms'");
+  if ((Array.isArray(o.levels) && o.levels.length > 0) || (Array.isArray(o.posterior) && o.posterior.length > 0)) bad("'levels' and 'posterior' belong to a one-factor model; a model with 'spec.terms' keeps them in 'terms'");
+  if (!Array.isArray(P.terms) || P.terms.length !== terms.length) bad(`'params.terms' must hold ${terms.length} arrays, one per term`);
+  const theta = terms.map((t, k) => numbers((P.terms as unknown[])[k], (t.columns.length * (t.columns.length + 1)) / 2, `params.terms[${k}]`));
+  const thetaSigma = fam.hasDispersion ? finite(P.thetaSigma, 'params.thetaSigma') : null;
+  if (thetaSigma === null && P.thetaSigma != null) bad(`'params.thetaSigma' is given but the ${fam.name} family has no dispersion`);
+  if (!Array.isArray(o.terms) || o.terms.length !== terms.length) bad(`'terms' must hold ${terms.length} records, one per term`);
+  const state = terms.map((t, k) => {
+    const r = obj((o.terms as unknown[])[k], `terms[${k}]`);
+    const levels = names(r.levels, `terms[${k}].levels`);
+    if (levels.length === 0) bad(`'terms[${k}].levels' is empty`);
+    const q = t.columns.length;
+    const mode = Float64Array.from(numbers(r.mode, levels.length * q, `terms[${k}].mode`));
+    const condSd = Float64Array.from(numbers(r.condSd, levels.length * q, `terms[${k}].condSd`));
+    condSd.forEach((v, i) => (v >= 0 ? 0 : bad(`'terms[${k}].condSd[${i}]' must be ≥ 0, not ${v}`)));
+    return { levels, mode, condSd };
+  });
+  const { info, nobs, design } = checkFit(o, 1, xNames);
+  let m: Model;
+  try {
+    m = new Model(spec, xNames, Float64Array.from(mean), Float64Array.from(sd));
+  } catch (e) {
+    return bad((e as Error).message);
+  }
+  try {
+    if (m.random.kind !== 'terms') return bad("'spec' does not describe the parameters given");
+    m.b0.data[0] = b0;
+    m.W.data.set(W);
+    if (m.net) m.net.setFromJSON(P.net);
+    if (m.thetaSigma) m.thetaSigma.data[0] = thetaSigma!;
+    const te = m.random;
+    theta.forEach((th, k) => te.theta[k].data.set(th));
+    te.state = state;
+    m.info = info;
+    m.nobs = nobs;
+    m.design = design;
+    m.exact = checkExact(o.exact, m);
+    if (o.hasOffset != null) m.hasOffset = bool(o.hasOffset, 'hasOffset');
+    m.stored = checkSummary(o.summary, m);
+    return m;
+  } catch (e) {
+    m.dispose();
+    if ((e as Error).message.startsWith(PREFIX)) throw e;
+    return bad((e as Error).message);
+  }
+}
+
 /** Rebuilds a model from `toJSON()` output; rejects anything malformed or inconsistent with one clear message. */
 export function loadModel(j: unknown): Model {
   if (!isObj(j) || j.format !== 'ngmm-model') bad("'format' must be 'ngmm-model'");
@@ -325,6 +416,7 @@ export function loadModel(j: unknown): Model {
   const W = numbers(P.W, p, 'params.W');
   if (hidden.length > 0) checkNet(P.net, [p, ...hidden, 1], act, 'params.net');
   else if (P.net != null) bad("'params.net' is given but 'spec.hidden' has no layers");
+  if (spec.terms) return loadTerms(o, spec, xNames, mean, sd, fam, P, b0, W);
   const re = spec.randomEffect as Obj | undefined;
   let dz = 0;
   let zMean: number[] = [], zSd: number[] = [];
@@ -361,16 +453,7 @@ export function loadModel(j: unknown): Model {
   const xi = productRule(DEFAULT_NODES[q], q).nodes;
   const posterior = post.map((g, i) => checkPosterior(g, i, q, xi, scaleOf));
 
-  const F = obj(o.fit, 'fit');
-  const info = {
-    converged: bool(F.converged, 'fit.converged'),
-    message: str(F.message, 'fit.message'),
-    optimizer: str(F.optimizer, 'fit.optimizer'),
-    epochs: int(F.epochs, 'fit.epochs', 0, Number.MAX_SAFE_INTEGER),
-    logLik: finite(F.logLik, 'fit.logLik'),
-  };
-  const nobs = int(F.nobs, 'fit.nobs', levels.length, Number.MAX_SAFE_INTEGER);
-  const design = checkDesign(o.design, xNames);
+  const { info, nobs, design } = checkFit(o, levels.length, xNames);
 
   // Everything that sets a size is checked: allocate, and free on any later rejection.
   let m: Model;
@@ -383,17 +466,18 @@ export function loadModel(j: unknown): Model {
     m.b0.data[0] = b0;
     m.W.data.set(W);
     if (m.net) m.net.setFromJSON(P.net);
-    if (m.gNet) {
-      m.gNet.setFromJSON(P.gNet);
-      m.zMean = Float64Array.from(zMean);
-      m.zSd = Float64Array.from(zSd);
+    const ge = m.grouped('a model file without terms');
+    if (ge.gNet) {
+      ge.gNet.setFromJSON(P.gNet);
+      ge.zMean = Float64Array.from(zMean);
+      ge.zSd = Float64Array.from(zSd);
     }
-    if (m.thetaB) m.thetaB.data[0] = thetaB!;
+    if (ge.thetaB) ge.thetaB.data[0] = thetaB!;
     if (m.thetaSigma) m.thetaSigma.data[0] = thetaSigma!;
-    if (m.thetaL) m.thetaL.data.set(thetaL!);
-    if (m.q !== q || (m.thetaB === null) !== (thetaB === null) || (m.gNet === null) !== !re) bad("'spec' does not describe the parameters given");
-    m.levels = [...levels];
-    m.posterior = posterior;
+    if (ge.thetaL) ge.thetaL.data.set(thetaL!);
+    if (ge.q !== q || (ge.thetaB === null) !== (thetaB === null) || (ge.gNet === null) !== !re) bad("'spec' does not describe the parameters given");
+    ge.levels = [...levels];
+    ge.posterior = posterior;
     m.info = info;
     m.nobs = nobs;
     m.design = design;

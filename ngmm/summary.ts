@@ -8,7 +8,6 @@ import { prepare, type ModelData, type PreparedData } from './data';
 import { releaseResponse } from './marginal/groups';
 import type { Model } from './model';
 import { logNdtr } from '../kernels/reference/special';
-import { DEFAULT_NODES as SLOPE_NODES } from './marginal/quadrature';
 import { choleskyLower, sandwich, scaledSandwich } from './smallMatrix';
 
 export interface Coefficient {
@@ -34,6 +33,12 @@ export interface Summary {
   ranefNetwork: boolean;
   /** With random slopes: SDs and correlations of (intercept, slopes) on the original x scale. */
   ranefCov: { names: string[]; sd: number[]; corr: number[][] } | null;
+  /**
+   * With several random-effect terms (then ranefSD is NaN and ranefCov null): each term's
+   * grouping factor, number of levels, and the SDs and correlations of its columns, in lme4's
+   * term order (its VarCorr()).
+   */
+  terms?: { term: string; levels: number; columns: string[]; sd: number[]; corr: number[][] }[];
   /** The dispersion parameter: σ (Gaussian residual SD), θ (negative binomial), shape α (Gamma). */
   sigma: number | null;
   /** Linear coefficients (GLMM only), by column name, on the original scale of X. */
@@ -75,27 +80,35 @@ export function summaryOf(model: Model, prep: PreparedData | null): Summary {
     AIC: null,
     BIC: null,
     ranefSD: NaN,
-    ranefNetwork: model.gNet !== null,
-    ranefCov: model.thetaL ? slopeCovariance(model) : null,
+    ranefNetwork: model.random.kind === 'grouped' && model.random.gNet !== null,
+    ranefCov: model.random.kind === 'grouped' && model.random.thetaL ? slopeCovariance(model) : null,
     sigma: model.family.hasDispersion ? model.sigma : null,
     fixef: null,
     converged: model.info.converged,
     message: model.info.message,
     method: model.exact?.reml ? 'REML' : 'ML',
-    integration: model.exact ? 'exact (profiled Gaussian likelihood, Bates et al. 2015)'
-      : model.q > 1 ? `adaptive Gauss–Hermite, ${SLOPE_NODES[model.q]}^${model.q} nodes`
-      : 'exact to rtol 1e−10 (log-domain ODE)',
+    integration: model.exact ? 'exact (profiled Gaussian likelihood, Bates et al. 2015)' : model.random.integration(),
     statistic: model.exact ? 't' : 'z',
   };
+  const te = model.random.kind === 'terms' ? model.random : null;
+  if (te) {
+    const vc = te.varCorr();
+    base.terms = vc.map((v, k) => ({ term: v.term, levels: te.state[k]?.levels.length ?? 0, columns: v.columns, sd: v.sd, corr: v.corr }));
+  }
   // With random slopes the intercept's SD on the user's scale (x = 0, not x = μ), as printed.
   base.ranefSD = base.ranefCov ? base.ranefCov.sd[0] : model.ranefSD;
-  if (!model.gNet) {
+  if (te) {
+    base.singular = model.exact ? model.exact.singular : te.singular(model.family.name === 'gaussian' ? model.sigma : 1);
+    if (base.singular) {
+      base.notes = [...(base.notes ?? []), 'boundary (singular) fit: a random-effect variance is at zero or a correlation at ±1 (a relative Cholesky factor below 1e−4, lme4\'s isSingular rule); the data do not support that variance component'];
+    }
+  } else if (model.random.kind === 'grouped' && !model.random.gNet) {
     base.singular = isSingular(base);
     if (base.singular) {
       base.notes = [...(base.notes ?? []), 'boundary (singular) fit: a random-effect variance is at zero or a correlation at ±1 (a relative Cholesky factor below 1e−4, lme4\'s isSingular rule); the data do not support that variance component'];
     }
   }
-  if (!model.isLinear || model.gNet || k === null) return base;
+  if (!model.isLinear || (model.random.kind === 'grouped' && model.random.gNet) || k === null) return base;
   const p = model.xNames.length;
   const df = p + (model.spec.intercept ? 1 : 0) + model.scaleParams().reduce((a, t) => a + t.size, 0);
   base.df = df;
@@ -196,13 +209,14 @@ function isSingular(s: Summary): boolean {
 
 // Σ = ΛΛᵀ on the standardised scale, mapped to raw x (Model.slopeMap): A·Σ·Aᵀ.
 function slopeCovariance(model: Model): { names: string[]; sd: number[]; corr: number[][] } {
-  const q = model.q, Lam = model.lambda();
+  const re = model.grouped('the slope covariance');
+  const q = re.q, Lam = re.lambda();
   const rows = Array.from({ length: q }, (_, r) => Array.from(Lam.subarray(r * q, r * q + q)));
   const identity = Float64Array.from({ length: q * q }, (_, e) => (Math.floor(e / q) === e % q ? 1 : 0));
-  const { M, scale } = scaledSandwich(model.slopeMap(), sandwich(rows, identity));
+  const { M, scale } = scaledSandwich(re.slopeMap(), sandwich(rows, identity));
   const sd = scale.map((v, r) => v * Math.sqrt(M[r * q + r]));
   const corr = Array.from({ length: q }, (_, r) => Array.from({ length: q }, (_, c) => M[r * q + c] / Math.sqrt(M[r * q + r] * M[c * q + c])));
-  return { names: ['(Intercept)', ...model.slopeIdx.map((j) => model.xNames[j])], sd, corr };
+  return { names: ['(Intercept)', ...re.slopeIdx.map((j) => model.xNames[j])], sd, corr };
 }
 
 function invert(M: Float64Array[]): Float64Array[] {
@@ -246,10 +260,18 @@ export function formatSummary(s: Summary): string {
   if (s.integration) out.push(`  marginal likelihood: ${s.integration}`);
   const ic = s.AIC !== null ? `     AIC ${s.AIC.toFixed(1)}   BIC ${s.BIC!.toFixed(1)}` : '';
   out.push(`  ${s.method === 'REML' ? 'REML criterion' : 'logLik'} ${s.method === 'REML' ? (-2 * s.logLik).toFixed(3) : s.logLik.toFixed(3)}${ic}`);
-  out.push(`  ${s.nobs} observations in ${s.ngroups} groups`);
+  out.push(s.terms ? `  ${s.nobs} observations; groups: ${s.terms.map((t) => `${t.term} ${t.levels}`).join(', ')}` : `  ${s.nobs} observations in ${s.ngroups} groups`);
   out.push('');
   out.push('Random effects:');
-  if (s.ranefCov) {
+  if (s.terms) {
+    const w = Math.max(6, ...s.terms.map((t) => t.term.length)), wc = Math.max(11, ...s.terms.flatMap((t) => t.columns.map((c) => c.length)));
+    for (const t of s.terms) {
+      t.columns.forEach((c, i) => {
+        const corr = t.corr[i].slice(0, i).map((v) => v.toFixed(2)).join(' ');
+        out.push(`  ${(i === 0 ? t.term : '').padEnd(w)} ${c.padEnd(wc)} SD ${t.sd[i].toFixed(4)}${i > 0 ? `   corr ${corr}` : ''}`);
+      });
+    }
+  } else if (s.ranefCov) {
     const c = s.ranefCov;
     c.names.forEach((name, i) => {
       const corr = c.corr[i].slice(0, i).map((v) => v.toFixed(2)).join(' ');

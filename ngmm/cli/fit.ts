@@ -5,17 +5,15 @@
 // the model file is written only when the fit produced a usable model, atomically.
 import { activations } from '../../engine/ops/activations';
 import { allFamilies, family, familyName as canonicalFamily, type Family, type FamilyName, type LinkName } from '../families/index';
-import { fit, type FitOptions } from '../fit';
+import type { FitOptions } from '../fit';
+import { fitFormula, type FormulaFit } from '../fitFormula';
 import { parseFormula, type Formula } from '../formula';
-import { covariateColumns, frameColumns, modelFrame } from '../frame';
-import type { CsvTable } from '../csv';
-import type { ModelData } from '../data';
-import type { Model, ModelSpec } from '../model';
+import { frameColumns } from '../frame';
+import type { ModelSpec } from '../model';
 import { formatSummary } from '../summary';
 import { UsageError, expectPositionals, flag, integerIn, nameList, numberIn, oneOf, sizeList, stringValue, type CommandSpec, type ParsedArgs } from './args';
 import { checkWritable, readTable, writeAtomic } from './io';
 import { ProgressPrinter } from './progress';
-import { checkResponse, droppedNote, fileRows, keptRows, responseColumn } from './rows';
 
 /** Every family name with its links, from the library's own table (canonical link first). */
 function familyTable(): Map<string, string[]> {
@@ -175,53 +173,29 @@ export function planFit(args: ParsedArgs): FitPlan {
 
 export function runFit(args: ParsedArgs): void {
   const plan = planFit(args);
-  const { file, out, formula, fam } = plan;
+  const { file, out, formula, spec } = plan;
   checkWritable(out, [file]);
   const table = readTable(file, frameColumns(formula, { source: file, weights: plan.weights, extra: plan.zNames }));
-  const frame = modelFrame(formula, table, file, undefined, true, plan.weights ? { weights: plan.weights } : {});
-  const kept = keptRows(table.nrows, frame.dropped ?? []);
-  // A 0/1 response under --family binomial is one trial per row, as in glm and glmer.
-  const trials = frame.trials ?? (fam.name === 'binomial' && !frame.weights ? new Float64Array(frame.y.length).fill(1) : undefined);
-  // A binomial proportion with --weights has its trials in the weights: the library checks
-  // k = y·w; every other response is checked here, where the file's row and column are known.
-  if (!(fam.name === 'binomial' && !trials)) checkResponse(fam, frame.y, trials, file, responseColumn(formula), kept);
-  const data: ModelData = {
-    X: frame.X, xNames: frame.xNames, y: frame.y, group: frame.group,
-    ...(trials ? { trials } : {}),
-    ...(frame.weights ? { weights: frame.weights } : {}),
-    ...(frame.offset ? { offset: frame.offset } : {}),
-    ...(plan.zNames ? { Z: keptCovariates(table, plan.zNames, file, kept), zNames: plan.zNames } : {}),
-  };
-  const spec: ModelSpec = { ...plan.spec, intercept: formula.intercept, ...(frame.slopes.length ? { randomSlopes: frame.slopes } : {}) };
   const progress = new ProgressPrinter(process.stderr);
   const warnings: string[] = [];
-  let model: Model;
+  let result: FormulaFit;
   try {
-    model = fit(data, spec, {
-      ...plan.options,
-      onProgress: (p) => progress.report(p),
-      onWarning: (msg) => warnings.push(msg),
-    });
-  } catch (e) {
-    // The library numbers rows of the data it was given; the file's rows differ once rows
-    // with missing values are dropped.
-    throw new Error(`${file}: ${fileRows((e as Error).message.split('\n')[0], kept)}`);
+    const { randomEffect, ...rest } = spec;
+    result = fitFormula(table, formula, {
+      ...rest,
+      ...(plan.weights ? { weights: plan.weights } : {}),
+      ...(randomEffect ? { reCovariates: randomEffect.covariates, reHidden: randomEffect.hidden ?? [] } : {}),
+    }, { ...plan.options, onProgress: (p) => progress.report(p), onWarning: (msg) => warnings.push(msg) }, file);
   } finally {
     progress.finish();
   }
+  const { model, notes } = result;
   try {
-    model.design = frame.design;
     const s = model.summary();
     const finite = Number.isFinite(s.logLik) && model.parameters().every((t) => t.data.every((x) => Number.isFinite(x)));
     if (!finite) {
       throw new Error(`${file}: the fit ended without a usable model (logLik ${s.logLik}: ${model.info.message}); nothing was written${warnings.length ? ` (${warnings[0]})` : ''}`);
     }
-    const notes = [
-      droppedNote(file, frame.dropped ?? [], 'dropped'),
-      ...(frame.droppedColumns ?? []).map((c) => `${file}: the column '${c.name}' was dropped from the fixed effects (${c.reason})`),
-    ].filter((n): n is string => !!n);
-    // The notes travel with the model: `ngmm summary` shows them too.
-    if (model.stored && notes.length) model.stored.notes = [...notes, ...(model.stored.notes ?? [])];
     const text = JSON.stringify(model) + '\n';
     writeAtomic(out, [text]);
     for (const w of warnings) process.stderr.write(`ngmm: warning: ${w}\n`);
@@ -232,11 +206,3 @@ export function runFit(args: ParsedArgs): void {
   }
 }
 
-// Group-level covariates of the kept rows (covariateColumns reads every row of the file).
-function keptCovariates(table: CsvTable, names: string[], file: string, kept: Int32Array): Float64Array {
-  const all = covariateColumns(table, names, file);
-  const d = names.length;
-  const Z = new Float64Array(kept.length * d);
-  kept.forEach((r, k) => Z.set(all.subarray(r * d, r * d + d), k * d));
-  return Z;
-}

@@ -18,9 +18,21 @@ export const ranefSpec: CommandSpec = {
 
 /** The CSV lines (header first) for a model's random effects. */
 export function* ranefLines(model: Model): Generator<string> {
+  if (model.random.kind === 'terms') {
+    // Several terms: lme4's order — term by term, then column by column, then level by level.
+    yield 'grpvar,term,grp,condval,condsd\n';
+    const { terms, state } = model.random;
+    for (let k = 0; k < terms.length; k++) {
+      const t = terms[k], st = state[k], q = t.columns.length;
+      for (let c = 0; c < q; c++) {
+        for (let g = 0; g < st.levels.length; g++) yield `${csvField(t.name)},${csvField(t.columns[c])},${csvField(st.levels[g])},${csvNumber(st.mode[g * q + c])},${csvNumber(st.condSd[g * q + c])}\n`;
+      }
+    }
+    return;
+  }
   const grpvar = model.design ? parseFormula(model.design.formula).random[0]?.group ?? 'group' : 'group';
   const terms = ['(Intercept)', ...model.spec.randomSlopes];
-  const rows = model.ranef();
+  const rows = model.random.ranef();
   yield 'grpvar,term,grp,condval,condsd\n';
   for (let t = 0; t < terms.length; t++) {
     for (const r of rows) {

@@ -5,7 +5,10 @@
 // group the model has not seen).
 import type { CsvTable } from '../csv';
 import type { Family } from '../families/family';
-import { formatExpr, parseFormula, type Formula } from '../formula';
+import { parseFormula, type Formula } from '../formula';
+import { droppedNote, responseColumn } from '../fitFormula';
+
+export { droppedNote, responseColumn };
 import { covariateColumns, frameColumns, modelFrame, type Frame } from '../frame';
 import type { Model } from '../model';
 import { readTable } from './io';
@@ -20,35 +23,10 @@ export function keptRows(nrows: number, dropped: readonly number[]): Int32Array 
   return kept;
 }
 
-/**
- * Rewrites "row N" (1-based rows of the frame, as the library's messages give them) to the
- * file's row numbers, which differ once rows with missing values are dropped.
- */
-export function fileRows(message: string, kept: Int32Array): string {
-  return message.replace(/\brow (\d+)\b/g, (all, n: string) => {
-    const i = Number(n) - 1;
-    return i >= 0 && i < kept.length ? `row ${kept[i] + 1}` : all;
-  });
-}
-
-/** The response as a column name (cbind: the successes), or the expression as written. */
-export function responseColumn(f: Formula): string {
-  const r = f.response;
-  return r.kind === 'column' ? r.name : r.kind === 'cbind' ? r.successes : formatExpr(r.expr);
-}
-
 /** The first response outside the family's support, as file, row and column. */
 export function checkResponse(fam: Family, y: ArrayLike<number>, trials: ArrayLike<number> | undefined, source: string, column: string, kept: Int32Array): void {
   const bad = fam.validate(y, trials);
   if (bad) throw new Error(`${source}: row ${kept[bad.index] + 1}, column '${column}': ${bad.message}`);
-}
-
-/** "3 rows with missing values were dropped (rows 4, 9, 17)", first few rows named. */
-export function droppedNote(source: string, dropped: readonly number[], what: string): string | null {
-  if (dropped.length === 0) return null;
-  const shown = dropped.slice(0, 8).map((r) => r + 1).join(', ');
-  const more = dropped.length > 8 ? `, … (${dropped.length - 8} more)` : '';
-  return `${source}: ${dropped.length} row${dropped.length === 1 ? '' : 's'} with missing values ${dropped.length === 1 ? 'was' : 'were'} ${what} (row${dropped.length === 1 ? '' : 's'} ${shown}${more}), as R's na.omit does`;
 }
 
 export interface Rows {
@@ -81,6 +59,18 @@ export function rowsFor(model: Model, modelPath: string, path: string, needRespo
 /** Predictions per row: the group's posterior where the group was in the training data, else the prior (a new group). */
 export function predictRows(model: Model, rows: Rows, type: 'response' | 'link'): Float64Array {
   const { frame, observed, Z } = rows;
+  if (model.random.kind === 'terms') {
+    // Each of the model's terms from the file's: matched by grouping factor and columns (the
+    // order of terms follows their level counts, which may differ in this file).
+    const key = (name: string, columns: readonly string[]) => `${name}|${columns.join(',')}`;
+    const byKey = new Map((frame.terms ?? []).map((t) => [key(t.name, t.columns), t]));
+    const terms = model.random.terms.map((t) => {
+      const ft = byKey.get(key(t.name, t.columns));
+      if (!ft) throw new Error(`${rows.formula.text}: the file gives no random-effect term '${t.name}' with the columns ${t.columns.join(', ')}`);
+      return { levels: Array.from(ft.group, (g) => ft.levels[g]), Z: ft.Z };
+    });
+    return model.predict(frame.X, { type, terms, ...(frame.offset ? { offset: frame.offset } : {}) });
+  }
   const p = frame.xNames.length;
   const out = new Float64Array(observed.length);
   for (const isObs of [true, false]) {
@@ -88,7 +78,7 @@ export function predictRows(model: Model, rows: Rows, type: 'response' | 'link')
     if (idx.length === 0) continue;
     const X = new Float64Array(idx.length * p);
     idx.forEach((r, k) => X.set(frame.X.subarray(r * p, r * p + p), k * p));
-    const d = model.zMean.length;
+    const d = model.random.kind === 'grouped' ? model.random.zMean.length : 0;
     // covariateColumns reads every file row; the frame's rows are the kept ones.
     const Zs = Z ? Float64Array.from({ length: idx.length * d }, (_, k) => Z[rows.kept[idx[Math.floor(k / d)]] * d + (k % d)]) : undefined;
     // The formula's offset() terms of these rows (issue 12's contract: Model.predict adds them to η).

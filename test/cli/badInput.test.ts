@@ -258,7 +258,10 @@ const cases: Case[] = [
   { cls: FORMULA, name: 'an unknown function', args: fit('y ~ foo(x) + (1 | g)', 'poisson'), fails: data(/formula: unknown function 'foo'.* at position 4/) },
   { cls: FORMULA, name: "'.' for all columns", args: fit('y ~ . + (1 | g)', 'poisson'), fails: data(/formula: '\.' \(all other columns\) is not supported.* at position 4/) },
   { cls: FORMULA, name: 'no random term', args: fit('y ~ x', 'poisson'), fails: data(/formula: needs a random intercept.* at position 5: 'y ~ x'$/) },
-  { cls: FORMULA, name: 'two grouping factors', args: fit('y ~ x + (1 | g) + (1 | kind)', 'poisson'), fails: data(/formula: one random-effects term .* at position 23: 'y ~ x \+ \(1 \| g\) \+ \(1 \| kind\)'$/) },
+  {
+    cls: FORMULA, name: 'two grouping factors (was: refused)', needs: 'frame', args: fitOut('yg ~ x + (1 | g) + (1 | kind)', 'gaussian'),
+    ok: fitted((s) => expect(s.terms!.map((t) => [t.term, t.levels])).toEqual([['g', 10], ['kind', 2]])),
+  },
   { cls: FORMULA, name: 'a random slope that is not a fixed effect', args: fit('y ~ x + (1 + x2 | g)', 'poisson'), fails: data(/formula: the random slope 'x2' .* at position 13: 'y ~ x \+ \(1 \+ x2 \| g\)'$/) },
   { cls: FORMULA, name: 'a response that is not a column', args: fit('count ~ x + (1 | g)', 'poisson'), fails: data(/formula: no column 'count' in data\.csv; the file has 'y', 'yb', .* at position 0: 'count ~/) },
   { cls: FORMULA, name: "a typo'd covariate, found before the rows are read", args: fit('y ~ xx + (1 | g)', 'poisson'), fails: data(/formula: no column 'xx' in data\.csv \(did you mean 'x'\?\); the file has 'y', 'yb', .* at position 4: 'y ~ xx/) },

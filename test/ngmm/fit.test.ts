@@ -315,7 +315,7 @@ describe('correlated random slopes (1 + x | g)', () => {
     const m = fit(data, { family: 'gaussian', randomSlopes: ['x'] }, { rtol: 1e-10 });
     expect(m.info.converged, m.info.message).toBe(true);
     // Closed form: y_i ~ N(f_i, σ²I + Z_i Λ Λᵀ Z_iᵀ), Z rows (1, standardised x).
-    const Lam = m.lambda(), s2 = m.sigma ** 2, xs = m.standardise(data.X);
+    const Lam = m.grouped('test').lambda(), s2 = m.sigma ** 2, xs = m.standardise(data.X);
     const f = m.predict(data.X, { groups: 'new', type: 'link' });
     let exact = 0;
     for (let i = 0; i < 60; i++) {

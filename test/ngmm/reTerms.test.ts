@@ -90,10 +90,17 @@ describe('parsing several random-effect terms', () => {
     );
   });
 
-  it('modelFrame (one term so far) refuses an interaction grouping with its clear message', () => {
-    const t = readCsvTable('y,x,a,b\n1,0.5,p,u\n2,1.5,q,v\n3,2,p,v\n', { source: 'd.csv' });
-    expect(() => modelFrame(parseFormula('y ~ x + (1 | a:b)'), t, 'd.csv')).toThrow(/one random-effects term with an intercept/);
-    expect(() => modelFrame(parseFormula('y ~ x + (x || a)'), t, 'd.csv')).toThrow(/one random-effects term with an intercept/);
+  it('modelFrame gives an interaction grouping and `||` as terms (randomTerms over the kept rows), the one-factor fields empty', () => {
+    const t = readCsvTable('y,x,a,b\n1,0.5,p,u\n2,1.5,q,v\n3,2,p,v\nNA,1,q,u\n', { source: 'd.csv' });
+    const inter = modelFrame(parseFormula('y ~ x + (1 | a:b)'), t, 'd.csv');
+    expect(inter.terms!.map((r) => [r.name, r.levels, Array.from(r.group)])).toEqual([['a:b', ['p:u', 'p:v', 'q:v'], [0, 2, 1]]]);
+    expect(inter.slopes).toEqual([]);
+    expect(inter.group).toEqual(['p:u', 'q:v', 'p:v']); // the first term's level of each kept row
+    const split = modelFrame(parseFormula('y ~ x + (x || a)'), t, 'd.csv');
+    expect(split.terms!.map((r) => [r.name, r.columns, Array.from(r.Z)])).toEqual([['a', ['(Intercept)'], [1, 1, 1]], ['a', ['x'], [0.5, 1.5, 2]]]);
+    expect(split.dropped).toEqual([3]);
+    // One plain term stays the one-factor model.
+    expect(modelFrame(parseFormula('y ~ x + (1 + x | a)'), t, 'd.csv').terms).toBeUndefined();
   });
 
   const cases: [string, number, RegExp][] = [

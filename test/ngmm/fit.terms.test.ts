@@ -1,0 +1,151 @@
+// Several random-effect terms (crossed, nested, `||`, crossed with a slope) through the model
+// layer: fit() with data.terms against lme4's lmer fits (test/fixtures/lmm-multi, written by
+// scripts/lmm-multi-fixtures.R), then prediction for seen and new levels, ranef, and save/load.
+import { readFileSync, readdirSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { fit } from '../../ngmm/fit';
+import { Model } from '../../ngmm/model';
+import type { ModelData } from '../../ngmm/data';
+
+interface FixtureTerm {
+  name: string; G: number; q: number; diagonal: boolean; group: number[]; Z: number[]; Sigma: number[]; ranef: number[]; condsd: number[];
+}
+interface Fixture {
+  name: string; formula: string; reml: boolean; n: number; p: number; xNames: string[]; X: number[]; y: number[];
+  logLik: number; beta: number[]; se: number[]; sigma: number; terms: FixtureTerm[];
+}
+
+const dir = new URL('../fixtures/lmm-multi/', import.meta.url);
+const fixtures: Fixture[] = readdirSync(dir).filter((f) => f.endsWith('.json')).sort().map((f) => JSON.parse(readFileSync(new URL(f, dir), 'utf8')));
+
+// The fixture's design without its intercept column (the model adds β₀ itself), and its terms
+// with levels named by index (lme4's level order is the fixture's group index).
+function dataOf(fx0: Fixture): { data: ModelData; intercept: boolean; columns: string[][] } {
+  const fx = split(fx0);
+  const intercept = fx.xNames[0] === '(Intercept)';
+  const o = intercept ? 1 : 0, p = fx.p - o;
+  const X = Float64Array.from({ length: fx.n * p }, (_, e) => fx.X[Math.floor(e / p) * fx.p + o + (e % p)]);
+  const columns = fx.terms.map((t) => (t.q === 1 ? ['(Intercept)'] : Array.from({ length: t.q }, (_, a) => (a === 0 ? '(Intercept)' : `z${a}`))));
+  const terms = fx.terms.map((t, k) => ({
+    name: t.name, columns: columns[k], levels: Array.from({ length: t.G }, (_, g) => `L${g}`),
+    group: Int32Array.from(t.group), Z: Float64Array.from(t.Z),
+  }));
+  return {
+    data: { X, xNames: fx.xNames.slice(o), y: fx.y, group: Array.from(fx.terms[0].group, (g) => `L${g}`), terms },
+    intercept,
+    columns,
+  };
+}
+
+// `(1 + x || g)` is stored as one diagonal term; the formula path gives lme4's separate terms
+// (1 | g) + (0 + x | g), the same model.
+function split(fx: Fixture): Fixture {
+  const terms = fx.terms.flatMap((t) => (!t.diagonal ? [t] : Array.from({ length: t.q }, (_, a): FixtureTerm => ({
+    ...t, q: 1, diagonal: false, Z: t.group.map((_, j) => t.Z[j * t.q + a]), Sigma: [t.Sigma[a * t.q + a]],
+    ranef: Array.from({ length: t.G }, (_, g) => t.ranef[g * t.q + a]), condsd: Array.from({ length: t.G }, (_, g) => t.condsd[g * t.q + a]),
+  }))));
+  return { ...fx, terms };
+}
+
+function fitFixture(fx: Fixture): Model {
+  const { data, intercept } = dataOf(fx);
+  return fit(data, { family: 'gaussian', intercept, terms: data.terms!.map((t) => ({ name: t.name, columns: [...t.columns] })) }, { reml: fx.reml });
+}
+
+const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-300);
+
+describe('several random-effect terms: linear Gaussian models against lme4', () => {
+  it.each(fixtures.map((f) => [f.name, f] as const))('%s: logLik, β, SEs, σ, each term\'s covariance, conditional modes and SDs', (_, fx0) => {
+    const fx = split(fx0);
+    const m = fitFixture(fx0);
+    try {
+      expect(m.info.converged, m.info.message).toBe(true);
+      // lme4's optimum to its own convergence tolerance: logLik to 1e−6 relative (the issue's
+      // bar); the parameters to 1e−4 (flat directions of the deviance move them more).
+      expect(rel(m.logLik(), fx.logLik)).toBeLessThan(1e-6);
+      expect(rel(m.sigma, fx.sigma)).toBeLessThan(1e-4);
+      const coefs = m.coefficients();
+      coefs.forEach((c, j) => expect(Math.abs(c.value - fx.beta[j]) / Math.max(1, Math.abs(fx.beta[j])), c.name).toBeLessThan(1e-4));
+      const s = m.summary();
+      Object.values(s.fixef!).forEach((c, j) => expect(rel(c.se, fx.se[j]), `SE ${c.name}`).toBeLessThan(1e-3));
+      expect(s.terms!.map((t) => t.term)).toEqual(fx.terms.map((t) => t.name));
+      const re = m.random;
+      if (re.kind !== 'terms') throw new Error('not a terms model');
+      fx.terms.forEach((t, k) => {
+        const S = re.covariance(k), scale = Math.max(...t.Sigma.map(Math.abs));
+        t.Sigma.forEach((v, e) => expect(Math.abs(S[e] - v) / scale, `Σ ${t.name}[${e}]`).toBeLessThan(1e-4));
+        const st = re.state[k], bscale = Math.max(1e-8, ...t.ranef.map(Math.abs));
+        t.ranef.forEach((v, e) => expect(Math.abs(st.mode[e] - v) / bscale, `ranef ${t.name}[${e}]`).toBeLessThan(1e-4));
+        t.condsd.forEach((v, e) => expect(Math.abs(st.condSd[e] - v) / Math.max(1e-8, v), `condsd ${t.name}[${e}]`).toBeLessThan(1e-3));
+      });
+      // No AIC under REML (lme4 prints none); the method is said.
+      expect(s.method).toBe(fx.reml ? 'REML' : 'ML');
+      expect(s.integration).toMatch(/^exact/);
+    } finally {
+      m.dispose();
+    }
+  });
+
+  it('predicts seen and new levels in any combination: β + Σ (seen terms) ⟨z, b̂⟩, from lme4\'s b̂', () => {
+    const fx = fixtures.find((f) => f.name === 'penicillin_crossed_ml')!;
+    const m = fitFixture(fx);
+    try {
+      const [plate, sample] = fx.terms;
+      // Rows: both seen; plate new; sample new; both new.
+      const combos: [string, string][] = [['L3', 'L2'], ['new', 'L2'], ['L3', 'new'], ['new', 'new']];
+      const pred = m.predict(new Float64Array(0), {
+        type: 'response',
+        terms: [
+          { levels: combos.map((c) => c[0]), Z: new Float64Array(4).fill(1) },
+          { levels: combos.map((c) => c[1]), Z: new Float64Array(4).fill(1) },
+        ],
+      });
+      const b0 = fx.beta[0], bp = plate.ranef[3], bs = sample.ranef[2];
+      const want = [b0 + bp + bs, b0 + bs, b0 + bp, b0];
+      want.forEach((w, i) => expect(Math.abs(pred[i] - w), `row ${i}`).toBeLessThan(1e-4 * Math.abs(w)));
+      expect(() => m.predict(new Float64Array(0), { terms: [{ levels: ['L1'], Z: new Float64Array(1) }] })).toThrow(/1 random-effect terms given, the model has 2/);
+      expect(() => m.predict(new Float64Array(0), { group: ['L1'] })).toThrow(/predict needs `terms`/);
+    } finally {
+      m.dispose();
+    }
+  });
+
+  it('saves and loads bit for bit, and a loaded file whose numbers disagree is refused by name', () => {
+    for (const fx of fixtures.filter((f) => /scotssec|sleepstudy/.test(f.name))) {
+      const m = fitFixture(fx);
+      const text = JSON.stringify(m);
+      const back = Model.load(JSON.parse(text));
+      try {
+        expect(JSON.stringify(back)).toBe(text);
+        expect(JSON.stringify(back.ranef())).toBe(JSON.stringify(m.ranef()));
+        const { data } = dataOf(fx);
+        const terms = data.terms!.map((t) => ({ levels: Array.from(t.group, (g) => t.levels[g]), Z: t.Z }));
+        const a = m.predict(data.X, { terms }), b = back.predict(data.X, { terms });
+        expect(Array.from(b)).toEqual(Array.from(a));
+        const edit = (f: (j: any) => void) => {
+          const j = JSON.parse(text);
+          f(j);
+          return () => Model.load(j);
+        };
+        expect(edit((j) => (j.params.terms[0][0] += 0.01))).toThrow(/'summary.terms\[0\].sd\[0\]' is .* but the parameters give/);
+        expect(edit((j) => (j.terms[1].condSd[0] = -1))).toThrow(/'terms\[1\].condSd\[0\]' must be ≥ 0/);
+        expect(edit((j) => (j.terms[0].levels[1] = j.terms[0].levels[0]))).toThrow(/'terms\[0\].levels\[1\]' repeats/);
+        expect(edit((j) => j.terms.pop())).toThrow(/'terms' must hold 2 records/);
+        expect(edit((j) => (j.params.thetaB = 1))).toThrow(/belong to a one-factor model/);
+      } finally {
+        m.dispose();
+        back.dispose();
+      }
+    }
+  });
+
+  it('refuses what this structure cannot fit yet, naming it', () => {
+    const fx = fixtures.find((f) => f.name === 'penicillin_crossed_ml')!;
+    const { data } = dataOf(fx);
+    const terms = fx.terms.map((t) => ({ name: t.name, columns: ['(Intercept)'] }));
+    const y = Float64Array.from(fx.y, (v) => Math.round(v));
+    expect(() => fit({ ...data, y }, { family: 'poisson', terms })).toThrow(/several random-effect terms \(plate, sample\) are fitted for linear Gaussian identity-link models so far/);
+    expect(() => fit(data, { family: 'gaussian' })).toThrow(/data have random-effect terms .* but the spec does not/);
+    expect(() => fit(data, { family: 'gaussian', terms, randomSlopes: ['x'] })).toThrow(/cannot be combined/);
+  });
+});
