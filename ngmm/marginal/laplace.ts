@@ -169,7 +169,11 @@ export class LaplaceStructure {
   readonly pairPos: Int32Array; readonly lPairPos: Int32Array;
   readonly diagPos: Int32Array;
   readonly nnzH: number;
-  /** The last conditional mode (warm start), original column order. */
+  /**
+   * The last conditional mode, original column order: the next evaluation's Newton iteration
+   * starts here (the mode moves little between nearby parameters). The value does not depend on
+   * the start beyond rounding, as the iteration runs to convergence either way.
+   */
   readonly u: Float64Array;
 
   constructor(terms: readonly LaplaceTerm[]) {
@@ -290,6 +294,12 @@ export interface LaplaceOptions {
   tol?: number;
   /** Newton iterations before giving up. Default 200. */
   maxIter?: number;
+  /**
+   * The conditional covariances need H⁻¹'s diagonal blocks, from the selected inverse (about one
+   * factorisation's cost, shared with the gradient); false skips them when no gradient is asked.
+   * Default true.
+   */
+  condVar?: boolean;
 }
 
 export interface LaplaceStats {
@@ -297,10 +307,10 @@ export interface LaplaceStats {
   u: Float64Array;
   /** Per term: b = Λ_t u* per level (nlevels × q, row-major), lme4's ranef(). */
   ranef: Float64Array[];
-  /** Per term: the q × q blocks of H⁻¹ per level (nlevels × q × q): the conditional covariance of u. */
-  uCondVar: Float64Array[];
-  /** Per term: Λ_t (H⁻¹)_gg Λ_tᵀ per level (nlevels × q × q), ranef(condVar = TRUE). */
-  condVar: Float64Array[];
+  /** Per term: the q × q blocks of H⁻¹ per level (nlevels × q × q): the conditional covariance of u; null when not asked. */
+  uCondVar: Float64Array[] | null;
+  /** Per term: Λ_t (H⁻¹)_gg Λ_tᵀ per level (nlevels × q × q), ranef(condVar = TRUE); null when not asked. */
+  condVar: Float64Array[] | null;
   /** Newton iterations of this evaluation. */
   iterations: number;
   nnzL: number;
@@ -433,12 +443,11 @@ interface Gradient { eta0: Float64Array; lambdas: Float64Array[]; phi: number }
  * ∂L/∂η0, ∂L/∂Λ_t (lower triangle by rows) and ∂L/∂ϕ at the mode just found (S.chol factored
  * at u*), by the implicit-function theorem (docs/laplace.md, "The gradient").
  */
-function gradientAt(S: LaplaceStructure, md: Mode, phi: number, resp: LaplaceResponse): Gradient {
+function gradientAt(S: LaplaceStructure, md: Mode, phi: number, resp: LaplaceResponse, Zi: Float64Array): Gradient {
   const { n, Q, s, cols, z, slotTerm, slotComp, layouts, lPairPos, chol, u } = S;
   const { V, eta } = md;
   const code = resp.family.code, { y, m } = resp;
   const np = (s * (s + 1)) / 2;
-  const Zi = chol.selectedInverse();
   // Per row: a_j = v_jᵀH⁻¹v_j and (H⁻¹v_j) on the row's slots, from H⁻¹ on L's pattern.
   const Hv = new Float64Array(n * s), a = new Float64Array(n), T = new Float64Array(n);
   const c = new Float64Array(Q);
@@ -484,21 +493,34 @@ function gradientAt(S: LaplaceStructure, md: Mode, phi: number, resp: LaplaceRes
   return { eta0: gEta, lambdas: gLam, phi: gPhi };
 }
 
-function statsAt(S: LaplaceStructure, md: Mode, Zi: Float64Array | null): LaplaceStats {
+/** u*, b = Λu* and, given H⁻¹ on L's pattern (inv), the conditional covariance blocks. */
+function statsAt(S: LaplaceStructure, md: Mode, inv: Float64Array | null): LaplaceStats {
   const { layouts, chol } = S;
   const u = Float64Array.from(S.u);
-  const inv = Zi ?? chol.selectedInverse();
-  const ranef: Float64Array[] = [], uCondVar: Float64Array[] = [], condVar: Float64Array[] = [];
+  const ranef: Float64Array[] = [];
+  const uCondVar: Float64Array[] | null = inv ? [] : null, condVar: Float64Array[] | null = inv ? [] : null;
   for (const [t, l] of layouts.entries()) {
     const q = l.q, L = md.lam[t];
-    const b = new Float64Array(l.nlevels * q), U = new Float64Array(l.nlevels * q * q), C = new Float64Array(l.nlevels * q * q);
+    const b = new Float64Array(l.nlevels * q);
     for (let g = 0; g < l.nlevels; g++) {
-      const base = l.offset + g * q;
       for (let r = 0; r < q; r++) {
         let acc = 0;
-        for (let d = 0; d <= r; d++) acc += L[r * q + d] * u[base + d];
+        for (let d = 0; d <= r; d++) acc += L[r * q + d] * u[l.offset + g * q + d];
         b[g * q + r] = acc;
-        for (let d = 0; d < q; d++) U[g * q * q + r * q + d] = inv[chol.entryIndex(base + r, base + d)];
+      }
+    }
+    ranef.push(b);
+    if (!inv || !uCondVar || !condVar) continue;
+    // The q × q block of a level lies in H's pattern: its columns meet in every row of the level.
+    const U = new Float64Array(l.nlevels * q * q), C = new Float64Array(l.nlevels * q * q);
+    for (let g = 0; g < l.nlevels; g++) {
+      const base = l.offset + g * q;
+      // A level without rows has no entry off the diagonal: its block of H, and of H⁻¹, is I.
+      for (let r = 0; r < q; r++) {
+        for (let d = 0; d < q; d++) {
+          const at = chol.entryIndex(base + r, base + d);
+          U[g * q * q + r * q + d] = at >= 0 ? inv[at] : 0;
+        }
       }
       // Λ U Λᵀ
       for (let r = 0; r < q; r++) {
@@ -509,7 +531,7 @@ function statsAt(S: LaplaceStructure, md: Mode, Zi: Float64Array | null): Laplac
         }
       }
     }
-    ranef.push(b); uCondVar.push(U); condVar.push(C);
+    uCondVar.push(U); condVar.push(C);
   }
   return { u, ranef, uCondVar, condVar, iterations: md.iterations, nnzL: chol.nnzL };
 }
@@ -537,8 +559,9 @@ const LogLikLaplace: Primitive<Attrs> = {
     const phi = phiOf(response, phiT ? phiT.item() : null);
     const md = findMode(S, eta0.toArray(), lams.map((t) => t.toArray()), phi, response, opts);
     const wantGrad = inputs.some((t) => t.requiresGrad);
-    attrs.saved = wantGrad ? gradientAt(S, md, phi, response) : undefined;
-    attrs.stats = statsAt(S, md, null);
+    const inv = wantGrad || opts.condVar !== false ? S.chol.selectedInverse() : null;
+    attrs.saved = wantGrad && inv ? gradientAt(S, md, phi, response, inv) : undefined;
+    attrs.stats = statsAt(S, md, opts.condVar !== false ? inv : null);
     return fromArray([md.value], [], eta0.backend);
   },
   // L is a scalar: each input's gradient is the upstream g times the saved ∂L/∂input.

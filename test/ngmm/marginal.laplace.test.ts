@@ -238,8 +238,8 @@ describe('Laplace: non-Gaussian families against a dense Laplace', () => {
       let k = 0;
       for (const [t, term] of d.terms.entries()) {
         for (let g = 0; g < term.nlevels; g++, k++) {
-          expect(Math.abs(stats.uCondVar[t][g] - inv[k * dense.Q + k])).toBeLessThan(1e-12);
-          expect(Math.abs(stats.condVar[t][g] - tris[t][0] ** 2 * inv[k * dense.Q + k])).toBeLessThan(1e-12);
+          expect(Math.abs(stats.uCondVar![t][g] - inv[k * dense.Q + k])).toBeLessThan(1e-12);
+          expect(Math.abs(stats.condVar![t][g] - tris[t][0] ** 2 * inv[k * dense.Q + k])).toBeLessThan(1e-12);
           expect(Math.abs(stats.ranef[t][g] - tris[t][0] * dense.u[k])).toBeLessThan(1e-9);
         }
       }
@@ -261,10 +261,60 @@ describe('Laplace: non-Gaussian families against a dense Laplace', () => {
         for (let c = 0; c < 2; c++) {
           let want = 0;
           for (let e = 0; e < 2; e++) for (let f = 0; f < 2; f++) want += L[r * 2 + e] * inv[(2 * g + e) * dense.Q + 2 * g + f] * L[c * 2 + f];
-          expect(Math.abs(stats.condVar[0][g * 4 + r * 2 + c] - want)).toBeLessThan(1e-12);
+          expect(Math.abs(stats.condVar![0][g * 4 + r * 2 + c] - want)).toBeLessThan(1e-12);
         }
       }
     }
+  });
+});
+
+describe('Laplace: structure', () => {
+  it('nested (1 | a) + (1 | a:b) and a level without rows, against the dense Laplace', () => {
+    const rand = mulberry32(17);
+    const a: number[] = [], ab: number[] = [];
+    for (let i = 0; i < 3; i++) for (let k = 0; k < 2; k++) for (let r = 1 + Math.floor(3 * rand()); r > 0; r--) { a.push(i); ab.push(2 * i + k); }
+    const n = a.length, one = new Float64Array(n).fill(1);
+    // a:b has a seventh level that no row uses: it keeps its prior (mode 0, variance 1).
+    const d: Design = { n, terms: [{ index: Int32Array.from(ab), nlevels: 7, Z: one, q: 1 }, { index: Int32Array.from(a), nlevels: 3, Z: one, q: 1 }] };
+    const { fam, y, m, phi } = simulate('negbinomial', n, rand);
+    const eta0 = Float64Array.from({ length: n }, () => 1 + 0.3 * normal(rand));
+    const tris = [[0.5], [0.8]];
+    const dense = denseLaplace(d, tris, fam, y, m, eta0, phi!);
+    const { value, stats } = laplaceValue(d, tris, laplaceResponse(fam, y, m), eta0, phi);
+    expect(Math.abs(value - dense.value) / Math.abs(dense.value)).toBeLessThan(1e-11);
+    expect(stats.u[6]).toBe(0);
+    expect(stats.uCondVar![0][6]).toBeCloseTo(1, 14);
+    // Nested terms fill nothing: L has the pattern of H's lower triangle (7 + 3 diagonal, 6 links).
+    expect(stats.nnzL).toBe(16);
+  });
+
+  it('the value does not depend on the order of the terms or on the warm start', () => {
+    const rand = mulberry32(23);
+    const d = slopeTerms(3, 4, rand);
+    const { fam, y, m } = simulate('bernoulli', d.n, rand);
+    const resp = laplaceResponse(fam, y, m);
+    const eta0 = Float64Array.from({ length: d.n }, () => 0.3 * normal(rand));
+    const tris = [[0.9, 0.3, 0.6], [1.2]];
+    const S = sparseTerms(d.terms);
+    const first = laplaceValue(d, tris, resp, eta0, null, S).value;
+    laplaceValue(d, [[3, -2, 2], [0.1]], resp, eta0, null, S); // moves the warm start far away
+    const again = laplaceValue(d, tris, resp, eta0, null, S).value;
+    const swapped = laplaceValue({ n: d.n, terms: [d.terms[1], d.terms[0]] }, [tris[1], tris[0]], resp, eta0, null).value;
+    // Converged to rounding from either start and under either ordering: a few ulps of |L| ~ 10.
+    expect(Math.abs(again - first)).toBeLessThan(1e-13);
+    expect(Math.abs(swapped - first)).toBeLessThan(1e-13);
+  });
+
+  it('condVar: false skips the selected inverse when no gradient is asked', () => {
+    const rand = mulberry32(29);
+    const d = scalarTerms(2, 3, rand);
+    const { fam, y, m } = simulate('poisson', d.n, rand);
+    const S = sparseTerms(d.terms);
+    const st = E.withBackend(simd, () => E.tidy(() =>
+      logLikLaplace(E.tensor(new Float64Array(d.n)), [E.tensor([1]), E.tensor([1])], null, laplaceResponse(fam, y, m), S, { condVar: false }).stats));
+    expect(st.condVar).toBeNull();
+    expect(st.uCondVar).toBeNull();
+    expect(st.ranef[0].length).toBe(2);
   });
 });
 
