@@ -249,6 +249,21 @@ describe('Laplace: non-Gaussian families against a dense Laplace', () => {
     });
   }
 
+  it('poisson with prior weights, one of them 0 (that row contributes nothing)', () => {
+    const rand = mulberry32(41);
+    const d = scalarTerms(3, 3, rand);
+    const { fam, y } = simulate('poisson', d.n, rand);
+    const m = Float64Array.from({ length: d.n }, (_, j) => (j === 2 ? 0 : 0.5 + 2 * rand()));
+    const eta0 = Float64Array.from({ length: d.n }, () => 0.3 * normal(rand));
+    const tris = [[0.8], [1.1]];
+    const dense = denseLaplace(d, tris, fam, y, m, eta0, 1);
+    const { value } = laplaceValue(d, tris, laplaceResponse(fam, y, m), eta0, null);
+    expect(Math.abs(value - dense.value) / Math.abs(dense.value)).toBeLessThan(1e-11);
+    // The same as leaving row 3's response anywhere else: it carries no information.
+    const y2 = Float64Array.from(y, (v, j) => (j === 2 ? v + 5 : v));
+    expect(Math.abs(laplaceValue(d, tris, laplaceResponse(fam, y2, m), eta0, null).value - value)).toBeLessThan(1e-12);
+  });
+
   it('poisson with (1 + x | a) + (1 | b): value and the 2 × 2 conditional covariance blocks', () => {
     const rand = mulberry32(5);
     const d = slopeTerms(3, 4, rand);
