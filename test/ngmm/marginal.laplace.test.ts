@@ -3,7 +3,10 @@
 //   1. Gaussian identity: the exact multivariate-normal log-density of y (Laplace is exact there);
 //   2. five non-Gaussian families: the same Laplace formula by a dense Newton and a dense log det;
 //   3. the gradient (η0, every Λ entry, ϕ) against central differences along random directions;
-//   4. importance sampling against a brute-force tensor-product Gauss–Hermite integral.
+//   4. importance sampling against a brute-force tensor-product Gauss–Hermite integral;
+//   5. glmmTMB's and lme4's Laplace log-likelihoods at given parameters on R data sets
+//      (fixtures by scripts/laplace-fixtures.R; R is not needed here).
+// Measured errors and mutation checks: docs/laplace.md, "Verification".
 import fc from 'fast-check';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
