@@ -236,6 +236,20 @@ describe('nested marginal against a brute-force nested integration', () => {
     }
   });
 
+  it('the outer rule converges in K: a skewed outer posterior (Poisson, s_a = 3) needs more than 25 nodes for 1e−8', () => {
+    // Measured on this design: 6.5e−7 at K = 25, 1.5e−9 at K = 40 (docs/nested.md has the table).
+    const d = draw('poisson', 3, { sa: 3 });
+    const want = bruteForce(d), data = dataOf(d);
+    const err = (nodes: number) => E.tidy(() => {
+      const { L } = logMarginalNested(E.tensor(d.f), E.tensor([d.sa], []), E.tensor([d.sb], []), null, data, { nodes, rtol: 1e-12 });
+      return Math.max(...Array.from(L.toArray(), (v, a) => relErr(v, want[a])));
+    });
+    const e25 = err(25), e40 = err(40);
+    expect(e25).toBeLessThanOrEqual(1e-6);
+    expect(e25).toBeGreaterThan(1e-8);
+    expect(e40).toBeLessThanOrEqual(1e-8);
+  });
+
   it('a saturated Bernoulli outer group (every y = 1), at s_a = 3 and at s_a = 1e−4', () => {
     for (const sa of [3, 1e-4, 0.8]) {
       const d = draw('bernoulli', 11, { sa, sb: 2 });
@@ -262,9 +276,9 @@ describe('gradients against central differences', () => {
   // parameters (its step sequence changes), is rtol·Σ|L_b| ≈ 1e−11 per group, 1e−7 once divided by
   // h. The tape's gradient holds the nodes fixed, so it differs from the derivative of the computed
   // L by the derivative of the 25-node rule's error, far below that. Hence 2e−6·max(1, |FD|).
-  it('f (a random direction and single rows), s_a, s_b, ϕ for every family', () => {
+  it.each(KINDS)('%s: f (a random direction and single rows), s_a, s_b, ϕ', (kind) => {
     fc.assert(
-      fc.property(fc.constantFrom(...KINDS), fc.integer({ min: 1, max: 1e6 }), (kind, seed) => {
+      fc.property(fc.integer({ min: 1, max: 1e6 }), (seed) => {
         const d = draw(kind, seed);
         const data = dataOf(d);
         const rng = new E.Rng(seed + 1);
@@ -287,7 +301,7 @@ describe('gradients against central differences', () => {
           check(`∂/∂f_${j}`, got.gf![j], fd((h) => ({ ...d, f: d.f.map((v, k) => (k === j ? v + h : v)) }), d.f[j]));
         }
       }),
-      { numRuns: 6, seed: 2026 },
+      { numRuns: 2, seed: 2026 + KINDS.indexOf(kind) },
     );
   });
 });
