@@ -116,6 +116,7 @@ async function summaryOf(ctx: Ctx, path: string) {
   return JSON.parse(r.stdout) as {
     logLik: number; nobs: number; ngroups: number; ranefSD: number; converged: boolean; sigma: number | null;
     fixef: Record<string, { estimate: number; se: number; z: number }> | null;
+    terms?: { term: string; levels: number; sd: number[] }[];
   };
 }
 
