@@ -13,6 +13,7 @@ import { minimize } from '../engine/lbfgs';
 import { prepare, type ModelData, type PreparedData } from './data';
 import { releaseResponse, subsetResponse } from './marginal/groups';
 import { Model, type ModelSpec } from './model';
+import type { TermsEffect } from './terms/multi';
 import { family } from './families/index';
 import { summaryOf } from './summary';
 import { interceptStart } from './start';
@@ -85,6 +86,12 @@ export interface FitOptions {
    * ours is ML, as glmmTMB's). The summary says which.
    */
   reml?: boolean;
+  /**
+   * Several random-effect terms fitted by the Laplace approximation: check it at the estimates
+   * by importance sampling with this many draws from the Laplace Gaussian (seeded by `seed`);
+   * the summary's `laplaceCheck` then holds the estimate, its Monte Carlo error and the gap.
+   */
+  importanceSamples?: number;
   /** L-BFGS gradient tolerance for the linear fit (default 1e−6 on the mean per group). */
   gtol?: number;
   onProgress?: (p: FitProgress) => void;
@@ -242,31 +249,128 @@ function setStart(model: Model, prep: PreparedData): void {
     const sdy = Math.sqrt(ss / Math.max(1, r.nobs - 1));
     if (sdy > 0 && Number.isFinite(sdy)) {
       model.thetaSigma.data[0] = softplusInv(sdy);
-      if (fam.link === 'identity' && model.random.kind === 'grouped') model.random.setScale(0.5 * sdy);
+      if (fam.link === 'identity') model.random.setScale(0.5 * sdy);
     }
   }
 }
 
 
-// Several random-effect terms. The linear Gaussian model is exact (the sparse profiled
-// likelihood, ML or REML); other families and networks f need the Laplace or nested
-// integration, which this path does not have yet, and are refused by name.
-function fitTerms(model: Model, prep: PreparedData, terms: ModelData['terms'], o: FitOptions): Model {
-  const fam = model.family;
-  if (!(fam.name === 'gaussian' && fam.link === 'identity') || model.net) {
-    throw new Error(`fit: several random-effect terms (${model.spec.terms!.map((t) => t.name).join(', ')}) are fitted for linear Gaussian identity-link models so far; a ${fam.name} family${model.net ? ' or a network f' : ''} with several terms needs the Laplace or nested integration, not available yet`);
+// Several random-effect terms (ngmm/terms/multi.ts, docs/terms.md). The linear Gaussian model
+// is exact by the sparse profiled likelihood (ML or REML). Otherwise the structure's marginal
+// (nested quadrature or Laplace) is the objective over all rows at once: L-BFGS on the linear
+// part and the variance parameters, then, for a network f, full-batch Adam and the linear
+// polish, as for one grouping factor. Crossed levels share rows, so there are no independent
+// mini-batches or held-out groups: the options that need them are refused.
+function* fitTerms(model: Model, prep: PreparedData, terms: ModelData['terms'], o: FitOptions): Generator<void, Model, void> {
+  const fam = model.family, te = model.random as TermsEffect;
+  if (!terms || terms.length !== te.terms.length) throw new Error(`fit: the spec has ${te.terms.length} random-effect terms and the data ${terms?.length ?? 0} (data.terms)`);
+  const linearGaussian = fam.name === 'gaussian' && fam.link === 'identity' && !model.net;
+  if (o.reml && !linearGaussian) throw new Error('fit: reml applies to linear Gaussian models with the identity link (REML integrates out β, which a network f does not have)');
+  for (const [key, why] of [['marginal', 'one grouping factor'], ['validation', 'held-out groups, which crossed terms do not have'], ['batchSize', 'mini-batches of independent groups'], ['subsample', 'mini-batches of independent groups']] as const) {
+    if (o[key] !== undefined && !(key === 'validation' && o.validation === 0)) throw new Error(`fit: ${key} needs ${why}; a model with several random-effect terms is fitted on all rows at once`);
   }
-  if (o.marginal !== undefined || o.nodes !== undefined) throw new Error('fit: marginal and nodes apply to one grouping factor; several terms of a Gaussian model are integrated exactly');
-  const t0 = performance.now(), iterations = 200, G = prep.response.ngroups;
-  const exact = fitExactLinear(model, prep, o.reml === true, {
-    signal: o.signal,
-    onIteration: (it, dev) => o.onProgress?.({ phase: 'linear', epoch: it, epochs: iterations, loss: dev / (2 * Math.max(1, G)), elapsedMs: performance.now() - t0 }),
-  }, terms);
+  const t0 = performance.now(), G = prep.response.ngroups;
+  const method = te.chooseMethod(terms, linearGaussian);
   model.hasOffset = prep.offset !== null;
   model.nobs = prep.response.nobs;
-  model.info = { converged: exact.converged, message: exact.message, optimizer: `profiled ${exact.reml ? 'REML' : 'ML'} deviance (exact)`, epochs: exact.iterations, logLik: exact.logLik };
-  model.exact = { reml: exact.reml, names: exact.names, se: Array.from(exact.se), singular: exact.singular };
-  model.stored = summaryOf(model, null);
+  if (method === 'exact') {
+    if (o.nodes !== undefined) throw new Error('fit: nodes sets the outer rule of nested terms; a linear Gaussian model is integrated exactly');
+    const iterations = 200;
+    const exact = fitExactLinear(model, prep, o.reml === true, {
+      signal: o.signal,
+      onIteration: (it, dev) => o.onProgress?.({ phase: 'linear', epoch: it, epochs: iterations, loss: dev / (2 * Math.max(1, G)), elapsedMs: performance.now() - t0 }),
+    }, terms);
+    te.method = 'exact';
+    model.info = { converged: exact.converged, message: exact.message, optimizer: `profiled ${exact.reml ? 'REML' : 'ML'} deviance (exact)`, epochs: exact.iterations, logLik: exact.logLik };
+    model.exact = { reml: exact.reml, names: exact.names, se: Array.from(exact.se), singular: exact.singular };
+    model.stored = summaryOf(model, null);
+    return model;
+  }
+  if (o.nodes !== undefined && method !== 'nested') throw new Error('fit: nodes sets the outer rule of nested terms; these terms are integrated by the Laplace approximation');
+  if (o.nodes !== undefined && !(Number.isInteger(o.nodes) && o.nodes >= 1 && o.nodes <= 64)) throw new Error(`fit: nodes must be an integer from 1 to 64, got ${o.nodes}`);
+  const bound = te.bind(prep, terms, method, o.nodes ?? 25);
+  const n = prep.response.nobs, p = prep.p;
+  const X = new Float64Array(n * p);
+  bound.rows.forEach((j, k) => X.set(prep.X.subarray(j * p, j * p + p), k * p));
+  const offset = prep.offset ? Float64Array.from(bound.rows, (j) => prep.offset![j]) : null;
+  const phi = () => (model.thetaSigma ? E.softplus(model.thetaSigma) : null);
+  // The mean −log-likelihood per level (per outer group for nested terms): gtol's unit.
+  const objective = () => E.mul(te.logLik(model.fixedEta(E.tensor(X, [n, p]), offset), phi(), bound), -1 / bound.units);
+  const progress = (phase: 'linear' | 'polish', maxIter: number) => (it: number, f: number) =>
+    o.onProgress?.({ phase, epoch: it, epochs: maxIter, loss: f, elapsedMs: performance.now() - t0 });
+  const linear = [...model.linearParams(), ...model.varianceParams()];
+  const r = minimize(linear, objective, { gtol: o.gtol ?? 1e-6, maxIter: 500, onIteration: progress('linear', 500), signal: o.signal });
+  if (!Number.isFinite(r.f)) throw new Error(`fit: the linear model's objective is not finite (${r.f}); check the data for extreme values`);
+  model.info = { converged: r.converged, message: r.message, optimizer: 'L-BFGS', epochs: r.iterations, logLik: NaN };
+  yield;
+  if (model.net) {
+    const epochs = o.epochs ?? 100, lr = o.lr ?? 1e-3;
+    const net = new E.Adam(model.fixedParams(), { lr, weightDecay: o.weightDecay ?? 0 });
+    const scales = new E.Adam(model.scaleParams(), { lr: o.lrScale ?? 10 * lr });
+    let lastGood = snapshot(model), epoch = 1, stopped = '';
+    for (; epoch <= epochs; epoch++) {
+      if (o.signal?.aborted) {
+        stopped = `aborted at epoch ${epoch}; the last parameters are kept`;
+        break;
+      }
+      if (o.schedule === 'cosine') {
+        net.lr = lr * (0.01 + 0.99 * 0.5 * (1 + Math.cos((Math.PI * (epoch - 1)) / epochs)));
+        scales.lr = (o.lrScale ?? 10 * lr) * (net.lr / lr);
+      }
+      let loss: number;
+      try {
+        loss = E.tidy(() => {
+          const L = objective();
+          const gs = E.grad(L, model.parameters());
+          const nf = model.fixedParams().length;
+          net.step(gs.slice(0, nf));
+          scales.step(gs.slice(nf));
+          return L.item();
+        });
+      } catch {
+        loss = NaN;
+      }
+      if (!Number.isFinite(loss) || model.parameters().some((t) => t.data.some((v) => !Number.isFinite(v)))) {
+        restore(model, lastGood);
+        stopped = `diverged at epoch ${epoch} (the objective became ${loss}); the parameters of epoch ${epoch - 1} are restored — lower the learning rate (now ${lr})`;
+        o.onWarning?.(`fit ${stopped}`);
+        break;
+      }
+      lastGood = snapshot(model);
+      o.onProgress?.({ phase: 'adam', epoch, epochs, loss, elapsedMs: performance.now() - t0 });
+      yield;
+    }
+    net.dispose();
+    scales.dispose();
+    let polished = '';
+    const polish = o.polish ?? 'linear';
+    if (polish !== false && !stopped) {
+      const params = polish === 'linear' ? [...model.linearParams(), ...model.varianceParams()] : model.parameters();
+      const before = snapshot(model);
+      try {
+        const pr = minimize(params, objective, { gtol: o.gtol ?? 1e-6, maxIter: 200, onIteration: progress('polish', 200), signal: o.signal });
+        polished = `; then L-BFGS${polish === 'linear' ? ' on the linear part and the variance parameters' : ''}: ${pr.message}`;
+      } catch (e) {
+        restore(model, before);
+        polished = `; the L-BFGS polish failed and was undone (${(e as Error).message})`;
+      }
+    }
+    model.info = {
+      converged: false,
+      message: (stopped || `ran ${epochs} epochs of full-batch Adam (no convergence test)`) + polished,
+      optimizer: polished && !polished.includes('failed') ? `Adam + L-BFGS${polish === 'linear' ? ' (linear part)' : ''}` : 'Adam',
+      epochs: Math.min(epoch, epochs),
+      logLik: NaN,
+    };
+  }
+  const eta0 = E.tidy(() => model.fixedEta(E.tensor(X, [n, p]), offset).toArray());
+  model.info.logLik = te.refresh(eta0, model.sigma, bound);
+  model.stored = summaryOf(model, null, model.isLinear ? () => E.neg(te.logLik(model.fixedEta(E.tensor(X, [n, p]), offset), phi(), bound)) : undefined);
+  if (o.importanceSamples !== undefined && method === 'laplace') {
+    if (!(Number.isInteger(o.importanceSamples) && o.importanceSamples >= 2)) throw new Error(`fit: importanceSamples must be a whole number ≥ 2, got ${o.importanceSamples}`);
+    const is = te.importanceSampling(eta0, model.sigma, bound, o.importanceSamples, o.seed ?? 0);
+    model.stored.laplaceCheck = { draws: o.importanceSamples, logLik: is.logLik, mcError: is.mcError, difference: is.difference, ess: is.ess };
+  }
   return model;
 }
 
@@ -317,7 +421,7 @@ function* fitting(data0: ModelData, spec: ModelSpec, o: FitOptions): Generator<v
   let Zg = prep0.Zg;
   if (model.random.kind === 'terms') {
     if (Zg) throw new Error('Z was given but the model has no randomEffect network (spec.randomEffect)');
-    return fitTerms(model, { ...prep0, X: Xs, Zg: null }, data.terms, o);
+    return yield* fitTerms(model, { ...prep0, X: Xs, Zg: null }, data.terms, o);
   }
   if (data.terms) throw new Error('fit: the data have random-effect terms (data.terms) but the spec does not (spec.terms)');
   const re = model.random;

@@ -53,6 +53,12 @@ export interface Summary {
   statistic?: 'z' | 't';
   /** True when a variance estimate is at the boundary (a zero SD or a ±1 correlation). */
   singular?: boolean;
+  /**
+   * Several terms by the Laplace approximation, checked by importance sampling (FitOptions.
+   * importanceSamples): the estimate of the true logLik, its Monte Carlo error, the estimate
+   * minus the Laplace logLik, and the effective sample size.
+   */
+  laplaceCheck?: { draws: number; logLik: number; mcError: number; difference: number; ess: number };
   /** Things the user did not ask for: dropped rows and columns, a singular fit. */
   notes?: string[];
 }
@@ -67,8 +73,11 @@ export function summary(model: Model, data?: ModelData): Summary {
   return summaryOf(model, { ...prep, X: model.standardise(prep.X) });
 }
 
-/** The same from data already prepared and standardised (what `fit` holds). */
-export function summaryOf(model: Model, prep: PreparedData | null): Summary {
+/**
+ * The same from data already prepared and standardised (what `fit` holds), or, for a structure
+ * whose likelihood is not per group (several terms), from its −log-likelihood on the tape.
+ */
+export function summaryOf(model: Model, prep: PreparedData | null, negLogLik?: () => E.Tensor): Summary {
   const k = model.isLinear ? model.linearParams().length + model.scaleParams().length : null;
   const base: Summary = {
     family: model.family.name,
@@ -120,7 +129,14 @@ export function summaryOf(model: Model, prep: PreparedData | null): Summary {
   }
   const coefs = model.coefficients();
   const ex = model.exact;
-  const se = ex ? coefs.map((c) => ex.se[ex.names.indexOf(c.name)]) : prep ? standardErrors(model, prep) : null;
+  const grouped = (p: PreparedData) => () => {
+    // rtol 1e−9: the difference step 1e−4 turns its noise (≈1e−9·|L|) into ~1e−5 relative error of H.
+    const { L } = model.logMarginal(E.tensor(p.X, [p.response.nobs, p.p]), p.response, 1e-9, null, 0, p.offset);
+    return E.neg(E.sum(L));
+  };
+  const nll = negLogLik ?? (prep ? grouped(prep) : null);
+  const se = ex ? coefs.map((c) => ex.se[ex.names.indexOf(c.name)]) : nll ? standardErrors(model, nll) : null;
+  if (prep) releaseResponse(prep.response); // the heap copy the gradients used
   // lme4 gives Gaussian LMMs t statistics without p-values (their degrees of freedom are not
   // defined); GLMMs Wald z with normal p-values.
   const t = ex !== null;
@@ -135,8 +151,7 @@ export function summaryOf(model: Model, prep: PreparedData | null): Summary {
 // SEs of (intercept, β) on the original scale: the Hessian of −Σ L_i over θ = (b0, W, scales)
 // by central differences of the tape gradient, inverted (Gauss–Jordan), the (b0, W) block
 // mapped through the linear map from standardised to original coefficients.
-function standardErrors(model: Model, prep: PreparedData): number[] {
-  const Xs = prep.X;
+function standardErrors(model: Model, negLogLik: () => E.Tensor): number[] {
   const params = [...model.linearParams(), ...model.scaleParams()];
   const sizes = params.map((t) => t.size);
   const m = sizes.reduce((a, b) => a + b, 0);
@@ -151,9 +166,7 @@ function standardErrors(model: Model, prep: PreparedData): number[] {
   const gradient = (v: Float64Array): Float64Array => {
     set(v);
     return E.tidy(() => {
-      // rtol 1e−9: the difference step 1e−4 turns its noise (≈1e−9·|L|) into ~1e−5 relative error of H.
-      const { L } = model.logMarginal(E.tensor(Xs, [prep.response.nobs, prep.p]), prep.response, 1e-9, null, 0, prep.offset);
-      const gs = E.grad(E.neg(E.sum(L)), params);
+      const gs = E.grad(negLogLik(), params);
       return Float64Array.from(gs.flatMap((g) => Array.from(g.data)));
     });
   };
@@ -168,7 +181,6 @@ function standardErrors(model: Model, prep: PreparedData): number[] {
     for (let i = 0; i < m; i++) H[i][j] = (gu[i] - gd[i]) / (2 * h);
   }
   set(theta);
-  releaseResponse(prep.response); // the heap copy the gradients used
   for (let i = 0; i < m; i++) for (let j = 0; j < i; j++) H[i][j] = H[j][i] = 0.5 * (H[i][j] + H[j][i]);
   const cov = invert(H);
   // Original-scale coefficients: c₀ = b0 − Σ β_j μ_j/s_j, c_j = β_j/s_j: a linear map A.
@@ -300,6 +312,10 @@ export function formatSummary(s: Summary): string {
     out.push('  ' + head.map((h, i) => (i === 0 ? h.padEnd(w[i]) : h.padStart(w[i]))).join('  '));
     for (const r of rows) out.push('  ' + r.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  '));
     if (!withSe) out.push('  (standard errors need the training data: summary(model, data))');
+  }
+  if (s.laplaceCheck) {
+    const c = s.laplaceCheck;
+    out.push(`Importance sampling (${c.draws} draws, ESS ${c.ess.toFixed(0)}): logLik ${c.logLik.toFixed(3)} ± ${c.mcError.toFixed(3)}, Laplace ${c.difference >= 0 ? 'lower' : 'higher'} by ${Math.abs(c.difference).toFixed(3)}`);
   }
   for (const note of s.notes ?? []) out.push(`Note: ${note}`);
   out.push('');

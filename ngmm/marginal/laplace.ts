@@ -23,6 +23,11 @@ const SUPPORTED = new Map<number, string>([
   [NEGBIN_LOG, 'negbinomial/log'], [GAMMA_LOG, 'gamma/log'],
 ]);
 
+/** Whether the Laplace op has the family's derivatives (the five families above). */
+export function laplaceSupports(family: Family): boolean {
+  return SUPPORTED.has(family.code);
+}
+
 function unsupported(code: number): never {
   throw new LaplaceError(
     `the Laplace approximation has no third η-derivative for family code ${code}; it supports ${[...SUPPORTED.values()].join(', ')} (bernoulli/logit included)`,
