@@ -139,12 +139,15 @@ describe('several random-effect terms: linear Gaussian models against lme4', () 
     }
   });
 
-  it('refuses what this structure cannot fit yet, naming it', () => {
+  it('refuses what this structure cannot do, naming it', () => {
     const fx = fixtures.find((f) => f.name === 'penicillin_crossed_ml')!;
     const { data } = dataOf(fx);
     const terms = fx.terms.map((t) => ({ name: t.name, columns: ['(Intercept)'] }));
-    const y = Float64Array.from(fx.y, (v) => Math.round(v));
-    expect(() => fit({ ...data, y }, { family: 'poisson', terms })).toThrow(/several random-effect terms \(plate, sample\) are fitted for linear Gaussian identity-link models so far/);
+    const yb = Float64Array.from(fx.y, (v) => (v > 23 ? 1 : 0));
+    expect(() => fit({ ...data, y: yb }, { family: 'bernoulli', link: 'probit', terms })).toThrow(/the Laplace approximation supports gaussian\/identity/);
+    expect(() => fit({ ...data, y: yb }, { family: 'bernoulli', terms }, { validation: 0.2 })).toThrow(/validation needs held-out groups/);
+    expect(() => fit({ ...data, y: yb }, { family: 'bernoulli', terms }, { reml: true })).toThrow(/reml applies to linear Gaussian models/);
+    expect(() => fit({ ...data, y: yb }, { family: 'bernoulli', terms }, { nodes: 15 })).toThrow(/nodes sets the outer rule of nested terms; these terms are integrated by the Laplace approximation/);
     expect(() => fit(data, { family: 'gaussian' })).toThrow(/data have random-effect terms .* but the spec does not/);
     expect(() => fit(data, { family: 'gaussian', terms, randomSlopes: ['x'] })).toThrow(/cannot be combined/);
   });
