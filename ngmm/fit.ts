@@ -289,6 +289,7 @@ function* fitTerms(model: Model, prep: PreparedData, terms: ModelData['terms'], 
   if (o.nodes !== undefined && method !== 'nested') throw new Error('fit: nodes sets the outer rule of nested terms; these terms are integrated by the Laplace approximation');
   if (o.nodes !== undefined && !(Number.isInteger(o.nodes) && o.nodes >= 1 && o.nodes <= 64)) throw new Error(`fit: nodes must be an integer from 1 to 64, got ${o.nodes}`);
   const bound = te.bind(prep, terms, method, o.nodes ?? 25);
+  te.nestedNodes = o.nodes ?? 25;
   const n = prep.response.nobs, p = prep.p;
   const X = new Float64Array(n * p);
   bound.rows.forEach((j, k) => X.set(prep.X.subarray(j * p, j * p + p), k * p));

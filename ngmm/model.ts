@@ -318,7 +318,7 @@ export class Model {
       },
       levels: re ? [...re.levels] : [],
       posterior: re ? re.posterior.map((p) => ({ mean: p.mean, sd: p.sd, nodes: Array.from(p.nodes), logw: Array.from(p.logw), scale: p.scale })) : [],
-      ...(terms ? { terms: terms.state.map((st) => ({ levels: [...st.levels], mode: Array.from(st.mode), condSd: Array.from(st.condSd) })) } : {}),
+      ...(terms ? { terms: terms.state.map((st) => ({ levels: [...st.levels], mode: Array.from(st.mode), condSd: Array.from(st.condSd) })), termsMethod: terms.method, termsNodes: terms.nestedNodes } : {}),
       fit: { ...this.info, nobs: this.nobs },
       design: this.design,
       summary: this.stored,
@@ -355,6 +355,9 @@ export interface ModelJSON {
   };
   /** Several terms: each term's training levels, conditional modes and SDs (levels × q, row-major). */
   terms?: { levels: string[]; mode: number[]; condSd: number[] }[];
+  /** Several terms: how the marginal was integrated ('exact', 'nested', 'laplace'), and the nested rule's outer nodes. */
+  termsMethod?: 'exact' | 'nested' | 'laplace';
+  termsNodes?: number;
   levels: string[];
   posterior: { mean: number; sd: number; nodes: number[]; logw: number[]; scale: number }[];
   fit: FitInfo & { nobs: number };

@@ -382,6 +382,13 @@ function loadTerms(o: Obj, spec: ModelSpec & Obj, xNames: string[], mean: number
     const te = m.random;
     theta.forEach((th, k) => te.theta[k].data.set(th));
     te.state = state;
+    if (o.termsMethod != null) {
+      const how = str(o.termsMethod, 'termsMethod');
+      if (how !== 'exact' && how !== 'nested' && how !== 'laplace') bad(`'termsMethod' must be 'exact', 'nested' or 'laplace', not ${show(how)}`);
+      te.method = how;
+      if (how === 'nested' && terms.length !== 2) bad("'termsMethod' is 'nested' but the model does not have two terms");
+    }
+    if (o.termsNodes != null) te.nestedNodes = int(o.termsNodes, 'termsNodes', 1, 64);
     m.info = info;
     m.nobs = nobs;
     m.design = design;

@@ -152,3 +152,79 @@ describe('several random-effect terms: linear Gaussian models against lme4', () 
     expect(() => fit(data, { family: 'gaussian', terms, randomSlopes: ['x'] })).toThrow(/cannot be combined/);
   });
 });
+
+describe('several random-effect terms under a network f (neural GLMMs)', () => {
+  // Crossed: rows at random (a, b) cells; nested: b within a. η = sin(2x) + u_a + v_b.
+  function simulated(kind: 'crossed' | 'nested', family: 'poisson' | 'bernoulli', seed: number) {
+    let s = seed >>> 0;
+    const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const normal = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+    const A = 12, B = kind === 'crossed' ? 10 : 24, n = kind === 'crossed' ? 360 : 240;
+    const ua = Array.from({ length: A }, () => 0.6 * normal()), vb = Array.from({ length: B }, () => 0.5 * normal());
+    const X = new Float64Array(n), y = new Float64Array(n), ga = new Int32Array(n), gb = new Int32Array(n);
+    for (let j = 0; j < n; j++) {
+      if (kind === 'crossed') {
+        ga[j] = Math.floor(rand() * A);
+        gb[j] = Math.floor(rand() * B);
+      } else {
+        gb[j] = j % B;
+        ga[j] = gb[j] % A; // inner level b inside outer level b mod A
+      }
+      X[j] = 2 * rand() - 1;
+      const eta = Math.sin(2 * X[j]) + ua[ga[j]] + vb[gb[j]];
+      y[j] = family === 'poisson' ? poisson(Math.exp(eta), rand) : rand() < 1 / (1 + Math.exp(-eta)) ? 1 : 0;
+    }
+    const la = Array.from({ length: A }, (_, i) => `a${i}`), lb = Array.from({ length: B }, (_, i) => `b${i}`);
+    // lme4's order: the term with more levels first.
+    const tb = { name: kind === 'nested' ? 'b:a' : 'b', columns: ['(Intercept)'], levels: lb, group: gb, Z: new Float64Array(n).fill(1) };
+    const ta = { name: 'a', columns: ['(Intercept)'], levels: la, group: ga, Z: new Float64Array(n).fill(1) };
+    const terms = B > A ? [tb, ta] : [ta, tb];
+    const data: ModelData = { X, xNames: ['x'], y, group: Array.from(terms[0].group, (g) => terms[0].levels[g]), terms };
+    return { data, spec: terms.map((t) => ({ name: t.name, columns: ['(Intercept)'] })) };
+  }
+  function poisson(mu: number, rand: () => number): number {
+    let k = 0, p = Math.exp(-mu), c = p;
+    const u = rand();
+    while (u > c && k < 1000) { k++; p *= mu / k; c += p; }
+    return k;
+  }
+
+  it.each([['crossed', 'poisson'], ['nested', 'bernoulli']] as const)('%s terms, %s: fits, predicts every seen/new combination, saves and loads bit for bit', (kind, family) => {
+    const { data, spec } = simulated(kind, family, 11);
+    const m = fit(data, { family, hidden: [8], activation: 'tanh', seed: 3, terms: spec }, { epochs: 8, lr: 0.01, ...(kind === 'nested' ? { nodes: 11 } : {}) });
+    try {
+      const s = m.summary();
+      expect(Number.isFinite(s.logLik)).toBe(true);
+      expect(s.integration).toMatch(kind === 'nested' ? /exact for nested terms: adaptive Gauss–Hermite \(11 nodes\)/ : /Laplace/);
+      expect(m.info.optimizer).toMatch(/Adam/);
+      const re = m.random;
+      if (re.kind !== 'terms') throw new Error('not a terms model');
+      // Rows: (seen, seen), (new, seen), (seen, new), (new, new), in the model's term order.
+      const lv = re.state.map((st) => st.levels[1]);
+      const levels = [[lv[0], lv[1]], ['new0', lv[1]], [lv[0], 'new1'], ['new0', 'new1']];
+      const terms = [0, 1].map((k) => ({ levels: levels.map((r) => r[k]), Z: new Float64Array(4).fill(1) }));
+      const X = Float64Array.of(0.3, 0.3, 0.3, 0.3);
+      const link = m.predict(X, { type: 'link', terms }), resp = m.predict(X, { type: 'response', terms });
+      const b = re.state.map((st) => st.mode[1]);
+      const f = link[3];
+      // E[η]: each seen level adds its b̂, a new one its prior mean 0.
+      expect(link[0]).toBeCloseTo(f + b[0] + b[1], 12);
+      expect(link[1]).toBeCloseTo(f + b[1], 12);
+      expect(link[2]).toBeCloseTo(f + b[0], 12);
+      for (const v of resp) expect(v).toBeGreaterThan(0);
+      // A new level widens the random part: under a convex mean (exp) E[μ] rises above μ(E[η]).
+      if (family === 'poisson') expect(resp[3]).toBeGreaterThan(Math.exp(link[3]));
+      const text = JSON.stringify(m);
+      const back = Model.load(JSON.parse(text));
+      try {
+        expect(JSON.stringify(back)).toBe(text);
+        expect(Array.from(back.predict(X, { type: 'response', terms }))).toEqual(Array.from(resp));
+        expect(back.random.kind === 'terms' && back.random.integration()).toBe(s.integration);
+      } finally {
+        back.dispose();
+      }
+    } finally {
+      m.dispose();
+    }
+  });
+});
