@@ -2,6 +2,7 @@
 // shared case, presses Fit, waits for the worker's result, reads the numbers and the chart
 // from the DOM and takes a screenshot; then starts a long fit and cancels it; then drops a CSV
 // (through the file input) and fits it with a formula, and with a formula naming no column.
+import { copyFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { simulate } from '../../ngmm/simulate';
 import { buildWeb } from '../../web/tools/build';
@@ -46,6 +47,10 @@ function schoolsCsv(): { text: string; rows: number; heldOut: number } {
 
 export async function runPage(c: Case, outdir: string): Promise<PageAnswers> {
   const dir = await buildWeb(resolve(outdir, 'site'));
+  // The several-terms part of the case runs on the page's own thread from the package bundle.
+  copyFileSync(resolve('dist/ngmm.js'), resolve(dir, 'ngmm.js'));
+  // (as .js: the static server gives .js files their JavaScript type, which a module import needs)
+  copyFileSync(resolve('test/runtimes/fixtures/case.mjs'), resolve(dir, 'case.js'));
   const site = await serveStatic(dir);
   const browser = await launchChromium();
   try {
@@ -70,6 +75,12 @@ export async function runPage(c: Case, outdir: string): Promise<PageAnswers> {
     const status = (await page.textContent('#status')) ?? '';
     const json = (await page.textContent('#result-json')) ?? '';
     const numbers = json ? (JSON.parse(json) as CaseNumbers) : ({} as CaseNumbers);
+    numbers.terms = (await page.evaluate(`(async () => {
+      const lib = await import('/ngmm.js');
+      await lib.init();
+      const c = await import('/case.js');
+      return c.termsNumbers(lib);
+    })()`)) as number[];
     const lossPoints = await page.locator('#loss-chart circle.train').count();
     const scatterPoints = await page.locator('#pred-chart circle.point').count();
     const effectIntervals = await page.locator('#effects-chart line.interval').count();

@@ -18,6 +18,13 @@ import { runBun, runDeno, runWorkerd, type WorkerdAnswers } from './launch';
 import { runPage, type PageAnswers } from './page';
 
 const TOLERANCE = 1e-12;
+// The several-terms models (Laplace, nested quadrature) evaluate every observation's exp and log
+// in JavaScript (ngmm/marginal/laplace.ts and the nested mode search), not in the WASM kernels,
+// so each objective evaluation — not only the glue around the kernels — carries the hosts'
+// last-bit differences through the whole fit: measured 2.0e−12 (Bun, Chromium) and 1.5e−12
+// (Deno) on these numbers, against 2e−13 for the one-factor case. Moving that work into the
+// kernels would bring them to the same level.
+const TERMS_TOLERANCE = 1e-11;
 
 let node: CaseNumbers;
 const pending: Record<string, Promise<CaseNumbers>> = {};
@@ -46,16 +53,21 @@ describe('the same fit in every runtime', () => {
     expect(node.observed).toHaveLength(64);
     expect(node.fresh).toHaveLength(80);
     expect(node.ranefMean).toHaveLength(32);
+    // Two models × (logLik, 4 predictions, their levels' modes, 4 predictions after a JSON round trip).
+    expect(node.terms).toHaveLength(2 * 9 + 11 + 18);
+    for (const [at, m] of [[0, 11], [20, 18]]) expect(node.terms.slice(at + 5 + m, at + 9 + m)).toEqual(node.terms.slice(at + 1, at + 5));
     for (const v of [...node.loss, ...node.observed, ...node.fresh, ...node.ranefSd]) expect(v).toBeGreaterThan(0);
   });
 
-  it.each(['deno', 'bun', 'workerd', 'chromium'])('%s agrees with Node to 1e-12 relative', async (name) => {
+  it.each(['deno', 'bun', 'workerd', 'chromium'])('%s agrees with Node to 1e-12 relative (several-terms models to 1e-11)', async (name) => {
     const got = await pending[name];
     expect(got.backend).toBe('wasm-simd');
-    const d = maxRelativeDifference(node, got);
+    const d = maxRelativeDifference({ ...node, terms: [] }, { ...got, terms: [] });
     expect(d.rel, `${name} vs Node, worst at ${d.where}`).toBeLessThanOrEqual(TOLERANCE);
+    const t = maxRelativeDifference(node, got);
+    expect(t.rel, `${name} vs Node, several terms, worst at ${t.where}`).toBeLessThanOrEqual(TERMS_TOLERANCE);
     // workerd runs V8's own Math like Node: there the numbers are the same bits.
-    if (name === 'workerd') expect(d.rel, `workerd vs Node, worst at ${d.where}`).toBe(0);
+    if (name === 'workerd') expect(t.rel, `workerd vs Node, worst at ${t.where}`).toBe(0);
   });
 
   it('Chromium: the demo page fits in its worker, draws the live loss, predictions and effects, and cancels', async () => {
