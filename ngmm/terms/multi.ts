@@ -299,6 +299,15 @@ export class TermsEffect {
     for (let r = 0; r < q; r++) for (let c = 0; c <= r; c++, e++) this.theta[t].data[e] = r === c ? softplusInv(Math.max(1e-300, L[r * q + c])) : L[r * q + c];
   }
 
+  /** Whether a term's SD (a diagonal entry of L_t) is below 1e−3·unit. */
+  nearBoundary(unit: number): boolean {
+    return this.terms.some((t, k) => {
+      const q = t.columns.length, L = this.factor(k);
+      for (let d = 0; d < q; d++) if (L[d * q + d] < 1e-3 * unit) return true;
+      return false;
+    });
+  }
+
   /** Sets every term to Σ_t = sd²·I (the start of a fit). */
   setScale(sd: number): void {
     this.terms.forEach((t, k) => {

@@ -1,0 +1,75 @@
+// What the optimisers minimise: the mean negative log marginal likelihood per unit, where a
+// unit is what the likelihood is a sum over — a group for one grouping factor (so mini-batches
+// of groups are unbiased, and groups can be held out), the whole data set for several terms
+// (crossed levels share rows: one unit), averaged there over the terms' levels so that the
+// gradient tolerance means the same per level.
+import * as E from '../../engine/index';
+import type { PreparedData } from '../data';
+import { releaseResponse, subsetResponse } from '../marginal/groups';
+import type { Model } from '../model';
+import type { BoundTerms, TermsEffect } from '../terms/multi';
+
+/** The marginal method of one grouping factor while fitting: the ODE's rtol, and Gauss–Hermite nodes (0: the ODE). */
+export interface Method {
+  rtol: number;
+  nodes: number;
+}
+
+export interface Objective {
+  /** Independent units the log-likelihood sums over: groups; 1 when it does not split. */
+  readonly units: number;
+  /** The mean −log-likelihood per unit over `units` (null: all of them), on the tape. */
+  value(units: Int32Array | null, sub?: { k: number; rng: E.Rng }): E.Tensor;
+  /** The same objective integrated more finely, where its accuracy is a tolerance (the ODE's rtol); null where not. */
+  finer(): Objective | null;
+}
+
+/** One grouping factor: each group's marginal (ODE or Gauss–Hermite) over a batch of groups. */
+export function groupedObjective(model: Model, prep: PreparedData, how: Method): Objective {
+  const G = prep.response.ngroups;
+  const all = Int32Array.from({ length: G }, (_, i) => i);
+  return {
+    units: G,
+    value(groups, sub) {
+      const use = groups ?? all;
+      const { response, rows } = subsetResponse(prep.response, use, sub);
+      const p = prep.p;
+      const X = new Float64Array(rows.length * p);
+      for (let k = 0; k < rows.length; k++) X.set(prep.X.subarray(rows[k] * p, rows[k] * p + p), k * p);
+      let Z: E.Tensor | null = null;
+      if (prep.Zg) {
+        const d = prep.d;
+        const Zb = new Float64Array(use.length * d);
+        for (let k = 0; k < use.length; k++) Zb.set(prep.Zg.subarray(use[k] * d, use[k] * d + d), k * d);
+        Z = E.tensor(Zb, [use.length, d]);
+      }
+      try {
+        const off = prep.offset ? Float64Array.from(rows, (r) => prep.offset![r]) : null;
+        const { L } = model.logMarginal(E.tensor(X, [rows.length, p]), response, how.rtol, Z, how.nodes, off);
+        return E.neg(E.mean(L));
+      } finally {
+        releaseResponse(response);
+      }
+    },
+    // The ODE's error (rtol relative to each L_i) is noise in the objective and its gradient
+    // that can stop a line search short of gtol, on non-log-concave integrands above all
+    // (Poisson-sqrt: measured stuck at rtol 1e−8, converged at 1e−10).
+    finer: () => (how.nodes === 0 && how.rtol > 1e-10 ? groupedObjective(model, prep, { rtol: 1e-10, nodes: 0 }) : null),
+  };
+}
+
+/**
+ * Several terms: the structure's marginal (Laplace or nested quadrature) of all rows, in the
+ * bound order (`X` standardised and `offset` in that order), per level of the terms.
+ */
+export function termsObjective(model: Model, te: TermsEffect, bound: BoundTerms, X: Float64Array, offset: Float64Array | null): Objective {
+  const n = bound.rows.length, p = model.xNames.length;
+  return {
+    units: 1,
+    value() {
+      const phi = model.thetaSigma ? E.softplus(model.thetaSigma) : null;
+      return E.mul(te.logLik(model.fixedEta(E.tensor(X, [n, p]), offset), phi, bound), -1 / bound.units);
+    },
+    finer: () => null,
+  };
+}
