@@ -274,9 +274,15 @@ export function ratio(ngmm: number | undefined, peer: number | undefined): strin
   return ngmm !== undefined && peer !== undefined && peer > 0 ? (ngmm / peer).toFixed(2) : '—';
 }
 
-/** Seconds with three significant digits ("0.0123 s", "12.3 s"), or "—". */
+/** A time with three significant digits, in ms below a second ("12.3 ms", "4.56 s"), or "—". */
 export function secs(s: number | undefined): string {
-  return s === undefined ? '—' : `${s.toPrecision(3)} s`;
+  if (s === undefined) return '—';
+  return s < 1 ? `${(s * 1000).toPrecision(3)} ms` : `${s.toPrecision(3)} s`;
+}
+
+/** Text for a markdown table cell: a '|' (the formulas' bar) would end the cell, so it is escaped. */
+export function cell(s: string): string {
+  return s.replace(/\|/g, '\\|');
 }
 
 export interface NgmmResult {
@@ -360,7 +366,7 @@ export function sectionMarkdown(run: TermsRun): string {
     ...(run.notices.length ? [''] : []),
     table(
       ['data set', 'structure', 'formula', 'rows', 'levels', 'ngmm integration', 'ngmm', 'lme4', 'glmmTMB', 'ngmm/lme4', 'ngmm/glmmTMB', 'logLik ngmm', 'logLik lme4', 'logLik glmmTMB'],
-      rows,
+      rows.map((r) => r.map(cell)),
     ),
     '',
     `**Goal: at least as fast as lme4 on each data set (ngmm/lme4 ≤ 1).** Measured: ${measured.length
