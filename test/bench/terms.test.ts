@@ -158,6 +158,10 @@ describe('terms bench: section markdown', () => {
     expect(md).toContain('Measured: Penicillin (lme4) 0.43 (met); VerbAgg (lme4) 3.00 (not met) — met on 1 of 2.');
     expect(md).toMatch(/\| 3\.00 s \| 1\.00 s \| 2\.00 s \| 3\.00 \| 1\.50 \|/);
     expect(md).toContain('exact (not converged)');
+    expect(md).toContain('| -166.0942 | -166.0942 | — |');
+    // VerbAgg has 3 timed fits of the 5 asked for (a data set with maxReps).
+    expect(md).toContain('VerbAgg (lme4): 3 timed fits per side (one fit takes long), not 5.');
+    expect(md).not.toContain('Penicillin (lme4): 5 timed fits');
     expect(md).toContain('egsingle (mlmRev): R peers skipped (R did not run).');
     expect(md).toContain('| Penicillin (lme4) | 250 ms | 1.40 s | 2.00 ms | 2.10 s |');
     expect(md).not.toContain('--quick');
@@ -167,6 +171,12 @@ describe('terms bench: section markdown', () => {
     const lines = sectionMarkdown(run(false)).split('\n').filter((l) => (l.startsWith('| data set') && l.includes('logLik')) || /^\| (Penicillin|VerbAgg|egsingle).*(crossed|nested)/.test(l));
     expect(lines.length).toBe(4);
     for (const l of lines) expect(l.split(/(?<!\\)\|/).length - 2, l).toBe(14);
+  });
+
+  it('says which of R and the peers were missing', () => {
+    const r = run(false);
+    expect(sectionMarkdown({ ...r, machine: { ...r.machine, glmmTMB: '' } })).toContain('R 4.2.2 with lme4 1.1.31 and glmmTMB not installed.');
+    expect(sectionMarkdown({ ...r, machine: { ...r.machine, r: '', lme4: '', glmmTMB: '' } })).toContain('Node v20.1.0; R not available.');
   });
 
   it('marks a quick run as a check, not a measurement', () => {
