@@ -21,8 +21,8 @@
 // and glmmTMB, so its logLiks differ by the Laplace error, not by a different model.
 //
 // `npm run bench -- terms --quick` (or TERMS_QUICK=1): one fit per side, no warm-up — a check
-// that the code runs end to end, not a measurement. TERMS_REPS sets the repetitions (default 5);
-// TERMS_DATA=penicillin,pastes runs only those data sets.
+// that the code runs end to end, not a measurement. TERMS_REPS sets the repetitions (default 5;
+// InstEval caps them at 3, see its entry); TERMS_DATA=penicillin,pastes runs only those data sets.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
