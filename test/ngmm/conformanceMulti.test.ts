@@ -1,0 +1,117 @@
+// Conformance of models with several random-effect terms (issue 13, bars 1–3): each fixture in
+// test/fixtures/conformance-multi/ is a model and a CSV from an R package, with references from
+// scripts/conformance/multi.R (its README says how). ngmm fits the same CSV with the same formula
+// through fitFormula and must give:
+// - Gaussian LMMs (crossed, nested, ||, three terms; ML and REML): lme4's lmer fit — logLik to
+//   1e−6 relative, coefficients to 1e−4 of max(|β|, SE), SEs to 1e−3, σ and each term's SDs to
+//   1e−4 (both sides are the exact profiled likelihood; only the optimum's location differs).
+// - Crossed GLMMs: glmmTMB's Laplace fit (polished by Newton in R) — logLik to 1e−5 relative,
+//   parameters to 1e−3 (ours is the same approximation, optimised by L-BFGS to gtol 1e−6).
+// - Two nested terms: ngmm integrates these exactly, so its fitted logLik must be at least
+//   glmmTMB's Laplace logLik minus 1e−6 (where the exact optimum is above the Laplace one), and
+//   it must match the exact maximum-likelihood fit computed in R (nested adaptive Gauss–Hermite
+//   maximised by BFGS): logLik to 1e−6 relative, coefficients and SDs to 1e−3 (R's optimum is
+//   found with central-difference gradients to about 3e−5).
+import { readFileSync, readdirSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { fitFormula, type FormulaFit } from '../../ngmm/fitFormula';
+import { readCsvTable } from '../../ngmm/csv';
+import type { FamilyName, LinkName } from '../../ngmm/families/index';
+
+interface TermRef { group: string; columns: string[]; levels: number; sd: number[]; corr: number[] | number[][] | null }
+interface Reference {
+  method: string;
+  logLik: number;
+  fixef: Record<string, number>;
+  se: Record<string, number>;
+  sigma: number | null;
+  dispersion: number | null;
+  nobs: number;
+  terms: TermRef[];
+  exactFit?: { logLik: number; fixef: Record<string, number>; sd: number[]; dispersion: number | null };
+}
+interface Fixture {
+  name: string; csv: string; formula: string; family: string; link: LinkName; weights: string | null; reml: boolean;
+  structure: string; comparison: 'exact' | 'laplace' | 'nestedExact'; features: string[];
+  reference: Reference;
+  tolerances: Record<string, number | null>;
+}
+
+const dir = new URL('../fixtures/conformance-multi/', import.meta.url);
+const fixtures: Fixture[] = readdirSync(dir).filter((f) => f.endsWith('.json')).sort()
+  .map((f) => JSON.parse(readFileSync(new URL(f, dir), 'utf8')) as Fixture);
+
+// ngmm's names for R's families.
+const FAMILY: Record<string, FamilyName> = { bernoulli: 'bernoulli', binomial: 'binomial', poisson: 'poisson', gaussian: 'gaussian', nbinom2: 'negbinomial', Gamma: 'gamma' };
+
+const cache = new Map<string, FormulaFit>();
+function fitted(fx: Fixture): FormulaFit {
+  let r = cache.get(fx.name);
+  if (!r) {
+    const table = readCsvTable(readFileSync(new URL(fx.csv, dir), 'utf8'), { source: fx.csv });
+    r = fitFormula(table, fx.formula, { family: FAMILY[fx.family], link: fx.link, ...(fx.weights ? { weights: fx.weights } : {}) }, fx.reml ? { reml: true } : {}, fx.csv);
+    cache.set(fx.name, r);
+  }
+  return r;
+}
+
+const rel = (a: number, b: number, scale = Math.abs(b)) => Math.abs(a - b) / scale;
+
+describe('several random-effect terms against lme4 and glmmTMB', () => {
+  it('cover crossed, nested, || and three-term LMMs (ML and REML), nested binomial/Poisson/NB GLMMs and at least three crossed GLMMs, one of ≥ 5,000 Bernoulli rows', () => {
+    const by = (c: string) => fixtures.filter((f) => f.comparison === c);
+    expect(by('exact').some((f) => f.reml) && by('exact').some((f) => !f.reml)).toBe(true);
+    for (const s of ['crossed', 'nested']) expect(by('exact').some((f) => f.structure === s), s).toBe(true);
+    expect(by('exact').some((f) => f.formula.includes('||'))).toBe(true);
+    for (const fam of ['binomial', 'poisson', 'nbinom2']) expect(by('nestedExact').some((f) => f.family === fam || (fam === 'binomial' && f.family === 'bernoulli')), fam).toBe(true);
+    expect(by('laplace').length).toBeGreaterThanOrEqual(3);
+    expect(by('laplace').some((f) => f.family === 'bernoulli' && f.reference.nobs >= 5000)).toBe(true);
+  });
+
+  it.each(fixtures.map((f) => [f.name, f] as const))('%s', (_, fx) => {
+    const { model } = fitted(fx);
+    try {
+      const s = model.summary();
+      const ref = fx.reference, tol = fx.tolerances;
+      expect(model.nobs).toBe(ref.nobs);
+      expect(s.terms!.map((t) => [t.term, t.levels])).toEqual(ref.terms.map((t) => [t.group, t.levels]));
+      expect(s.terms!.map((t) => t.columns)).toEqual(ref.terms.map((t) => t.columns));
+      const coefs = model.coefficients();
+      if (fx.comparison === 'nestedExact') {
+        expect(s.integration).toMatch(/^exact for nested terms/);
+        // Exact ≥ Laplace at each one's optimum (bar 2), where R found it so.
+        if (tol.logLikBelowLaplace != null) expect(model.logLik(), 'at least glmmTMB\'s Laplace logLik').toBeGreaterThanOrEqual(ref.logLik - tol.logLikBelowLaplace);
+        const ex = ref.exactFit!;
+        expect(rel(model.logLik(), ex.logLik), `logLik ${model.logLik()} vs exact ${ex.logLik}`).toBeLessThan(tol.exactFitLogLik!);
+        for (const c of coefs) {
+          const scale = Math.max(Math.abs(ex.fixef[c.name]), ref.se[c.name]);
+          expect(rel(c.value, ex.fixef[c.name], scale), c.name).toBeLessThan(tol.exactFitCoef!);
+        }
+        s.terms!.forEach((t, k) => expect(rel(t.sd[0], ex.sd[k]), `SD ${t.term}`).toBeLessThan(tol.exactFitScale!));
+        if (ex.dispersion !== null) expect(rel(model.sigma, ex.dispersion), 'dispersion').toBeLessThan(tol.exactFitScale!);
+        return;
+      }
+      expect(s.integration).toMatch(fx.comparison === 'exact' ? /^exact \(profiled/ : /^Laplace/);
+      expect(rel(model.logLik(), ref.logLik), `logLik ${model.logLik()} vs ${ref.logLik}`).toBeLessThan(tol.logLik!);
+      for (const c of coefs) {
+        const se = s.fixef![c.name].se;
+        expect(rel(c.value, ref.fixef[c.name], Math.max(Math.abs(ref.fixef[c.name]), ref.se[c.name])), c.name).toBeLessThan(tol.coef!);
+        expect(rel(se, ref.se[c.name]), `SE ${c.name}`).toBeLessThan(tol.se!);
+      }
+      if (ref.sigma !== null && fx.family === 'gaussian') expect(rel(model.sigma, ref.sigma), 'σ').toBeLessThan(tol.scale!);
+      if (ref.dispersion !== null && fx.family !== 'gaussian') expect(rel(model.sigma, ref.dispersion), 'dispersion').toBeLessThan(tol.scale!);
+      s.terms!.forEach((t, k) => {
+        t.sd.forEach((v, a) => {
+          const want = ref.terms[k].sd[a];
+          // A zero SD (a boundary fit) has no relative digits: absolute, on σ's scale.
+          const scale = want > 1e-3 * (ref.sigma ?? 1) ? want : (ref.sigma ?? 1);
+          expect(rel(v, want, scale), `SD ${t.term} ${t.columns[a]}`).toBeLessThan(tol.scale!);
+        });
+      });
+    } finally {
+      // Models are cached per fixture only for this test; free them here.
+      model.dispose();
+      cache.delete(fx.name);
+    }
+  });
+});
