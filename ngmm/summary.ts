@@ -316,6 +316,9 @@ export function formatSummary(s: Summary): string {
   if (s.laplaceCheck) {
     const c = s.laplaceCheck;
     out.push(`Importance sampling (${c.draws} draws, ESS ${c.ess.toFixed(0)}): logLik ${c.logLik.toFixed(3)} ± ${c.mcError.toFixed(3)}, Laplace ${c.difference >= 0 ? 'lower' : 'higher'} by ${Math.abs(c.difference).toFixed(3)}`);
+    // With many random effects the Laplace Gaussian is a poor proposal: a few draws carry all the
+    // weight and the delta-method error understates the real one.
+    if (c.ess < Math.max(50, 0.01 * c.draws)) out.push(`  (an effective sample size of ${c.ess.toFixed(0)} is too small for this estimate or its error to be trusted; more draws help only slowly)`);
   }
   for (const note of s.notes ?? []) out.push(`Note: ${note}`);
   out.push('');

@@ -8,7 +8,7 @@ import { allFamilies, family, familyName as canonicalFamily, type Family, type F
 import type { FitOptions } from '../fit';
 import { fitFormula, type FormulaFit } from '../fitFormula';
 import { parseFormula, type Formula } from '../formula';
-import { frameColumns } from '../frame';
+import { frameColumns, oneFactor } from '../frame';
 import type { ModelSpec } from '../model';
 import { formatSummary } from '../summary';
 import { UsageError, expectPositionals, flag, integerIn, nameList, numberIn, oneOf, sizeList, stringValue, type CommandSpec, type ParsedArgs } from './args';
@@ -59,7 +59,8 @@ export const fitSpec: CommandSpec = {
     { name: 'polish', arg: 'what', default: 'linear', help: 'L-BFGS after Adam on: linear (the linear part and the variances), all, none' },
     { name: 'seed', arg: 'N', default: '0', help: 'seed of the network initialisation and batches, an integer from 0 to 4294967295' },
     { name: 'marginal', arg: 'method', default: 'ode', help: 'how a scalar random effect is integrated out while fitting: ode or quadrature' },
-    { name: 'nodes', arg: 'N', default: '25', help: 'Gauss–Hermite nodes, 1 to 100 (with --marginal quadrature)' },
+    { name: 'nodes', arg: 'N', default: '25', help: 'Gauss–Hermite nodes, 1 to 100 (with --marginal quadrature); with two nested terms, the outer rule\'s nodes, 1 to 64' },
+    { name: 'importance-samples', arg: 'N', default: 'none', help: 'several crossed terms (Laplace): check the Laplace logLik by importance sampling with N ≥ 2 draws' },
     { name: 'rtol', arg: 'x', default: '1e-8', help: "relative accuracy of each group's marginal likelihood by the ODE, in [1e-14, 1e-2]" },
     { name: 'out', short: 'o', arg: 'file', default: 'model.json', help: 'where to save the model (written only when the fit succeeds)' },
   ],
@@ -126,9 +127,19 @@ export function planFit(args: ParsedArgs): FitPlan {
 
   const marginal = oneOf(v, 'marginal', ['ode', 'quadrature'] as const);
   const nodes = integerIn(v, 'nodes', 1, 100);
-  if (nodes !== undefined && marginal !== 'quadrature') throw new UsageError('--nodes sets the Gauss–Hermite rule: it goes with --marginal quadrature');
   const rtol = numberIn(v, 'rtol', 1e-14, 1e-2);
-  if (slopes) {
+  const importanceSamples = integerIn(v, 'importance-samples', 2, 1e8);
+  const terms = !oneFactor(formula);
+  if (terms) {
+    // Several terms: crossed ones by Laplace, two nested ones by quadrature (--nodes), linear
+    // Gaussian ones exactly; the one-factor integration options do not apply.
+    const given = ['marginal', 'rtol'].find((o) => v.has(o));
+    if (given) throw new UsageError(`--${given} applies to one grouping factor; the formula '${formula.text}' has several random-effect terms`);
+  } else {
+    if (importanceSamples !== undefined) throw new UsageError(`--importance-samples checks the Laplace approximation of several random-effect terms; the formula '${formula.text}' has one grouping factor, integrated exactly`);
+    if (nodes !== undefined && marginal !== 'quadrature') throw new UsageError('--nodes sets the Gauss–Hermite rule: it goes with --marginal quadrature');
+  }
+  if (slopes && !terms) {
     const given = ['marginal', 'nodes', 'rtol'].find((o) => v.has(o));
     if (given) throw new UsageError(`--${given} applies to a scalar random effect; random slopes (formula '${formula.text}') are integrated by their own rule`);
   }
@@ -166,6 +177,7 @@ export function planFit(args: ParsedArgs): FitPlan {
     marginal,
     nodes,
     rtol,
+    ...(importanceSamples !== undefined ? { importanceSamples } : {}),
     ...(reml ? { reml: true } : {}),
   };
   return { file, out, formula, fam, spec, options, weights, zNames };
