@@ -170,6 +170,17 @@ const cases: Case[] = [
   { cls: OPTIONS, name: '--nodes 0', args: fit(F, 'poisson', '--marginal', 'quadrature', '--nodes', '0'), fails: usage(/--nodes must be an integer from 1 to 100, got '0'/) },
   { cls: OPTIONS, name: '--nodes 101', args: fit(F, 'poisson', '--marginal', 'quadrature', '--nodes', '101'), fails: usage(/--nodes must be an integer from 1 to 100, got '101'/) },
   { cls: OPTIONS, name: '--nodes without --marginal quadrature', args: fit(F, 'poisson', '--nodes', '10'), fails: usage(/--nodes .*goes with --marginal quadrature/) },
+  { cls: OPTIONS, name: '--rtol with several random-effect terms', args: fit('y ~ x + (1 | g) + (1 | kind)', 'poisson', '--rtol', '1e-9'), fails: usage(/^ngmm: --rtol applies to one grouping factor; the formula 'y ~ x \+ \(1 \| g\) \+ \(1 \| kind\)' has several random-effect terms$/) },
+  { cls: OPTIONS, name: '--importance-samples with one grouping factor', args: fit(F, 'poisson', '--importance-samples', '100'), fails: usage(/^ngmm: --importance-samples checks the Laplace approximation of several random-effect terms/) },
+  { cls: OPTIONS, name: '--validation with crossed terms', args: fit('y ~ x + (1 | g) + (1 | kind)', 'poisson', '--hidden', '4', '--validation', '0.2'), fails: data(/data\.csv: fit: validation needs held-out groups, which crossed terms do not have/) },
+  {
+    cls: VALID, name: 'two crossed grouping factors of a Poisson GLMM (was: refused)', needs: 'frame', args: fitOut('y ~ x + (1 | g) + (1 | kind)', 'poisson', '--importance-samples', '200'),
+    ok: fitted((s, r) => {
+      expect(s.terms!.map((t) => [t.term, t.levels])).toEqual([['g', 10], ['kind', 2]]);
+      expect(r.stdout).toMatch(/marginal likelihood: Laplace approximation/);
+      expect(r.stdout).toMatch(/Importance sampling \(200 draws, ESS \d+\): logLik -?\d+\.\d+ ± \d+\.\d+/);
+    }),
+  },
   { cls: OPTIONS, name: '--marginal laplace', args: fit(F, 'poisson', '--marginal', 'laplace'), fails: usage(/--marginal must be one of ode, quadrature, got 'laplace'/) },
   { cls: OPTIONS, name: '--rtol 1e-15', args: fit(F, 'poisson', '--rtol', '1e-15'), fails: usage(/--rtol must be a number in \[1e-14, 0\.01\], got '1e-15'/) },
   { cls: OPTIONS, name: '--rtol 0.1', args: fit(F, 'poisson', '--rtol', '0.1'), fails: usage(/--rtol must be a number in \[1e-14, 0\.01\], got '0\.1'/) },
@@ -593,6 +604,27 @@ const cases: Case[] = [
       expect(lines).toHaveLength(2 * G + 1);
       expect(lines.slice(1, G + 1).every((l) => l.startsWith('g,(Intercept),'))).toBe(true);
       expect(lines.slice(G + 1).every((l) => l.startsWith('g,x,'))).toBe(true);
+    },
+  },
+  {
+    cls: OUTPUTS, name: 'several terms: ranef term by term in lme4\'s layout, predict with a new level of one term', needs: 'frame',
+    args: fitOut('yg ~ x + (1 | g) + (x || kind)', 'gaussian'),
+    files: { 'new.csv': csv({ set: [[1, 'g', 'gNEW']] }) },
+    ok: async (r, ctx) => {
+      expect(r.status, r.stderr).toBe(0);
+      const re = await ctx.run(['ranef', 'out.json']);
+      expect(re.status, re.stderr).toBe(0);
+      const lines = re.stdout.trim().split('\n');
+      expect(lines[0]).toBe('grpvar,term,grp,condval,condsd');
+      // g's 10 levels (the most levels: first), then kind's intercept and slope terms, 2 levels each.
+      expect(lines.slice(1, 11).every((l) => l.startsWith('g,(Intercept),'))).toBe(true);
+      expect(lines.slice(11).map((l) => l.split(',').slice(0, 2).join(',')).sort()).toEqual(['kind,(Intercept)', 'kind,(Intercept)', 'kind,x', 'kind,x']);
+      const seen = await predictions(ctx, 'out.json', 'data.csv'), fresh = await predictions(ctx, 'out.json', 'new.csv');
+      expect(seen).toHaveLength(G * PER);
+      // Only row 1's group changed (to a level the model has not seen): its g effect drops out.
+      const gEffect = Number(lines.slice(1, 11).find((l) => l.split(',')[2] === BASE[0][9])!.split(',')[3]);
+      expect(fresh[0]).toBeCloseTo(seen[0] - gEffect, 10);
+      expect(fresh.slice(1)).toEqual(seen.slice(1));
     },
   },
   { cls: OUTPUTS, name: 'ranef of a missing model, with -o over an existing file', args: ['ranef', 'none.json', '-o', 'model.json'], fails: data(/cannot read 'none\.json': no such file or directory/) },
