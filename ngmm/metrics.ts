@@ -1,4 +1,4 @@
-// Evaluation metrics on predicted means (MATH.md §10), one per kind of response, each defined
+// Evaluation metrics on predicted means (docs/marginal.md §11), one per kind of response, each defined
 // only where it means something: a response outside the family's support, or a prediction
 // outside the mean's range, is refused with its index (MetricError), never scored as something
 // else (a Bernoulli y = 5 is not a failure, a Poisson y = −3 has no deviance).

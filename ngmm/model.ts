@@ -31,7 +31,7 @@ export interface ModelSpec {
   seed?: number;
   /**
    * A random-effect network instead of one σ_b: s_i = ‖g(z_i)‖ from group-level covariates
-   * (MATH.md §3, the main NGMM case). Absent: a single random-intercept SD.
+   * (docs/marginal.md §3, the paper's main case). Absent: a single random-intercept SD.
    */
   randomEffect?: RandomEffectSpec;
   /**

@@ -1,9 +1,10 @@
-// The exponential-family response distributions and their links (MATH.md §2). Each family is
-// written directly in the linear predictor η: the log-likelihood, its score ∂/∂η and curvature
-// ∂²/∂η² (Newton for the posterior mode), the dispersion derivative, and the GLM summaries
-// (mean, variance, deviance). The η-dependent formulas live once, in the marginal kernels'
-// per-observation code (kernels/reference/marginal/obs.ts, mirrored in WASM), selected by
-// `code`; a family adds its constant c(y), summaries and validation.
+// The exponential-family response distributions and their links (docs/marginal.md §2; the
+// formulas: docs/families.md). Each family is written directly in the linear predictor η: the
+// log-likelihood, its score ∂/∂η and curvature ∂²/∂η² (Newton for the posterior mode), the
+// dispersion derivative, and the GLM summaries (mean, variance, deviance). The η-dependent
+// formulas live once, in the marginal kernels' per-observation code
+// (kernels/reference/marginal/obs.ts, mirrored in WASM), selected by `code`; a family adds its
+// constant c(y), summaries and validation.
 import { hasDispersion, isConcave, obsCore, obsDphi, obsHess, obsScore } from '../../kernels/reference/marginal/obs';
 
 export type FamilyName = 'gaussian' | 'bernoulli' | 'binomial' | 'poisson' | 'negbinomial' | 'gamma';

@@ -1,5 +1,6 @@
 // A dataset's response, arranged by group once, with everything that does not depend on
-// parameters precomputed (MATH.md §2: c(y) = −log y!, log C(m, y), …, summed per group).
+// parameters precomputed (docs/marginal.md §2, docs/families.md: c(y) = −log y!, log C(m, y), …,
+// summed per group).
 import type { Backend } from '../../kernels/load';
 import type { Family } from '../families/family';
 

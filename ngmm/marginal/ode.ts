@@ -1,5 +1,5 @@
 // logMarginal: each group's log marginal likelihood L_i = log ∫ e^{ℓ_i(t)} dt as one tape
-// primitive (MATH.md §3–5). Forward runs the batched ODE kernel, which also returns the
+// primitive (docs/marginal.md §3–6). Forward runs the batched ODE kernel, which also returns the
 // gradients ∂L_i/∂f_j, ∂L_i/∂s_i, ∂L_i/∂ϕ (posterior expectations, by the chosen method);
 // the VJP only scales them by the upstream gradient. The solver's steps never enter the tape.
 import { OPT_COUNT, STAT_COUNT, RECORD_SIZE } from '../../kernels/reference/marginal/kernel';

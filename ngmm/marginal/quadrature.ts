@@ -1,4 +1,4 @@
-// Random effects whose design varies inside a group (random slopes; MATH.md §8): the
+// Random effects whose design varies inside a group (random slopes; docs/marginal.md §8): the
 // q-dimensional marginal L_i = log ∫ φ_q(b) ∏_j p(y_ij | f_ij + ⟨g_ij, b⟩) db by a Gauss–Hermite
 // tensor rule, adaptive as lme4's nAGQ: centred at each group's mode b̂_i (Newton) and scaled by
 // the Cholesky factor of H_i = −∇²ℓ_i(b̂_i). The rule's nodes and weights are then held fixed

@@ -1,4 +1,4 @@
-// Closed forms the numerical paths are tested against (MATH.md §9).
+// Closed forms the numerical paths are tested against (docs/marginal.md §10).
 
 // The Gaussian group's exact log marginal and its gradients (derivatives of the closed form,
 // worked by hand: d = σ² + n s², S = Σr, Q = Σr² − s²S²/d).

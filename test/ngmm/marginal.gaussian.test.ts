@@ -1,4 +1,4 @@
-// Bar: the ODE marginal against the Gaussian closed form (MATH.md §9), over n ∈ [1, 10⁴],
+// Bar: the ODE marginal against the Gaussian closed form (docs/marginal.md §10), over n ∈ [1, 10⁴],
 // s ∈ [10⁻³, 10], σ ∈ [0.05, 20] and residuals up to ±50, at rtol = 1e−10: value error
 // ≤ 1e−9·max(1, |L|), gradients (f, s, σ) within 1e−7 relative (for the vector ∂L/∂f: relative
 // to its largest entry), for every gradient method.

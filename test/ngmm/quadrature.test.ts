@@ -165,7 +165,7 @@ describe('adaptive Gauss–Hermite', () => {
 
   // With fixed nodes (plain Gauss–Hermite) the VJP is the exact derivative of the rule.
   // With adaptive nodes the centre and scale are recomputed from the perturbed inputs under
-  // finite differences but held fixed by reverse mode (MATH.md §8): the two agree only to the
+  // finite differences but held fixed by reverse mode (docs/marginal.md §8): the two agree only to the
   // rule's own accuracy, so that check uses enough nodes for it to be negligible.
   it.each([
     ['plain Gauss–Hermite, 7 nodes', false, 7],

@@ -25,7 +25,7 @@ export function logErrorNorm(err: number, rtol: number, atol: number): number {
 /**
  * The forward marginal solve weights each local error by its influence on the answer: an
  * error δ in u at t reaches u(b) multiplied by ∂u(b)/∂u(t) = α(t) = e^{u(t)−u(b)} (the
- * closed-form adjoint, MATH.md §5), which is e^{−T²/2} in the far left tail and 1 past the
+ * closed-form adjoint, docs/marginal.md §6), which is e^{−T²/2} in the far left tail and 1 past the
  * mode. Weighting by min(1, e^{u − u_ref}), with u_ref = log(√(2π)·σ̂) the Laplace estimate
  * of u(b), spends steps only where the integral is made. Where the weight is tiny the step
  * is bounded by `stabilityNorm` instead: beyond the explicit method's stability limit errors

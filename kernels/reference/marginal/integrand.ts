@@ -1,4 +1,4 @@
-// One group's log-integrand (MATH.md eq. 24) and its parameter sensitivities:
+// One group's log-integrand (docs/marginal.md §3; paper eq. 24) and its parameter sensitivities:
 //   ℓ(t) = C + Σ_j core(y_j, f_j + s·t, ϕ) − t²/2 − ½ log 2π
 // with C = Σ_j c(y_j) precomputed. ∂ℓ/∂f_j = r_j(t), ∂ℓ/∂s = t·Σ_j r_j(t), ∂ℓ/∂ϕ = Σ_j ∂core/∂ϕ.
 //

@@ -1,5 +1,5 @@
 // One group's log marginal likelihood L = log ∫ e^{ℓ(t)} dt by the shifted log-domain ODE
-// (MATH.md §3–5) and its gradients, three ways. The reference for the WASM kernel
+// (docs/marginal.md §3–6) and its gradients, three ways. The reference for the WASM kernel
 // kernels/assembly/marginal/solve.ts, which follows it step for step.
 //
 //  1. Centre: posterior mode t̂ (safeguarded Newton; a grid scan first when ℓ need not be
