@@ -48,7 +48,7 @@ function simulate(fam: Family, G: number, n: number, seed: number, sb = 0.8): Pr
   for (let i = 0; i < G; i++) {
     const lo = i * n, hi = lo + n;
     if (fam.name === 'gaussian') {
-      // MATH.md §9 closed form.
+      // docs/marginal.md §10 closed form.
       let S = 0, rr = 0;
       for (let j = lo; j < hi; j++) {
         const r = y[j] - f[j];

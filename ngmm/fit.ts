@@ -49,7 +49,7 @@ export interface FitOptions {
   schedule?: 'constant' | 'cosine';
   /**
    * Use at most this many observations of each group per step (random, re-drawn each step).
-   * Faster on large groups but biased (log is not linear: MATH.md §6); off by default.
+   * Faster on large groups but biased (log is not linear: docs/marginal.md §7); off by default.
    */
   subsample?: number;
   /**

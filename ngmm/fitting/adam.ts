@@ -1,7 +1,7 @@
 // The network stage of a fit: Adam over mini-batches of units (groups; the whole data set when
 // the likelihood does not split), the network at `lr` and the scale parameters at their own
-// `lrScale` (a single rate left σ_b inflated by 30–90 % when early stopping fired: see
-// docs/fitting.md), early stopping on held-out units, recovery from a diverging step, and the
+// `lrScale` (a single rate left σ_b inflated by 30–94 % when early stopping fired: docs/marginal.md
+// §12), early stopping on held-out units, recovery from a diverging step, and the
 // L-BFGS polish (FitOptions.polish says why the linear part by default).
 import * as E from '../../engine/index';
 import { minimize } from '../../engine/lbfgs';

@@ -3,7 +3,7 @@
 //   random slopes            ⟨Λᵀz_ij, b_i⟩,          z = (1, x[slopes]) standardised, b_i ~ N(0, I_q)
 //   a random-effect network   ‖g(z_i)‖·b_i,           z_i the group's covariates
 // Groups are independent, so the log-likelihood is a sum of per-group 1-D (ODE) or q-D
-// (adaptive Gauss–Hermite) integrals (docs/fitting.md). After fitting, each group keeps its
+// (adaptive Gauss–Hermite) integrals (docs/marginal.md §3–8). After fitting, each group keeps its
 // posterior as an adaptive Gauss–Hermite rule (nodes and normalised log-weights), from which
 // predictions for seen groups and ranef() are exact to the rule's accuracy, and which saves
 // with the model.
