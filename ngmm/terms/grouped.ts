@@ -17,6 +17,7 @@ import { logMarginal } from '../marginal/ode';
 import { releaseResponse, type GroupedResponse } from '../marginal/groups';
 import { logNdtr } from '../../kernels/reference/special';
 import { softplus, softplusInv } from '../positive';
+import type { RandomStructure } from './structure';
 
 export interface RandomEffectSpec {
   /** Names of the group-level covariates (the columns of ModelData.Z). */
@@ -91,7 +92,7 @@ function summarise(nodes: Float64Array, logw: Float64Array, q: number, scale: nu
 }
 
 /** The random part of a model with one grouping factor (see the file's head). */
-export class GroupedEffect {
+export class GroupedEffect implements RandomStructure {
   readonly kind = 'grouped' as const;
   /** Random-effect dimension: 1 + the number of random slopes. */
   readonly q: number;

@@ -17,6 +17,7 @@ import { logMarginalNested, nestedResponse, releaseNested, nestedInnerIndex, typ
 import { softplus, softplusInv } from '../positive';
 import { choleskyLower } from '../smallMatrix';
 import { triangle } from './grouped';
+import type { RandomStructure } from './structure';
 
 /** How the marginal likelihood of several terms is computed (docs/terms.md). */
 export type TermsMethod = 'exact' | 'nested' | 'laplace';
@@ -76,7 +77,7 @@ export interface TermState {
 }
 
 /** The random part of a model with several terms (see the file's head). */
-export class TermsEffect {
+export class TermsEffect implements RandomStructure {
   readonly kind = 'terms' as const;
   /** Free parameters of each term's lower-triangular L_t (diagonal through softplus), row by row. */
   readonly theta: E.Tensor[];
