@@ -7,9 +7,10 @@ export { logMarginal, type OdeOptions, type GradientMethod, type MarginalResult,
 export { logMarginalQuadrature, type QuadratureOptions } from './marginal/quadrature';
 export { gaussHermite, adaptiveNodes, productRule } from './marginal/gaussHermite';
 export { fit, fitAsync, type FitOptions, type FitProgress } from './fit';
+export { fitFormula, type FormulaSpec, type FormulaFit } from './fitFormula';
 export { Model, type ModelSpec, type ModelJSON, type FitInfo } from './model';
 export { summary, formatSummary, type Summary, type Coefficient } from './summary';
-export { type ModelData } from './data';
+export { type ModelData, type DataTerm } from './data';
 export { parseFormula, formatFormula, FormulaError, type Formula } from './formula';
 export { readCsvTable, CsvParser, CsvError, type CsvTable, type ColumnSelection, type ReadCsvOptions } from './csv';
 export { modelFrame, frameColumns, locateInTable, type Frame, type Design, type FrameOptions, type FrameColumnsOptions } from './frame';
