@@ -2,6 +2,8 @@
 # Regenerates the conformance fixtures (test/fixtures/conformance/) from R. Run by hand from the
 # repository root, never by `npm test` (the tests read the committed fixtures and need no R):
 #   sh scripts/conformance/run.sh [case name …]
+# and those with several random-effect terms (test/fixtures/conformance-multi/, multi.R):
+#   sh scripts/conformance/run.sh multi [case name …]
 # Installs R and the packages from Debian when they are missing (needs apt-get and root or sudo).
 set -eu
 cd "$(dirname "$0")/../.."
@@ -15,5 +17,9 @@ if ! have; then
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends $PKGS
+fi
+if [ "${1:-}" = multi ]; then
+  shift
+  exec Rscript scripts/conformance/multi.R test/fixtures/conformance-multi "$@"
 fi
 exec Rscript scripts/conformance/conformance.R test/fixtures/conformance "$@"
