@@ -19,5 +19,5 @@ export { NgmmError, DataError, type DataLocation } from './errors';
 export { rmse, logLoss, poissonDeviance } from './metrics';
 export { simulate, trueEffect, type Simulated, type SimulatedSplit, type SimulatedFamily, type SimulateOptions } from './simulate';
 export { serveFits } from './worker/serve';
-export { fitInWorker, type FitInWorkerOptions } from './worker/client';
-export type { FitRequest, CancelRequest, WorkerRequest, WorkerResponse, FitResult, PredictRequest, RanefRow, WorkerLike, WorkerScopeLike } from './worker/protocol';
+export { fitInWorker, fitFormulaInWorker, type FitInWorkerOptions } from './worker/client';
+export type { FitRequest, FormulaFitRequest, TablePredictRequest, TableRowsResult, FormulaFitResult, CancelRequest, WorkerRequest, WorkerResponse, FitResult, PredictRequest, RanefRow, WorkerLike, WorkerScopeLike } from './worker/protocol';
