@@ -87,6 +87,7 @@ describe('fitFormula with rows (lme4 subset)', () => {
     const b = fitFormula(t, 'y ~ x + (1 | school)', { family: 'poisson' }, { rows: rest }, 'na.csv');
     try {
       expect(a.frame.dropped).toEqual([hole, hole2]);
+      expect(Array.from(a.frame.rows)).toEqual(rest);
       expect(a.notes).toEqual([`na.csv: 2 rows with missing values were dropped (rows ${hole + 1}, ${hole2 + 1}), as R's na.omit does`]);
       expect(a.model.summary().notes).toContain(a.notes[0]);
       expect(a.model.logLik()).toBe(b.model.logLik());
