@@ -2,10 +2,11 @@
 // lmer/glmer: the model frame (na.omit, R's coding, the rank rule, the random-effect terms),
 // the response checked against the family with its row and column, the structure chosen from
 // the formula (one grouping factor, or several terms), the fit, and the notes a user must see
-// (dropped rows and columns). The CLI and the web page both go through it. Rows in messages are
-// the table's (1-based), whatever rows na.omit dropped.
+// (dropped rows and columns). The CLI and the web page both go through it. `rows` fits on some
+// of the table's rows (lme4's subset) without copying it. Rows in messages are the table's
+// (1-based), whatever rows na.omit dropped or `rows` left out.
 import { family as familyOf } from './families/index';
-import { fit, type FitOptions } from './fit';
+import { fit, fitAsync, type FitOptions } from './fit';
 import { formatExpr, parseFormula, type Formula } from './formula';
 import { covariateColumns, modelFrame, type Frame, type Table } from './frame';
 import type { ModelData } from './data';
@@ -49,11 +50,54 @@ export function responseColumn(f: Formula): string {
   return r.kind === 'column' ? r.name : r.kind === 'cbind' ? r.successes : formatExpr(r.expr);
 }
 
+/** fit's options and the rows of the table to fit on. */
+export interface FormulaOptions extends FitOptions {
+  /**
+   * The table rows to fit on (0-based, each once; lme4's `subset`), default all. Rows with a
+   * missing value among them are still dropped and said; messages keep naming the table's rows.
+   */
+  rows?: ArrayLike<number>;
+}
+
 /** Fits a model given as a formula over a table (see the file's head). */
-export function fitFormula(table: Table, formula: string | Formula, spec: FormulaSpec, o: FitOptions = {}, source = 'data'): FormulaFit {
+export function fitFormula(table: Table, formula: string | Formula, spec: FormulaSpec, o: FormulaOptions = {}, source = 'data'): FormulaFit {
+  const { rows, ...options } = o;
+  const p = prepare(table, formula, spec, rows, source);
+  let model: Model;
+  try {
+    model = fit(p.data, p.modelSpec, options);
+  } catch (e) {
+    throw located(e, p.frame, source);
+  }
+  return finish(model, p.frame, source);
+}
+
+/**
+ * The same fit through fitAsync: it returns to the event loop between epochs, so a Web Worker
+ * can take a cancel message while it runs (ngmm/worker/serve.ts). The numbers are fitFormula's.
+ */
+export async function fitFormulaAsync(table: Table, formula: string | Formula, spec: FormulaSpec, o: FormulaOptions = {}, source = 'data'): Promise<FormulaFit> {
+  const { rows, ...options } = o;
+  const p = prepare(table, formula, spec, rows, source);
+  let model: Model;
+  try {
+    model = await fitAsync(p.data, p.modelSpec, options);
+  } catch (e) {
+    throw located(e, p.frame, source);
+  }
+  return finish(model, p.frame, source);
+}
+
+// fit's messages count the rows it was given (the frame's): the table's rows are named instead.
+function located(e: unknown, frame: Frame, source: string): Error {
+  return new Error(`${source}: ${tableRows((e as Error).message.split('\n')[0], frame.rows)}`);
+}
+
+// The frame, the response checked, and the data and spec fit takes.
+function prepare(table: Table, formula: string | Formula, spec: FormulaSpec, rows: ArrayLike<number> | undefined, source: string): { frame: Frame; f: Formula; data: ModelData; modelSpec: ModelSpec } {
   const f = typeof formula === 'string' ? parseFormula(formula) : formula;
   const fam = familyOf(spec.family, spec.link);
-  const frame = modelFrame(f, table, source, undefined, true, spec.weights ? { weights: spec.weights } : {});
+  const frame = modelFrame(f, table, source, undefined, true, { ...(spec.weights ? { weights: spec.weights } : {}), ...(rows ? { rows } : {}) });
   if (frame.terms && spec.reCovariates) throw new Error(`${source}: a random-effect network (reCovariates) needs one grouping factor; the formula '${f.text}' has the terms ${frame.terms.map((t) => t.name).join(', ')}`);
   // A 0/1 response under the binomial family is one trial per row, as in glm and glmer.
   const trials = frame.trials ?? (fam.name === 'binomial' && !frame.weights ? new Float64Array(frame.y.length).fill(1) : undefined);
@@ -64,12 +108,8 @@ export function fitFormula(table: Table, formula: string | Formula, spec: Formul
     if (bad) throw new Error(`${source}: row ${frame.rows[bad.index] + 1}, column '${responseColumn(f)}': ${bad.message}`);
   }
   let Z: Float64Array | undefined;
-  if (spec.reCovariates) {
-    const all = covariateColumns(table, spec.reCovariates, source);
-    const d = spec.reCovariates.length;
-    Z = new Float64Array(frame.rows.length * d);
-    frame.rows.forEach((r, k) => Z!.set(all.subarray(r * d, r * d + d), k * d));
-  }
+  // Read at the frame's rows only: a row outside `rows`, or dropped by na.omit, is not fitted.
+  if (spec.reCovariates) Z = covariateColumns(table, spec.reCovariates, source, frame.rows);
   const data: ModelData = {
     X: frame.X, xNames: frame.xNames, y: frame.y, group: frame.group,
     ...(trials ? { trials } : {}),
@@ -86,12 +126,11 @@ export function fitFormula(table: Table, formula: string | Formula, spec: Formul
     ...(frame.terms ? { terms: frame.terms.map((t) => ({ name: t.name, columns: [...t.columns] })) } : {}),
     ...(reCovariates ? { randomEffect: { covariates: reCovariates, hidden: reHidden ?? [] } } : {}),
   };
-  let model: Model;
-  try {
-    model = fit(data, modelSpec, o);
-  } catch (e) {
-    throw new Error(`${source}: ${tableRows((e as Error).message.split('\n')[0], frame.rows)}`);
-  }
+  return { frame, f, data, modelSpec };
+}
+
+// The design travels with the model (prediction codes new data by it), and so do the notes.
+function finish(model: Model, frame: Frame, source: string): FormulaFit {
   model.design = frame.design;
   const notes = [
     droppedNote(source, frame.dropped ?? [], 'dropped'),

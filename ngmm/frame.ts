@@ -66,6 +66,13 @@ export interface Frame {
 export interface FrameOptions {
   /** A column of prior weights (lme4's `weights`; for a binomial proportion, the trials). */
   weights?: string;
+  /**
+   * The table rows to use (0-based, each at most once; lme4's `subset`), in this order; default
+   * every row. The table is read in place, not copied; levels and the rank rule see these rows
+   * only (lme4's model frame drops unused levels), and a missing value among them is handled as
+   * in any other row.
+   */
+  rows?: ArrayLike<number>;
 }
 
 /** A table as modelFrame reads it; `lines` (when known) puts file lines in messages. */
@@ -411,7 +418,7 @@ export function modelFrame(f: Formula, t: Table, source = 'data', design?: Desig
   checkColumns(f, [...t.columns.keys()], (c) => t.columns.has(c), n, weightsName, source);
   if (t.nrows === 0) throw new DataError('no data rows (the file has only its header)', { source });
 
-  const { rows, dropped } = usableRows(r, t.nrows, n.required, needResponse);
+  const { rows, dropped } = usableRows(r, t.nrows, n.required, needResponse, opts.rows);
   const levels: Record<string, string[]> = Object.create(null);
   const vars = new Map<string, Variable>();
   for (const term of f.fixed) for (const fac of term.factors) if (!vars.has(factorKey(fac))) vars.set(factorKey(fac), variable(fac, r, rows, levels, design));
@@ -488,14 +495,18 @@ export function oneFactor(f: Formula): boolean {
   return f.random.length === 1 && r.intercept && !r.groupFactors && r.terms.every((t) => t.factors.length === 1 && t.factors[0].kind === 'column');
 }
 
-// na.omit over the columns the formula reads; at prediction a missing value is an error.
-function usableRows(r: Reader, nrows: number, used: string[], drop: boolean): { rows: Int32Array; dropped: number[] } {
+// na.omit over the columns the formula reads, among the rows asked for; at prediction a missing
+// value is an error.
+function usableRows(r: Reader, nrows: number, used: string[], drop: boolean, subset?: ArrayLike<number>): { rows: Int32Array; dropped: number[] } {
+  const asked = subset === undefined ? null : subsetRows(subset, nrows, r.source);
   const cols = used.map((name) => ({ name, missing: r.column(name).missing }));
   const dropped: number[] = [];
   const counts = new Map<string, number>();
-  const rows = new Int32Array(nrows);
+  const m = asked ? asked.length : nrows;
+  const rows = new Int32Array(m);
   let nk = 0;
-  for (let i = 0; i < nrows; i++) {
+  for (let k = 0; k < m; k++) {
+    const i = asked ? asked[k] : k;
     let ok = true;
     for (const c of cols) {
       if (!c.missing[i]) continue;
@@ -508,9 +519,27 @@ function usableRows(r: Reader, nrows: number, used: string[], drop: boolean): { 
   }
   if (nk === 0) {
     const by = [...counts].map(([c, k]) => `${quoteName(c)} in ${k}`).join(', ');
+    if (asked) throw new DataError(`each of the ${m} rows asked for has a missing value in a column the model uses (first missing: ${by}), so no row is left`, { source: r.source });
     throw new DataError(`every row has a missing value in a column the model uses (first missing: ${by}), so no row is left`, { source: r.source });
   }
   return { rows: rows.slice(0, nk), dropped };
+}
+
+// The `rows` option checked: whole numbers naming rows of the table, each once.
+function subsetRows(subset: ArrayLike<number>, nrows: number, source: string): Int32Array {
+  if (subset.length === 0) throw new DataError('the rows to use (option rows) are an empty list', { source });
+  const out = new Int32Array(subset.length);
+  const seen = new Uint8Array(nrows);
+  for (let k = 0; k < subset.length; k++) {
+    const i = subset[k];
+    if (!Number.isInteger(i) || i < 0 || i >= nrows) {
+      throw new DataError(`rows[${k}] is ${i}, not a 0-based row of the table (a whole number from 0 to ${nrows - 1})`, { source });
+    }
+    if (seen[i]) throw new DataError(`rows[${k}] asks for row ${i + 1} a second time; each row may be used once`, { source });
+    seen[i] = 1;
+    out[k] = i;
+  }
+  return out;
 }
 
 function keptByDesign(names: string[], design: Design, source: string): { keep: number[]; droppedColumns: Frame['droppedColumns'] } {

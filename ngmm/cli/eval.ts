@@ -4,7 +4,7 @@
 import { MetricError, metricFor } from '../metrics';
 import { expectPositionals, type CommandSpec, type ParsedArgs } from './args';
 import { readModel } from './io';
-import { checkResponse, droppedNote, predictRows, responseColumn, rowsFor } from './rows';
+import { checkResponse, droppedNote, predictFile, responseColumn } from './rows';
 
 export const evalSpec: CommandSpec = {
   name: 'eval',
@@ -19,10 +19,10 @@ export function runEval(args: ParsedArgs): void {
   const [modelPath, file] = args.positionals;
   const model = readModel(modelPath);
   try {
-    const rows = rowsFor(model, modelPath, file, true);
-    const { frame, observed, kept } = rows;
+    const { frame, prediction: pred, seen: observed, formula } = predictFile(model, modelPath, file, true, 'response');
+    const kept = frame.rows;
     const fam = model.family;
-    const column = responseColumn(rows.formula);
+    const column = responseColumn(formula);
     // Prior weights, as the fit used them (lme4): for a binomial proportion without cbind they
     // are the trials (k = y·w successes of w); otherwise row i counts w_i times in the mean.
     const w = frame.weights;
@@ -32,7 +32,6 @@ export function runEval(args: ParsedArgs): void {
     const yk = proportion ? frame.y.map((v, i) => (Math.abs(v * w[i] - Math.round(v * w[i])) <= 1e-9 * w[i] ? Math.round(v * w[i]) : v * w[i])) : frame.y;
     const rowWeights = proportion ? undefined : w;
     checkResponse(fam, yk, trials, file, column, kept);
-    const pred = predictRows(model, rows, 'response');
     // The dispersion where the family's deviance needs it (negative binomial θ); model.sigma is
     // the softplus of the dispersion parameter (σ, θ or the Gamma shape), NaN when there is none.
     const phi = Number.isFinite(model.sigma) ? model.sigma : undefined;

@@ -4,7 +4,7 @@
 import { expectPositionals, oneOf, stringValue, type CommandSpec, type ParsedArgs } from './args';
 import { checkWritable, readModel, writeAtomic, writeStdout } from './io';
 import { csvField } from './csvOut';
-import { droppedNote, predictRows, rowsFor } from './rows';
+import { droppedNote, predictFile } from './rows';
 
 export const predictSpec: CommandSpec = {
   name: 'predict',
@@ -25,12 +25,10 @@ export function runPredict(args: ParsedArgs): void {
   if (out !== undefined) checkWritable(out, [modelPath, file]);
   const model = readModel(modelPath);
   try {
-    const rows = rowsFor(model, modelPath, file, false);
-    const pred = predictRows(model, rows, type);
-    const { frame, observed, kept } = rows;
+    const { frame, prediction: pred, group, seen } = predictFile(model, modelPath, file, false, type);
     function* lines(): Generator<string> {
       yield 'row,group,groups,prediction\n';
-      for (let i = 0; i < pred.length; i++) yield `${kept[i] + 1},${csvField(frame.group[i])},${observed[i] ? 'observed' : 'new'},${pred[i]}\n`;
+      for (let i = 0; i < pred.length; i++) yield `${frame.rows[i] + 1},${csvField(group[i])},${seen[i] ? 'observed' : 'new'},${pred[i]}\n`;
     }
     const note = droppedNote(file, frame.dropped ?? [], 'not predicted');
     if (out !== undefined) writeAtomic(out, lines());

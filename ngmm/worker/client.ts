@@ -1,9 +1,11 @@
-// The page's side: `fitInWorker(worker, request)` sends one fit to a worker running
-// serveFits (dist/worker.js is such a worker) and resolves with its result. Progress and
-// warnings arrive through callbacks; aborting `signal` asks the worker to stop after the
-// current batch, and the promise then resolves with the partial model (`cancelled: true`).
+// The page's side: `fitInWorker(worker, request)` sends one fit of model data in arrays, and
+// `fitFormulaInWorker(worker, request)` one fit of a formula over a table (CSV text or a parsed
+// table), to a worker running serveFits (dist/worker.js is such a worker); each resolves with
+// its result. Progress and warnings arrive through callbacks; aborting `signal` asks the worker
+// to stop after the current batch, and the promise then resolves with the partial model
+// (`cancelled: true`).
 import type { FitProgress } from '../fit';
-import type { FitRequest, FitResult, WorkerLike, WorkerResponse } from './protocol';
+import type { FitRequest, FitResult, FormulaFitRequest, FormulaFitResult, WorkerLike, WorkerResponse } from './protocol';
 
 export interface FitInWorkerOptions {
   onProgress?: (p: FitProgress) => void;
@@ -16,6 +18,14 @@ export interface FitInWorkerOptions {
 let nextId = 0;
 
 export function fitInWorker(worker: WorkerLike, request: Omit<FitRequest, 'type' | 'id'>, o: FitInWorkerOptions = {}): Promise<FitResult> {
+  return send(worker, { ...request, type: 'fit' }, o);
+}
+
+export function fitFormulaInWorker(worker: WorkerLike, request: Omit<FormulaFitRequest, 'type' | 'id'>, o: FitInWorkerOptions = {}): Promise<FormulaFitResult> {
+  return send(worker, { ...request, type: 'fitFormula' }, o) as Promise<FormulaFitResult>;
+}
+
+function send(worker: WorkerLike, request: Omit<FitRequest, 'id'> | Omit<FormulaFitRequest, 'id'>, o: FitInWorkerOptions): Promise<FitResult> {
   const id = `ngmm-fit-${++nextId}`;
   return new Promise((resolve, reject) => {
     const cancel = () => worker.postMessage({ type: 'cancel', id });
@@ -46,7 +56,7 @@ export function fitInWorker(worker: WorkerLike, request: Omit<FitRequest, 'type'
     worker.addEventListener('message', onMessage);
     worker.addEventListener('error', onError);
     o.signal?.addEventListener('abort', cancel, { once: true });
-    worker.postMessage({ ...request, type: 'fit', id });
+    worker.postMessage({ ...request, id });
     if (o.signal?.aborted) cancel();
   });
 }

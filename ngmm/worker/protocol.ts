@@ -5,6 +5,8 @@
 import type { BackendName } from '../../kernels/load';
 import type { ModelData } from '../data';
 import type { FitOptions, FitProgress } from '../fit';
+import type { FormulaSpec } from '../fitFormula';
+import type { Table } from '../frame';
 import type { FitInfo, ModelJSON, ModelSpec } from '../model';
 
 /** Rows to predict once the model is fitted; the answer comes back under the same name. */
@@ -33,13 +35,49 @@ export interface FitRequest {
   module?: WebAssembly.Module;
 }
 
+/** Rows of the request's table to predict once the model is fitted (predictTable), by name. */
+export interface TablePredictRequest {
+  name: string;
+  /** The table rows to predict (0-based, each once); default all. */
+  rows?: ArrayLike<number>;
+  type?: 'response' | 'link';
+  /**
+   * Read the response too, to score the predictions: a row with a missing value is then left
+   * out (as na.omit) and listed in `dropped`; otherwise a missing value is an error.
+   */
+  response?: boolean;
+}
+
+/**
+ * A fit from a formula over a table (fitFormula in the worker): the data as CSV text (parsed in
+ * the worker, only the columns the formula uses) or as a table already parsed (readCsvTable's),
+ * the rows to fit on, and rows of the same table to predict afterwards.
+ */
+export interface FormulaFitRequest {
+  type: 'fitFormula';
+  id?: number | string;
+  csv?: string;
+  table?: Table;
+  /** The data's name in messages (a file name); default 'data'. */
+  source?: string;
+  formula: string;
+  spec: FormulaSpec;
+  options?: Omit<FitOptions, 'onProgress' | 'onWarning' | 'signal'>;
+  /** The table rows to fit on (0-based, each once: lme4's subset); default all. */
+  rows?: ArrayLike<number>;
+  /** Shorthand for spec.seed and options.seed, where those are not given. */
+  seed?: number;
+  predict?: TablePredictRequest[];
+  module?: WebAssembly.Module;
+}
+
 export interface CancelRequest {
   type: 'cancel';
   /** The fit to cancel; without it, whichever fit is running. */
   id?: number | string;
 }
 
-export type WorkerRequest = FitRequest | CancelRequest;
+export type WorkerRequest = FitRequest | FormulaFitRequest | CancelRequest;
 
 export interface RanefRow {
   group: string;
@@ -56,12 +94,33 @@ export interface FitResult {
   ranef: RanefRow[];
   backend: BackendName;
   elapsedMs: number;
+  /** What the fit did that was not asked for (rows and columns dropped); none for a fit from arrays. */
+  notes: string[];
+}
+
+/** The predictions of one TablePredictRequest (its values are also in `predictions`). */
+export interface TableRowsResult {
+  /** The table row (0-based) of each prediction. */
+  rows: Int32Array;
+  prediction: Float64Array;
+  /** Each row's group: its label, or with several terms the level of the model's first term. */
+  group: string[];
+  /** 1 where that group was in the training data (posterior), 0 where it was not (prior). */
+  seen: Uint8Array;
+  /** The response of each row, when asked for. */
+  y?: Float64Array;
+  /** Rows left out for a missing value (with `response`). */
+  dropped: number[];
+}
+
+export interface FormulaFitResult extends FitResult {
+  predicted: Record<string, TableRowsResult>;
 }
 
 export type WorkerResponse = { id?: number | string } & (
   | { type: 'progress'; progress: FitProgress }
   | { type: 'warning'; message: string }
-  | ({ type: 'done' } & FitResult)
+  | ({ type: 'done' } & FitResult & { predicted?: FormulaFitResult['predicted'] })
   | { type: 'error'; message: string }
 );
 

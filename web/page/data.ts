@@ -1,11 +1,13 @@
 // The demo's data, split for fitting and checking: training rows, held-out rows of training
 // groups ("observed") and all rows of held-out groups ("new"). Simulated data comes from
-// ngmm/simulate.ts with the true means as the truth; a dropped CSV goes through the same
-// formula and model frame as the CLI, and its observed responses are the truth.
+// ngmm/simulate.ts as arrays, with the true means as the truth; a dropped CSV is split into
+// table rows here and fitted in the worker by the library's fitFormula on the training rows
+// (the same formula and model frame as the CLI), its held-out rows predicted by predictTable,
+// with their observed responses as the truth.
 import type { ModelData } from '../../ngmm/data';
-import { readCsvTable } from '../../ngmm/csv';
-import { parseFormula } from '../../ngmm/formula';
-import { modelFrame } from '../../ngmm/frame';
+import { readCsvTable, type CsvTable } from '../../ngmm/csv';
+import { groupColumns, parseFormula } from '../../ngmm/formula';
+import { frameColumns } from '../../ngmm/frame';
 import { simulate, type SimulatedFamily } from '../../ngmm/simulate';
 
 export interface HeldOut {
@@ -21,7 +23,6 @@ export interface DemoData {
   /** What the truth is: the simulation's mean, or the observed response. */
   truthLabel: string;
   trueEffects?: ReadonlyMap<string, number>;
-  randomSlopes: string[];
   description: string;
 }
 
@@ -38,39 +39,61 @@ export function simulated(family: SimulatedFamily, seed: number, groups: number,
     fresh: { X: d.fresh.X, group: d.fresh.group, truth: d.fresh.mu },
     truthLabel: 'true mean E[y | x, b]',
     trueEffects: new Map(bs.map(([g, b]) => [g, b - centre])),
-    randomSlopes: [],
     description: `simulated ${family}: ${groups} groups × ${perGroup} rows, seed ${seed}`,
   };
 }
 
-/** A CSV file and an lme4-style formula; the last 20 % of groups and of rows are held out. */
-export function fromCsv(text: string, fileName: string, formula: string): DemoData {
-  const table = readCsvTable(text, { source: fileName });
-  const frame = modelFrame(parseFormula(formula), table, fileName);
-  if (frame.trials) throw new Error('binomial counts (cbind) are not offered in the demo: use a 0/1 response with bernoulli');
-  const p = frame.xNames.length;
+/**
+ * A dropped CSV for the worker's fitFormula: the table (read with the columns the formula uses,
+ * group ids as text, as the CLI reads a file), the training rows and the held-out rows. The
+ * worker's fitFormula and predictTable do the model frame; the page only chooses rows.
+ */
+export interface CsvData {
+  table: CsvTable;
+  source: string;
+  formula: string;
+  train: number[];
+  heldOut: number[];
+  truthLabel: string;
+  description: string;
+}
+
+/**
+ * A CSV file and an lme4-style formula: the last 20 % of groups (of the formula's first
+ * random-effect term, in order of appearance) are held out whole, and of every other group the
+ * rows after its first 80 % (at least two rows stay in training). A row whose grouping value is
+ * missing stays in the training rows, where fitFormula drops it and says so.
+ */
+export function fromCsv(text: string, fileName: string, formula: string): CsvData {
+  const f = parseFormula(formula);
+  if (f.response.kind === 'cbind') throw new Error('binomial counts (cbind) are not offered in the demo: use a 0/1 response with bernoulli');
+  const table = readCsvTable(text, { source: fileName, select: frameColumns(f, { source: fileName }) });
+  const by = groupColumns(f.random[0]);
+  const cols = by.map((c) => table.columns.get(c)!);
   const rowsOf = new Map<string, number[]>();
-  frame.group.forEach((g, i) => (rowsOf.get(g) ?? rowsOf.set(g, []).get(g)!).push(i));
+  const train: number[] = [];
+  for (let i = 0; i < table.nrows; i++) {
+    if (cols.some((c) => c.missing[i])) {
+      train.push(i);
+      continue;
+    }
+    const key = cols.map((c) => String(c.values[i])).join(':');
+    (rowsOf.get(key) ?? rowsOf.set(key, []).get(key)!).push(i);
+  }
   const labels = [...rowsOf.keys()];
-  if (labels.length < 5) throw new Error(`${fileName}: ${labels.length} groups in '${frame.groupName}'; the demo holds out 20 % of them and needs at least 5`);
-  const split = { train: [] as number[], observed: [] as number[], fresh: [] as number[] };
+  const name = by.join(':');
+  if (labels.length < 5) throw new Error(`${fileName}: ${labels.length} groups in '${name}'; the demo holds out 20 % of them and needs at least 5`);
+  const heldOut: number[] = [];
   labels.forEach((g, k) => {
     const rows = rowsOf.get(g)!;
-    if (k >= labels.length * 0.8) split.fresh.push(...rows);
-    else rows.forEach((r, j) => (j < Math.max(2, Math.ceil(rows.length * 0.8)) ? split.train : split.observed).push(r));
+    if (k >= labels.length * 0.8) heldOut.push(...rows);
+    else rows.forEach((r, j) => (j < Math.max(2, Math.ceil(rows.length * 0.8)) ? train : heldOut).push(r));
   });
-  const take = (rows: number[]) => ({
-    X: Float64Array.from(rows.flatMap((r) => Array.from(frame.X.subarray(r * p, r * p + p)))),
-    group: rows.map((r) => frame.group[r]),
-    y: Float64Array.from(rows, (r) => frame.y[r]),
-  });
-  const t = take(split.train), o = take(split.observed), f = take(split.fresh);
+  train.sort((a, b) => a - b);
+  heldOut.sort((a, b) => a - b);
   return {
-    train: { X: t.X, xNames: frame.xNames, y: t.y, group: t.group },
-    observed: { X: o.X, group: o.group, truth: o.y },
-    fresh: { X: f.X, group: f.group, truth: f.y },
+    table, source: fileName, formula, train, heldOut,
     truthLabel: `observed ${formula.split('~')[0].trim()}`,
-    randomSlopes: frame.slopes,
-    description: `${fileName}: ${frame.y.length} rows, ${labels.length} groups of '${frame.groupName}'`,
+    description: `${fileName}: ${table.nrows} rows, ${labels.length} groups of '${name}'`,
   };
 }

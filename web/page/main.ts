@@ -1,13 +1,15 @@
-// The demo page: reads the controls, prepares the data on the main thread (cheap), fits in a
-// Web Worker (dist's worker script, serveFits) while drawing the loss curve on every progress
-// message, then draws predictions against the truth and the groups' posterior effects.
+// The demo page: reads the controls, prepares the data on the main thread (cheap: simulated
+// arrays, or a dropped CSV read and split into training and held-out rows), fits in a Web Worker
+// (dist's worker script, serveFits; a CSV by the library's fitFormula and predictTable there)
+// while drawing the loss curve on every progress message, then draws predictions against the
+// truth and the groups' posterior effects.
 import type { FitProgress } from '../../ngmm/fit';
 import type { ActivationName } from '../../engine/ops/activations';
 import type { SimulatedFamily } from '../../ngmm/simulate';
 import { rmse } from '../../ngmm/metrics';
-import { fitInWorker } from '../../ngmm/worker/client';
+import { fitFormulaInWorker, fitInWorker, type FitInWorkerOptions } from '../../ngmm/worker/client';
 import type { FitResult } from '../../ngmm/worker/protocol';
-import { fromCsv, simulated, type DemoData } from './data';
+import { fromCsv, simulated, type CsvData, type DemoData } from './data';
 import { drawEffects } from './effects';
 import { drawLoss } from './lossChart';
 import { drawScatter } from './scatter';
@@ -35,11 +37,12 @@ function say(text: string, state: 'idle' | 'running' | 'done' | 'cancelled' | 'e
   status.dataset.state = state;
 }
 
-function readData(): DemoData {
-  const family = $<HTMLSelectElement>('family').value as SimulatedFamily;
-  if ($<HTMLSelectElement>('source').value === 'simulated') return simulated(family, num('data-seed'), num('groups'), num('per-group'));
-  if (!csv) throw new Error('drop a CSV file first (or choose the simulated data)');
-  return fromCsv(csv.text, csv.name, $('formula').value);
+/** Held-out predictions and their truth, by whether the row's group was fitted. */
+interface Shown {
+  observed: { predicted: Float64Array; truth: Float64Array };
+  fresh: { predicted: Float64Array; truth: Float64Array };
+  truthLabel: string;
+  trueEffects?: ReadonlyMap<string, number>;
 }
 
 function hiddenSizes(): number[] {
@@ -52,13 +55,15 @@ function hiddenSizes(): number[] {
   });
 }
 
-function showResult(data: DemoData, r: FitResult, history: FitProgress[]) {
-  const obs = r.predictions.observed, fresh = r.predictions.new;
+function showResult(data: Shown, r: FitResult, history: FitProgress[]) {
+  const obs = data.observed.predicted, fresh = data.fresh.predicted;
   drawScatter($('pred-chart'), [
     { label: `observed groups (${obs.length} rows)`, cls: 'observed', predicted: obs, truth: data.observed.truth },
     { label: `new groups (${fresh.length} rows)`, cls: 'new', predicted: fresh, truth: data.fresh.truth },
   ], data.truthLabel);
-  $('pred-note').textContent = `RMSE against the ${data.truthLabel}: observed groups ${rmse(obs, data.observed.truth).toFixed(4)}, new groups ${rmse(fresh, data.fresh.truth).toFixed(4)}`;
+  // RMSE of no rows is undefined: say so rather than print NaN.
+  const score = (p: Float64Array, t: Float64Array) => (p.length ? rmse(p, t).toFixed(4) : 'no rows');
+  $('pred-note').textContent = `RMSE against the ${data.truthLabel}: observed groups ${score(obs, data.observed.truth)}, new groups ${score(fresh, data.fresh.truth)}`;
   drawEffects($('effects-chart'), r.ranef, data.trueEffects);
   const sb = r.model.params.thetaB === null ? undefined : r.model.summary?.ranefSD; // σ_b of a random intercept
   $('effects-note').textContent = sb === undefined ? '' : `σ_b = ${sb.toFixed(3)}${data.trueEffects ? ' (simulated with 0.5)' : ''}`;
@@ -74,9 +79,63 @@ function showResult(data: DemoData, r: FitResult, history: FitProgress[]) {
   });
 }
 
+/** What both kinds of data are fitted with: the spec, fit's options and the seed. */
+interface Common { spec: { family: SimulatedFamily; hidden: number[]; activation: ActivationName }; options: { epochs: number; lr: number; batchSize: number; validation: number }; seed: number }
+
+// The simulated data as arrays: fit, then predict the held-out rows of each kind.
+async function fitSimulated(data: DemoData, common: Common, callbacks: FitInWorkerOptions): Promise<{ r: FitResult; shown: Shown; description: string }> {
+  say(`${data.description}. Fitting the linear GLMM first, then the network…`, 'running');
+  const r = await fitInWorker(worker!, {
+    data: data.train, ...common,
+    predict: [
+      { name: 'observed', X: data.observed.X, group: data.observed.group, groups: 'observed' },
+      { name: 'new', X: data.fresh.X, group: data.fresh.group, groups: 'new' },
+    ],
+  }, callbacks);
+  const shown: Shown = {
+    observed: { predicted: r.predictions.observed, truth: data.observed.truth },
+    fresh: { predicted: r.predictions.new, truth: data.fresh.truth },
+    truthLabel: data.truthLabel, ...(data.trueEffects ? { trueEffects: data.trueEffects } : {}),
+  };
+  return { r, shown, description: data.description };
+}
+
+// A CSV: the worker's fitFormula on the training rows, predictTable on the held-out rows (each
+// through its group's posterior where the group was fitted, the prior otherwise).
+async function fitCsv(data: CsvData, common: Common, callbacks: FitInWorkerOptions): Promise<{ r: FitResult; shown: Shown; description: string }> {
+  say(`${data.description}. Fitting the linear GLMM first, then the network…`, 'running');
+  const r = await fitFormulaInWorker(worker!, {
+    table: data.table, source: data.source, formula: data.formula, rows: data.train, ...common,
+    predict: [{ name: 'held-out', rows: data.heldOut, response: true }],
+  }, callbacks);
+  const h = r.predicted['held-out'];
+  const pick = (seen: number) => {
+    const idx = Array.from(h.seen.keys()).filter((k) => h.seen[k] === seen);
+    return { predicted: Float64Array.from(idx, (k) => h.prediction[k]), truth: Float64Array.from(idx, (k) => h.y![k]) };
+  };
+  const dropped = h.dropped.length ? [`${h.dropped.length} held-out row${h.dropped.length === 1 ? '' : 's'} with missing values not predicted`] : [];
+  return {
+    r, shown: { observed: pick(1), fresh: pick(0), truthLabel: data.truthLabel },
+    description: [data.description, ...r.notes, ...dropped].join('; '),
+  };
+}
+
 async function runFit() {
-  const data = readData();
+  const family = $<HTMLSelectElement>('family').value as SimulatedFamily;
   const epochs = num('epochs');
+  const common: Common = {
+    spec: { family, hidden: hiddenSizes(), activation: $<HTMLSelectElement>('activation').value as ActivationName },
+    options: { epochs, lr: num('lr'), batchSize: num('batch'), validation: num('validation') },
+    seed: num('seed'),
+  };
+  // The data first: a problem with it (a formula naming no column) leaves the last result shown.
+  let data: { csv: CsvData } | { sim: DemoData };
+  if ($<HTMLSelectElement>('source').value === 'csv') {
+    if (!csv) throw new Error('drop a CSV file first (or choose the simulated data)');
+    data = { csv: fromCsv(csv.text, csv.name, $('formula').value) };
+  } else {
+    data = { sim: simulated(family, num('data-seed'), num('groups'), num('per-group')) };
+  }
   const history: FitProgress[] = [];
   drawLoss($('loss-chart'), history, epochs);
   for (const id of ['pred-chart', 'effects-chart', 'loss-note', 'pred-note', 'effects-note', 'result-json']) $(id).replaceChildren();
@@ -84,37 +143,28 @@ async function runFit() {
   controller = new AbortController();
   fitButton.disabled = true;
   cancelButton.disabled = false;
-  say(`${data.description}. Fitting the linear GLMM first, then the network…`, 'running');
+  const callbacks: FitInWorkerOptions = {
+    signal: controller.signal,
+    onProgress: (p) => {
+      if (p.phase !== 'adam') {
+        // L-BFGS iterations (the linear fit, the polish): a status line, not a loss-curve point.
+        say(`Fitting (${(p.elapsedMs / 1000).toFixed(1)} s) — ${p.phase === 'linear' ? 'linear model' : 'polish'}, L-BFGS iteration ${p.epoch}: ${p.loss.toFixed(4)}`, 'running');
+        return;
+      }
+      history.push(p);
+      drawLoss($('loss-chart'), history, epochs);
+      const last = `epoch ${p.epoch}/${p.epochs}: training ${p.loss.toFixed(4)}${p.validation === undefined ? '' : `, validation ${p.validation.toFixed(4)}`}`;
+      $('loss-note').textContent = last;
+      say(`Fitting (${(p.elapsedMs / 1000).toFixed(1)} s) — ${last}`, 'running');
+    },
+    onWarning: (m) => ($('loss-note').textContent = `warning: ${m}`),
+  };
   try {
-    const r = await fitInWorker(worker, {
-      data: data.train,
-      spec: { family: $<HTMLSelectElement>('family').value as SimulatedFamily, hidden: hiddenSizes(), activation: $<HTMLSelectElement>('activation').value as ActivationName, randomSlopes: data.randomSlopes },
-      options: { epochs, lr: num('lr'), batchSize: num('batch'), validation: num('validation') },
-      seed: num('seed'),
-      predict: [
-        { name: 'observed', X: data.observed.X, group: data.observed.group, groups: 'observed' },
-        { name: 'new', X: data.fresh.X, group: data.fresh.group, groups: 'new' },
-      ],
-    }, {
-      signal: controller.signal,
-      onProgress: (p) => {
-        if (p.phase !== 'adam') {
-          // L-BFGS iterations (the linear fit, the polish): a status line, not a loss-curve point.
-          say(`Fitting (${(p.elapsedMs / 1000).toFixed(1)} s) — ${p.phase === 'linear' ? 'linear model' : 'polish'}, L-BFGS iteration ${p.epoch}: ${p.loss.toFixed(4)}`, 'running');
-          return;
-        }
-        history.push(p);
-        drawLoss($('loss-chart'), history, epochs);
-        const last = `epoch ${p.epoch}/${p.epochs}: training ${p.loss.toFixed(4)}${p.validation === undefined ? '' : `, validation ${p.validation.toFixed(4)}`}`;
-        $('loss-note').textContent = last;
-        say(`Fitting (${(p.elapsedMs / 1000).toFixed(1)} s) — ${last}`, 'running');
-      },
-      onWarning: (m) => ($('loss-note').textContent = `warning: ${m}`),
-    });
-    showResult(data, r, history);
+    const { r, shown, description } = 'csv' in data ? await fitCsv(data.csv, common, callbacks) : await fitSimulated(data.sim, common, callbacks);
+    showResult(shown, r, history);
     // A linear GLMM (no hidden layers) is fitted by L-BFGS alone: there are no epochs to draw.
     if (history.length === 0) $('loss-note').textContent = `the linear GLMM is fitted by L-BFGS (${r.info.epochs} iterations), without epochs to plot`;
-    say(`${r.cancelled ? 'Cancelled' : 'Done'} in ${(r.elapsedMs / 1000).toFixed(1)} s on ${r.backend}: ${r.info.message}.`, r.cancelled ? 'cancelled' : 'done');
+    say(`${r.cancelled ? 'Cancelled' : 'Done'} in ${(r.elapsedMs / 1000).toFixed(1)} s on ${r.backend}: ${r.info.message}. ${description}.`, r.cancelled ? 'cancelled' : 'done');
   } finally {
     fitButton.disabled = false;
     cancelButton.disabled = true;
