@@ -8,11 +8,12 @@ export interface CaseNumbers {
   fresh: number[];
   ranefMean: number[];
   ranefSd: number[];
-  /** The several-terms models' numbers (fixtures/case.mjs termsNumbers). */
+  /** The several-terms GLMMs' and NGMMs' numbers (fixtures/case.mjs termsNumbers). */
   terms: number[];
+  termsNeural: number[];
 }
 
-export const QUANTITIES = ['loss', 'validation', 'observed', 'fresh', 'ranefMean', 'ranefSd', 'terms'] as const;
+export const QUANTITIES = ['loss', 'validation', 'observed', 'fresh', 'ranefMean', 'ranefSd', 'terms', 'termsNeural'] as const;
 
 /** The largest |a − b| / max(|a|, |b|) over all numbers (0 when all are equal). */
 export function maxRelativeDifference(a: CaseNumbers, b: CaseNumbers): { rel: number; where: string } {
@@ -25,7 +26,7 @@ export function maxRelativeDifference(a: CaseNumbers, b: CaseNumbers): { rel: nu
       // 0.004 on the log scale), which have no relative digits to keep: last-bit differences
       // of the hosts' Math carry through the fit as errors relative to the effects' scale
       // (order 1), so those are measured against max(|x|, |y|, 1).
-      const floor = q === 'terms' ? 1 : 0;
+      const floor = q === 'terms' || q === 'termsNeural' ? 1 : 0;
       const rel = x === y ? 0 : Math.abs(x - y) / Math.max(Math.abs(x), Math.abs(y), floor);
       if (!(rel <= worst.rel)) worst = { rel, where: `${q}[${i}]: ${x} vs ${y}` };
     });

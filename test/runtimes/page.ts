@@ -75,12 +75,14 @@ export async function runPage(c: Case, outdir: string): Promise<PageAnswers> {
     const status = (await page.textContent('#status')) ?? '';
     const json = (await page.textContent('#result-json')) ?? '';
     const numbers = json ? (JSON.parse(json) as CaseNumbers) : ({} as CaseNumbers);
-    numbers.terms = (await page.evaluate(`(async () => {
+    const terms = (await page.evaluate(`(async () => {
       const lib = await import('/ngmm.js');
       await lib.init();
       const c = await import('/case.js');
       return c.termsNumbers(lib);
-    })()`)) as number[];
+    })()`)) as { linear: number[]; neural: number[] };
+    numbers.terms = terms.linear;
+    numbers.termsNeural = terms.neural;
     const lossPoints = await page.locator('#loss-chart circle.train').count();
     const scatterPoints = await page.locator('#pred-chart circle.point').count();
     const effectIntervals = await page.locator('#effects-chart line.interval').count();

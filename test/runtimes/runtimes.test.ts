@@ -21,10 +21,13 @@ const TOLERANCE = 1e-12;
 // The several-terms models (Laplace, nested quadrature) evaluate every observation's exp and log
 // in JavaScript (ngmm/marginal/laplace.ts and the nested mode search), not in the WASM kernels,
 // so each objective evaluation — not only the glue around the kernels — carries the hosts'
-// last-bit differences through the whole fit: measured 2.0e−12 (Bun, Chromium) and 1.5e−12
-// (Deno) on these numbers, against 2e−13 for the one-factor case. Moving that work into the
-// kernels would bring them to the same level.
+// last-bit differences: the GLMMs agree to 1e−11 (measured ≤ 2e−12). The NGMMs start Adam at the
+// converged GLMM, where the linear part's gradients are below L-BFGS's tolerance (≈ 1e−7) while
+// their rounding is ≈ 1e−13 absolute: Adam's first step normalises each gradient by its own size,
+// so that rounding becomes ≈ 1e−6 relative in the step (measured 6.9e−7 after three epochs),
+// bounded here by 1e−5. The one-factor case computes its objective in the kernels and keeps 1e−12.
 const TERMS_TOLERANCE = 1e-11;
+const TERMS_NEURAL_TOLERANCE = 1e-5;
 
 let node: CaseNumbers;
 const pending: Record<string, Promise<CaseNumbers>> = {};
@@ -53,21 +56,26 @@ describe('the same fit in every runtime', () => {
     expect(node.observed).toHaveLength(64);
     expect(node.fresh).toHaveLength(80);
     expect(node.ranefMean).toHaveLength(32);
-    // Two models × (logLik, 4 predictions, their levels' modes, 4 predictions after a JSON round trip).
-    expect(node.terms).toHaveLength(2 * 9 + 11 + 18);
-    for (const [at, m] of [[0, 11], [20, 18]]) expect(node.terms.slice(at + 5 + m, at + 9 + m)).toEqual(node.terms.slice(at + 1, at + 5));
+    // Two models × (logLik, 4 predictions, their levels' modes, 4 predictions after a JSON round
+    // trip, which must equal the fitted model's), as GLMM and as NGMM.
+    for (const t of [node.terms, node.termsNeural]) {
+      expect(t).toHaveLength(2 * 9 + 11 + 18);
+      for (const [at, m] of [[0, 11], [20, 18]]) expect(t.slice(at + 5 + m, at + 9 + m)).toEqual(t.slice(at + 1, at + 5));
+    }
     for (const v of [...node.loss, ...node.observed, ...node.fresh, ...node.ranefSd]) expect(v).toBeGreaterThan(0);
   });
 
-  it.each(['deno', 'bun', 'workerd', 'chromium'])('%s agrees with Node to 1e-12 relative (several-terms models to 1e-11)', async (name) => {
+  it.each(['deno', 'bun', 'workerd', 'chromium'])('%s agrees with Node to 1e-12 relative (several-term GLMMs 1e-11, NGMMs 1e-5)', async (name) => {
     const got = await pending[name];
     expect(got.backend).toBe('wasm-simd');
-    const d = maxRelativeDifference({ ...node, terms: [] }, { ...got, terms: [] });
+    const d = maxRelativeDifference({ ...node, terms: [], termsNeural: [] }, { ...got, terms: [], termsNeural: [] });
     expect(d.rel, `${name} vs Node, worst at ${d.where}`).toBeLessThanOrEqual(TOLERANCE);
-    const t = maxRelativeDifference(node, got);
-    expect(t.rel, `${name} vs Node, several terms, worst at ${t.where}`).toBeLessThanOrEqual(TERMS_TOLERANCE);
+    const t = maxRelativeDifference({ ...node, termsNeural: [] }, { ...got, termsNeural: [] });
+    expect(t.rel, `${name} vs Node, several-term GLMMs, worst at ${t.where}`).toBeLessThanOrEqual(TERMS_TOLERANCE);
+    const nn = maxRelativeDifference(node, got);
+    expect(nn.rel, `${name} vs Node, several-term NGMMs, worst at ${nn.where}`).toBeLessThanOrEqual(TERMS_NEURAL_TOLERANCE);
     // workerd runs V8's own Math like Node: there the numbers are the same bits.
-    if (name === 'workerd') expect(t.rel, `workerd vs Node, worst at ${t.where}`).toBe(0);
+    if (name === 'workerd') expect(nn.rel, `workerd vs Node, worst at ${nn.where}`).toBe(0);
   });
 
   it('Chromium: the demo page fits in its worker, draws the live loss, predictions and effects, and cancels', async () => {
