@@ -221,30 +221,48 @@ describe('fill-reducing ordering', () => {
     }), { numRuns: 100 });
   });
 
-  it('eliminates a node of least degree in the current elimination graph at every step', () => {
-    fc.assert(fc.property(spd, (sym) => {
-      const { n } = sym;
-      const perm = minimumDegree(sym.pat);
-      const M = new Uint8Array(n * n);
-      for (let i = 0; i < n * n; i++) M[i] = sym.stored[i];
-      const alive = new Uint8Array(n).fill(1);
-      const degree = (v: number): number => {
-        let d = 0;
-        for (let w = 0; w < n; w++) if (w !== v && alive[w] && M[v * n + w]) d++;
-        return d;
-      };
-      for (let k = 0; k < n; k++) {
-        const v = perm[k];
-        let best = Infinity;
-        for (let w = 0; w < n; w++) if (alive[w]) best = Math.min(best, degree(w));
-        expect(degree(v)).toBe(best);
-        const nb: number[] = [];
-        for (let w = 0; w < n; w++) if (w !== v && alive[w] && M[v * n + w]) nb.push(w);
-        for (const a of nb) for (const b of nb) M[a * n + b] = 1;
-        alive[v] = 0;
-      }
-    }), { numRuns: 100 });
+  // Patterns of up to 90 nodes (several 32-bit words per bit row) with random priorities: the
+  // ordering is fully determined (least degree, then priority, then index), so both graph
+  // storages must give exactly the reference elimination's order.
+  const graphCase = fc.integer({ min: 1, max: 90 }).chain((n) => fc.record({
+    n: fc.constant(n),
+    edges: fc.array(fc.tuple(fc.nat(n - 1), fc.nat(n - 1)), { maxLength: 4 * n }),
+    priority: fc.array(fc.nat(3), { minLength: n, maxLength: n }),
+  })).map(({ n, edges, priority }) => {
+    const entries: [number, number, number][] = edges.filter(([i, j]) => i !== j).map(([i, j]) => [i, j, 1]);
+    for (let i = 0; i < n; i++) entries.push([i, i, 1]);
+    return { sym: build(n, entries), priority };
   });
+
+  for (const graph of ['bits', 'sets'] as const) {
+    it(`eliminates a node of least degree in the current elimination graph at every step (${graph})`, () => {
+      fc.assert(fc.property(graphCase, ({ sym, priority }) => {
+        const { n } = sym;
+        const perm = minimumDegree(sym.pat, priority, graph);
+        const M = new Uint8Array(n * n);
+        for (let i = 0; i < n * n; i++) M[i] = sym.stored[i];
+        const alive = new Uint8Array(n).fill(1);
+        const degree = (v: number): number => {
+          let d = 0;
+          for (let w = 0; w < n; w++) if (w !== v && alive[w] && M[v * n + w]) d++;
+          return d;
+        };
+        for (let k = 0; k < n; k++) {
+          let best = -1;
+          for (let w = 0; w < n; w++) {
+            if (!alive[w]) continue;
+            if (best < 0 || degree(w) < degree(best) || (degree(w) === degree(best) && priority[w] < priority[best])) best = w;
+          }
+          const v = perm[k];
+          expect(v).toBe(best);
+          const nb: number[] = [];
+          for (let w = 0; w < n; w++) if (w !== v && alive[w] && M[v * n + w]) nb.push(w);
+          for (const a of nb) for (const b of nb) M[a * n + b] = 1;
+          alive[v] = 0;
+        }
+      }), { numRuns: 100 });
+    });
+  }
 
   it('breaks ties by the caller\'s priority', () => {
     // Four isolated nodes: every degree is 0, so the priority alone decides.
