@@ -218,12 +218,34 @@ export class SparseCholesky {
   private readonly stack: Int32Array;
   private readonly flag: Int32Array;
   private factored = false;
+  /**
+   * First column of the dense tail: columns tailStart..n−1 of L are factored (and inverted) as
+   * one dense block, m = n − tailStart square, rather than column by column; n when there is
+   * none. Where elimination fills a block (the levels of the smaller crossed factor, once the
+   * larger one's are eliminated: InstEval's 1,128 lecturers), dense loops over contiguous rows
+   * beat the sparse ones' indirect indexing several times. The factor and the inverse are the
+   * same up to rounding: an entry outside L's pattern comes out exactly 0 in the dense
+   * factorisation (each of its products has a zero factor) and is not copied back.
+   */
+  readonly tailStart: number;
+  /** The tail's m × m row-major work: the Schur complement, then its factor. */
+  private readonly D: Float64Array;
+  /** The selected inverse's work on the tail (m × m each), made at its first use. */
+  private tailLc: Float64Array | null = null;
+  private tailZ: Float64Array | null = null;
 
   /**
    * @param pat lower triangle of A (diagonal included), CSC; every diagonal entry must be stored.
    * @param perm an ordering (perm[new] = old); default: minimumDegree(pat, priority).
+   * @param denseTail when L's trailing columns are dense enough (see tailStart); the defaults
+   *   are a block of at least 64 and at most 2,048 columns with at least 90% of its entries
+   *   (denser tails gain more per flop than they add in structural zeros; InstEval: 888
+   *   columns, factorisation about 1.8 times and selected inverse about 1.3 times faster).
    */
-  constructor(pat: SymmetricPattern, opts: { perm?: Int32Array; priority?: ArrayLike<number> } = {}) {
+  constructor(pat: SymmetricPattern, opts: {
+    perm?: Int32Array; priority?: ArrayLike<number>;
+    denseTail?: { minSize?: number; maxSize?: number; minDensity?: number } | false;
+  } = {}) {
     const { n, colPtr, rowIdx } = pat;
     if (colPtr.length !== n + 1) throw new SparseError(`colPtr has ${colPtr.length} entries; n = ${n} needs ${n + 1}`);
     const nnz = colPtr[n];
@@ -295,6 +317,20 @@ export class SparseCholesky {
     this.x = new Float64Array(n);
     this.next = new Int32Array(n);
     this.fillPattern();
+    // The dense tail: the first column t such that columns t..n−1 hold at least minDensity of
+    // the (n−t)(n−t+1)/2 entries of their lower triangle (all their entries lie there).
+    let t0 = n;
+    if (opts.denseTail !== false) {
+      const minSize = opts.denseTail?.minSize ?? 64, maxSize = opts.denseTail?.maxSize ?? 2048;
+      const minDensity = opts.denseTail?.minDensity ?? 0.9;
+      for (let t = n - 1; t >= Math.max(0, n - maxSize); t--) {
+        const m = n - t;
+        if (m >= minSize && Lp[n] - Lp[t] >= minDensity * (m * (m + 1)) / 2) t0 = t;
+      }
+    }
+    this.tailStart = t0;
+    const m = n - t0;
+    this.D = new Float64Array(m * m);
   }
 
   /** Number of stored entries of L (diagonal included). */
@@ -331,7 +367,8 @@ export class SparseCholesky {
    * positive and finite (the matrix is not numerically positive definite).
    */
   factor(values: Float64Array): number {
-    const { n, Cp, Ci, Csrc, Lp, Li, Lx, x, next, stack } = this;
+    const { n, Cp, Ci, Csrc, Lp, Li, Lx, x, next, stack, tailStart: t0, D } = this;
+    const m = n - t0;
     this.factored = false;
     this.flag.fill(-1);
     for (let k = 0; k < n; k++) next[k] = Lp[k];
@@ -343,6 +380,9 @@ export class SparseCholesky {
       x[k] = 0;
       for (let t = top; t < n; t++) {
         const i = stack[t];
+        // A tail row takes only the head's columns here (topological order keeps every head
+        // node before its ancestors, so skipping tail nodes leaves the head's solve intact).
+        if (i >= t0) continue;
         const lki = x[i] / Lx[Lp[i]];
         x[i] = 0;
         for (let p = Lp[i] + 1; p < next[i]; p++) x[Li[p]] -= Lx[p] * lki;
@@ -350,12 +390,26 @@ export class SparseCholesky {
         const p = next[i]++;
         Li[p] = k; Lx[p] = lki;
       }
+      if (k >= t0) {
+        // What is left is row k of the Schur complement S = A₂₂ − L₂₁L₂₁'.
+        const row = (k - t0) * m;
+        for (let r = t0; r < k; r++) { D[row + r - t0] = x[r]; x[r] = 0; }
+        D[row + k - t0] = d;
+        continue;
+      }
       if (!(d > 0) || !Number.isFinite(d)) {
         x.fill(0);
         return this.perm[k];
       }
       const p = next[k]++;
       Li[p] = k; Lx[p] = Math.sqrt(d);
+    }
+    if (m > 0) {
+      const bad = denseCholesky(D, m);
+      if (bad >= 0) return this.perm[t0 + bad];
+      for (let c = 0; c < m; c++) {
+        for (let p = Lp[t0 + c]; p < Lp[t0 + c + 1]; p++) Lx[p] = D[(Li[p] - t0) * m + c];
+      }
     }
     this.factored = true;
     return -1;
@@ -435,7 +489,9 @@ export class SparseCholesky {
     const map = this.flag;  // row → position in column j's storage, −1 elsewhere
     map.fill(-1);
     const acc = this.x;     // sums for column j, at the rows' positions relative to Lp[j]
-    for (let j = n - 1; j >= 0; j--) {
+    const t0 = this.tailStart;
+    if (t0 < n) this.tailInverse(Z);
+    for (let j = t0 - 1; j >= 0; j--) {
       const d = Lx[Lp[j]], p0 = Lp[j], p1 = Lp[j + 1];
       for (let t = p0 + 1; t < p1; t++) { map[Li[t]] = t; acc[t - p0] = 0; }
       for (let t = p0 + 1; t < p1; t++) {
@@ -462,6 +518,34 @@ export class SparseCholesky {
     }
     acc.fill(0);
     return Z;
+  }
+
+  /**
+   * Takahashi's recurrences on the dense tail (selectedInverse): Z₂₂ = (L₂₂L₂₂')⁻¹ on L's
+   * pattern, into Z's entries of the tail's columns. Z is kept full (both triangles) so that
+   * each sum is a dot product of two contiguous rows; entries outside the pattern stay 0 and
+   * only ever meet L_kj = 0.
+   */
+  private tailInverse(Z: Float64Array): void {
+    const { n, Lp, Li, tailStart: t0, D } = this;
+    const m = n - t0;
+    // Lc: L₂₂ by columns (row c of Lc is column c of L₂₂); Zd: the full inverse's entries.
+    const Lc = (this.tailLc ??= new Float64Array(m * m)), Zd = (this.tailZ ??= new Float64Array(m * m));
+    Zd.fill(0);
+    for (let i = 0; i < m; i++) for (let c = 0; c <= i; c++) Lc[c * m + i] = D[i * m + c];
+    for (let j = m - 1; j >= 0; j--) {
+      const d = Lc[j * m + j], lj = j * m;
+      const p0 = Lp[t0 + j], p1 = Lp[t0 + j + 1];
+      for (let p = p1 - 1; p > p0; p--) {
+        const i = Li[p] - t0, zi = i * m;
+        const z = -dot(Lc, lj + j + 1, Zd, zi + j + 1, m - j - 1) / d;
+        Zd[zi + j] = z; Zd[lj + i] = z;
+        Z[p] = z;
+      }
+      const z = 1 / (d * d) - dot(Lc, lj + j + 1, Zd, lj + j + 1, m - j - 1) / d;
+      Zd[lj + j] = z;
+      Z[p0] = z;
+    }
   }
 
   /** b ← L⁻¹ b, for b in the permuted order (in place). */
@@ -504,4 +588,36 @@ export class SparseCholesky {
     this.unpermute(w, out);
     return out;
   }
+}
+
+/**
+ * In-place Cholesky of the m × m row-major lower triangle of D (row-oriented: each entry is
+ * one dot product of two contiguous rows). Returns −1, or the first row whose pivot is not
+ * positive and finite.
+ */
+function denseCholesky(D: Float64Array, m: number): number {
+  for (let i = 0; i < m; i++) {
+    const ri = i * m;
+    for (let j = 0; j < i; j++) {
+      const rj = j * m;
+      D[ri + j] = (D[ri + j] - dot(D, ri, D, rj, j)) / D[rj + j];
+    }
+    const d = D[ri + i] - dot(D, ri, D, ri, i);
+    if (!(d > 0) || !Number.isFinite(d)) return i;
+    D[ri + i] = Math.sqrt(d);
+  }
+  return -1;
+}
+
+/** Σ_k a[ia + k]·b[ib + k], k < len, in four interleaved partial sums (independent additions). */
+function dot(a: Float64Array, ia: number, b: Float64Array, ib: number, len: number): number {
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0, k = 0;
+  for (; k + 3 < len; k += 4) {
+    s0 += a[ia + k] * b[ib + k];
+    s1 += a[ia + k + 1] * b[ib + k + 1];
+    s2 += a[ia + k + 2] * b[ib + k + 2];
+    s3 += a[ia + k + 3] * b[ib + k + 3];
+  }
+  for (; k < len; k++) s0 += a[ia + k] * b[ib + k];
+  return (s0 + s1) + (s2 + s3);
 }

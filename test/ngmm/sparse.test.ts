@@ -99,8 +99,13 @@ describe('SparseCholesky against a dense Cholesky', () => {
         for (let k = i + 1; k < n; k++) s -= Ld[k * n + i] * xd[k];
         xd[i] = s / Ld[i * n + i];
       }
-      for (const perm of [undefined, Int32Array.from({ length: n }, (_, i) => i), shuffled(n, sym.seed)]) {
-        const ch = new SparseCholesky(sym.pat, { perm });
+      // Each ordering with the default analysis (no dense tail at these sizes), a dense tail
+      // wherever half the trailing triangle is filled, and the whole matrix as the dense tail.
+      const tails = [undefined, { minSize: 1 }, { minSize: 1, minDensity: 0 }];
+      for (const [perm, denseTail] of [undefined, Int32Array.from({ length: n }, (_, i) => i), shuffled(n, sym.seed)].flatMap((p) => tails.map((t) => [p, t] as const))) {
+        const ch = new SparseCholesky(sym.pat, { perm, denseTail });
+        if (denseTail?.minDensity === 0) expect(ch.tailStart).toBe(0);
+        if (!denseTail) expect(ch.tailStart).toBe(n);
         expect(ch.factor(sym.values)).toBe(-1);
         // The matrix is diagonally dominant with |off-diagonals| ≤ 1 and diagonal ≤ 3n + 3:
         // entries of L L' carry rounding of a few ulps of that.
@@ -173,6 +178,18 @@ describe('SparseCholesky against a dense Cholesky', () => {
     expect(() => ch.logDet()).toThrow(SparseError);
     const ch2 = new SparseCholesky(s.pat, { perm: Int32Array.from([2, 0, 1]) });
     expect(ch2.factor(s.values)).toBe(1);
+    // The same pivots found in a dense tail: of the last two columns, and of all three.
+    for (const maxSize of [2, 3]) {
+      const denseTail = { minSize: 1, maxSize, minDensity: 0 };
+      const tail = new SparseCholesky(s.pat, { perm: Int32Array.from([0, 1, 2]), denseTail });
+      expect(tail.tailStart).toBe(3 - maxSize);
+      expect(tail.factor(s.values)).toBe(2);
+      expect(() => tail.logDet()).toThrow(SparseError);
+      const tail2 = new SparseCholesky(s.pat, { perm: Int32Array.from([2, 0, 1]), denseTail });
+      expect(tail2.factor(s.values)).toBe(1);
+      // A failed factorisation leaves the work clean: a positive definite matrix factors next.
+      expect(tail2.factor(Float64Array.from([4, 3, 1, 1]))).toBe(-1);
+    }
   });
 
   it('refuses entries above the diagonal, a missing diagonal and a bad ordering', () => {
