@@ -74,6 +74,11 @@ export interface ThetaBlock {
 export interface ProfiledCriterion {
   readonly p: number;
   evaluate(theta: ArrayLike<number>, grad?: Float64Array, refine?: boolean): number;
+  /**
+   * The gradient at the θ of the last evaluate() call, as evaluate(θ, grad) gives it; where
+   * present, the optimiser asks for gradients only at the points it accepts.
+   */
+  lastGradient?(grad: Float64Array): void;
   sigma2(): number;
   unscaledVcov(): Float64Array;
 }
@@ -118,7 +123,8 @@ export function fitTheta(dev: ProfiledCriterion, blocks: readonly ThetaBlock[], 
   // Errors at the start are the data's (an exact fit, say) and are reported as they are; at a
   // trial point further on they mean θ left the range where the criterion is computable (an
   // overflowing Λ), and the line search treats them as an infinite deviance and steps back.
-  dev.evaluate(start);
+  const g0 = new Float64Array(m);
+  const f0 = dev.evaluate(start, g0);
   const objective = (x: Float64Array, g: Float64Array): number => {
     try {
       return dev.evaluate(x, g);
@@ -127,10 +133,24 @@ export function fitTheta(dev: ProfiledCriterion, blocks: readonly ThetaBlock[], 
       throw e;
     }
   };
+  const split = dev.lastGradient
+    ? {
+      value: (x: Float64Array): number => {
+        try {
+          return dev.evaluate(x);
+        } catch (e) {
+          if (e instanceof LmmError) return Infinity;
+          throw e;
+        }
+      },
+      gradient: (g: Float64Array): void => dev.lastGradient!(g),
+    }
+    : undefined;
   // The deviance is O(n) and so is its θ-gradient; 1e-7 per unit of θ leaves the deviance
   // within ~1e-14/curvature of its minimum (the optimiser copes when rounding hides that).
   const res = minimise(objective, start, {
     gtol: 1e-7, maxIter: 500, signal: o.signal, onIteration: o.onIteration,
+    start: { f: f0, g: g0 }, ...(split ? { split } : {}),
   });
   const theta = res.x;
   let message = res.message;
@@ -142,16 +162,21 @@ export function fitTheta(dev: ProfiledCriterion, blocks: readonly ThetaBlock[], 
   }
   // Fold each term's θ into lme4's box: a column of Λ_k with a negative diagonal changes sign
   // (Λ_kΛ_k', hence the deviance, is unchanged; ./optimise explains the unbounded search).
+  let folded = false;
   for (const b of blocks) {
     for (let c = 0; c < b.q; c++) {
       let kd = -1;
       for (let e = 0; e < b.row.length; e++) if (b.row[e] === c && b.col[e] === c) kd = e;
-      if (theta[b.t0 + kd] < 0) for (let e = 0; e < b.row.length; e++) if (b.col[e] === c) theta[b.t0 + e] = -theta[b.t0 + e];
+      if (theta[b.t0 + kd] < 0) {
+        folded = true;
+        for (let e = 0; e < b.row.length; e++) if (b.col[e] === c) theta[b.t0 + e] = -theta[b.t0 + e];
+      }
     }
   }
   // At a singular fit the iterates approach a zero diagonal without reaching it; put it at 0
   // when that does not raise the deviance beyond rounding, as lme4's bounded optimiser lands there.
-  let fBest = dev.evaluate(theta);
+  // Unfolded, θ is the optimiser's last point, whose deviance it returned.
+  let fBest = folded ? dev.evaluate(theta) : res.f;
   for (const b of blocks) {
     for (let e = 0; e < b.row.length; e++) {
       const k = b.t0 + e;

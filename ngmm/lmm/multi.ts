@@ -107,6 +107,9 @@ export class MultiProfiledDeviance {
   private readonly work: Float64Array;   // Q
   private readonly invPerm: Int32Array;  // position of each random-effect column in L's order
   private pwrss = NaN; private ldL2 = NaN; private ldRX2 = NaN;
+  /** Scaled residuals ẽ of the last evaluation (n), and whether it succeeded. */
+  private readonly e: Float64Array;
+  private atLast = false;
 
   constructor(inp: Omit<MultiLmmInput, 'theta0' | 'signal' | 'onIteration' | 'condSd'>) {
     const { X, p, y, terms } = inp;
@@ -166,6 +169,7 @@ export class MultiProfiledDeviance {
     }
     this.ldW = ldW; this.yt = yt; this.Xt = Xt; this.cols = cols; this.zt = zt;
     this.v = new Float64Array(n * s);
+    this.e = new Float64Array(n);
 
     const XtX = new Float64Array(p * p), Xty = new Float64Array(p);
     for (let j = 0; j < n; j++) {
@@ -372,12 +376,13 @@ export class MultiProfiledDeviance {
    */
   evaluate(theta: ArrayLike<number>, grad?: Float64Array, refine = false): number {
     this.evaluations++;
+    this.atLast = false;
     const { n, p, s } = this;
     this.factorAt(theta);
     const rU = this.work;
     rU.set(this.cu);
     this.solveFromForward(rU, Float64Array.from(this.Xty), this.u, this.beta);
-    const e = new Float64Array(n);
+    const e = this.e;
     this.pwrss = this.residuals(e);
     if (refine) {
       // Residual of the normal equations, (Λ'Z̃'ẽ − u, X̃'ẽ), solved with the same factors.
@@ -401,8 +406,15 @@ export class MultiProfiledDeviance {
     }
     if (!Number.isFinite(this.pwrss)) throw new LmmError(`the penalised residual sum of squares is not finite at theta = [${Array.from(theta).join(', ')}]`);
     const dev = this.criterion();
+    this.atLast = true;
     if (grad) this.gradient(grad, e);
     return dev;
+  }
+
+  /** The θ-gradient at the last evaluate() call's θ (the same as evaluate(θ, grad) gives). */
+  lastGradient(grad: Float64Array): void {
+    if (!this.atLast) throw new Error('internal: no successful evaluation to differentiate');
+    this.gradient(grad, this.e);
   }
 
   /**

@@ -20,6 +20,15 @@ export interface MinimiseOptions {
   maxIter: number;
   signal?: AbortSignal;
   onIteration?: (it: number, f: number) => void;
+  /** The objective's value and gradient at x0, when the caller has them (saves one call). */
+  start?: { f: number; g: Float64Array };
+  /**
+   * The objective in two parts: `value(x)` alone, and `gradient(g)` at the x of the last
+   * `value` call. Given, the line search computes gradients only at the points it accepts —
+   * where the gradient costs more than the value (a selected inverse after a factorisation),
+   * rejected trial points then cost a value only. The iterates are the same as with `f`.
+   */
+  split?: { value: (x: Float64Array) => number; gradient: (g: Float64Array) => void };
 }
 
 export interface MinimiseResult {
@@ -39,8 +48,16 @@ export function minimise(f: Objective, x0: ArrayLike<number>, o: MinimiseOptions
   const m = x0.length;
   const x = Float64Array.from(x0);
   const g = new Float64Array(m);
-  let fx = f(x, g);
-  let evaluations = 1;
+  let fx: number;
+  let evaluations = 0;
+  if (o.start) {
+    if (o.start.g.length !== m) throw new Error(`internal: the start gradient has ${o.start.g.length} entries for ${m} parameters`);
+    fx = o.start.f;
+    g.set(o.start.g);
+  } else {
+    fx = f(x, g);
+    evaluations++;
+  }
   const H = identity(m);
   let fresh = true; // H is the identity (no curvature information yet)
   const xn = new Float64Array(m), gn = new Float64Array(m), dir = new Float64Array(m);
@@ -86,22 +103,26 @@ export function minimise(f: Objective, x0: ArrayLike<number>, o: MinimiseOptions
     let accepted = false;
     for (let back = 0; back < 60; back++) {
       for (let k = 0; k < m; k++) xn[k] = x[k] + alpha * dir[k];
-      fn = f(xn, gn);
+      fn = o.split ? o.split.value(xn) : f(xn, gn);
       evaluations++;
       if (!Number.isFinite(fn)) {
         alpha *= 0.5;
         continue;
       }
       if (fn < fx && fn <= fx + 1e-4 * alpha * slope) {
+        o.split?.gradient(gn);
         accepted = true;
         break;
       }
       // Where the predicted decrease is below the deviance's rounding, comparisons of f say
       // nothing (sum of n logs and squares: ~1e-13 relative); the step is then judged by the
       // gradient it leads to, whose rounding is far smaller than its size at 1e-7.
-      if (-alpha * slope <= 1e-11 * Math.max(1, Math.abs(fx)) && maxAbs(gn) < gMax) {
-        accepted = true;
-        break;
+      if (-alpha * slope <= 1e-11 * Math.max(1, Math.abs(fx))) {
+        o.split?.gradient(gn);
+        if (maxAbs(gn) < gMax) {
+          accepted = true;
+          break;
+        }
       }
       alpha *= 0.5;
     }

@@ -436,9 +436,9 @@ function findMode(
     if (!(fNew >= f - 1e-15 * Math.max(1, Math.abs(f)))) {
       throw new LaplaceError(`the conditional mode search could not increase the penalised log-likelihood (decrement ${dec.toExponential(2)})`);
     }
+    // The last objective() call was at the accepted trial point, so eta already holds η(u).
     u.set(trial);
     f = fNew;
-    objective(u); // eta back to η(u)
   }
 }
 

@@ -29,6 +29,11 @@ export interface NestedResponse {
   readonly nOuter: number;
   /** The K-fold replicated responses the tape integrates over, made once per K (see `replica`). */
   readonly replicas: Map<number, Replica>;
+  /**
+   * The last call's outer modes û_a and curvatures h''(û_a), where the next mode search starts
+   * (consecutive calls of an optimiser have nearby parameters, hence nearby modes).
+   */
+  warm: { mode: Float64Array; curv: Float64Array } | null;
 }
 
 /**
@@ -74,7 +79,7 @@ export function nestedResponse(
   }
   const outerOf = new Int32Array(inner.ngroups);
   for (let a = 0; a < A; a++) outerOf.fill(a, outerOffsets[a], outerOffsets[a + 1]);
-  return { inner, outerOffsets, outerOf, nOuter: A, replicas: new Map() };
+  return { inner, outerOffsets, outerOf, nOuter: A, replicas: new Map(), warm: null };
 }
 
 /** Frees the heap copies of the response and of its replicas. */
@@ -249,6 +254,15 @@ function outerModes(fv: Float64Array, sa: number, sb: number, phi: number, data:
     );
   const u = new Float64Array(G), lo = new Float64Array(G).fill(-Infinity), hi = new Float64Array(G).fill(Infinity);
   const c = new Float64Array(G).fill(-1), cap = new Float64Array(G).fill(2), done = new Uint8Array(G);
+  // Warm start (as the Laplace mode search keeps its u): the previous call's modes, and its
+  // curvatures for the first step, which is then nearly Newton's. Without a bracket the steps
+  // are capped as from 0, so a far-off previous mode costs steps, not safety.
+  const warm = data.warm;
+  if (warm && warm.mode.length === G) {
+    for (let a = 0; a < G; a++) {
+      if (Number.isFinite(warm.mode[a]) && Number.isFinite(warm.curv[a])) { u[a] = warm.mode[a]; c[a] = Math.min(warm.curv[a], -1); }
+    }
+  }
   let d = slope(u);
   for (let it = 0; ; it++) {
     const next = u.slice();
@@ -293,10 +307,12 @@ function outerModes(fv: Float64Array, sa: number, sb: number, phi: number, data:
   const step = Float64Array.from(c, (ca) => FD_STEP / Math.sqrt(-ca));
   const dp = slope(Float64Array.from(u, (v, a) => v + step[a]));
   const dm = slope(Float64Array.from(u, (v, a) => v - step[a]));
-  const sd = new Float64Array(G);
+  const sd = new Float64Array(G), curv = new Float64Array(G);
   for (let a = 0; a < G; a++) {
     const h2 = (dp[a] - dm[a]) / (2 * step[a]);
-    sd[a] = 1 / Math.sqrt(-Math.min(h2, -1));
+    curv[a] = Math.min(h2, -1);
+    sd[a] = 1 / Math.sqrt(-curv[a]);
   }
+  data.warm = { mode: u.slice(), curv };
   return { mode: u, sd };
 }

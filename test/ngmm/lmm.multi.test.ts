@@ -130,6 +130,31 @@ describe('the multi-term profiled criterion at given θ', () => {
   }
 });
 
+describe('the gradient at the last evaluation (the optimiser\'s split objective)', () => {
+  it('equals the gradient evaluate() gives at the same θ, bit for bit, and refuses after a failure', () => {
+    for (const design of ['crossed', 'nested', 'uncorrelated'] as const) {
+      for (const reml of [false, true]) {
+        const d = simulated(4, design, reml, { weights: true, offset: true });
+        const dev = new MultiProfiledDeviance(d);
+        const [th1, th2] = {
+          crossed: [[0.7, -0.4, 0.3, 1.6], [1.2, 0.3, 0.5, 0]],
+          nested: [[2.5, 0.4], [0.8, 0]],
+          uncorrelated: [[0.6, 0.2, 1.4], [0, 0.7, 0.3]],
+        }[design];
+        const g = new Float64Array(th1.length), gLast = new Float64Array(th1.length);
+        dev.evaluate(th1, g);
+        // A different θ in between: lastGradient must use the state of the last call only.
+        dev.evaluate(th2);
+        dev.evaluate(th1);
+        dev.lastGradient(gLast);
+        expect(Array.from(gLast)).toEqual(Array.from(g));
+        expect(() => dev.evaluate([NaN, ...th1.slice(1)])).toThrow(LmmError);
+        expect(() => dev.lastGradient(gLast)).toThrow(/no successful evaluation/);
+      }
+    }
+  });
+});
+
 describe('one term reduces to fitLmm', () => {
   // Seed 5 gives a singular fit under ML (Λ₂₂ = 0), seed 9 a regular one.
   for (const [seed, reml] of [[5, false], [5, true], [9, false], [9, true]] as const) {

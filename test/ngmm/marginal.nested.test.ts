@@ -267,6 +267,32 @@ describe('nested marginal against a brute-force nested integration', () => {
   });
 });
 
+describe('the warm start of the outer mode search', () => {
+  // A call starts its mode search at the previous call's modes (data.warm). Where it starts
+  // must not matter beyond the search's tolerance: the mode is located to ~1e−7 σ̂ either way,
+  // and the rule centred there integrates the same function, so L moves only at the inner
+  // ODE's noise (rtol 1e−10 per inner group; 1e−9 relative allows for a few groups' sum).
+  it.each(KINDS)('%s: the same L and modes from a cold start, a nearby start and a far-off one', (kind) => {
+    for (const seed of [2, 5]) {
+      const d = draw(kind, seed);
+      const cold = solve(d, dataOf(d));
+      const nearby = dataOf(d);
+      solve({ ...d, sa: 1.3 * d.sa, f: d.f.map((v) => v + 0.2) }, nearby);
+      expect(nearby.warm).not.toBeNull();
+      const A = d.outerSizes.length;
+      const far = dataOf(d);
+      far.warm = { mode: Float64Array.from({ length: A }, (_, a) => (a % 2 ? 40 : -40)), curv: Float64Array.from({ length: A }, (_, a) => (a % 2 ? -1e6 : -1)) };
+      for (const data of [nearby, far]) {
+        const got = solve(d, data);
+        got.L.forEach((v, a) => expect(relErr(v, cold.L[a]), `seed ${seed} outer ${a}`).toBeLessThanOrEqual(1e-9));
+        got.rule.mode.forEach((v, a) => expect(Math.abs(v - cold.rule.mode[a])).toBeLessThanOrEqual(1e-5 * cold.rule.sd[a]));
+        // The next call starts where this one ended.
+        expect(Array.from(data.warm!.mode)).toEqual(Array.from(got.rule.mode));
+      }
+    }
+  });
+});
+
 describe('gradients against central differences', () => {
   // Central differences with h = 1e−4·max(1, |x|) of the same function at rtol 1e−12: the
   // truncation h²·|L'''|/6 is ~1e−9, and the solver's error, which need not be smooth in the

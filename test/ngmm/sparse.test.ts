@@ -99,8 +99,13 @@ describe('SparseCholesky against a dense Cholesky', () => {
         for (let k = i + 1; k < n; k++) s -= Ld[k * n + i] * xd[k];
         xd[i] = s / Ld[i * n + i];
       }
-      for (const perm of [undefined, Int32Array.from({ length: n }, (_, i) => i), shuffled(n, sym.seed)]) {
-        const ch = new SparseCholesky(sym.pat, { perm });
+      // Each ordering with the default analysis (no dense tail at these sizes), a dense tail
+      // wherever half the trailing triangle is filled, and the whole matrix as the dense tail.
+      const tails = [undefined, { minSize: 1 }, { minSize: 1, minDensity: 0 }];
+      for (const [perm, denseTail] of [undefined, Int32Array.from({ length: n }, (_, i) => i), shuffled(n, sym.seed)].flatMap((p) => tails.map((t) => [p, t] as const))) {
+        const ch = new SparseCholesky(sym.pat, { perm, denseTail });
+        if (denseTail?.minDensity === 0) expect(ch.tailStart).toBe(0);
+        if (!denseTail) expect(ch.tailStart).toBe(n);
         expect(ch.factor(sym.values)).toBe(-1);
         // The matrix is diagonally dominant with |off-diagonals| ≤ 1 and diagonal ≤ 3n + 3:
         // entries of L L' carry rounding of a few ulps of that.
@@ -173,6 +178,18 @@ describe('SparseCholesky against a dense Cholesky', () => {
     expect(() => ch.logDet()).toThrow(SparseError);
     const ch2 = new SparseCholesky(s.pat, { perm: Int32Array.from([2, 0, 1]) });
     expect(ch2.factor(s.values)).toBe(1);
+    // The same pivots found in a dense tail: of the last two columns, and of all three.
+    for (const maxSize of [2, 3]) {
+      const denseTail = { minSize: 1, maxSize, minDensity: 0 };
+      const tail = new SparseCholesky(s.pat, { perm: Int32Array.from([0, 1, 2]), denseTail });
+      expect(tail.tailStart).toBe(3 - maxSize);
+      expect(tail.factor(s.values)).toBe(2);
+      expect(() => tail.logDet()).toThrow(SparseError);
+      const tail2 = new SparseCholesky(s.pat, { perm: Int32Array.from([2, 0, 1]), denseTail });
+      expect(tail2.factor(s.values)).toBe(1);
+      // A failed factorisation leaves the work clean: a positive definite matrix factors next.
+      expect(tail2.factor(Float64Array.from([4, 3, 1, 1]))).toBe(-1);
+    }
   });
 
   it('refuses entries above the diagonal, a missing diagonal and a bad ordering', () => {
@@ -221,30 +238,48 @@ describe('fill-reducing ordering', () => {
     }), { numRuns: 100 });
   });
 
-  it('eliminates a node of least degree in the current elimination graph at every step', () => {
-    fc.assert(fc.property(spd, (sym) => {
-      const { n } = sym;
-      const perm = minimumDegree(sym.pat);
-      const M = new Uint8Array(n * n);
-      for (let i = 0; i < n * n; i++) M[i] = sym.stored[i];
-      const alive = new Uint8Array(n).fill(1);
-      const degree = (v: number): number => {
-        let d = 0;
-        for (let w = 0; w < n; w++) if (w !== v && alive[w] && M[v * n + w]) d++;
-        return d;
-      };
-      for (let k = 0; k < n; k++) {
-        const v = perm[k];
-        let best = Infinity;
-        for (let w = 0; w < n; w++) if (alive[w]) best = Math.min(best, degree(w));
-        expect(degree(v)).toBe(best);
-        const nb: number[] = [];
-        for (let w = 0; w < n; w++) if (w !== v && alive[w] && M[v * n + w]) nb.push(w);
-        for (const a of nb) for (const b of nb) M[a * n + b] = 1;
-        alive[v] = 0;
-      }
-    }), { numRuns: 100 });
+  // Patterns of up to 90 nodes (several 32-bit words per bit row) with random priorities: the
+  // ordering is fully determined (least degree, then priority, then index), so both graph
+  // storages must give exactly the reference elimination's order.
+  const graphCase = fc.integer({ min: 1, max: 90 }).chain((n) => fc.record({
+    n: fc.constant(n),
+    edges: fc.array(fc.tuple(fc.nat(n - 1), fc.nat(n - 1)), { maxLength: 4 * n }),
+    priority: fc.array(fc.nat(3), { minLength: n, maxLength: n }),
+  })).map(({ n, edges, priority }) => {
+    const entries: [number, number, number][] = edges.filter(([i, j]) => i !== j).map(([i, j]) => [i, j, 1]);
+    for (let i = 0; i < n; i++) entries.push([i, i, 1]);
+    return { sym: build(n, entries), priority };
   });
+
+  for (const graph of ['bits', 'sets'] as const) {
+    it(`eliminates a node of least degree in the current elimination graph at every step (${graph})`, () => {
+      fc.assert(fc.property(graphCase, ({ sym, priority }) => {
+        const { n } = sym;
+        const perm = minimumDegree(sym.pat, priority, graph);
+        const M = new Uint8Array(n * n);
+        for (let i = 0; i < n * n; i++) M[i] = sym.stored[i];
+        const alive = new Uint8Array(n).fill(1);
+        const degree = (v: number): number => {
+          let d = 0;
+          for (let w = 0; w < n; w++) if (w !== v && alive[w] && M[v * n + w]) d++;
+          return d;
+        };
+        for (let k = 0; k < n; k++) {
+          let best = -1;
+          for (let w = 0; w < n; w++) {
+            if (!alive[w]) continue;
+            if (best < 0 || degree(w) < degree(best) || (degree(w) === degree(best) && priority[w] < priority[best])) best = w;
+          }
+          const v = perm[k];
+          expect(v).toBe(best);
+          const nb: number[] = [];
+          for (let w = 0; w < n; w++) if (w !== v && alive[w] && M[v * n + w]) nb.push(w);
+          for (const a of nb) for (const b of nb) M[a * n + b] = 1;
+          alive[v] = 0;
+        }
+      }), { numRuns: 100 });
+    });
+  }
 
   it('breaks ties by the caller\'s priority', () => {
     // Four isolated nodes: every degree is 0, so the priority alone decides.
