@@ -22,6 +22,7 @@ import { canonicalSign, columnScales, setStart } from './fitting/starts';
 import { groupedObjective, termsObjective, type Method } from './fitting/objective';
 import { linearStage } from './fitting/linear';
 import { adamStage } from './fitting/adam';
+import { softplusInv } from './positive';
 
 export { columnScales } from './fitting/starts';
 
@@ -94,6 +95,13 @@ export interface FitOptions {
    * the summary's `laplaceCheck` then holds the estimate, its Monte Carlo error and the gap.
    */
   importanceSamples?: number;
+  /**
+   * Starting values, as lme4's `start`: coefficients by name on the user's scale (the others
+   * keep glm()'s start), the random-effect SDs (one per term, scalar terms only; with one
+   * grouping factor, σ_b), and the dispersion (σ, θ or α). Not for the exact Gaussian path,
+   * which needs none.
+   */
+  start?: { fixef?: Record<string, number>; sd?: number[]; dispersion?: number };
   /** L-BFGS gradient tolerance for the linear fit (default 1e−6 on the mean per group). */
   gtol?: number;
   onProgress?: (p: FitProgress) => void;
@@ -186,6 +194,7 @@ function* fitGrouped(model: Model, re: GroupedEffect, prep0: PreparedData, data:
   const prep: PreparedData = { ...prep0, Zg };
   model.hasOffset = prep.offset !== null;
   setStart(model, prep);
+  if (o.start) applyStart(model, o.start, fam.name === 'gaussian' && fam.link === 'identity' && !re.gNet);
   const G = prep.response.ngroups;
   const how: Method = { rtol: o.rtol ?? 1e-8, nodes: o.marginal === 'quadrature' ? (o.nodes ?? 25) : 0 };
   if (o.marginal !== undefined && o.marginal !== 'ode' && o.marginal !== 'quadrature') {
@@ -213,6 +222,45 @@ function* fitGrouped(model: Model, re: GroupedEffect, prep0: PreparedData, data:
   }
   model.stored = summaryOf(model, prep);
   return model;
+}
+
+// lme4's `start`, checked against the model: coefficients by name on the user's scale (mapped to
+// the standardised parametrisation: W_j = β_j·s_j, b0 = β₀ + Σ β_j·μ_j), the SDs, the dispersion.
+function applyStart(model: Model, st: NonNullable<FitOptions['start']>, exact: boolean): void {
+  if (exact) throw new Error('fit: start is for iterative fits; a linear Gaussian identity model is fitted exactly without one');
+  if (st.fixef) {
+    const names = model.coefficients().map((c) => c.name);
+    for (const k of Object.keys(st.fixef)) if (!names.includes(k)) throw new Error(`fit: start.fixef names '${k}', which is not a coefficient (have: ${names.join(', ')})`);
+    const beta = (k: string, dflt: number) => (Object.hasOwn(st.fixef!, k) ? st.fixef![k] : dflt);
+    const cur = model.coefficients();
+    let b0 = beta('(Intercept)', cur[0].name === '(Intercept)' ? cur[0].value : 0);
+    model.xNames.forEach((name, j) => {
+      const bj = beta(name, model.W.data[j] / model.sd[j]);
+      if (!Number.isFinite(bj)) throw new Error(`fit: start.fixef.${name} is ${bj}, not a finite number`);
+      model.W.data[j] = bj * model.sd[j];
+      b0 += bj * model.mean[j];
+    });
+    if (model.spec.intercept) model.b0.data[0] = b0;
+  }
+  if (st.sd) {
+    const re = model.random;
+    const want = re.kind === 'terms' ? re.terms.length : 1;
+    if (st.sd.length !== want || !st.sd.every((v) => v > 0 && Number.isFinite(v))) throw new Error(`fit: start.sd must hold ${want} positive SD${want === 1 ? '' : 's'} (one per term)`);
+    if (re.kind === 'terms') {
+      re.terms.forEach((t, k) => {
+        if (t.columns.length !== 1) throw new Error(`fit: start.sd applies to scalar terms; '${t.name}' has ${t.columns.length} columns`);
+        re.theta[k].data[0] = softplusInv(st.sd![k]);
+      });
+    } else {
+      if (re.q > 1 || re.gNet) throw new Error('fit: start.sd applies to a scalar random intercept');
+      re.setScale(st.sd[0]);
+    }
+  }
+  if (st.dispersion !== undefined) {
+    if (!model.thetaSigma) throw new Error(`fit: start.dispersion is given but the ${model.family.name} family has none`);
+    if (!(st.dispersion > 0 && Number.isFinite(st.dispersion))) throw new Error(`fit: start.dispersion must be positive, got ${st.dispersion}`);
+    model.thetaSigma.data[0] = softplusInv(st.dispersion);
+  }
 }
 
 // The linear Gaussian identity model by the exact profiled likelihood (lme4's), ML or REML:
@@ -243,6 +291,7 @@ function* fitTerms(model: Model, te: TermsEffect, prep: PreparedData, terms: Mod
   model.hasOffset = prep.offset !== null;
   model.nobs = prep.response.nobs;
   setStart(model, prep);
+  if (o.start) applyStart(model, o.start, method === 'exact');
   if (method === 'exact') {
     if (o.importanceSamples !== undefined) throw new Error('fit: importanceSamples checks the Laplace approximation; a linear Gaussian model is integrated exactly');
     if (o.nodes !== undefined) throw new Error('fit: nodes sets the outer rule of nested terms; a linear Gaussian model is integrated exactly');
