@@ -48,24 +48,19 @@ const fixtures: Fixture[] = readdirSync(dir).filter((f) => f.endsWith('.json')).
 // ngmm's names for R's families.
 const FAMILY: Record<string, FamilyName> = { bernoulli: 'bernoulli', binomial: 'binomial', poisson: 'poisson', gaussian: 'gaussian', nbinom2: 'negbinomial', Gamma: 'gamma' };
 
-// Nested fits that take minutes from glm()'s start (guImmun: 1,595 mothers in 161 communities,
-// every objective a 25-node outer rule over the inner groups' ODE marginals) start instead at the
-// R side's exact optimum (lme4's `start`); L-BFGS then moves only as far as our optimum is from
-// it. Their full fits from the default start are run by hand (the issue's note gives the numbers).
-const FROM_EXACT = new Set(['grouseticks_nested_nb']);
-// guImmun's fit takes minutes even from there (its SEs alone are 2 × 12 gradient evaluations of
-// 40,000 inner integrals): its nested marginal is checked at R's parameters below, and its fit
-// is reported in the issue's note.
-const NOT_FITTED = new Set(['guimmun_nested']);
+// Nested fits that take a minute or more (grouseticks NB: 65 s, its SEs included; guImmun:
+// 1,595 mothers in 161 communities, every objective a 25-node outer rule over 40,000 inner ODE
+// marginals) are checked at the R side's parameters below — the exact marginal at glmmTMB's
+// estimates and at the exact optimum — and their fits from glm()'s start are reported in the
+// issue's note (scripts run by hand); the other nested data sets are fitted here.
+const NOT_FITTED = new Set(['guimmun_nested', 'grouseticks_nested_nb']);
 
 const cache = new Map<string, FormulaFit>();
 function fitted(fx: Fixture): FormulaFit {
   let r = cache.get(fx.name);
   if (!r) {
     const table = readCsvTable(readFileSync(new URL(fx.csv, dir), 'utf8'), { source: fx.csv });
-    const ex = fx.reference.exactFit;
-    const start = FROM_EXACT.has(fx.name) && ex ? { start: { fixef: ex.fixef, sd: ex.sd, ...(ex.dispersion !== null ? { dispersion: ex.dispersion } : {}) } } : {};
-    r = fitFormula(table, fx.formula, { family: FAMILY[fx.family], link: fx.link, ...(fx.weights ? { weights: fx.weights } : {}) }, { ...(fx.reml ? { reml: true } : {}), ...start }, fx.csv);
+    r = fitFormula(table, fx.formula, { family: FAMILY[fx.family], link: fx.link, ...(fx.weights ? { weights: fx.weights } : {}) }, fx.reml ? { reml: true } : {}, fx.csv);
     cache.set(fx.name, r);
   }
   return r;

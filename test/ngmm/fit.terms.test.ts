@@ -153,8 +153,11 @@ describe('several random-effect terms: linear Gaussian models against lme4', () 
   });
 });
 
+let simulatedCrossed: () => { data: ModelData; spec: { name: string; columns: string[] }[] };
+
 describe('several random-effect terms under a network f (neural GLMMs)', () => {
   // Crossed: rows at random (a, b) cells; nested: b within a. η = sin(2x) + u_a + v_b.
+  simulatedCrossed = () => simulated('crossed', 'poisson', 11);
   function simulated(kind: 'crossed' | 'nested', family: 'poisson' | 'bernoulli', seed: number) {
     let s = seed >>> 0;
     const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
@@ -225,6 +228,32 @@ describe('several random-effect terms under a network f (neural GLMMs)', () => {
       }
     } finally {
       m.dispose();
+    }
+  });
+});
+
+describe("lme4's start", () => {
+  it('a fit started at another fit\'s optimum stays there; a start that does not fit the model is refused by name', () => {
+    const { data, spec: terms } = simulatedCrossed();
+    const a = fit(data, { family: 'poisson', terms });
+    try {
+      const fixef = Object.fromEntries(a.coefficients().map((c) => [c.name, c.value]));
+      const sd = a.summary().terms!.map((t) => t.sd[0]);
+      const b = fit(data, { family: 'poisson', terms }, { start: { fixef, sd } });
+      try {
+        // From the optimum L-BFGS stops at once (gtol is met there), at the same logLik.
+        expect(b.info.epochs).toBeLessThanOrEqual(2);
+        expect(Math.abs(b.logLik() - a.logLik())).toBeLessThan(1e-9 * Math.abs(a.logLik()));
+      } finally {
+        b.dispose();
+      }
+      const bad = (start: object) => () => fit(data, { family: 'poisson', terms }, { start: start as never });
+      expect(bad({ fixef: { x9: 1 } })).toThrow(/start.fixef names 'x9', which is not a coefficient \(have: \(Intercept\), x\)/);
+      expect(bad({ sd: [0.5] })).toThrow(/start.sd must hold 2 positive SDs \(one per term\)/);
+      expect(bad({ dispersion: 2 })).toThrow(/start.dispersion is given but the poisson family has none/);
+      expect(() => fit({ ...data, y: Float64Array.from(data.y as Float64Array, (v) => v + 0.5) }, { family: 'gaussian', terms }, { start: { sd: [1, 1] } })).toThrow(/start is for iterative fits/);
+    } finally {
+      a.dispose();
     }
   });
 });
