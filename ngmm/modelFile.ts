@@ -366,14 +366,7 @@ function loadTerms(o: Obj, spec: ModelSpec & Obj, xNames: string[], mean: number
     condSd.forEach((v, i) => (v >= 0 ? 0 : bad(`'terms[${k}].condSd[${i}]' must be ≥ 0, not ${v}`)));
     return { levels, mode, condSd };
   });
-  const { info, nobs, design } = checkFit(o, 1, xNames);
-  let m: Model;
-  try {
-    m = new Model(spec, xNames, Float64Array.from(mean), Float64Array.from(sd));
-  } catch (e) {
-    return bad((e as Error).message);
-  }
-  try {
+  return assemble(o, checkFit(o, 1, xNames), () => new Model(spec, xNames, Float64Array.from(mean), Float64Array.from(sd)), (m) => {
     if (m.random.kind !== 'terms') return bad("'spec' does not describe the parameters given");
     m.b0.data[0] = b0;
     m.W.data.set(W);
@@ -389,18 +382,7 @@ function loadTerms(o: Obj, spec: ModelSpec & Obj, xNames: string[], mean: number
       if (how === 'nested' && terms.length !== 2) bad("'termsMethod' is 'nested' but the model does not have two terms");
     }
     if (o.termsNodes != null) te.nestedNodes = int(o.termsNodes, 'termsNodes', 1, 64);
-    m.info = info;
-    m.nobs = nobs;
-    m.design = design;
-    m.exact = checkExact(o.exact, m);
-    if (o.hasOffset != null) m.hasOffset = bool(o.hasOffset, 'hasOffset');
-    m.stored = checkSummary(o.summary, m);
-    return m;
-  } catch (e) {
-    m.dispose();
-    if ((e as Error).message.startsWith(PREFIX)) throw e;
-    return bad((e as Error).message);
-  }
+  });
 }
 
 /** Rebuilds a model from `toJSON()` output; rejects anything malformed or inconsistent with one clear message. */
@@ -463,13 +445,7 @@ export function loadModel(j: unknown): Model {
   const { info, nobs, design } = checkFit(o, levels.length, xNames);
 
   // Everything that sets a size is checked: allocate, and free on any later rejection.
-  let m: Model;
-  try {
-    m = new Model(spec, xNames, Float64Array.from(mean), Float64Array.from(sd));
-  } catch (e) {
-    return bad((e as Error).message);
-  }
-  try {
+  return assemble(o, { info, nobs, design }, () => new Model(spec, xNames, Float64Array.from(mean), Float64Array.from(sd)), (m) => {
     m.b0.data[0] = b0;
     m.W.data.set(W);
     if (m.net) m.net.setFromJSON(P.net);
@@ -485,9 +461,24 @@ export function loadModel(j: unknown): Model {
     if (ge.q !== q || (ge.thetaB === null) !== (thetaB === null) || (ge.gNet === null) !== !re) bad("'spec' does not describe the parameters given");
     ge.levels = [...levels];
     ge.posterior = posterior;
-    m.info = info;
-    m.nobs = nobs;
-    m.design = design;
+  });
+}
+
+// Allocates the model (only after every size has been checked), lets `setup` fill the
+// structure's parameters, then the parts every model file has; any rejection after the
+// allocation frees it (rule 3 above).
+function assemble(o: Obj, fit: ReturnType<typeof checkFit>, make: () => Model, setup: (m: Model) => void): Model {
+  let m: Model;
+  try {
+    m = make();
+  } catch (e) {
+    return bad((e as Error).message);
+  }
+  try {
+    setup(m);
+    m.info = fit.info;
+    m.nobs = fit.nobs;
+    m.design = fit.design;
     m.exact = checkExact(o.exact, m);
     if (o.hasOffset != null) m.hasOffset = bool(o.hasOffset, 'hasOffset');
     m.stored = checkSummary(o.summary, m);

@@ -3,7 +3,7 @@
 // Bates, Mächler, Bolker & Walker (2015), J. Stat. Softw. 67(1), §3, with the sparse Cholesky
 // of ../sparse. With one term it is the computation of ./profiled (blocked by group there).
 // The math and the choices are in docs/sparse.md.
-import { SparseCholesky } from '../sparse/index';
+import { SparseCholesky, lowerPattern } from '../sparse/index';
 import { backSolve, cholLower, forwardSolve } from './dense';
 import { fitTheta, termCovariance, weightedRow, type LmmFitBase, type LmmInputBase } from './driver';
 import { checkRank, LmmError, thetaIndex } from './profiled';
@@ -195,20 +195,7 @@ export class MultiProfiledDeviance {
         }
       }
     }
-    const colPtr = new Int32Array(Q + 1);
-    const uniq: Int32Array[] = rowsOf.map((r) => Int32Array.from(new Set(r)).sort());
-    for (let c = 0; c < Q; c++) colPtr[c + 1] = colPtr[c] + uniq[c].length;
-    const rowIdx = new Int32Array(colPtr[Q]);
-    for (let c = 0; c < Q; c++) rowIdx.set(uniq[c], colPtr[c]);
-    const find = (r: number, c: number): number => {
-      let lo = colPtr[c], hi = colPtr[c + 1] - 1;
-      while (lo <= hi) {
-        const mid = (lo + hi) >> 1;
-        if (rowIdx[mid] === r) return mid;
-        if (rowIdx[mid] < r) lo = mid + 1; else hi = mid - 1;
-      }
-      throw new Error('internal: an entry of A is missing from its pattern');
-    };
+    const { colPtr, rowIdx, find } = lowerPattern(rowsOf, 'A');
     const diagPos = new Int32Array(Q);
     for (let c = 0; c < Q; c++) diagPos[c] = find(c, c);
     const np = (s * (s + 1)) / 2;

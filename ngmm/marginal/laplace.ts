@@ -12,7 +12,7 @@ import {
   obsCore, obsDphi, obsHess, obsScore, sigmoid,
 } from '../../kernels/reference/marginal/obs';
 import type { Family } from '../families/family';
-import { SparseCholesky } from '../sparse/index';
+import { SparseCholesky, lowerPattern } from '../sparse/index';
 
 export class LaplaceError extends Error {
   override name = 'LaplaceError';
@@ -232,20 +232,7 @@ export class LaplaceStructure {
         }
       }
     }
-    const colPtr = new Int32Array(Q + 1);
-    const sorted = rowsOf.map((r) => Int32Array.from(r).sort());
-    for (let c = 0; c < Q; c++) colPtr[c + 1] = colPtr[c] + sorted[c].length;
-    const rowIdx = new Int32Array(colPtr[Q]);
-    for (let c = 0; c < Q; c++) rowIdx.set(sorted[c], colPtr[c]);
-    const find = (r: number, c: number): number => {
-      let lo = colPtr[c], hi = colPtr[c + 1] - 1;
-      while (lo <= hi) {
-        const mid = (lo + hi) >> 1;
-        if (rowIdx[mid] === r) return mid;
-        if (rowIdx[mid] < r) lo = mid + 1; else hi = mid - 1;
-      }
-      throw new Error('internal: an entry of H is missing from its pattern');
-    };
+    const { colPtr, rowIdx, find } = lowerPattern(rowsOf, 'H');
     this.nnzH = colPtr[Q];
     this.diagPos = new Int32Array(Q);
     for (let c = 0; c < Q; c++) this.diagPos[c] = find(c, c);

@@ -23,6 +23,31 @@ export class SparseError extends Error {
   override name = 'SparseError';
 }
 
+/**
+ * The lower-triangle pattern of a symmetric matrix from the rows present in each column (each
+ * list holds row indices ≥ its column, repeats allowed), with `find(r, c)`: the position of
+ * entry (r, c), r ≥ c, in rowIdx (a binary search within the column; an absent entry is an
+ * internal error naming `what`).
+ */
+export function lowerPattern(rowsOf: readonly Iterable<number>[], what: string): SymmetricPattern & { find(r: number, c: number): number } {
+  const n = rowsOf.length;
+  const colPtr = new Int32Array(n + 1);
+  const sorted = rowsOf.map((r) => Int32Array.from(new Set(r)).sort());
+  for (let c = 0; c < n; c++) colPtr[c + 1] = colPtr[c] + sorted[c].length;
+  const rowIdx = new Int32Array(colPtr[n]);
+  for (let c = 0; c < n; c++) rowIdx.set(sorted[c], colPtr[c]);
+  const find = (r: number, c: number): number => {
+    let lo = colPtr[c], hi = colPtr[c + 1] - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (rowIdx[mid] === r) return mid;
+      if (rowIdx[mid] < r) lo = mid + 1; else hi = mid - 1;
+    }
+    throw new Error(`internal: an entry of ${what} is missing from its pattern`);
+  };
+  return { n, colPtr, rowIdx, find };
+}
+
 /** The elimination graph of minimumDegree: current degrees, and the elimination of a node. */
 interface EliminationGraph {
   degree(v: number): number;
