@@ -173,8 +173,7 @@ export async function runQuality(): Promise<Section> {
     'The true model: the true means with each group\'s effects (seen groups), and marginalised over the random effects (new groups).',
     `Backend: ${backend.name}.`,
     '',
-    ...notes.map((n) => `- ${n}`),
-    '',
+    ...(notes.length ? [...notes.map((n) => `- ${n}`), ''] : []),
     `ngmm's NGMM is below the best peer in ${w.won} of ${w.of} cells. Mean relative gap to the true model (metric/truth − 1): ${
       METHODS.filter((m) => m !== 'truth').map((m) => {
         const g = meanRelativeGap(cells, m);
