@@ -71,12 +71,12 @@ export function linear([d0, d1]: readonly [number, number], [r0, r1]: readonly [
   return (v) => r0 + ((v - d0) / span) * (r1 - r0);
 }
 
-/** About `n` round values covering [lo, hi] (1, 2 or 5 times a power of ten apart). */
+/** About `n` round values covering [lo, hi] (1, 2, 2.5 or 5 times a power of ten apart). */
 export function ticks(lo: number, hi: number, n = 5): number[] {
   if (!(hi > lo)) return [lo];
   const raw = (hi - lo) / n;
   const p = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw) ?? 10 * p;
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * p).find((s) => s >= raw) ?? 10 * p;
   const out: number[] = [];
   for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) out.push(Math.abs(v) < step * 1e-9 ? 0 : Number(v.toPrecision(12)));
   return out;
