@@ -210,10 +210,14 @@ export function plotModel(model: Model, table?: Table, o: PlotOptions = {}): str
 
   if (pred) {
     const fr = pred.frame;
+    // A binomial cbind(k, n − k) response is drawn as the proportion k / n.
+    const successes = response.match(/^cbind\(\s*([^,]+?)\s*,/)?.[1] ?? response;
     const observed = Float64Array.from(fr.y, (y, i) => (fr.trials ? y / fr.trials[i] : y));
     const d = extent([...observed, ...pred.prediction], 0.05);
     const f = openPanel(svg, {
-      ...box(), title: `Observed against predicted (${source})`, xLabel: `predicted E[${response}${fr.trials ? ' / trials' : ''}]`, yLabel: `observed ${response}${fr.trials ? ' / trials' : ''}`,
+      ...box(), title: `Observed against predicted (${source})`,
+      xLabel: fr.trials ? 'predicted success probability' : `predicted E[${response}]`,
+      yLabel: fr.trials ? `observed ${successes} / trials` : `observed ${response}`,
       xDomain: d, yDomain: d, attrs: { class: 'panel observed' },
     });
     svg.line(f.x(d[0]), f.y(d[0]), f.x(d[1]), f.y(d[1]), { stroke: '#777', 'stroke-dasharray': '4 3' });

@@ -166,6 +166,9 @@ export function openPanel(svg: Svg, s: PanelSpec, margin: Partial<typeof MARGIN>
 
 /** A legend of line (or dot) keys in the top-left corner of a panel's plotting area. */
 export function legend(svg: Svg, f: PanelFrame, items: { label: string; color: string; dash?: string; dot?: boolean }[]): void {
+  // A translucent box keeps the keys readable over points and lines (width from the label's length).
+  const w = 34 + 6.2 * Math.max(...items.map((it) => it.label.length));
+  svg.rect(f.left + 3, f.top + 3, w, 8 + 15 * items.length, { fill: '#fff', 'fill-opacity': 0.8, stroke: '#ccc' });
   items.forEach((it, i) => {
     const yy = f.top + 14 + i * 15, xx = f.left + 8;
     if (it.dot) svg.circle(xx + 9, yy - 4, 3, { fill: it.color });

@@ -225,3 +225,29 @@ describe('the XML reader used here', () => {
     expect(parseXml('<svg><text x="&lt;1">a &amp; b</text></svg>').children[0]).toMatchObject({ name: 'text', attrs: { x: '<1' }, text: 'a & b' });
   });
 });
+
+describe('plotModel with a binomial cbind(k, n − k) response', () => {
+  it('draws each row at its observed proportion k / n', () => {
+    const rng = new Rng(21);
+    const rows = ['k,n,x,g'], props: number[] = [];
+    for (let g = 0; g < 6; g++) {
+      for (let j = 0; j < 6; j++) {
+        const n = 3 + j, x = rng.normal();
+        let k = 0;
+        for (let t = 0; t < n; t++) k += rng.uniform() < 1 / (1 + Math.exp(-(0.2 + 0.8 * x))) ? 1 : 0;
+        rows.push(`${k},${n},${x},g${g}`);
+        props.push(k / n);
+      }
+    }
+    const t = readCsvTable(rows.join('\n'));
+    const m = fitFormula(t, 'cbind(k, n - k) ~ x + (1 | g)', { family: 'binomial' }).model;
+    const root = parseXml(plotModel(m, t));
+    const [obs] = panels(root, 'observed');
+    const { y } = axes(obs);
+    const read = children(obs, 'circle', 'point').map((c) => invert(y, Number(c.attrs.cy)));
+    expect(read).toHaveLength(props.length);
+    read.forEach((v, i) => expect(Math.abs(v - props[i])).toBeLessThan(tol(y)));
+    expect(findAll(obs, (e) => e.name === 'text').map((e) => e.text)).toContain('observed k / trials');
+    m.dispose();
+  });
+});
