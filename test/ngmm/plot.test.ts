@@ -251,3 +251,42 @@ describe('plotModel with a binomial cbind(k, n − k) response', () => {
     m.dispose();
   });
 });
+
+describe('plotModel: other designs', () => {
+  const t = readCsvTable(simulate(31, 8, 8).csv.join('\n'));
+
+  it('an interaction with a factor is held at the reference level; no covariate, no curve', () => {
+    const m = fitFormula(t, 'y ~ x1 * kind + (1 | school)', { family: 'gaussian' }).model;
+    const coef = new Map(m.coefficients().map((c) => [c.name, c.value]));
+    expect([...coef.keys()]).toEqual(['(Intercept)', 'x1', 'kind=b', 'x1:kind=b']);
+    const [p] = panels(parseXml(plotModel(m)), 'dependence');
+    expect(p.attrs['data-covariate']).toBe('x1');
+    const { x, y } = axes(p);
+    for (const [px, py] of pathPoints(children(p, 'path', 'curve')[0])) {
+      const want = coef.get('(Intercept)')! + coef.get('x1')! * invert(x, px);
+      expect(Math.abs(invert(y, py) - want)).toBeLessThan(tol(y) + Math.abs(coef.get('x1')!) * tol(x));
+    }
+    m.dispose();
+    const m0 = fitFormula(t, 'y ~ 1 + (1 | school)', { family: 'gaussian' }).model;
+    const root = parseXml(plotModel(m0, t));
+    expect(panels(root, 'dependence')).toHaveLength(0);
+    expect(children(panels(root, 'caterpillar')[0], 'line', 'interval')).toHaveLength(8);
+    m0.dispose();
+  });
+
+  it("a random-slope term's caterpillar is its intercept: ranef()'s effects[0] ± 2 sds[0]", () => {
+    const m = fitFormula(t, 'y ~ x1 + (1 + x1 | school)', { family: 'gaussian' }).model;
+    const [cat] = panels(parseXml(plotModel(m)), 'caterpillar');
+    const { x } = axes(cat);
+    const re = new Map((m.ranef() as { group: string; effects?: number[]; sds?: number[] }[]).map((r) => [r.group, r]));
+    const iv = children(cat, 'line', 'interval');
+    expect(iv).toHaveLength(8);
+    for (const l of iv) {
+      const r = re.get(l.attrs['data-level'])!;
+      expect(r.effects).toHaveLength(2);
+      expect(Math.abs(invert(x, Number(l.attrs.x1)) - (r.effects![0] - 2 * r.sds![0]))).toBeLessThan(tol(x));
+      expect(Math.abs(invert(x, Number(l.attrs.x2)) - (r.effects![0] + 2 * r.sds![0]))).toBeLessThan(tol(x));
+    }
+    m.dispose();
+  });
+});
