@@ -184,7 +184,10 @@ export function plotModel(model: Model, table?: Table, o: PlotOptions = {}): str
     const pts = (v: Float64Array) => Array.from(cv.x, (x, i) => [f.x(x), f.y(v[i])] as const);
     svg.path(pts(cv.linear), { class: 'linear', stroke: COLORS.linear, 'stroke-width': 2, 'stroke-dasharray': '6 4' });
     svg.path(pts(cv.f), { class: 'curve', stroke: COLORS.f, 'stroke-width': 2 });
-    legend(svg, f, [{ label: model.isLinear ? 'fitted f (linear)' : 'fitted f', color: COLORS.f }, { label: 'linear part β₀ + xᵀβ', color: COLORS.linear, dash: '6 4' }]);
+    legend(svg, f, [
+      { label: 'fitted f', color: COLORS.f },
+      { label: model.isLinear ? 'linear part β₀ + xᵀβ (f itself)' : 'linear part β₀ + xᵀβ', color: COLORS.linear, dash: '6 4' },
+    ], [...pts(cv.f), ...pts(cv.linear)]);
     svg.close();
   }
 
@@ -222,12 +225,13 @@ export function plotModel(model: Model, table?: Table, o: PlotOptions = {}): str
     });
     svg.line(f.x(d[0]), f.y(d[0]), f.x(d[1]), f.y(d[1]), { stroke: '#777', 'stroke-dasharray': '4 3' });
     const small = observed.length > 2000;
+    const at = Array.from(observed, (o, i) => [f.x(pred.prediction[i]), f.y(o)] as const);
     for (let i = 0; i < observed.length; i++) {
-      svg.circle(f.x(pred.prediction[i]), f.y(observed[i]), small ? 1 : 2, { class: `point ${pred.seen[i] ? 'seen' : 'new'}`, fill: pred.seen[i] ? COLORS.seen : COLORS.unseen, 'fill-opacity': 0.55 });
+      svg.circle(at[i][0], at[i][1], small ? 1 : observed.length > 200 ? 2 : 3, { class: `point ${pred.seen[i] ? 'seen' : 'new'}`, fill: pred.seen[i] ? COLORS.seen : COLORS.unseen, 'fill-opacity': 0.55 });
     }
     const items = [{ label: 'training group (its posterior)', color: COLORS.seen, dot: true }];
     if (pred.seen.some((s) => !s)) items.push({ label: 'new group (the prior)', color: COLORS.unseen, dot: true });
-    legend(svg, f, items);
+    legend(svg, f, items, at);
     svg.close();
   }
   return svg.toString();

@@ -164,13 +164,19 @@ export function openPanel(svg: Svg, s: PanelSpec, margin: Partial<typeof MARGIN>
   return { x, y, left, right, top, bottom };
 }
 
-/** A legend of line (or dot) keys in the top-left corner of a panel's plotting area. */
-export function legend(svg: Svg, f: PanelFrame, items: { label: string; color: string; dash?: string; dot?: boolean }[]): void {
-  // A translucent box keeps the keys readable over points and lines (width from the label's length).
-  const w = 34 + 6.2 * Math.max(...items.map((it) => it.label.length));
-  svg.rect(f.left + 3, f.top + 3, w, 8 + 15 * items.length, { fill: '#fff', 'fill-opacity': 0.8, stroke: '#ccc' });
+/**
+ * A legend of line (or dot) keys on a translucent box, in the corner of the plotting area that
+ * covers the fewest of `avoid` (the drawn points in pixels; ties go to the top left).
+ */
+export function legend(svg: Svg, f: PanelFrame, items: { label: string; color: string; dash?: string; dot?: boolean }[], avoid: readonly (readonly [number, number])[] = []): void {
+  // Width from the label's length at the 11 px font (about 5.6 px a character in Helvetica).
+  const w = 34 + 5.6 * Math.max(...items.map((it) => it.label.length)), h = 8 + 15 * items.length;
+  const corners = [[f.left + 3, f.top + 3], [f.right - 3 - w, f.top + 3], [f.left + 3, f.bottom - 3 - h], [f.right - 3 - w, f.bottom - 3 - h]];
+  const covered = ([x0, y0]: number[]) => avoid.filter(([x, y]) => x >= x0 - 4 && x <= x0 + w + 4 && y >= y0 - 4 && y <= y0 + h + 4).length;
+  const [bx, by] = corners.reduce((best, c) => (covered(c) < covered(best) ? c : best));
+  svg.rect(bx, by, w, h, { fill: '#fff', 'fill-opacity': 0.85, stroke: '#ccc', class: 'legend' });
   items.forEach((it, i) => {
-    const yy = f.top + 14 + i * 15, xx = f.left + 8;
+    const yy = by + 15 + i * 15, xx = bx + 5;
     if (it.dot) svg.circle(xx + 9, yy - 4, 3, { fill: it.color });
     else svg.line(xx, yy - 4, xx + 18, yy - 4, { stroke: it.color, 'stroke-width': 2, 'stroke-dasharray': it.dash });
     svg.text(xx + 24, yy, it.label, { 'font-size': 11, fill: '#222' });
