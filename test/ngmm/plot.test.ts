@@ -290,3 +290,26 @@ describe('plotModel: other designs', () => {
     m.dispose();
   });
 });
+
+describe('plotModel: names and numeric interactions', () => {
+  it('a numeric interaction varies with the covariate; names with XML characters are escaped', () => {
+    const sim = simulate(41, 6, 8);
+    const csv = sim.csv.map((l, i) => (i === 0 ? l.replace('x2', 'dose<mg>') : l.replace(/,s(\d+),/, ',"s&$1",')));
+    const t = readCsvTable(csv.join('\n'));
+    const m = fitFormula(t, 'y ~ x1 * `dose<mg>` + (1 | school)', { family: 'gaussian' }).model;
+    const coef = new Map(m.coefficients().map((c) => [c.name, c.value]));
+    expect([...coef.keys()]).toEqual(['(Intercept)', 'x1', 'dose<mg>', 'x1:dose<mg>']);
+    const root = parseXml(plotModel(m, t));
+    expect(panels(root, 'dependence').map((p) => p.attrs['data-covariate'])).toEqual(['x1', 'dose<mg>']);
+    expect(children(panels(root, 'caterpillar')[0], 'line', 'interval').map((l) => l.attrs['data-level']).every((s) => /^s&\d$/.test(s))).toBe(true);
+    const held = median(sim.x2);
+    const p = panels(root, 'dependence')[0];
+    const { x, y } = axes(p);
+    for (const [px, py] of pathPoints(children(p, 'path', 'curve')[0])) {
+      const v = invert(x, px);
+      const want = coef.get('(Intercept)')! + coef.get('x1')! * v + coef.get('dose<mg>')! * held + coef.get('x1:dose<mg>')! * v * held;
+      expect(Math.abs(invert(y, py) - want)).toBeLessThan(tol(y) + Math.abs(coef.get('x1')! + coef.get('x1:dose<mg>')! * held) * tol(x));
+    }
+    m.dispose();
+  });
+});
