@@ -1,4 +1,4 @@
-// The `ngmm` command line: fit, predict, summary, eval, ranef and demo over CSV files. This
+// The `ngmm` command line: fit, predict, summary, eval, ranef, plot and demo over CSV files. This
 // file and ngmm/cli/ (one file per command, plus arguments, files and progress) are the only
 // code that uses Node's fs: the library itself never touches the file system.
 //
@@ -8,10 +8,11 @@
 // file, row and column, the flag, or the formula position (a formula error adds a caret line
 // under the position); never a stack trace.
 import { FormulaError } from './formula';
-import { UsageError, closest, expectPositionals, helpText, optionsOf, parseCommandArgs, type CommandSpec, type ParsedArgs } from './cli/args';
+import { UsageError, closest, expectPositionals, helpText, optionsOf, parseCommandArgs, positionalText, type CommandSpec, type ParsedArgs } from './cli/args';
 import { evalSpec, runEval } from './cli/eval';
 import { fitSpec, runFit } from './cli/fit';
 import { guardStdout } from './cli/io';
+import { plotSpec, runPlot } from './cli/plot';
 import { predictSpec, runPredict } from './cli/predict';
 import { ranefSpec, runRanef } from './cli/ranef';
 import { runSummary, summarySpec } from './cli/summary';
@@ -39,6 +40,7 @@ const COMMANDS: Command[] = [
   { spec: summarySpec, run: runSummary },
   { spec: evalSpec, run: runEval },
   { spec: ranefSpec, run: runRanef },
+  { spec: plotSpec, run: runPlot },
   {
     spec: demoSpec,
     run: async (args) => {
@@ -49,12 +51,12 @@ const COMMANDS: Command[] = [
 ];
 
 function overview(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.spec.name.length + c.spec.positionals.map((p) => ` <${p}>`).join('').length));
+  const width = Math.max(...COMMANDS.map((c) => c.spec.name.length + c.spec.positionals.map((p) => ` ${positionalText(p)}`).join('').length));
   return [
     `ngmm ${VERSION}: neural generalized mixed-effects models, lme4-style`,
     '',
     'usage:',
-    ...COMMANDS.map((c) => `  ngmm ${(c.spec.name + c.spec.positionals.map((p) => ` <${p}>`).join('')).padEnd(width)}  ${c.spec.brief}`),
+    ...COMMANDS.map((c) => `  ngmm ${(c.spec.name + c.spec.positionals.map((p) => ` ${positionalText(p)}`).join('')).padEnd(width)}  ${c.spec.brief}`),
     '',
     "  ngmm <command> --help   the command's options and their defaults",
     '  ngmm --version          the version',

@@ -12,6 +12,7 @@ export { summary, formatSummary, type Summary, type Coefficient } from './summar
 export { type ModelData, type DataTerm } from './data';
 export { parseFormula, formatFormula, FormulaError, type Formula } from './formula';
 export { fitFormula, fitFormulaAsync, type FormulaSpec, type FormulaOptions, type FormulaFit } from './fitFormula';
+export { plotModel, partialDependence, caterpillar, numericCovariates, type PlotOptions, type DependenceCurve, type CaterpillarPanel } from './plot/plotModel';
 export { predictTable, type TablePredictOptions, type TablePrediction } from './predictFormula';
 export { readCsvTable, CsvParser, CsvError, type CsvTable, type ColumnSelection, type ReadCsvOptions } from './csv';
 export { modelFrame, frameColumns, locateInTable, type Frame, type Design, type FrameOptions, type FrameColumnsOptions, type Table } from './frame';

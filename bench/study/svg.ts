@@ -1,63 +1,11 @@
-// A small SVG writer (no plotting dependency) and the study's dot-and-interval figure in the
+// The study's dot-and-interval figure (the SVG writer is ngmm/plot/svg.ts) in the
 // spirit of the paper's Figure 3: one panel per family, one row per setting, one colour per
 // test set, a dot at the mean and a bar over the interval.
 
-export function escapeXml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
+// The SVG writer and the tick rule are ngmm's own (ngmm/plot/svg.ts), shared with `ngmm plot`.
+import { Svg, ticks } from '../../ngmm/plot/svg';
 
-type Attrs = Record<string, string | number | undefined>;
-
-const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(2));
-function attrs(a: Attrs): string {
-  return Object.entries(a)
-    .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => ` ${k}="${escapeXml(typeof v === 'number' ? fmt(v) : String(v))}"`)
-    .join('');
-}
-
-/** Builds an SVG document element by element. */
-export class Svg {
-  private readonly parts: string[] = [];
-  constructor(readonly width: number, readonly height: number) {}
-
-  rect(x: number, y: number, w: number, h: number, a: Attrs = {}): this {
-    this.parts.push(`<rect${attrs({ x, y, width: w, height: h, ...a })}/>`);
-    return this;
-  }
-  line(x1: number, y1: number, x2: number, y2: number, a: Attrs = {}): this {
-    this.parts.push(`<line${attrs({ x1, y1, x2, y2, stroke: '#000', ...a })}/>`);
-    return this;
-  }
-  circle(cx: number, cy: number, r: number, a: Attrs = {}): this {
-    this.parts.push(`<circle${attrs({ cx, cy, r, ...a })}/>`);
-    return this;
-  }
-  text(x: number, y: number, s: string, a: Attrs = {}): this {
-    this.parts.push(`<text${attrs({ x, y, ...a })}>${escapeXml(s)}</text>`);
-    return this;
-  }
-  toString(): string {
-    return [
-      `<svg xmlns="http://www.w3.org/2000/svg" width="${this.width}" height="${this.height}" viewBox="0 0 ${this.width} ${this.height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
-      `<rect x="0" y="0" width="${this.width}" height="${this.height}" fill="#fff"/>`,
-      ...this.parts,
-      '</svg>',
-      '',
-    ].join('\n');
-  }
-}
-
-/** "Nice" tick positions covering [lo, hi]. */
-export function ticks(lo: number, hi: number, target = 5): number[] {
-  if (!(hi > lo)) return [lo];
-  const raw = (hi - lo) / target;
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
-  const out: number[] = [];
-  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + 1e-9 * step; v += step) out.push(Math.abs(v) < 1e-12 ? 0 : +v.toPrecision(12));
-  return out;
-}
+export { escapeXml, Svg, ticks } from '../../ngmm/plot/svg';
 
 export interface Point {
   mean: number;

@@ -176,16 +176,22 @@ function explain(cmd: CommandSpec, args: string[], config: Record<string, { type
   return null;
 }
 
+/** A positional as usage lines show it: `<model.json>`, or an optional one as written, `[data.csv]`. */
+export function positionalText(p: string): string {
+  return p.startsWith('[') ? p : `<${p}>`;
+}
+
 /** Refuses a wrong number of positional arguments, naming what is missing or extra. */
 export function expectPositionals(cmd: CommandSpec, pos: readonly string[]): void {
   const want = cmd.positionals;
-  if (pos.length < want.length) {
-    throw new UsageError(`'ngmm ${cmd.name}' needs ${want.slice(pos.length).map((w) => `<${w}>`).join(' and ')} (usage: ngmm ${cmd.name} ${want.map((w) => `<${w}>`).join(' ')} [options])`);
+  const required = want.filter((w) => !w.startsWith('['));
+  if (pos.length < required.length) {
+    throw new UsageError(`'ngmm ${cmd.name}' needs ${required.slice(pos.length).map(positionalText).join(' and ')} (usage: ngmm ${cmd.name} ${want.map(positionalText).join(' ')} [options])`);
   }
   if (pos.length > want.length) {
     const extra = pos[want.length];
     const asFlag = optionsOf(cmd).some((o) => o.name === extra) ? ` (did you mean --${extra}?)` : '';
-    throw new UsageError(`'ngmm ${cmd.name}' takes ${want.length === 0 ? 'no arguments' : want.map((w) => `<${w}>`).join(' ')}, got the extra argument '${extra}'${asFlag}`);
+    throw new UsageError(`'ngmm ${cmd.name}' takes ${want.length === 0 ? 'no arguments' : want.map(positionalText).join(' ')}, got the extra argument '${extra}'${asFlag}`);
   }
 }
 
@@ -195,7 +201,7 @@ export function helpText(cmd: CommandSpec): string {
   const left = specs.map((o) => `${o.short ? `-${o.short}, ` : '    '}--${o.name}${o.arg ? ` <${o.arg}>` : ''}`);
   const width = Math.max(...left.map((l) => l.length));
   const lines = [
-    `usage: ngmm ${cmd.name}${cmd.positionals.map((p) => ` <${p}>`).join('')}${cmd.options.length ? ' [options]' : ''}`,
+    `usage: ngmm ${cmd.name}${cmd.positionals.map((p) => ` ${positionalText(p)}`).join('')}${cmd.options.length ? ' [options]' : ''}`,
     '',
     cmd.summary,
     '',

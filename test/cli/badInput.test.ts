@@ -220,9 +220,9 @@ const cases: Case[] = [
   { cls: OPTIONS, name: "predict's --type on summary", args: ['summary', 'model.json', '--type', 'link'], fails: usage(/--type is an option of 'ngmm predict', not of 'ngmm summary'/) },
   { cls: OPTIONS, name: '--type Link', args: ['predict', 'model.json', 'data.csv', '--type', 'Link'], fails: usage(/--type must be one of response, link, got 'Link' \(did you mean link\?\)/) },
   { cls: OPTIONS, name: 'an unknown command', args: ['fitt', 'data.csv'], fails: usage(/unknown command 'fitt' \(did you mean 'ngmm fit'\?\)/) },
-  { cls: OPTIONS, name: 'no command', args: [], fails: usage(/^ngmm: no command given: one of fit, predict, summary, eval, ranef, demo/) },
+  { cls: OPTIONS, name: 'no command', args: [], fails: usage(/^ngmm: no command given: one of fit, predict, summary, eval, ranef, plot, demo/) },
   { cls: OPTIONS, name: 'a flag before the command', args: ['--epochs', '3'], fails: usage(/an option before the command: '--epochs'/) },
-  ...['fit', 'predict', 'summary', 'eval', 'ranef', 'demo'].map((c): Case => ({
+  ...['fit', 'predict', 'summary', 'eval', 'ranef', 'plot', 'demo'].map((c): Case => ({
     cls: OPTIONS,
     name: `ngmm ${c} --help (was: "--help needs a value")`,
     args: [c, '--help'],

@@ -1,5 +1,10 @@
 // Tiny SVG helpers for the demo's charts: element creation, linear scales, round tick values
 // and a framed plot area with axes. No chart library: the page stays plain DOM.
+import { extent, linear, ticks, type Scale } from '../../ngmm/plot/svg';
+
+// The scales, ticks and extents are ngmm's own (ngmm/plot/svg.ts), shared with `ngmm plot`.
+export { extent, linear, ticks, type Scale };
+
 const NS = 'http://www.w3.org/2000/svg';
 
 export function el<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number> = {}, text?: string): SVGElementTagNameMap[K] {
@@ -7,34 +12,6 @@ export function el<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<s
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
   if (text !== undefined) node.textContent = text;
   return node;
-}
-
-export type Scale = (v: number) => number;
-
-export function linear([d0, d1]: [number, number], [r0, r1]: [number, number]): Scale {
-  const span = d1 - d0 || 1;
-  return (v) => r0 + ((v - d0) / span) * (r1 - r0);
-}
-
-/** About `n` round values covering [lo, hi] (1, 2 or 5 times a power of ten apart). */
-export function ticks(lo: number, hi: number, n = 5): number[] {
-  if (!(hi > lo)) return [lo];
-  const raw = (hi - lo) / n;
-  const p = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw) ?? 10 * p;
-  const out: number[] = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
-  return out;
-}
-
-/** [min, max] of finite values, padded by 5 % (a degenerate range is widened). */
-export function extent(values: Iterable<number>, pad = 0.05): [number, number] {
-  let lo = Infinity, hi = -Infinity;
-  for (const v of values) if (Number.isFinite(v)) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
-  if (lo === Infinity) return [0, 1];
-  if (hi === lo) return [lo - 1, hi + 1];
-  const m = (hi - lo) * pad;
-  return [lo - m, hi + m];
 }
 
 export interface Frame {
