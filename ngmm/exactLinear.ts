@@ -4,7 +4,7 @@
 // errors are lme4's vcov(), σ̂²(R_XᵀR_X)⁻¹ conditional on θ̂. The result is written into the
 // Model's parameters (standardised scale, positive scales through softplus) so that prediction,
 // posteriors, save and load work as for any other model.
-import { fitLmm, LmmError } from './lmm/index';
+import { LmmError } from './lmm/profiled';
 import { fitMultiLmm, type MultiLmmFit } from './lmm/multi';
 import type { LmmFitBase } from './lmm/driver';
 import type { DataTerm } from './data';
@@ -107,14 +107,16 @@ export function fitExactLinear(model: Model, prep: PreparedData, reml: boolean, 
     const group = new Int32Array(n);
     for (let g = 0; g < r.ngroups; g++) group.fill(g, r.offsets[g], r.offsets[g + 1]);
     const { index, G } = renumber(group, r.ngroups);
-    let one: ReturnType<typeof fitLmm>;
+    // One term is the several-term computation with a single term (ngmm/lmm/multi.ts).
+    let one: MultiLmmFit;
     try {
-      one = fitLmm({ ...base, group: index, G, Z: rows(Z, q), q });
+      one = fitMultiLmm({ ...base, terms: [{ name: 'group', group: index, G, Z: rows(Z, q), q }], condSd: false });
     } catch (e) {
       return callerRows(e);
     }
     fit = one;
-    if (re.thetaB) re.thetaB.data[0] = softplusInv(Math.sqrt(one.Sigma[0]));
+    const Sigma = one.terms[0].Sigma;
+    if (re.thetaB) re.thetaB.data[0] = softplusInv(Math.sqrt(Sigma[0]));
     if (re.thetaL) {
       // Σ on (1, x) → Σ on the standardised z = (1, (x − μ)/s): A⁻¹ Σ A⁻ᵀ with A = slopeMap(),
       // whose inverse maps an intercept γ₀' = γ₀ + Σ γ_c μ_c, a slope γ_c' = s_c γ_c.
@@ -124,7 +126,7 @@ export function fitExactLinear(model: Model, prep: PreparedData, reml: boolean, 
         Ainv[0][k + 1] = mu[j];
         Ainv[k + 1][k + 1] = sd[j];
       });
-      const L = choleskyLower(sandwich(Ainv, one.Sigma), q);
+      const L = choleskyLower(sandwich(Ainv, Sigma), q);
       let e = 0;
       for (let rr = 0; rr < q; rr++) for (let c = 0; c <= rr; c++, e++) re.thetaL.data[e] = rr === c ? softplusInv(L[rr * q + c]) : L[rr * q + c];
     }
