@@ -5,76 +5,13 @@
 // that the R side's own cross-checks, recorded in the JSON, hold — not ngmm's fits of them.
 // The CSV is read here by a few lines of RFC 4180 parsing, not by ngmm's reader, so a fault in
 // either cannot hide one in the other.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { multiDir, multiFiles, multiFixtures, type Fixture } from '../helpers/conformanceMulti';
 
-interface Term {
-  /** The grouping factor: a CSV column, or columns joined by ':' (an interaction). */
-  group: string;
-  columns: string[];
-  levels: number;
-  sd: number[];
-  /** The correlations, row by row of the upper triangle; null for a single column. */
-  corr: number[] | null;
-  /** The groups of other terms whose factor this term's factor is nested in. */
-  nestedIn: string[];
-}
-
-interface ExactFit {
-  method: string;
-  logLik: number;
-  fixef: Record<string, number>;
-  sd: number[];
-  dispersion: number | null;
-  gradientMaxAbs: number;
-  /** max |g_i · scale_i|, scale = glmmTMB's SEs for β and 0.1 for the log SDs and log θ. */
-  gradientScaledMaxAbs: number;
-  gradientEvaluations: number;
-  minusLaplaceLogLik: number;
-}
-
-interface Reference {
-  method: string;
-  logLik: number;
-  fixef: Record<string, number>;
-  se: Record<string, number>;
-  sigma: number | null;
-  ranefSD: null;
-  ranefCov: null;
-  dispersion: number | null;
-  nobs: number;
-  ngroups: number[];
-  nrowsCsv: number;
-  droppedRows: number[];
-  droppedColumns: string[];
-  terms: Term[];
-  exactFit?: ExactFit | null;
-  messages: string[];
-  rSeconds: number;
-  versions: Record<string, string>;
-  checks: Record<string, number | string[]>;
-}
-
-interface Fixture {
-  name: string;
-  dataset: string;
-  source: string;
-  csv: string;
-  formula: string;
-  family: string;
-  link: string;
-  weights: null;
-  reml: boolean;
-  structure: string;
-  comparison: 'exact' | 'laplace' | 'nestedExact';
-  features: string[];
-  reference: Reference;
-  tolerances: Record<string, number | null>;
-}
-
-const dir = new URL('../fixtures/conformance-multi/', import.meta.url);
-const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
-const fixtures: Fixture[] = files.map((f) => JSON.parse(readFileSync(new URL(f, dir), 'utf8')) as Fixture);
+const dir = multiDir;
+const files = multiFiles;
+const fixtures = multiFixtures;
 
 /** R's write.csv output: a header, then rows; fields comma-separated, text quoted with "" escapes. */
 function readCsv(text: string): { header: string[]; rows: string[][] } {

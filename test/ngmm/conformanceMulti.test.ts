@@ -12,7 +12,7 @@
 //   it must match the exact maximum-likelihood fit computed in R (nested adaptive Gauss–Hermite
 //   maximised by BFGS): logLik to 1e−6 relative, coefficients and SDs to 1e−3 (R's optimum is
 //   found with central-difference gradients to about 3e−5).
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { fitFormula, type FormulaFit } from '../../ngmm/fitFormula';
 import { readCsvTable } from '../../ngmm/csv';
@@ -21,29 +21,10 @@ import { modelFrame } from '../../ngmm/frame';
 import { parseFormula } from '../../ngmm/formula';
 import { logMarginalNested, nestedResponse, releaseNested } from '../../ngmm/marginal/nested';
 import * as E from '../../engine/index';
+import { multiDir, multiFixtures, type Fixture } from '../helpers/conformanceMulti';
 
-interface TermRef { group: string; columns: string[]; levels: number; sd: number[]; corr: number[] | number[][] | null }
-interface Reference {
-  method: string;
-  logLik: number;
-  fixef: Record<string, number>;
-  se: Record<string, number>;
-  sigma: number | null;
-  dispersion: number | null;
-  nobs: number;
-  terms: TermRef[];
-  exactFit?: { logLik: number; fixef: Record<string, number>; sd: number[]; dispersion: number | null };
-}
-interface Fixture {
-  name: string; csv: string; formula: string; family: string; link: LinkName; weights: string | null; reml: boolean;
-  structure: string; comparison: 'exact' | 'laplace' | 'nestedExact'; features: string[];
-  reference: Reference;
-  tolerances: Record<string, number | null>;
-}
-
-const dir = new URL('../fixtures/conformance-multi/', import.meta.url);
-const fixtures: Fixture[] = readdirSync(dir).filter((f) => f.endsWith('.json')).sort()
-  .map((f) => JSON.parse(readFileSync(new URL(f, dir), 'utf8')) as Fixture);
+const dir = multiDir;
+const fixtures = multiFixtures;
 
 // ngmm's names for R's families.
 const FAMILY: Record<string, FamilyName> = { bernoulli: 'bernoulli', binomial: 'binomial', poisson: 'poisson', gaussian: 'gaussian', nbinom2: 'negbinomial', Gamma: 'gamma' };
@@ -60,7 +41,7 @@ function fitted(fx: Fixture): FormulaFit {
   let r = cache.get(fx.name);
   if (!r) {
     const table = readCsvTable(readFileSync(new URL(fx.csv, dir), 'utf8'), { source: fx.csv });
-    r = fitFormula(table, fx.formula, { family: FAMILY[fx.family], link: fx.link, ...(fx.weights ? { weights: fx.weights } : {}) }, fx.reml ? { reml: true } : {}, fx.csv);
+    r = fitFormula(table, fx.formula, { family: FAMILY[fx.family], link: fx.link as LinkName, ...(fx.weights ? { weights: fx.weights } : {}) }, fx.reml ? { reml: true } : {}, fx.csv);
     cache.set(fx.name, r);
   }
   return r;
@@ -138,7 +119,7 @@ describe('the nested marginal on R-package data at R\'s parameters', () => {
     const table = readCsvTable(readFileSync(new URL(fx.csv, dir), 'utf8'), { source: fx.csv });
     const frame = modelFrame(parseFormula(fx.formula), table, fx.csv);
     const [inner, outer] = frame.terms!;
-    const fam = familyOf(FAMILY[fx.family], fx.link);
+    const fam = familyOf(FAMILY[fx.family], fx.link as LinkName);
     const n = frame.y.length, p = frame.xNames.length;
     const order = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => outer.group[a] - outer.group[b] || inner.group[a] - inner.group[b] || a - b);
     const innerSizes: number[] = [], outerSizes: number[] = [];
@@ -165,8 +146,11 @@ describe('the nested marginal on R-package data at R\'s parameters', () => {
     });
     try {
       const ref = fx.reference, checks = ref as unknown as { checks: Record<string, number> };
-      const atLaplace = at(ref.fixef, ref.terms.map((t) => t.sd[0]), ref.dispersion);
-      expect(rel(atLaplace, checks.checks.exactLogLikAtLaplaceEstimates), `at glmmTMB's estimates: ${atLaplace} vs ${checks.checks.exactLogLikAtLaplaceEstimates}`).toBeLessThan(fx.tolerances.exactLogLik!);
+      // guImmun (the largest: 11 s for both points) at the exact optimum only.
+      if (fx.name !== 'guimmun_nested') {
+        const atLaplace = at(ref.fixef, ref.terms.map((t) => t.sd[0]), ref.dispersion);
+        expect(rel(atLaplace, checks.checks.exactLogLikAtLaplaceEstimates), `at glmmTMB's estimates: ${atLaplace} vs ${checks.checks.exactLogLikAtLaplaceEstimates}`).toBeLessThan(fx.tolerances.exactLogLik!);
+      }
       const ex = ref.exactFit!;
       const atExact = at(ex.fixef, ex.sd, ex.dispersion);
       expect(rel(atExact, ex.logLik), `at the exact optimum: ${atExact} vs ${ex.logLik}`).toBeLessThan(fx.tolerances.exactLogLik!);
