@@ -50,6 +50,33 @@ export interface DataTerm {
   readonly Z: Float64Array;
 }
 
+/**
+ * Checks the data's random-effect terms against the model's (`spec`: names and columns, in
+ * order) and against the n rows, in the caller's row order, so that a bad value is named where
+ * the caller has it (the fitting paths reorder rows and would name another row).
+ */
+export function checkDataTerms(terms: readonly DataTerm[] | undefined, spec: readonly { name: string; columns: readonly string[] }[], n: number): readonly DataTerm[] {
+  if (!terms || terms.length !== spec.length) throw new DataError(`the model has ${spec.length} random-effect terms (${spec.map((t) => t.name).join(', ')}) and data.terms ${terms?.length ?? 0}`);
+  terms.forEach((t, k) => {
+    const what = `data.terms[${k}] ('${t.name}')`;
+    const want = spec[k];
+    if (t.name !== want.name || t.columns.length !== want.columns.length || t.columns.some((c, a) => c !== want.columns[a])) {
+      throw new DataError(`${what} has the columns ${t.columns.join(', ')}; the model's term ${k + 1} is '${want.name}' with ${want.columns.join(', ')} (terms in the model's order)`);
+    }
+    const q = t.columns.length, G = t.levels.length;
+    if (t.group.length !== n) throw new DataError(`${what}: group has ${t.group.length} values for ${n} rows`);
+    if (t.Z.length !== n * q) throw new DataError(`${what}: Z has ${t.Z.length} values; ${n} rows × ${q} column${q === 1 ? '' : 's'} need ${n * q}`);
+    for (let j = 0; j < n; j++) {
+      const g = t.group[j];
+      if (!(Number.isInteger(g) && g >= 0 && g < G)) throw new DataError(`${what}: the level index ${g} is not one of its ${G} levels (0 to ${G - 1})`, { row: j + 1 });
+      for (let a = 0; a < q; a++) {
+        if (!Number.isFinite(t.Z[j * q + a])) throw new DataError(`${what}: ${quoteName(t.columns[a])} is ${t.Z[j * q + a]}, not a finite number`, { row: j + 1 });
+      }
+    }
+  });
+  return terms;
+}
+
 /** The data arranged for fitting: observations sorted by group, labels in first-seen order. */
 export interface PreparedData {
   readonly response: GroupedResponse;

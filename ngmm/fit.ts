@@ -9,7 +9,7 @@
 // The random-effect structure (one grouping factor, or several terms: docs/terms.md) decides
 // the objective, the posterior and what the options mean.
 import * as E from '../engine/index';
-import { prepare, type ModelData, type PreparedData } from './data';
+import { checkDataTerms, prepare, type ModelData, type PreparedData } from './data';
 import { Model, type ModelSpec } from './model';
 import type { GroupedEffect } from './terms/grouped';
 import type { TermsEffect } from './terms/multi';
@@ -279,9 +279,9 @@ function exactStage(model: Model, prep: PreparedData, o: FitOptions, t0: number,
 // exactly; otherwise the structure's marginal (nested quadrature or Laplace) of all rows at
 // once. Crossed levels share rows, so there are no independent mini-batches or held-out
 // groups: the options that need them are refused.
-function* fitTerms(model: Model, te: TermsEffect, prep: PreparedData, terms: ModelData['terms'], o: FitOptions, t0: number): Generator<void, Model, void> {
+function* fitTerms(model: Model, te: TermsEffect, prep: PreparedData, dataTerms: ModelData['terms'], o: FitOptions, t0: number): Generator<void, Model, void> {
   const fam = model.family;
-  if (!terms || terms.length !== te.terms.length) throw new Error(`fit: the spec has ${te.terms.length} random-effect terms and the data ${terms?.length ?? 0} (data.terms)`);
+  const terms = checkDataTerms(dataTerms, te.terms, prep.response.nobs);
   const linearGaussian = fam.name === 'gaussian' && fam.link === 'identity' && !model.net;
   if (o.reml && !linearGaussian) throw new Error('fit: reml applies to linear Gaussian models with the identity link (REML integrates out β, which a network f does not have)');
   for (const [key, why] of [['marginal', 'one grouping factor'], ['validation', 'held-out groups, which crossed terms do not have'], ['batchSize', 'mini-batches of independent groups'], ['subsample', 'mini-batches of independent groups']] as const) {

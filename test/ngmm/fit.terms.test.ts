@@ -149,6 +149,18 @@ describe('several random-effect terms: linear Gaussian models against lme4', () 
     expect(() => fit({ ...data, y: yb }, { family: 'bernoulli', terms }, { reml: true })).toThrow(/reml applies to linear Gaussian models/);
     expect(() => fit({ ...data, y: yb }, { family: 'bernoulli', terms }, { nodes: 15 })).toThrow(/nodes sets the outer rule of nested terms; these terms are integrated by the Laplace approximation/);
     expect(() => fit(data, { family: 'gaussian' })).toThrow(/data have random-effect terms .* but the spec does not/);
+    // Bad terms data are named in the caller's row order, whichever path would reorder the rows
+    // (the Laplace path sorted them by group and named a row 28 places off).
+    const [t0, t1] = data.terms!;
+    const row = (g: number) => Array.from(t0.group).indexOf(g) + 1;
+    for (const family of ['gaussian', 'poisson'] as const) {
+      const d = family === 'poisson' ? { ...data, y: Float64Array.from(fx.y, (v) => Math.round(v)) } : data;
+      const bad = (k: 0 | 1, t: object) => () => fit({ ...d, terms: k === 0 ? [{ ...t0, ...t }, t1] : [t0, { ...t1, ...t }] }, { family, terms });
+      expect(bad(0, { group: Int32Array.from(t0.group, (g) => (g === 5 ? 99 : g)) })).toThrow(new RegExp(`^row ${row(5)}: data.terms\\[0\\] \\('plate'\\): the level index 99 is not one of its 24 levels`));
+      expect(bad(1, { Z: Float64Array.from(t1.Z, (v, i) => (i === 7 ? NaN : v)) })).toThrow(/^row 8: data.terms\[1\] \('sample'\): '\(Intercept\)' is NaN, not a finite number/);
+      expect(bad(0, { Z: t0.Z.subarray(0, 10) })).toThrow(/data.terms\[0\] \('plate'\): Z has 10 values; 144 rows × 1 column need 144/);
+      expect(() => fit({ ...d, terms: [t1, t0] }, { family, terms })).toThrow(/data.terms\[0\] \('sample'\) has the columns \(Intercept\); the model's term 1 is 'plate'/);
+    }
     expect(() => fit(data, { family: 'gaussian', terms, randomSlopes: ['x'] })).toThrow(/cannot be combined/);
   });
 });
