@@ -3,7 +3,7 @@
 // Bates, Mächler, Bolker & Walker (2015), J. Stat. Softw. 67(1), §3, with the sparse Cholesky
 // of ../sparse. With one term it is the computation of ./profiled (blocked by group there).
 // The math and the choices are in docs/sparse.md.
-import { SparseCholesky, lowerPattern } from '../sparse/index';
+import { SparseCholesky, rowPairEntries, rowPairPattern } from '../sparse/index';
 import { backSolve, cholLower, forwardSolve } from './dense';
 import { fitTheta, termCovariance, weightedRow, type LmmFitBase, type LmmInputBase } from './driver';
 import { checkRank, LmmError, thetaIndex } from './profiled';
@@ -184,31 +184,9 @@ export class MultiProfiledDeviance {
     this.yty = yty;
     checkRank(XtX, p, name);
 
-    // Pattern of A's lower triangle: the diagonal, and (c1, c2) for every two columns met in
-    // one row. Rows of a column are collected, sorted and made unique.
-    const rowsOf: number[][] = Array.from({ length: Q }, (_, c) => [c]);
-    for (let j = 0; j < n; j++) {
-      for (let t1 = 0; t1 < s; t1++) {
-        for (let t2 = 0; t2 < t1; t2++) {
-          const a = cols[j * s + t1], b = cols[j * s + t2];
-          rowsOf[Math.min(a, b)].push(Math.max(a, b));
-        }
-      }
-    }
-    const { colPtr, rowIdx, find } = lowerPattern(rowsOf, 'A');
-    const diagPos = new Int32Array(Q);
-    for (let c = 0; c < Q; c++) diagPos[c] = find(c, c);
-    const np = (s * (s + 1)) / 2;
-    const pairPos = new Int32Array(n * np);
-    for (let j = 0; j < n; j++) {
-      let k = 0;
-      for (let t1 = 0; t1 < s; t1++) {
-        for (let t2 = 0; t2 <= t1; t2++, k++) {
-          const a = cols[j * s + t1], b = cols[j * s + t2];
-          pairPos[j * np + k] = find(Math.max(a, b), Math.min(a, b));
-        }
-      }
-    }
+    // Pattern of A's lower triangle: the diagonal, and (c1, c2) for every two columns met in one row.
+    const { pattern, diagPos, pairPos } = rowPairPattern(cols, n, s, Q, 'A');
+    const { colPtr, rowIdx } = pattern;
     this.pairPos = pairPos; this.diagPos = diagPos;
     this.Avals = new Float64Array(colPtr[Q]);
     // Ties in minimum degree go to the term with more levels (lme4 orders its terms so).
@@ -228,14 +206,7 @@ export class MultiProfiledDeviance {
     this.work = new Float64Array(Q);
     this.invPerm = new Int32Array(Q);
     for (let k = 0; k < Q; k++) this.invPerm[this.chol.perm[k]] = k;
-    const lPairPos = new Int32Array(n * np);
-    for (let j = 0; j < n; j++) {
-      let k = 0;
-      for (let t1 = 0; t1 < s; t1++) {
-        for (let t2 = 0; t2 <= t1; t2++, k++) lPairPos[j * np + k] = this.chol.entryIndex(cols[j * s + t1], cols[j * s + t2]);
-      }
-    }
-    this.lPairPos = lPairPos;
+    this.lPairPos = rowPairEntries(this.chol, cols, n, s);
   }
 
   /** Λ_k (q × q row-major) of each term at θ. */

@@ -12,7 +12,7 @@ import {
   obsCore, obsDphi, obsHess, obsScore, sigmoid,
 } from '../../kernels/reference/marginal/obs';
 import type { Family } from '../families/family';
-import { SparseCholesky, lowerPattern } from '../sparse/index';
+import { SparseCholesky, rowPairEntries, rowPairPattern } from '../sparse/index';
 
 export class LaplaceError extends Error {
   override name = 'LaplaceError';
@@ -223,38 +223,19 @@ export class LaplaceStructure {
     this.slotTerm = slotTerm; this.slotComp = slotComp; this.cols = cols; this.z = z;
 
     // Lower triangle of H's pattern: the diagonal and every two columns that share a row.
-    const rowsOf: Set<number>[] = Array.from({ length: Q }, (_, c) => new Set([c]));
-    for (let j = 0; j < n; j++) {
-      for (let a = 0; a < s; a++) {
-        for (let b = 0; b < a; b++) {
-          const x = cols[j * s + a], y = cols[j * s + b];
-          rowsOf[Math.min(x, y)].add(Math.max(x, y));
-        }
-      }
-    }
-    const { colPtr, rowIdx, find } = lowerPattern(rowsOf, 'H');
+    const { pattern, diagPos, pairPos } = rowPairPattern(cols, n, s, Q, 'H');
+    const { colPtr, rowIdx } = pattern;
     this.nnzH = colPtr[Q];
-    this.diagPos = new Int32Array(Q);
-    for (let c = 0; c < Q; c++) this.diagPos[c] = find(c, c);
+    this.diagPos = diagPos;
+    this.pairPos = pairPos;
     // Ties in minimum degree go to the term with more levels, as lme4 orders its terms.
     const rank = terms.map((_, k) => k).sort((a, b) => terms[b].nlevels - terms[a].nlevels || a - b);
     const priority = new Int32Array(Q);
     rank.forEach((k, r) => priority.fill(r, layouts[k].offset, layouts[k].offset + layouts[k].nlevels * layouts[k].q));
     this.chol = new SparseCholesky({ n: Q, colPtr, rowIdx }, { priority });
 
-    const np = (s * (s + 1)) / 2;
-    this.pairPos = new Int32Array(n * np);
-    this.lPairPos = new Int32Array(n * np);
-    for (let j = 0; j < n; j++) {
-      let k = 0;
-      for (let a = 0; a < s; a++) {
-        for (let b = 0; b <= a; b++, k++) {
-          const x = cols[j * s + a], y = cols[j * s + b];
-          this.pairPos[j * np + k] = find(Math.max(x, y), Math.min(x, y));
-          this.lPairPos[j * np + k] = this.chol.entryIndex(x, y);
-        }
-      }
-    }
+    // Each row's pairs also as positions in L's pattern (its selected inverse lives there).
+    this.lPairPos = rowPairEntries(this.chol, cols, n, s);
     this.u = new Float64Array(Q);
   }
 

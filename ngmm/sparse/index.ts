@@ -221,6 +221,49 @@ export function minimumDegree(pat: SymmetricPattern, priority?: ArrayLike<number
 }
 
 /**
+ * The pattern of I + Σ_j v_j v_jᵀ, where row j touches the s columns cols[j·s … j·s + s) (one per
+ * random-effect slot: Z'Z of a random-effect design, or its weighted H). Returns the lower
+ * triangle, the position of each diagonal entry, and for each row the positions of its s(s+1)/2
+ * pairs (a, b ≤ a) in rowIdx — so that each numeric assembly is a scatter without searching.
+ */
+export function rowPairPattern(cols: Int32Array, n: number, s: number, Q: number, what: string): { pattern: SymmetricPattern; diagPos: Int32Array; pairPos: Int32Array } {
+  const rowsOf: number[][] = Array.from({ length: Q }, (_, c) => [c]);
+  for (let j = 0; j < n; j++) {
+    for (let a = 0; a < s; a++) {
+      for (let b = 0; b < a; b++) {
+        const x = cols[j * s + a], y = cols[j * s + b];
+        rowsOf[Math.min(x, y)].push(Math.max(x, y));
+      }
+    }
+  }
+  const { find, ...pattern } = lowerPattern(rowsOf, what);
+  const diagPos = new Int32Array(Q);
+  for (let c = 0; c < Q; c++) diagPos[c] = find(c, c);
+  const np = (s * (s + 1)) / 2;
+  const pairPos = new Int32Array(n * np);
+  for (let j = 0; j < n; j++) {
+    let k = 0;
+    for (let a = 0; a < s; a++) {
+      for (let b = 0; b <= a; b++, k++) {
+        const x = cols[j * s + a], y = cols[j * s + b];
+        pairPos[j * np + k] = find(Math.max(x, y), Math.min(x, y));
+      }
+    }
+  }
+  return { pattern, diagPos, pairPos };
+}
+
+/** The same rows' pairs as positions in L's pattern (where the selected inverse is kept). */
+export function rowPairEntries(chol: SparseCholesky, cols: Int32Array, n: number, s: number): Int32Array {
+  const np = (s * (s + 1)) / 2, out = new Int32Array(n * np);
+  for (let j = 0; j < n; j++) {
+    let k = 0;
+    for (let a = 0; a < s; a++) for (let b = 0; b <= a; b++, k++) out[j * np + k] = chol.entryIndex(cols[j * s + a], cols[j * s + b]);
+  }
+  return out;
+}
+
+/**
  * The symbolic analysis of a pattern (ordering, elimination tree, pattern of L) and numeric
  * factorisations of values on it.
  */
