@@ -217,7 +217,7 @@ export class TermsEffect implements RandomStructure {
       // Outer effect s_a·u: its posterior mean and SD from the rule. Inner s_b·v: the rule's
       // mixture over the outer nodes of each node's inner posterior (mode, SD from the ODE):
       // E ≈ Σ_k π_k m_k, Var ≈ Σ_k π_k (s_k² + m_k²) − E² (the modes stand in for the means).
-      const Go = nr.nOuter, Gi = nr.inner.ngroups;
+      const Go = nr.nOuter;
       const outerMode = new Float64Array(b.terms[1].levels.length), outerSd = Float64Array.from(outerMode, () => sa);
       const innerMode = new Float64Array(b.terms[0].levels.length), innerSd = Float64Array.from(innerMode, () => sb);
       for (let a = 0; a < Go; a++) {
@@ -247,7 +247,6 @@ export class TermsEffect implements RandomStructure {
         { levels: [...b.terms[0].levels], mode: innerMode, condSd: innerSd },
         { levels: [...b.terms[1].levels], mode: outerMode, condSd: outerSd },
       ];
-      void Gi;
       return L.reduce((x, y) => x + y, 0);
     }
     throw new Error('TermsEffect.refresh: the exact method sets its state from the profiled fit');
