@@ -19,7 +19,7 @@ import { asMatrix } from './input';
 import { keptByRank } from './frame';
 import { fitExactLinear } from './exactLinear';
 import { canonicalSign, columnScales, setStart } from './fitting/starts';
-import { groupedObjective, termsObjective, type Method } from './fitting/objective';
+import { groupedObjective, termsObjective, type Method, type Objective } from './fitting/objective';
 import { linearStage } from './fitting/linear';
 import { adamStage } from './fitting/adam';
 import { softplusInv } from './positive';
@@ -39,9 +39,13 @@ export interface FitProgress {
   /** The same on the validation groups, when there are any. */
   validation?: number;
   elapsedMs: number;
+  /** With an ensemble: which member (1-based) is being trained, of how many. */
+  member?: number;
+  members?: number;
 }
 
 export interface FitOptions {
+  /** Adam epochs (default 100; a network with one grouping factor: RECIPE's 300, an upper bound with early stopping). */
   epochs?: number;
   /** Groups per mini-batch (default 16). */
   batchSize?: number;
@@ -67,19 +71,38 @@ export interface FitOptions {
   polish?: boolean | 'linear';
   /** Step size of the scale parameters σ_b, σ (default 10 × lr). */
   lrScale?: number;
+  /** Decoupled weight decay (AdamW) of the network f's parameters (default 0; a network with one grouping factor: RECIPE's 1). */
   weightDecay?: number;
   seed?: number;
+  /**
+   * Members of the deep ensemble a network is fitted as (one grouping factor; default
+   * DEFAULT_ENSEMBLE): each starts from the same linear fit with its own network
+   * initialisation, batch order and held-out rows (seed + k), and is trained and polished on
+   * its own; predictions average the members and their SD is the ensemble's spread. 1: a
+   * single network. Measured by the quality benchmark (bench/quality/README.md).
+   */
+  ensemble?: number;
   /** Share of groups held out for early stopping (default 0: none). */
   validation?: number;
-  /** Epochs without a validation improvement before stopping (default 20). */
+  /**
+   * Share of each training group's rows held out for early stopping (default 0: none; a network
+   * with one grouping factor: RECIPE's 0.2; a group
+   * keeps at least one row). The criterion is then the held-out rows' negative log predictive
+   * density given the group's kept rows (and the held-out groups' marginal, with `validation`),
+   * per row: it scores what prediction for a seen group needs, from many more rows than whole
+   * held-out groups give. The polish and the posterior then use every row.
+   */
+  validationRows?: number;
+  /** Epochs without a validation improvement before stopping (default 20, RECIPE's too). */
   patience?: number;
   /** Relative accuracy of each group's marginal likelihood by the ODE (default 1e−8). */
   rtol?: number;
   /**
    * How a scalar random effect's marginal likelihood is computed while fitting: 'ode' (the
-   * adaptive log-domain ODE to `rtol`; default) or 'quadrature' (adaptive Gauss–Hermite with
-   * `nodes` nodes, default 25: agrees with the ODE to ~1e−8 on such groups and is several times
-   * cheaper). The fitted model's logLik and posteriors always come from the ODE at 1e−10.
+   * adaptive log-domain ODE to `rtol`; the default of a linear GLMM, of a fit that sets `rtol`
+   * and of the sqrt link) or 'quadrature' (adaptive Gauss–Hermite with `nodes` nodes, default
+   * 25: agrees with the ODE to ~1e−8 on such groups and is several times cheaper; the default
+   * of a network). The fitted model's logLik and posteriors always come from the ODE at 1e−10.
    * Random slopes always use the quadrature rule.
    */
   marginal?: 'ode' | 'quadrature';
@@ -196,12 +219,13 @@ function* fitGrouped(model: Model, re: GroupedEffect, prep0: PreparedData, data:
   setStart(model, prep);
   if (o.start) applyStart(model, o.start, fam.name === 'gaussian' && fam.link === 'identity' && !re.gNet);
   const G = prep.response.ngroups;
-  const how: Method = { rtol: o.rtol ?? 1e-8, nodes: o.marginal === 'quadrature' ? (o.nodes ?? 25) : 0 };
   if (o.marginal !== undefined && o.marginal !== 'ode' && o.marginal !== 'quadrature') {
     throw new Error(`fit: marginal must be 'ode' or 'quadrature', got '${String(o.marginal)}'`);
   }
-  if (o.nodes !== undefined && o.marginal !== 'quadrature') throw new Error(`fit: nodes applies to marginal: 'quadrature' (the ODE has rtol), got nodes = ${o.nodes}`);
-  if (o.marginal === 'quadrature' && !(Number.isInteger(how.nodes) && how.nodes >= 1 && how.nodes <= 100)) throw new Error(`fit: nodes must be an integer from 1 to 100, got ${o.nodes}`);
+  const marginal = o.marginal ?? defaultMarginal(model, o);
+  const how: Method = { rtol: o.rtol ?? 1e-8, nodes: marginal === 'quadrature' ? (o.nodes ?? 25) : 0 };
+  if (o.nodes !== undefined && marginal !== 'quadrature') throw new Error(`fit: nodes applies to marginal: 'quadrature' (the ODE has rtol), got nodes = ${o.nodes}`);
+  if (marginal === 'quadrature' && !(Number.isInteger(how.nodes) && how.nodes >= 1 && how.nodes <= 100)) throw new Error(`fit: nodes must be an integer from 1 to 100, got ${o.nodes}`);
   const obj = groupedObjective(model, prep, how);
 
   const exactPath = fam.name === 'gaussian' && fam.link === 'identity' && !re.gNet;
@@ -210,8 +234,9 @@ function* fitGrouped(model: Model, re: GroupedEffect, prep0: PreparedData, data:
   }
   const exact = exactPath ? exactStage(model, prep, o, t0, G) : null;
   if (!exact) linearStage(model, obj, [...model.linearParams(), ...model.scaleParams()], o, t0);
+  if (model.net) model.glmm = model.coefficients();
   yield;
-  if (model.net || re.gNet) yield* adamStage(model, obj, o, t0);
+  if (model.net || re.gNet) yield* ensembleStage(model, prep, how, obj, withRecipe(o), t0);
   if (fam.link === 'sqrt') canonicalSign(model, prep);
   model.refreshPosterior(prep.X, prep.response, [...prep.levels], prep.Zg, prep.offset);
   if (exact && !model.net) {
@@ -222,6 +247,85 @@ function* fitGrouped(model: Model, re: GroupedEffect, prep0: PreparedData, data:
   }
   model.stored = summaryOf(model, prep);
   return model;
+}
+
+// How a scalar random effect is integrated while fitting when `marginal` is not given: a network
+// trains on adaptive Gauss–Hermite (25 nodes: ~1e−8 from the ODE on such groups, docs/marginal.md,
+// and about half the time of a fit: measured 9.6 s against 19.3 s on the quality benchmark's
+// Bernoulli set of 500 groups); a linear GLMM keeps the ODE to rtol, as does a fit that sets
+// rtol (it asked for the ODE's accuracy) or a non-canonical sqrt link (its integrand may have
+// two modes, which the ODE's global mode search handles). The stored logLik and posteriors
+// come from the ODE at 1e−10 either way.
+function defaultMarginal(model: Model, o: FitOptions): 'ode' | 'quadrature' {
+  const network = model.net !== null || (model.random.kind === 'grouped' && model.random.gNet !== null);
+  return network && o.rtol === undefined && model.family.link !== 'sqrt' ? 'quadrature' : 'ode';
+}
+
+/** Members of a network's deep ensemble by default (FitOptions.ensemble). */
+export const DEFAULT_ENSEMBLE = 5;
+
+/**
+ * The training recipe of a network with one grouping factor, where the options leave a setting
+ * out: chosen by what the quality benchmark measured (bench/quality/README.md, docs/recipe.md),
+ * the same for every family and size. Each member of a 5-network ensemble trains up to 300
+ * epochs, holds out 20 % of each group's rows and stops 20 epochs after their predictive
+ * density last improved (restoring that epoch), with decoupled weight decay 1 on the network.
+ */
+export const RECIPE = { ensemble: DEFAULT_ENSEMBLE, epochs: 300, validationRows: 0.2, patience: 20, weightDecay: 1 } as const;
+
+/** The options with the recipe's settings where they are left out (undefined counts as left out). */
+export function withRecipe(o: FitOptions): FitOptions {
+  const out: FitOptions = { ...o };
+  for (const [k, v] of Object.entries(RECIPE) as [keyof typeof RECIPE, number][]) if (out[k] === undefined) out[k] = v;
+  return out;
+}
+
+// The network stage as a deep ensemble (Lakshminarayanan et al. 2017): member 1 is `model`;
+// each further member is a model of the same spec that copies the linear fit (the linear part
+// and the variance parameters) but draws its own network(s) from seed + k, and is trained with
+// its own batch order and held-out rows (fit seed + k). Members are independent fits of one
+// model; `model.members` keeps them and predictions average them.
+function* ensembleStage(model: Model, prep: PreparedData, how: Method, obj: Objective, o: FitOptions, t0: number): Generator<void, void, void> {
+  const K = o.ensemble ?? 1;
+  if (!(Number.isInteger(K) && K >= 1 && K <= 64)) throw new Error(`fit: ensemble must be a whole number from 1 to 64, got ${o.ensemble}`);
+  const linear = [...model.linearParams(), ...model.varianceParams()].map((t) => t.toArray());
+  const re = model.grouped('an ensemble');
+  const members: Model[] = [];
+  let stoppedEarly = '';
+  try {
+    for (let k = 0; k < K; k++) {
+      let m = model, mobj = obj;
+      if (k > 0) {
+        m = new Model({ ...model.spec, randomEffect: model.spec.randomEffect ?? undefined, terms: undefined }, model.xNames, model.mean, model.sd, model.spec.seed + k);
+        members.push(m);
+        [...m.linearParams(), ...m.varianceParams()].forEach((t, i) => t.data.set(linear[i]));
+        const mre = m.grouped('an ensemble member');
+        mre.zMean = Float64Array.from(re.zMean);
+        mre.zSd = Float64Array.from(re.zSd);
+        m.hasOffset = model.hasOffset;
+        mobj = groupedObjective(m, prep, how);
+      }
+      const onProgress = o.onProgress && K > 1 ? (p: FitProgress) => o.onProgress!({ ...p, member: k + 1, members: K }) : o.onProgress;
+      yield* adamStage(m, mobj, { ...o, seed: (o.seed ?? 0) + k, onProgress }, t0);
+      if (o.signal?.aborted) {
+        // A member cut short is not one of the ensemble: keep the members trained to the end.
+        if (k > 0) members.pop()!.dispose();
+        stoppedEarly = k > 0 ? `; aborted while training member ${k + 1} of ${K}: the ensemble keeps the ${k} trained before it` : '';
+        break;
+      }
+      if (k > 0) {
+        if (model.family.link === 'sqrt') canonicalSign(m, prep);
+        m.refreshPosterior(prep.X, prep.response, [...prep.levels], prep.Zg, prep.offset);
+      }
+    }
+  } catch (e) {
+    members.forEach((m) => m.dispose());
+    throw e;
+  }
+  model.members = members;
+  if (members.length > 0) {
+    model.info.message += `; a deep ensemble of ${members.length + 1} networks (the first member's parameters are shown; predictions average all of them)${stoppedEarly}`;
+  } else if (stoppedEarly) model.info.message += stoppedEarly;
 }
 
 // lme4's `start`, checked against the model: coefficients by name on the user's scale (mapped to
@@ -284,7 +388,7 @@ function* fitTerms(model: Model, te: TermsEffect, prep: PreparedData, dataTerms:
   const terms = checkDataTerms(dataTerms, te.terms, prep.response.nobs);
   const linearGaussian = fam.name === 'gaussian' && fam.link === 'identity' && !model.net;
   if (o.reml && !linearGaussian) throw new Error('fit: reml applies to linear Gaussian models with the identity link (REML integrates out β, which a network f does not have)');
-  for (const [key, why] of [['marginal', 'one grouping factor'], ['validation', 'held-out groups, which crossed terms do not have'], ['batchSize', 'mini-batches of independent groups'], ['subsample', 'mini-batches of independent groups']] as const) {
+  for (const [key, why] of [['marginal', 'one grouping factor'], ['ensemble', 'independent groups (an ensemble is fitted for one grouping factor)'], ['validationRows', 'independent groups'], ['validation', 'held-out groups, which crossed terms do not have'], ['batchSize', 'mini-batches of independent groups'], ['subsample', 'mini-batches of independent groups']] as const) {
     if (o[key] !== undefined && !(key === 'validation' && o.validation === 0)) throw new Error(`fit: ${key} needs ${why}; a model with several random-effect terms is fitted on all rows at once`);
   }
   const method = te.chooseMethod(terms, linearGaussian);
@@ -315,6 +419,7 @@ function* fitTerms(model: Model, te: TermsEffect, prep: PreparedData, dataTerms:
   const offset = prep.offset ? Float64Array.from(bound.rows, (j) => prep.offset![j]) : null;
   const obj = termsObjective(model, te, bound, X, offset);
   linearStage(model, obj, [...model.linearParams(), ...model.varianceParams()], o, t0);
+  if (model.net) model.glmm = model.coefficients();
   yield;
   if (model.net) yield* adamStage(model, obj, o, t0);
   const eta0 = E.tidy(() => model.fixedEta(E.tensor(X, [n, p]), offset).toArray());

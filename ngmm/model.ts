@@ -61,6 +61,20 @@ export interface FitInfo {
   logLik: number;
 }
 
+/** What `predict` needs besides X: the groups (or terms), the scale, Z, the offset. */
+export interface PredictOptions {
+  group?: ArrayLike<string | number>; type?: 'response' | 'link'; groups?: 'observed' | 'new';
+  /** Group-level covariates per row (rows × d), needed for new groups when the model has g(z). */
+  Z?: ArrayLike<number>;
+  /** The offset per row (lme4's offset(), link scale), when the model was fitted with one. */
+  offset?: ArrayLike<number>;
+  /**
+   * With several random-effect terms: each term's level and design values per row, in the
+   * model's term order (a level not seen in training contributes its prior mean, 0).
+   */
+  terms?: readonly TermRows[];
+}
+
 export class Model {
   readonly spec: Required<Omit<ModelSpec, 'link' | 'randomEffect' | 'terms'>> & { link: LinkName; randomEffect: RandomEffectSpec | null; terms: TermSpec[] | null };
   readonly family: Family;
@@ -88,7 +102,21 @@ export class Model {
   /** The summary computed at fit time with the training data (SEs need it); JSON-safe. */
   stored: Summary | null = null;
 
-  constructor(spec: ModelSpec, xNames: readonly string[], mean: Float64Array, sd: Float64Array) {
+  /**
+   * The other members of a deep ensemble (Lakshminarayanan et al. 2017): models of the same
+   * spec, data and linear start whose networks were initialised and trained with other seeds.
+   * This model is the first member; `predict` averages all of them. Empty for a single model.
+   */
+  members: Model[] = [];
+  /**
+   * A network's starting point: the linear GLMM's coefficients (user's scale, intercept first)
+   * as the linear stage fitted them, before the network and the polish moved the linear part;
+   * null for a linear model (it is the GLMM) and for models saved without it.
+   */
+  glmm: { name: string; value: number }[] | null = null;
+
+  /** `netSeed` initialises the network f (default spec.seed): an ensemble member's own draw. */
+  constructor(spec: ModelSpec, xNames: readonly string[], mean: Float64Array, sd: Float64Array, netSeed?: number) {
     this.family = familyOf(spec.family, spec.link);
     this.spec = {
       family: spec.family,
@@ -111,14 +139,14 @@ export class Model {
     const p = xNames.length;
     this.W = E.param(new Float64Array(p), [p, 1]);
     this.b0 = E.param([0], [1]);
-    this.net = this.spec.hidden.length > 0 ? E.untracked(() => mlp([p, ...this.spec.hidden, 1], this.spec.activation, this.spec.seed)) : null;
+    this.net = this.spec.hidden.length > 0 ? E.untracked(() => mlp([p, ...this.spec.hidden, 1], this.spec.activation, netSeed ?? this.spec.seed)) : null;
     if (this.net) {
       // The network starts as a small correction to the linear fit it is initialised from.
       const last = this.net.weights[this.net.weights.length - 1].data;
       for (let i = 0; i < last.length; i++) last[i] *= 0.1;
     }
     this.thetaSigma = this.family.hasDispersion ? E.param([softplusInv(1)], []) : null;
-    this.random = this.spec.terms ? new TermsEffect(this, this.spec.terms) : new GroupedEffect(this, this.spec.randomSlopes, this.spec.randomEffect, this.spec.seed);
+    this.random = this.spec.terms ? new TermsEffect(this, this.spec.terms) : new GroupedEffect(this, this.spec.randomSlopes, this.spec.randomEffect, netSeed ?? this.spec.seed);
   }
 
   get isLinear(): boolean {
@@ -233,18 +261,38 @@ export class Model {
    * uses each row's group posterior (its label must be a training group); 'new' the prior.
    * `type: 'link'` gives E[η], 'response' E[y] (binomial: the success probability).
    */
-  predict(X0: MatrixInput, opts: {
-    group?: ArrayLike<string | number>; type?: 'response' | 'link'; groups?: 'observed' | 'new';
-    /** Group-level covariates per row (rows × d), needed for new groups when the model has g(z). */
-    Z?: ArrayLike<number>;
-    /** The offset per row (lme4's offset(), link scale), when the model was fitted with one. */
-    offset?: ArrayLike<number>;
-    /**
-     * With several random-effect terms: each term's level and design values per row, in the
-     * model's term order (a level not seen in training contributes its prior mean, 0).
-     */
-    terms?: readonly TermRows[];
-  } = {}): Float64Array {
+  predict(X0: MatrixInput, opts: PredictOptions = {}): Float64Array {
+    return this.predictEnsemble(X0, opts).fit;
+  }
+
+  /**
+   * The ensemble's prediction (`fit`, the mean of its members' predictions, each member's
+   * E[y] or E[η] as `predict` defines it) and `spread`, the SD of the members' predictions
+   * (n − 1 divisor) when there are several members, else null. The spread measures how much
+   * independently initialised and trained networks disagree at a row (the fit's variability
+   * from the network's training, Lakshminarayanan et al. 2017): it is not a standard error
+   * of E[y] under the model, nor the spread of y.
+   */
+  predictEnsemble(X0: MatrixInput, opts: PredictOptions = {}): { fit: Float64Array; spread: Float64Array | null; members: number } {
+    const all = [this, ...this.members];
+    const preds = all.map((m) => m.predictOne(X0, opts));
+    if (all.length === 1) return { fit: preds[0], spread: null, members: 1 };
+    const n = preds[0].length, K = all.length;
+    const fit = new Float64Array(n), spread = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += preds[k][i];
+      const mu = s / K;
+      let ss = 0;
+      for (let k = 0; k < K; k++) ss += (preds[k][i] - mu) ** 2;
+      fit[i] = mu;
+      spread[i] = Math.sqrt(ss / (K - 1));
+    }
+    return { fit, spread, members: K };
+  }
+
+  /** This member's prediction alone. */
+  private predictOne(X0: MatrixInput, opts: PredictOptions): Float64Array {
     const p = this.xNames.length;
     const X = asMatrix(X0, p, 'predict: X', this.xNames);
     if (X.length % Math.max(1, p) !== 0) throw new Error(`predict: X has ${X.length} values, not a multiple of ${p} columns`);
@@ -281,7 +329,28 @@ export class Model {
 
   /** Each training group's random effect, posterior mean and SD, on the user's scale (lme4's ranef()). */
   ranef(): GroupRanef[] | LevelRanef[] {
-    return this.random.ranef();
+    const own = this.random.ranef();
+    if (this.members.length === 0 || this.random.kind !== 'grouped') return own;
+    // An ensemble: each group's posterior is the equal mixture of its members' posteriors, so
+    // the mean is the members' mean and the variance E[sd² + mean²] − mean² (per effect).
+    const all = [own as GroupRanef[], ...this.members.map((m) => m.random.ranef() as GroupRanef[])];
+    const K = all.length;
+    const mix = (means: number[], sds: number[]) => {
+      const m = means.reduce((x, v) => x + v, 0) / K;
+      const v = means.reduce((x, mu, k) => x + sds[k] ** 2 + mu ** 2, 0) / K - m * m;
+      return [m, Math.sqrt(Math.max(0, v))];
+    };
+    return (own as GroupRanef[]).map((r, i) => {
+      const [mean, sd] = mix(all.map((a) => a[i].mean), all.map((a) => a[i].sd));
+      // scale: the members' mean σ_b (NaN with random slopes, as for one model).
+      const out: GroupRanef = { group: r.group, mean, sd, scale: all.reduce((x, a) => x + a[i].scale, 0) / K };
+      if (r.effects && r.sds) {
+        const e = r.effects.map((_, c) => mix(all.map((a) => a[i].effects![c]), all.map((a) => a[i].sds![c])));
+        out.effects = e.map((x) => x[0]);
+        out.sds = e.map((x) => x[1]);
+      }
+      return out;
+    });
   }
 
   /** Coefficients of the linear part on the original scale of X: intercept first. */
@@ -324,6 +393,10 @@ export class Model {
       summary: this.stored,
       exact: this.exact,
       hasOffset: this.hasOffset,
+      ...(this.glmm ? { glmm: this.glmm.map((c) => ({ ...c })) } : {}),
+      // Each further member as a model file of its own (no design or summary: the first
+      // member's are the ensemble's).
+      ...(this.members.length > 0 ? { members: this.members.map((m) => ({ ...m.toJSON(), design: null, summary: null })) } : {}),
     };
   }
 
@@ -336,6 +409,8 @@ export class Model {
   }
 
   dispose(): void {
+    for (const m of this.members) m.dispose();
+    this.members = [];
     for (const t of [...this.fixedParams(), ...(this.thetaSigma ? [this.thetaSigma] : [])]) t.dispose();
     this.random.dispose();
   }
@@ -365,4 +440,8 @@ export interface ModelJSON {
   summary?: Summary | null;
   exact?: { reml: boolean; names: string[]; se: number[]; singular: boolean } | null;
   hasOffset?: boolean;
+  /** A network's linear GLMM start (Model.glmm). */
+  glmm?: { name: string; value: number }[];
+  /** A deep ensemble's other members (each a model file without members). */
+  members?: ModelJSON[];
 }

@@ -386,7 +386,60 @@ function loadTerms(o: Obj, spec: ModelSpec & Obj, xNames: string[], mean: number
 }
 
 /** Rebuilds a model from `toJSON()` output; rejects anything malformed or inconsistent with one clear message. */
+/** Members of a deep ensemble a file may hold (each brings its own weights, so sizes stay bounded by the file). */
+const MAX_MEMBERS = 64;
+
 export function loadModel(j: unknown): Model {
+  const m = loadOne(j);
+  const ms = (j as Obj).members;
+  if (ms === undefined) return m;
+  try {
+    m.members = loadMembers(ms, m);
+    return m;
+  } catch (e) {
+    m.dispose();
+    throw e;
+  }
+}
+
+// A deep ensemble's further members: each a model file of its own, checked as one, and the same
+// model as the first member in everything but the fitted parameters (spec, columns, scaling,
+// groups, offset), or predictions averaged over them would mix different models.
+function loadMembers(v: unknown, top: Model): Model[] {
+  if (!Array.isArray(v)) bad(`'members' must be an array of model files, not ${show(v)}`);
+  const list = v as unknown[];
+  if (list.length < 1 || list.length > MAX_MEMBERS - 1) bad(`'members' must hold 1 to ${MAX_MEMBERS - 1} model files, not ${list.length}`);
+  if (top.random.kind !== 'grouped' || (top.net === null && top.random.gNet === null)) bad("'members' is given, but only a model with a network and one grouping factor is fitted as an ensemble");
+  const out: Model[] = [];
+  const same = (a: ArrayLike<number>, b: ArrayLike<number>) => a.length === b.length && Array.from(a).every((x, i) => Object.is(x, b[i]));
+  try {
+    list.forEach((mj, k) => {
+      const name = `members[${k}]`;
+      if (isObj(mj) && own(mj, 'members')) bad(`'${name}.members' is given: a member has no members of its own`);
+      let m: Model;
+      try {
+        m = loadOne(mj);
+      } catch (e) {
+        return bad(`'${name}': ${(e as Error).message.replace(PREFIX, '')}`);
+      }
+      out.push(m);
+      const differs = JSON.stringify(m.spec) !== JSON.stringify(top.spec) ? 'spec'
+        : m.xNames.join('\u0000') !== top.xNames.join('\u0000') ? 'xNames'
+          : !same(m.mean, top.mean) || !same(m.sd, top.sd) ? 'standardise'
+            : m.levels.join('\u0000') !== top.levels.join('\u0000') ? 'levels'
+              : m.hasOffset !== top.hasOffset ? 'hasOffset'
+                : m.random.kind === 'grouped' && top.random.kind === 'grouped' && (!same(m.random.zMean, top.random.zMean) || !same(m.random.zSd, top.random.zSd)) ? 'params.zStandardise'
+                  : null;
+      if (differs) bad(`'${name}.${differs}' differs from the first member's: an ensemble's members are one model fitted from several seeds`);
+    });
+  } catch (e) {
+    out.forEach((m) => m.dispose());
+    throw e;
+  }
+  return out;
+}
+
+function loadOne(j: unknown): Model {
   if (!isObj(j) || j.format !== 'ngmm-model') bad("'format' must be 'ngmm-model'");
   const o = j as Obj;
   if (o.version !== 1) bad(`unsupported version ${show(o.version)} (this library reads version 1)`);
@@ -464,6 +517,18 @@ export function loadModel(j: unknown): Model {
   });
 }
 
+// A network's linear GLMM start: the model's coefficient names in order, finite values.
+function checkGlmm(v: unknown, m: Model): { name: string; value: number }[] {
+  if (m.isLinear) bad("'glmm' is given but the model has no network (a linear model is its own GLMM)");
+  const names = m.coefficients().map((c) => c.name);
+  if (!Array.isArray(v) || v.length !== names.length) bad(`'glmm' must be an array of the ${names.length} coefficients (${names.join(', ')}), not ${show(v)}`);
+  return (v as unknown[]).map((c, i) => {
+    const e = obj(c, `glmm[${i}]`);
+    if (e.name !== names[i]) bad(`'glmm[${i}].name' must be '${names[i]}', not ${show(e.name)}`);
+    return { name: names[i], value: finite(e.value, `glmm[${i}].value`) };
+  });
+}
+
 // Allocates the model (only after every size has been checked), lets `setup` fill the
 // structure's parameters, then the parts every model file has; any rejection after the
 // allocation frees it (rule 3 above).
@@ -481,6 +546,7 @@ function assemble(o: Obj, fit: ReturnType<typeof checkFit>, make: () => Model, s
     m.design = fit.design;
     m.exact = checkExact(o.exact, m);
     if (o.hasOffset != null) m.hasOffset = bool(o.hasOffset, 'hasOffset');
+    if (o.glmm != null) m.glmm = checkGlmm(o.glmm, m);
     m.stored = checkSummary(o.summary, m);
     return m;
   } catch (e) {

@@ -33,6 +33,11 @@ export interface TablePrediction {
   frame: Frame;
   prediction: Float64Array;
   /**
+   * A deep ensemble's spread per row (the SD of its members' predictions; Model.predictEnsemble
+   * says what it is and is not), or null for a single model.
+   */
+  spread: Float64Array | null;
+  /**
    * Each row's group: with one grouping factor its label, with several terms the level of the
    * model's first term (the term the model's `levels` and summary name first).
    */
@@ -65,6 +70,7 @@ function byGroup(model: Model, table: Table, frame: Frame, formula: Formula, typ
   const d = re ? re.covariates.length : 0;
   const p = frame.xNames.length;
   const prediction = new Float64Array(seen.length);
+  const spread = model.members.length > 0 ? new Float64Array(seen.length) : null;
   for (const isSeen of [true, false]) {
     const idx = seen.flatMap((s, i) => (s === isSeen ? [i] : []));
     if (idx.length === 0) continue;
@@ -73,10 +79,13 @@ function byGroup(model: Model, table: Table, frame: Frame, formula: Formula, typ
     const Zs = Z ? Float64Array.from({ length: idx.length * d }, (_, k) => Z[idx[Math.floor(k / d)] * d + (k % d)]) : undefined;
     // The formula's offset() terms of these rows (Model.predict adds them to η).
     const offset = frame.offset ? Float64Array.from(idx, (r) => frame.offset![r]) : undefined;
-    const pred = model.predict(X, { type, groups: isSeen ? 'observed' : 'new', group: idx.map((r) => frame.group[r]), Z: Zs, ...(offset ? { offset } : {}) });
-    idx.forEach((r, k) => (prediction[r] = pred[k]));
+    const pred = model.predictEnsemble(X, { type, groups: isSeen ? 'observed' : 'new', group: idx.map((r) => frame.group[r]), Z: Zs, ...(offset ? { offset } : {}) });
+    idx.forEach((r, k) => {
+      prediction[r] = pred.fit[k];
+      if (spread) spread[r] = pred.spread![k];
+    });
   }
-  return { frame, prediction, group: frame.group, seen, formula };
+  return { frame, prediction, spread, group: frame.group, seen, formula };
 }
 
 // Several terms: each model term matched with the table's by grouping factor and columns (the
@@ -96,5 +105,5 @@ function byTerms(model: Model, random: TermsEffect, frame: Frame, formula: Formu
     termsSeen.push(levels.map((l) => known.has(l)));
   });
   const prediction = model.predict(frame.X, { type, terms: rows, ...(frame.offset ? { offset: frame.offset } : {}) });
-  return { frame, prediction, group: Array.from(rows[0].levels), seen: termsSeen[0], termsSeen, formula };
+  return { spread: null,  frame, prediction, group: Array.from(rows[0].levels), seen: termsSeen[0], termsSeen, formula };
 }

@@ -61,6 +61,11 @@ export interface Summary {
   laplaceCheck?: { draws: number; logLik: number; mcError: number; difference: number; ess: number };
   /** Things the user did not ask for: dropped rows and columns, a singular fit. */
   notes?: string[];
+  /**
+   * A deep ensemble (FitOptions.ensemble): how many members, and the range over members of
+   * each one's logLik, σ_b and dispersion (the rest of the summary is the first member's).
+   */
+  ensemble?: { members: number; logLik: [number, number]; ranefSD: [number, number]; sigma: [number, number] | null };
 }
 
 /**
@@ -99,6 +104,11 @@ export function summaryOf(model: Model, prep: PreparedData | null, negLogLik?: (
     integration: model.exact ? 'exact (profiled Gaussian likelihood, Bates et al. 2015)' : model.random.integration(),
     statistic: model.exact ? 't' : 'z',
   };
+  if (model.members.length > 0) {
+    const all = [model, ...model.members];
+    const range = (f: (m: Model) => number): [number, number] => [Math.min(...all.map(f)), Math.max(...all.map(f))];
+    base.ensemble = { members: all.length, logLik: range((m) => m.logLik()), ranefSD: range((m) => m.ranefSD), sigma: model.family.hasDispersion ? range((m) => m.sigma) : null };
+  }
   const te = model.random.kind === 'terms' ? model.random : null;
   if (te) {
     const vc = te.varCorr();
@@ -319,6 +329,12 @@ export function formatSummary(s: Summary): string {
     // With many random effects the Laplace Gaussian is a poor proposal: a few draws carry all the
     // weight and the delta-method error understates the real one.
     if (c.ess < Math.max(50, 0.01 * c.draws)) out.push(`  (an effective sample size of ${c.ess.toFixed(0)} is too small for this estimate or its error to be trusted; more draws help only slowly)`);
+  }
+  if (s.ensemble) {
+    const e = s.ensemble, r = (v: [number, number], d: number) => `${v[0].toFixed(d)} to ${v[1].toFixed(d)}`;
+    out.push('');
+    out.push(`Deep ensemble of ${e.members} networks: predictions are the members' mean; the numbers above are the first member's.`);
+    out.push(`  across members: logLik ${r(e.logLik, 3)}; ${s.ranefNetwork ? 'median ‖g(z_i)‖' : 'group SD'} ${r(e.ranefSD, 4)}${e.sigma ? `; ${dispersionLabel(s.family).replace(/\s+/g, ' ').trim()} ${r(e.sigma, 4)}` : ''}`);
   }
   for (const note of s.notes ?? []) out.push(`Note: ${note}`);
   out.push('');

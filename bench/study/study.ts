@@ -27,7 +27,8 @@ let config = {
   reps: Number(opt('reps') ?? (quick ? 1 : 10)),
   groups: Number(opt('groups') ?? (quick ? 100 : 250)),
   perGroup: Number(opt('per-group') ?? 20),
-  epochs: Number(opt('epochs') ?? 80),
+  /** Adam epochs when given; otherwise the recipe's (an upper bound with its early stopping). */
+  epochs: opt('epochs') === undefined ? undefined : Number(opt('epochs')),
 };
 const only = opt('only');
 const outDir = opt('out') ?? (quick ? '.build/study-quick' : 'bench/results');
@@ -35,9 +36,9 @@ let command = `npm run study -- ${argv.join(' ')}`.trim();
 
 /** The NGMM of §4: MLP 5 → 64 → 32 → 16 → 1 with ReLU, on top of the linear part. */
 export const NGMM_HIDDEN = [64, 32, 16];
-// Adam with early stopping on 15 % of the training groups; then fit's default polish re-fits the
-// linear part and the random-effect scales with the network fixed (see FitOptions.polish and the README).
-const ngmmFit = (seed: number): FitOptions => ({ epochs: config.epochs, lr: 2e-3, batchSize: 16, validation: 0.15, patience: 12, seed });
+// fit's default recipe for a network (docs/recipe.md: a deep ensemble of 5, early stopping on
+// held-out rows, the polish of the linear part), as a user gets it; only the seed is set.
+const ngmmFit = (seed: number): FitOptions => ({ ...(config.epochs !== undefined ? { epochs: config.epochs } : {}), seed });
 
 const METRIC: Record<Family, { name: string; fn: (y: ArrayLike<number>, mu: ArrayLike<number>) => number }> = {
   gaussian: { name: 'RMSE', fn: rmse },
@@ -90,7 +91,7 @@ function runRep(s: Setting, seed: number, onEpoch: (frac: number) => void): RepR
   const gSec = (performance.now() - t) / 1000;
   onEpoch(0);
   t = performance.now();
-  const ngmm = fit(data, { ...spec, hidden: NGMM_HIDDEN, activation: 'relu', seed }, { ...ngmmFit(seed), onProgress: (p) => onEpoch(p.epoch / p.epochs) });
+  const ngmm = fit(data, { ...spec, hidden: NGMM_HIDDEN, activation: 'relu', seed }, { ...ngmmFit(seed), onProgress: (p) => onEpoch(p.members ? (p.member! - 1 + p.epoch / p.epochs) / p.members : p.epoch / p.epochs) });
   const ns = score(ngmm, d, s.family);
   const nSec = (performance.now() - t) / 1000;
   const r: RepResult = {
@@ -214,7 +215,7 @@ const all = settings().filter((s) => !only || settingName(s).includes(only));
 if (all.length === 0) throw new Error(`no setting matches --only ${only}`);
 mkdirSync(outDir, { recursive: true });
 const total = all.length * config.reps;
-process.stderr.write(`study: ${all.length} settings × ${config.reps} repetitions, ${config.groups} groups × ${config.perGroup} observations, NGMM ≤ ${config.epochs} epochs, backend ${backend.name}\n`);
+process.stderr.write(`study: ${all.length} settings × ${config.reps} repetitions, ${config.groups} groups × ${config.perGroup} observations, NGMM ${config.epochs === undefined ? 'by the default recipe' : `≤ ${config.epochs} epochs`}, backend ${backend.name}\n`);
 const results: SettingResult[] = [];
 let done = 0;
 for (const [k, s] of all.entries()) {

@@ -48,17 +48,19 @@ export const fitSpec: CommandSpec = {
     { name: 'activation', arg: 'name', default: 'relu', help: `activation of f's hidden layers: ${Object.keys(activations).join(', ')} (with --hidden)` },
     { name: 're-covariates', arg: 'columns', default: 'none: one random-intercept SD', help: 'group-level columns of a random-effect network s_i = ‖g(z_i)‖' },
     { name: 're-hidden', arg: 'sizes', default: 'none', help: 'hidden layer sizes of g (with --re-covariates)' },
-    { name: 'epochs', arg: 'N', default: '100', help: 'Adam epochs of a network fit' },
+    { name: 'epochs', arg: 'N', default: '300 with one grouping factor (an upper bound: early stopping), else 100', help: 'Adam epochs of a network fit' },
+    { name: 'ensemble', arg: 'N', default: '5', help: 'networks in the deep ensemble (one grouping factor): each from its own seed; predictions average them, 1 to 64' },
     { name: 'lr', arg: 'x', default: '0.001', help: "Adam's learning rate of the networks (> 0)" },
     { name: 'lr-scale', arg: 'x', default: '10 × lr', help: 'learning rate of the scale parameters σ_b, σ (> 0)' },
     { name: 'batch-size', arg: 'N', default: '16', help: 'groups per mini-batch' },
-    { name: 'validation', arg: 'share', default: '0: no early stopping', help: 'share of the groups held out for early stopping, in [0, 1)' },
-    { name: 'patience', arg: 'N', default: '20', help: 'epochs without a validation improvement before stopping (with --validation)' },
+    { name: 'validation', arg: 'share', default: '0', help: 'share of the groups held out whole for early stopping, in [0, 1)' },
+    { name: 'validation-rows', arg: 'share', default: '0.2 with one grouping factor', help: "share of each group's rows held out for early stopping (their predictive density given the group's other rows), in [0, 1)" },
+    { name: 'patience', arg: 'N', default: '20', help: 'epochs without a validation improvement before stopping' },
     { name: 'schedule', arg: 'name', default: 'constant', help: 'learning-rate schedule: constant or cosine (decay to lr/100)' },
-    { name: 'weight-decay', arg: 'x', default: '0', help: "Adam's weight decay (≥ 0)" },
+    { name: 'weight-decay', arg: 'x', default: '1 with one grouping factor, else 0', help: "decoupled weight decay (AdamW) of the network f (≥ 0)" },
     { name: 'polish', arg: 'what', default: 'linear', help: 'L-BFGS after Adam on: linear (the linear part and the variances), all, none' },
     { name: 'seed', arg: 'N', default: '0', help: 'seed of the network initialisation and batches, an integer from 0 to 4294967295' },
-    { name: 'marginal', arg: 'method', default: 'ode', help: 'how a scalar random effect is integrated out while fitting: ode or quadrature' },
+    { name: 'marginal', arg: 'method', default: 'ode; with --hidden or --re-covariates: quadrature (unless --rtol is given)', help: 'how a scalar random effect is integrated out while fitting: ode or quadrature (logLik and posteriors always by the ODE)' },
     { name: 'nodes', arg: 'N', default: '25', help: 'Gauss–Hermite nodes, 1 to 100 (with --marginal quadrature); with two nested terms, the outer rule\'s nodes, 1 to 64' },
     { name: 'importance-samples', arg: 'N', default: 'none', help: 'several crossed terms (Laplace): check the Laplace logLik by importance sampling with N ≥ 2 draws' },
     { name: 'rtol', arg: 'x', default: '1e-8', help: "relative accuracy of each group's marginal likelihood by the ODE, in [1e-14, 1e-2]" },
@@ -73,7 +75,7 @@ export const fitSpec: CommandSpec = {
 };
 
 // The options that only a network fit (Adam) reads.
-const NETWORK_ONLY = ['epochs', 'lr', 'lr-scale', 'batch-size', 'validation', 'patience', 'schedule', 'weight-decay', 'polish', 'seed'];
+const NETWORK_ONLY = ['ensemble', 'epochs', 'lr', 'lr-scale', 'batch-size', 'validation', 'validation-rows', 'patience', 'schedule', 'weight-decay', 'polish', 'seed'];
 
 interface FitPlan {
   file: string;
@@ -133,7 +135,7 @@ export function planFit(args: ParsedArgs): FitPlan {
   if (terms) {
     // Several terms: crossed ones by Laplace, two nested ones by quadrature (--nodes), linear
     // Gaussian ones exactly; the one-factor integration options do not apply.
-    const given = ['marginal', 'rtol'].find((o) => v.has(o));
+    const given = ['marginal', 'rtol', 'ensemble', 'validation-rows'].find((o) => v.has(o));
     if (given) throw new UsageError(`--${given} applies to one grouping factor; the formula '${formula.text}' has several random-effect terms`);
   } else {
     if (importanceSamples !== undefined) throw new UsageError(`--importance-samples checks the Laplace approximation of several random-effect terms; the formula '${formula.text}' has one grouping factor, integrated exactly`);
@@ -148,8 +150,11 @@ export function planFit(args: ParsedArgs): FitPlan {
     throw new UsageError(`--reml applies to Gaussian identity-link linear models (lme4's lmer); this is --family ${fam.name} with the ${fam.link} link${network ? ' and a network' : ''}`);
   }
   const validation = numberIn(v, 'validation', 0, 1, { hiOpen: true });
+  const validationRows = numberIn(v, 'validation-rows', 0, 1, { hiOpen: true });
   const patience = integerIn(v, 'patience', 1, Number.MAX_SAFE_INTEGER);
-  if (patience !== undefined && !(validation !== undefined && validation > 0)) throw new UsageError('--patience counts epochs without a validation improvement: it goes with --validation > 0');
+  // Early stopping runs with held-out groups, or held-out rows (on by default with one factor).
+  const stopping = (validation ?? 0) > 0 || (terms ? (validationRows ?? 0) > 0 : validationRows !== 0);
+  if (patience !== undefined && !stopping) throw new UsageError('--patience counts epochs without a validation improvement: it goes with --validation or --validation-rows > 0');
   const seed = integerIn(v, 'seed', 0, 2 ** 32 - 1);
   const polish = oneOf(v, 'polish', ['linear', 'all', 'none'] as const);
   const weights = stringValue(v, 'weights');
@@ -165,10 +170,12 @@ export function planFit(args: ParsedArgs): FitPlan {
   };
   const options: FitOptions = {
     epochs: integerIn(v, 'epochs', 1, Number.MAX_SAFE_INTEGER),
+    ensemble: integerIn(v, 'ensemble', 1, 64),
     lr: numberIn(v, 'lr', 0, Infinity, { loOpen: true }),
     lrScale: numberIn(v, 'lr-scale', 0, Infinity, { loOpen: true }),
     batchSize: integerIn(v, 'batch-size', 1, Number.MAX_SAFE_INTEGER),
     validation,
+    validationRows,
     patience,
     schedule: oneOf(v, 'schedule', ['constant', 'cosine'] as const),
     weightDecay: numberIn(v, 'weight-decay', 0, Infinity),

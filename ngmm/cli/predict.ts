@@ -13,7 +13,7 @@ export const predictSpec: CommandSpec = {
   summary: "Predicts each row of a CSV file: a training group's posterior mean where the group was fitted, the prior (a new group) otherwise.",
   options: [
     { name: 'type', arg: 'scale', default: 'response', help: 'response (the mean) or link (the linear predictor η)' },
-    { name: 'out', short: 'o', arg: 'file', default: 'standard output', help: 'where to write the predictions (CSV: row,group,groups,prediction)' },
+    { name: 'out', short: 'o', arg: 'file', default: 'standard output', help: 'where to write the predictions (CSV: row,group,groups,prediction; a deep ensemble adds ensemble_sd, the SD of its members\' predictions)' },
   ],
 };
 
@@ -25,10 +25,11 @@ export function runPredict(args: ParsedArgs): void {
   if (out !== undefined) checkWritable(out, [modelPath, file]);
   const model = readModel(modelPath);
   try {
-    const { frame, prediction: pred, group, seen } = predictFile(model, modelPath, file, false, type);
+    const { frame, prediction: pred, spread, group, seen } = predictFile(model, modelPath, file, false, type);
     function* lines(): Generator<string> {
-      yield 'row,group,groups,prediction\n';
-      for (let i = 0; i < pred.length; i++) yield `${frame.rows[i] + 1},${csvField(group[i])},${seen[i] ? 'observed' : 'new'},${pred[i]}\n`;
+      // A deep ensemble adds its spread: the SD of its members' predictions (docs/ensemble.md).
+      yield `row,group,groups,prediction${spread ? ',ensemble_sd' : ''}\n`;
+      for (let i = 0; i < pred.length; i++) yield `${frame.rows[i] + 1},${csvField(group[i])},${seen[i] ? 'observed' : 'new'},${pred[i]}${spread ? `,${spread[i]}` : ''}\n`;
     }
     const note = droppedNote(file, frame.dropped ?? [], 'not predicted');
     if (out !== undefined) writeAtomic(out, lines());

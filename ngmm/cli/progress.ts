@@ -65,7 +65,10 @@ export class ProgressPrinter {
     const f = this.first;
     if (!f || p.epoch <= f.epoch) return null;
     const perStep = (p.elapsedMs - f.elapsedMs) / (p.epoch - f.epoch);
-    return (perStep * Math.max(0, p.epochs - p.epoch)) / 1000;
+    // An ensemble's network phase: the members still to train take as many epochs again (an
+    // estimate: early stopping may end them sooner; their polish is not counted).
+    const later = p.phase === 'adam' && p.member !== undefined && p.members !== undefined ? (p.members - p.member) * p.epochs : 0;
+    return (perStep * (Math.max(0, p.epochs - p.epoch) + later)) / 1000;
   }
 
   line(p: FitProgress): string {
@@ -73,7 +76,8 @@ export class ProgressPrinter {
     const bound = p.phase === 'adam' ? '' : '≤ ';
     const val = p.validation !== undefined ? `  validation ${p.validation.toFixed(5)}` : '';
     const step = `${String(p.epoch).padStart(String(p.epochs).length)}/${p.epochs}`;
-    return `${WORDS[p.phase]} ${step}  loss ${p.loss.toFixed(5)}${val}  ETA ${eta === null ? '…' : bound + duration(eta)}`;
+    const member = p.member !== undefined && p.members !== undefined ? `member ${p.member}/${p.members} · ` : '';
+    return `${member}${WORDS[p.phase]} ${step}  loss ${p.loss.toFixed(5)}${val}  ETA ${eta === null ? '…' : bound + duration(eta)}`;
   }
 
   report(p: FitProgress): void {
@@ -86,7 +90,7 @@ export class ProgressPrinter {
     this.last = p;
     this.lastShown = false;
     if (p.elapsedMs < this.quietMs) return;
-    const final = p.epoch >= p.epochs;
+    const final = p.epoch >= p.epochs && (p.member === undefined || p.member === p.members);
     if (!final && p.elapsedMs - this.lastShownMs < (this.tty ? this.redrawMs : this.everyMs)) return;
     this.show(p);
   }
@@ -102,7 +106,10 @@ export class ProgressPrinter {
     const line = this.line(p);
     if (this.tty) {
       const width = 24;
-      const done = Math.min(width, Math.round((width * p.epoch) / Math.max(1, p.epochs)));
+      // The whole ensemble's share in the network phase, else this phase's.
+      const ens = p.phase === 'adam' && p.member !== undefined && p.members !== undefined;
+      const frac = ens ? ((p.member! - 1) * p.epochs + p.epoch) / Math.max(1, p.members! * p.epochs) : p.epoch / Math.max(1, p.epochs);
+      const done = Math.min(width, Math.round(width * frac));
       this.out.write(`\r[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${line}\x1b[K`);
       this.open = true;
     } else this.out.write(line + '\n');

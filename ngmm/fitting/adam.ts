@@ -41,7 +41,27 @@ export function* adamStage(model: Model, obj: Objective, o: FitOptions, t0: numb
   const nVal = Math.floor((o.validation ?? 0) * G);
   const val = order.slice(0, nVal);
   const train = order.slice(nVal);
-  const net = new E.Adam(model.fixedParams(), { lr, weightDecay: o.weightDecay ?? 0 });
+  // Rows held out within the training groups (o.validationRows): the batches see the kept
+  // rows, and the early-stopping criterion is the negative log predictive density of every
+  // held-out row (those of whole held-out groups included) per row.
+  const rowsShare = o.validationRows ?? 0;
+  if (!(rowsShare >= 0 && rowsShare < 1)) throw new Error(`fit: validationRows must be a share in [0, 1), got ${o.validationRows}`);
+  const holdout = rowsShare > 0 ? obj.holdOutRows?.(rowsShare, rng) : undefined;
+  if (rowsShare > 0 && !holdout) throw new Error('fit: validationRows needs independent groups; a model with several random-effect terms is fitted on all rows at once');
+  const trainObj = holdout ? holdout.train : obj;
+  const checking = nVal > 0 || (holdout !== undefined && holdout.heldRows > 0);
+  const valRows = holdout && nVal > 0 ? obj.rowsIn?.(val) ?? 0 : 0;
+  const validationLoss = (): number => {
+    if (!holdout || holdout.heldRows === 0) return E.tidy(() => obj.value(val).item());
+    let total = holdout.conditional(train);
+    if (nVal > 0) total += E.tidy(() => nVal * obj.value(val).item());
+    return total / (holdout.heldRows + valRows);
+  };
+  // Weight decay (decoupled, AdamW) shrinks the network only: the linear part is the GLMM the
+  // network corrects, and the polish refits it.
+  const linearParams = model.linearParams();
+  const lin = new E.Adam(linearParams, { lr });
+  const net = model.net ? new E.Adam(model.net.parameters(), { lr, weightDecay: o.weightDecay ?? 0 }) : null;
   const scales = new E.Adam(model.scaleParams(), { lr: o.lrScale ?? 10 * lr });
   const batch = Math.max(1, o.batchSize ?? 16);
   const linearFit = snapshot(model);
@@ -58,16 +78,18 @@ export function* adamStage(model: Model, obj: Objective, o: FitOptions, t0: numb
       const groups = train.slice(b0, b0 + batch);
       if (o.schedule === 'cosine') {
         const frac = (epoch - 1 + b0 / Math.max(1, train.length)) / epochs;
-        net.lr = lr * (0.01 + 0.99 * 0.5 * (1 + Math.cos(Math.PI * frac)));
-        scales.lr = (o.lrScale ?? 10 * lr) * (net.lr / lr);
+        lin.lr = lr * (0.01 + 0.99 * 0.5 * (1 + Math.cos(Math.PI * frac)));
+        if (net) net.lr = lin.lr;
+        scales.lr = (o.lrScale ?? 10 * lr) * (lin.lr / lr);
       }
       let loss: number, why = '';
       try {
         loss = E.tidy(() => {
-          const L = obj.value(groups, o.subsample ? { k: o.subsample, rng } : undefined);
+          const L = trainObj.value(groups, o.subsample ? { k: o.subsample, rng } : undefined);
           const gs = E.grad(L, model.parameters());
-          const nf = model.fixedParams().length;
-          net.step(gs.slice(0, nf));
+          const nl = linearParams.length, nf = model.fixedParams().length;
+          lin.step(gs.slice(0, nl));
+          net?.step(gs.slice(nl, nf));
           scales.step(gs.slice(nf));
           return L.item();
         });
@@ -80,7 +102,7 @@ export function* adamStage(model: Model, obj: Objective, o: FitOptions, t0: numb
         // Stop, go back to the end of the last complete epoch (or, below, to the best
         // validation epoch when there is one), and say what to change.
         restore(model, lastGood);
-        const kept = nVal > 0 && best < Infinity ? 'the best validation epoch' : `epoch ${epoch - 1}`;
+        const kept = checking && best < Infinity ? 'the best validation epoch' : `epoch ${epoch - 1}`;
         stopped = `diverged at epoch ${epoch} (the objective became ${loss}${why}); the parameters of ${kept} are restored — lower the learning rate (now ${lr}) or standardise the response`;
         diverged = true;
         break;
@@ -92,8 +114,8 @@ export function* adamStage(model: Model, obj: Objective, o: FitOptions, t0: numb
     lastGood = snapshot(model);
     const trainLoss = total / Math.max(1, batches);
     let valLoss: number | undefined;
-    if (nVal > 0) {
-      valLoss = E.tidy(() => obj.value(val).item());
+    if (checking) {
+      valLoss = validationLoss();
       if (valLoss < best) {
         best = valLoss;
         bestParams = snapshot(model);
@@ -107,14 +129,15 @@ export function* adamStage(model: Model, obj: Objective, o: FitOptions, t0: numb
     o.onProgress?.({ phase: 'adam', epoch, epochs, loss: trainLoss, validation: valLoss, elapsedMs: performance.now() - t0 });
     yield;
   }
-  if (nVal > 0 && best < Infinity) restore(model, bestParams);
+  if (checking && best < Infinity) restore(model, bestParams);
   if (diverged && !finite(obj)) {
     // The epoch restored was already on its way out (finite batches, parameters that no
     // longer give a finite likelihood on every group): go back to the linear fit, which did.
     restore(model, linearFit);
     stopped += '; those parameters no longer give a finite likelihood on every group, so the network is reset to the linear fit';
   }
-  net.dispose();
+  lin.dispose();
+  net?.dispose();
   scales.dispose();
   const polish = o.polish ?? 'linear';
   let polished = '';
@@ -138,7 +161,7 @@ export function* adamStage(model: Model, obj: Objective, o: FitOptions, t0: numb
   model.info = {
     converged: false,
     message: stopped === 'aborted'
-      ? `aborted at epoch ${epoch}; ${nVal > 0 ? 'the best validation parameters are kept' : 'the last parameters are kept'}`
+      ? `aborted at epoch ${epoch}; ${checking ? 'the best validation parameters are kept' : 'the last parameters are kept'}`
       : (stopped || `ran ${epochs} epochs of Adam (stochastic: no convergence test)`) + polished,
     optimizer: !didPolish ? 'Adam' : polish === 'linear' ? 'Adam + L-BFGS (linear part)' : 'Adam + L-BFGS',
     epochs: epoch - 1,

@@ -22,17 +22,39 @@ export interface Objective {
   value(units: Int32Array | null, sub?: { k: number; rng: E.Rng }): E.Tensor;
   /** The same objective integrated more finely, where its accuracy is a tolerance (the ODE's rtol); null where not. */
   finer(): Objective | null;
+  /**
+   * Holds out a share of each unit's rows (where the units are groups): the objective of the
+   * kept rows, and the held-out rows' negative log predictive density given the kept rows.
+   * Absent where the likelihood does not split into groups.
+   */
+  holdOutRows?(share: number, rng: E.Rng): RowHoldout;
+  /** How many rows the given units hold (where the units are groups). */
+  rowsIn?(units: Int32Array): number;
+}
+
+/** Rows held out within groups (validation on rows of groups that are also trained on). */
+export interface RowHoldout {
+  /** The objective of the kept rows only. */
+  readonly train: Objective;
+  /** How many rows are held out (groups of one row keep theirs). */
+  readonly heldRows: number;
+  /**
+   * Σ over `units` of −log p(held-out rows | kept rows) = −(log p(all rows) − log p(kept rows)):
+   * each group's predictive density of its held-out rows under its posterior from the kept
+   * rows, by two marginals (untracked).
+   */
+  conditional(units: Int32Array): number;
 }
 
 /** One grouping factor: each group's marginal (ODE or Gauss–Hermite) over a batch of groups. */
-export function groupedObjective(model: Model, prep: PreparedData, how: Method): Objective {
+export function groupedObjective(model: Model, prep: PreparedData, how: Method, keep: Uint8Array | null = null): Objective {
   const G = prep.response.ngroups;
   const all = Int32Array.from({ length: G }, (_, i) => i);
-  return {
+  const self: Objective = {
     units: G,
     value(groups, sub) {
       const use = groups ?? all;
-      const { response, rows } = subsetResponse(prep.response, use, sub);
+      const { response, rows } = subsetResponse(prep.response, use, sub, keep);
       const p = prep.p;
       const X = new Float64Array(rows.length * p);
       for (let k = 0; k < rows.length; k++) X.set(prep.X.subarray(rows[k] * p, rows[k] * p + p), k * p);
@@ -54,8 +76,39 @@ export function groupedObjective(model: Model, prep: PreparedData, how: Method):
     // The ODE's error (rtol relative to each L_i) is noise in the objective and its gradient
     // that can stop a line search short of gtol, on non-log-concave integrands above all
     // (Poisson-sqrt: measured stuck at rtol 1e−8, converged at 1e−10).
-    finer: () => (how.nodes === 0 && how.rtol > 1e-10 ? groupedObjective(model, prep, { rtol: 1e-10, nodes: 0 }) : null),
+    finer: () => (how.nodes === 0 && how.rtol > 1e-10 ? groupedObjective(model, prep, { rtol: 1e-10, nodes: 0 }, keep) : null),
+    rowsIn(units) {
+      let n = 0;
+      for (const g of units) n += prep.response.offsets[g + 1] - prep.response.offsets[g];
+      return n;
+    },
+    holdOutRows(share, rng) {
+      if (keep) throw new Error('holdOutRows: rows are already held out');
+      const r = prep.response;
+      const mask = new Uint8Array(r.nobs).fill(1);
+      let held = 0;
+      for (let g = 0; g < G; g++) {
+        const n = r.offsets[g + 1] - r.offsets[g];
+        // round(share·n) rows, but every group keeps at least one (its posterior needs it).
+        const h = Math.min(n - 1, Math.round(share * n));
+        const idx = Int32Array.from({ length: n }, (_, i) => r.offsets[g] + i);
+        rng.shuffle(idx);
+        for (let i = 0; i < h; i++) mask[idx[i]] = 0;
+        held += Math.max(0, h);
+      }
+      const train = groupedObjective(model, prep, how, mask);
+      return {
+        train,
+        heldRows: held,
+        conditional(units) {
+          // value() is −mean log p per unit, so this is Σ (log p(kept) − log p(all)); both
+          // marginals at the same accuracy.
+          return E.tidy(() => units.length * (self.value(units).item() - train.value(units).item()));
+        },
+      };
+    },
   };
+  return self;
 }
 
 /**

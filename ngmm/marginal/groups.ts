@@ -104,6 +104,24 @@ export function upload(r: GroupedResponse, b: Backend): Uploaded {
   return u;
 }
 
+/**
+ * Runs `fn` with the response uploaded to `b`, and frees the upload afterwards if it was made
+ * for this call: a VJP runs after the objective has released its batch's response, and an
+ * upload cached then would be freed by nobody (it leaked the batch's y on every gradient).
+ */
+export function withUpload<T>(r: GroupedResponse, b: Backend, fn: (u: Uploaded) => T): T {
+  const fresh = !r.uploads.has(b);
+  const u = upload(r, b);
+  try {
+    return fn(u);
+  } finally {
+    if (fresh) {
+      for (const p of [u.y, u.trials, u.offsets, u.cst]) if (p) b.heap.free(p);
+      r.uploads.delete(b);
+    }
+  }
+}
+
 export function releaseResponse(r: GroupedResponse): void {
   for (const [b, u] of r.uploads) {
     for (const p of [u.y, u.trials, u.offsets, u.cst]) if (p) b.heap.free(p);
@@ -117,12 +135,17 @@ export function releaseResponse(r: GroupedResponse): void {
  */
 export function subsetResponse(
   r: GroupedResponse, groups: ArrayLike<number>, sub?: { k: number; rng: { int(n: number): number } },
+  keep?: Uint8Array | null,
 ): { response: GroupedResponse; rows: Int32Array } {
   const G = groups.length;
   const pick: Int32Array[] = [];
+  // With `keep` (1 per row that counts, e.g. the training rows when rows are held out for
+  // validation), each group's constant is recomputed from its kept rows, as with `sub`.
+  const partial = sub !== undefined || (keep !== undefined && keep !== null);
   for (let k = 0; k < G; k++) {
     const g = groups[k];
-    const all = Int32Array.from({ length: r.offsets[g + 1] - r.offsets[g] }, (_, i) => r.offsets[g] + i);
+    let all = Int32Array.from({ length: r.offsets[g + 1] - r.offsets[g] }, (_, i) => r.offsets[g] + i);
+    if (keep) all = all.filter((j) => keep[j] === 1);
     if (sub && all.length > sub.k) {
       // Partial Fisher–Yates: the first k of a random permutation, then in data order.
       for (let i = 0; i < sub.k; i++) {
@@ -145,9 +168,9 @@ export function subsetResponse(
     pick[k].forEach((j, i) => {
       rows[offsets[k] + i] = j;
       groupOf[offsets[k] + i] = k;
-      if (sub) c += r.family.constant(r.y[j], r.trials ? r.trials[j] : 1);
+      if (partial) c += r.family.constant(r.y[j], r.trials ? r.trials[j] : 1);
     });
-    cst[k] = sub ? c : r.cst[groups[k]];
+    cst[k] = partial ? c : r.cst[groups[k]];
   }
   const y = Float64Array.from(rows, (j) => r.y[j]);
   const trials = r.trials ? Float64Array.from(rows, (j) => r.trials![j]) : null;

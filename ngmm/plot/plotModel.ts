@@ -22,16 +22,25 @@ export interface PlotOptions {
   source?: string;
   /** Points along each partial-dependence curve (default 101). */
   points?: number;
+  /** The table's rows to draw (0-based; default all), as predictTable's `rows`. */
+  rows?: readonly number[];
 }
 
 export interface DependenceCurve {
   /** The column of X varied. */
   covariate: string;
   x: Float64Array;
-  /** The fitted f (link scale) at each x. */
+  /** The fitted f (link scale) at each x: a deep ensemble's mean of its members' f. */
   f: Float64Array;
-  /** The linear part β₀ + xᵀβ at the same rows. */
+  /** A deep ensemble's band: its members' f at each x, mean ∓ 2 SD (null for one network). */
+  band: { lo: Float64Array; hi: Float64Array } | null;
+  /**
+   * A line to compare f with at the same rows: the linear GLMM's β₀ + xᵀβ, which the network
+   * started from (kept by the fit as Model.glmm), or else the model's own linear part.
+   */
   linear: Float64Array;
+  /** Which line `linear` is. */
+  linearIs: 'glmm' | 'linear part';
   /** Where x's range came from. */
   range: 'data' | 'training mean ± 2 SD';
 }
@@ -105,9 +114,10 @@ export function partialDependence(model: Model, frame: TablePrediction['frame'] 
     }
     return out;
   };
-  const coef = model.coefficients();
+  const coef = model.glmm ?? model.coefficients();
   const icpt = model.spec.intercept ? coef[0].value : 0;
   const beta = coef.slice(model.spec.intercept ? 1 : 0).map((c) => c.value);
+  const all = [model, ...model.members];
   return names.map((name) => {
     const [lo, hi] = range.get(name)!;
     const m = lo === hi ? 1 : points;
@@ -123,8 +133,15 @@ export function partialDependence(model: Model, frame: TablePrediction['frame'] 
       linear[i] = l;
     }
     const Xs = model.standardise(X);
-    const f = Float64Array.from(E.tidy(() => model.f(E.tensor(Xs, [m, p])).toArray()));
-    return { covariate: name, x, f, linear, range: frame && n > 0 ? 'data' : 'training mean ± 2 SD' };
+    const fs = all.map((mk) => Float64Array.from(E.tidy(() => mk.f(E.tensor(Xs, [m, p])).toArray())));
+    const K = fs.length;
+    const f = Float64Array.from({ length: m }, (_, i) => fs.reduce((a, v) => a + v[i], 0) / K);
+    let band: DependenceCurve['band'] = null;
+    if (K > 1) {
+      const sd = Float64Array.from({ length: m }, (_, i) => Math.sqrt(fs.reduce((a, v) => a + (v[i] - f[i]) ** 2, 0) / (K - 1)));
+      band = { lo: f.map((v, i) => v - 2 * sd[i]), hi: f.map((v, i) => v + 2 * sd[i]) };
+    }
+    return { covariate: name, x, f, band, linear, linearIs: model.glmm ? 'glmm' : 'linear part', range: frame && n > 0 ? 'data' : 'training mean ± 2 SD' };
   });
 }
 
@@ -154,7 +171,7 @@ const PW = 380, PH = 280, COLS = 2;
 export function plotModel(model: Model, table?: Table, o: PlotOptions = {}): string {
   const source = o.source ?? 'data';
   if (!model.design) throw new Error(needsDesign(table ? `it cannot read ${source}` : 'its columns are not known to be covariates or factor levels'));
-  const pred = table ? predictTable(model, table, { response: true, source }) : null;
+  const pred = table ? predictTable(model, table, { response: true, source, ...(o.rows ? { rows: o.rows } : {}) }) : null;
   if (pred && pred.frame.rows.length === 0) throw new Error(`${source}: no rows left to plot after dropping rows with missing values`);
   const curves = partialDependence(model, pred ? pred.frame : null, o.points ?? 101);
   const cats = caterpillar(model);
@@ -176,18 +193,25 @@ export function plotModel(model: Model, table?: Table, o: PlotOptions = {}): str
   };
 
   for (const cv of curves) {
-    const xd = extent(cv.x, 0), yd = extent([...cv.f, ...cv.linear], 0.08);
+    const xd = extent(cv.x, 0), yd = extent([...cv.f, ...cv.linear, ...(cv.band ? [...cv.band.lo, ...cv.band.hi] : [])], 0.08);
     const f = openPanel(svg, {
       ...box(), title: `Partial dependence on ${cv.covariate}`, xLabel: `${cv.covariate}${cv.range === 'data' ? '' : ' (training mean ± 2 SD)'}`, yLabel: `f(x), ${link} scale`,
       xDomain: xd, yDomain: yd, attrs: { class: 'panel dependence', 'data-covariate': cv.covariate },
     });
     const pts = (v: Float64Array) => Array.from(cv.x, (x, i) => [f.x(x), f.y(v[i])] as const);
+    if (cv.band) {
+      // The band as one closed outline: along the upper edge, back along the lower one.
+      const outline = [...pts(cv.band.hi), ...pts(cv.band.lo).reverse()];
+      svg.path(outline, { class: 'band', fill: COLORS.f, 'fill-opacity': 0.18, stroke: 'none' });
+    }
     svg.path(pts(cv.linear), { class: 'linear', stroke: COLORS.linear, 'stroke-width': 2, 'stroke-dasharray': '6 4' });
     svg.path(pts(cv.f), { class: 'curve', stroke: COLORS.f, 'stroke-width': 2 });
+    const K = model.members.length + 1;
     legend(svg, f, [
-      { label: 'fitted f', color: COLORS.f },
-      { label: model.isLinear ? 'linear part β₀ + xᵀβ (f itself)' : 'linear part β₀ + xᵀβ', color: COLORS.linear, dash: '6 4' },
-    ], [...pts(cv.f), ...pts(cv.linear)]);
+      { label: K > 1 ? `fitted f, mean of ${K} networks` : 'fitted f', color: COLORS.f },
+      ...(cv.band ? [{ label: 'ensemble ± 2 SD of the networks', color: COLORS.f, dot: true }] : []),
+      { label: cv.linearIs === 'glmm' ? 'linear GLMM β₀ + xᵀβ' : model.isLinear ? 'linear part β₀ + xᵀβ (f itself)' : 'linear part β₀ + xᵀβ', color: COLORS.linear, dash: '6 4' },
+    ], [...pts(cv.f), ...pts(cv.linear), ...(cv.band ? [...pts(cv.band.lo), ...pts(cv.band.hi)] : [])]);
     svg.close();
   }
 

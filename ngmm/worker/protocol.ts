@@ -68,6 +68,12 @@ export interface FormulaFitRequest {
   /** Shorthand for spec.seed and options.seed, where those are not given. */
   seed?: number;
   predict?: TablePredictRequest[];
+  /**
+   * Draw what the model learned (plotModel: partial dependence with the ensemble's band and the
+   * GLMM's line, the random effects, observed against predicted for these table rows; default
+   * all rows): the answer's `plot` is the SVG text, as `ngmm plot` writes it.
+   */
+  plot?: { rows?: number[] };
   module?: WebAssembly.Module;
 }
 
@@ -115,12 +121,14 @@ export interface TableRowsResult {
 
 export interface FormulaFitResult extends FitResult {
   predicted: Record<string, TableRowsResult>;
+  /** The SVG of `plot`, when asked for. */
+  plot?: string;
 }
 
 export type WorkerResponse = { id?: number | string } & (
   | { type: 'progress'; progress: FitProgress }
   | { type: 'warning'; message: string }
-  | ({ type: 'done' } & FitResult & { predicted?: FormulaFitResult['predicted'] })
+  | ({ type: 'done' } & FitResult & { predicted?: FormulaFitResult['predicted']; plot?: string })
   | { type: 'error'; message: string }
 );
 

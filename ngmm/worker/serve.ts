@@ -9,6 +9,7 @@ import { backend, initSync } from '../../engine/backend';
 import { readCsvTable } from '../csv';
 import { fitAsync, type FitProgress } from '../fit';
 import { fitFormulaAsync } from '../fitFormula';
+import { plotModel } from '../plot/plotModel';
 import { parseFormula } from '../formula';
 import { frameColumns, type Table } from '../frame';
 import type { Model } from '../model';
@@ -100,7 +101,9 @@ async function runFormulaFit(req: FormulaFitRequest, signal: AbortSignal, post: 
         ...(p.response ? { y: r.frame.y } : {}), dropped: r.frame.dropped,
       };
     }
-    post({ type: 'done', ...answer(model, signal, s.backend, t0), predictions, predicted, notes });
+    // The same drawing as `ngmm plot` (a cancelled fit's partial model is drawn as it is).
+    const plot = req.plot ? plotModel(model, table, { source, ...(req.plot.rows ? { rows: req.plot.rows } : {}) }) : undefined;
+    post({ type: 'done', ...answer(model, signal, s.backend, t0), predictions, predicted, notes, ...(plot !== undefined ? { plot } : {}) });
   } finally {
     model.dispose();
   }

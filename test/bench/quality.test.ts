@@ -203,13 +203,14 @@ describe('quality: the text for R and PyTorch', () => {
     });
   });
 
-  it('the GAM: a smooth per covariate, the random terms, REML, the family, new groups without their effects', () => {
+  it('the GAM: a smooth per covariate, the random terms, fast REML (bam), the family, new groups without their effects', () => {
     expect(gamFormula('intercept')).toBe('y ~ s(x1) + s(x2) + s(x3) + s(x4) + s(x5) + s(g, bs = "re")');
     expect(gamFormula('slope')).toBe('y ~ s(x1) + s(x2) + s(x3) + s(x4) + s(x5) + s(g, bs = "re") + s(g, x1, bs = "re")');
     // mgcv labels these smooths 's(g)' and 's(g,x1)' (checked with mgcv 1.8-41).
     expect(gamExclude('slope')).toEqual(['s(g)', 's(g,x1)']);
     const r = gamScript('/tmp/q1', 'bernoulli', 'slope');
-    expect(r).toContain('family = binomial(), data = train, method = "REML")');
+    expect(r).toContain('m <- bam(y ~ ');
+    expect(r).toContain('family = binomial(), data = train, method = "fREML")');
     expect(r).toContain('exclude = c("s(g)", "s(g,x1)")');
     expect(r).toContain('read.csv("/tmp/q1/train.csv"');
     expect(r).toContain('"/tmp/q1/gam.out"');

@@ -123,7 +123,12 @@ describe('help and the fit plan', () => {
     expect(usage(() => plan('--family', 'gaussian', '--hidden', '4', '--reml'))).toMatch(/^--reml .*and a network/);
     expect(plan('--family', 'gaussian', '--reml').options.reml).toBe(true);
     expect(usage(() => plan('--family', 'poisson', '--nodes', '10'))).toMatch(/^--nodes .*--marginal quadrature/);
-    expect(usage(() => plan('--family', 'poisson', '--hidden', '4', '--patience', '3'))).toMatch(/^--patience .*--validation > 0/);
+    // With one grouping factor, rows are held out by default: --patience applies unless they are not.
+    expect(plan('--family', 'poisson', '--hidden', '4', '--patience', '3').options.patience).toBe(3);
+    expect(usage(() => plan('--family', 'poisson', '--hidden', '4', '--validation-rows', '0', '--patience', '3'))).toMatch(/^--patience .*--validation or --validation-rows > 0/);
+    expect(usage(() => plan('--family', 'poisson', '--hidden', '4', '--validation-rows', '1'))).toMatch(/^--validation-rows /);
+    expect(usage(() => plan('--family', 'poisson', '--hidden', '4', '--ensemble', '0'))).toMatch(/^--ensemble /);
+    expect(usage(() => plan('--family', 'poisson', '--ensemble', '3'))).toMatch(/^--ensemble applies to network fits/);
     expect(usage(() => plan('--family', 'poisson', '--activation', 'tanh'))).toMatch(/^--activation .*--hidden/);
     expect(usage(() => plan('--family', 'poisson', '--re-hidden', '4'))).toMatch(/^--re-hidden .*--re-covariates/);
   });
@@ -141,9 +146,10 @@ describe('help and the fit plan', () => {
   });
   it('maps the network options to FitOptions', () => {
     const p = plan('--family', 'bernoulli', '--hidden', '8,4', '--epochs', '7', '--lr', '0.01', '--polish', 'none', '--schedule', 'cosine',
-      '--validation', '0.2', '--patience', '3', '--seed', '9', '--weight-decay', '0', '--marginal', 'quadrature', '--nodes', '15', '--rtol', '1e-6');
+      '--validation', '0.2', '--patience', '3', '--seed', '9', '--weight-decay', '0', '--marginal', 'quadrature', '--nodes', '15', '--rtol', '1e-6',
+      '--ensemble', '3', '--validation-rows', '0.1');
     expect(p.spec).toMatchObject({ family: 'bernoulli', link: 'logit', hidden: [8, 4], seed: 9 });
-    expect(p.options).toMatchObject({ epochs: 7, lr: 0.01, polish: false, schedule: 'cosine', validation: 0.2, patience: 3, seed: 9, weightDecay: 0, marginal: 'quadrature', nodes: 15, rtol: 1e-6 });
+    expect(p.options).toMatchObject({ epochs: 7, lr: 0.01, polish: false, schedule: 'cosine', validation: 0.2, patience: 3, seed: 9, weightDecay: 0, marginal: 'quadrature', nodes: 15, rtol: 1e-6, ensemble: 3, validationRows: 0.1 });
     expect(plan('--family', 'bernoulli', '--hidden', '8', '--polish', 'all').options.polish).toBe(true);
   });
 });

@@ -188,7 +188,7 @@ const cases: Case[] = [
   { cls: OPTIONS, name: '--seed 1.5', args: fit(F, 'poisson', '--hidden', '4', '--seed', '1.5'), fails: usage(/--seed must be an integer from 0 to 4294967295, got '1.5'/) },
   { cls: OPTIONS, name: '--seed 2^32', args: fit(F, 'poisson', '--hidden', '4', '--seed', '4294967296'), fails: usage(/--seed must be an integer from 0 to 4294967295/) },
   { cls: OPTIONS, name: '--patience 0', args: fit(F, 'poisson', '--hidden', '4', '--validation', '0.2', '--patience', '0'), fails: usage(/--patience must be a positive integer, got '0'/) },
-  { cls: OPTIONS, name: '--patience without --validation', args: fit(F, 'poisson', '--hidden', '4', '--patience', '3'), fails: usage(/--patience .*goes with --validation > 0/) },
+  { cls: OPTIONS, name: '--patience without any validation (--validation-rows 0)', args: fit(F, 'poisson', '--hidden', '4', '--validation-rows', '0', '--patience', '3'), fails: usage(/--patience .*goes with --validation or --validation-rows > 0/) },
   { cls: OPTIONS, name: '--hidden 64,,32', args: fit(F, 'poisson', '--hidden', '64,,32'), fails: usage(/--hidden takes integers from 1 to 4096 .*got '64,,32'/) },
   { cls: OPTIONS, name: '--hidden 0', args: fit(F, 'poisson', '--hidden', '0'), fails: usage(/--hidden takes integers from 1 to 4096 .*got '0'/) },
   { cls: OPTIONS, name: '--hidden -4', args: fit(F, 'poisson', '--hidden', '-4'), fails: usage(/--hidden takes integers .*got '-4'/) },
@@ -230,7 +230,7 @@ const cases: Case[] = [
       expect(r.status).toBe(0);
       expect(r.stdout).toMatch(new RegExp(`^usage: ngmm ${c}`));
       expect(r.stdout).toMatch(/-h, --help +show this help/);
-      if (c === 'fit') for (const d of ['(default: 100)', '(default: 0.001)', '(default: 16)', '(default: model.json)', '(default: 1e-8)']) expect(r.stdout).toContain(d);
+      if (c === 'fit') for (const d of ['(default: 300 with one grouping factor', '(default: 5)', '(default: 0.001)', '(default: 16)', '(default: model.json)', '(default: 1e-8)']) expect(r.stdout).toContain(d);
     },
   })),
   { cls: OPTIONS, name: '-h with other flags still helps', args: ['fit', '--epoch', '3', '-h'], ok: (r) => expect(r.status === 0 && r.stdout.startsWith('usage: ngmm fit')).toBe(true) },

@@ -53,6 +53,21 @@ describe('ngmm CLI', () => {
     expect(ev).toMatch(/metric: mean deviance\nobserved groups: [\d.]+ \(200 rows\)/);
   });
 
+  it('a network is a deep ensemble by default: its summary says so and predict adds ensemble_sd, the members\' SD', () => {
+    const r = run('fit', train, '--formula', 'y ~ x1 + x2 + (1 | school)', '--family', 'poisson', '--hidden', '4', '--epochs', '3', '--ensemble', '3', '-o', 'e.json');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Deep ensemble of 3 networks: predictions are the members' mean/);
+    const newData = file('new-e.csv', 'x1,x2,school\n0.1,0.5,s1\n-0.3,0.2,s99\n');
+    const pred = run('predict', 'e.json', newData).stdout.trim().split('\n');
+    expect(pred[0]).toBe('row,group,groups,prediction,ensemble_sd');
+    const rows = pred.slice(1).map((l) => l.split(','));
+    expect(rows.map((c) => c[2])).toEqual(['observed', 'new']);
+    // The file holds the two further members; test/ngmm/recipe.test.ts proves the spread is their SD.
+    const j = JSON.parse(readFileSync(join(dir, 'e.json'), 'utf8'));
+    expect(j.members).toHaveLength(2);
+    for (const c of rows) expect(Number(c[4])).toBeGreaterThan(0);
+  });
+
   it('fits correlated random slopes from (1 + x1 | school)', () => {
     const r = run('fit', train, '--formula', 'y ~ x1 + x2 + (1 + x1 | school)', '--family', 'poisson', '-o', 's.json');
     expect(r.status, r.stderr).toBe(0);

@@ -33,6 +33,17 @@ describe('ProgressPrinter', () => {
     expect(p.eta(adam(6, 8000))).toBe(4);
   });
 
+  it("an ensemble: the members still to train count in the time left, and the line names the member", () => {
+    const { out, s } = sink(false);
+    const p = new ProgressPrinter(s);
+    const m = (epoch: number, elapsedMs: number): FitProgress => ({ ...adam(epoch, elapsedMs), member: 2, members: 5 });
+    p.report(m(1, 3000));
+    p.report(m(2, 4000));
+    // 8 epochs of this member and 3 × 10 of the members after it, at 1 s each.
+    expect(p.eta(m(2, 4000))).toBe(38);
+    expect(out.join('')).toMatch(/^member 2\/5 · network: epoch\s+\d+\/10/m);
+  });
+
   it('off a terminal: one line at most every 2 s, plus the last', () => {
     const { out, s } = sink(false);
     const p = new ProgressPrinter(s);

@@ -172,6 +172,54 @@ describe('plotModel with a network f', () => {
   });
 });
 
+describe('plotModel with a deep ensemble', () => {
+  it("draws the members' mean f, a band of ± 2 SD of their f, and the linear GLMM's line", () => {
+    const mean = Float64Array.from([5, -1]), sd = Float64Array.from([2, 0.5]);
+    const spec = { family: 'gaussian' as const, hidden: [6], activation: 'tanh' as const, seed: 4 };
+    const all = [0, 1, 2].map((k) => new Model(spec, ['x1', 'x2'], mean, sd, 4 + k));
+    for (const m of all) for (const w of m.net!.weights) for (let i = 0; i < w.data.length; i++) w.data[i] *= 3;
+    const [m, ...members] = all;
+    m.members = members;
+    m.design = { formula: 'y ~ x1 + x2 + (1 | g)', levels: Object.create(null), xNames: ['x1', 'x2'] };
+    m.glmm = [{ name: '(Intercept)', value: 0.5 }, { name: 'x1', value: 0.25 }, { name: 'x2', value: -2 }];
+    const root = parseXml(plotModel(m, undefined, { points: 31 }));
+    const pd = panels(root, 'dependence');
+    expect(pd).toHaveLength(2);
+    pd.forEach((p, j) => {
+      const { x, y } = axes(p);
+      const pts = pathPoints(children(p, 'path', 'curve')[0]);
+      const lin = pathPoints(children(p, 'path', 'linear')[0]);
+      const band = pathPoints(children(p, 'path', 'band')[0]);
+      expect(band).toHaveLength(62);
+      const X = pts.flatMap(([px]) => (j === 0 ? [invert(x, px), mean[1]] : [mean[0], invert(x, px)]));
+      const each = all.map((k) => {
+        const one = new Model(spec, ['x1', 'x2'], mean, sd);
+        one.parameters().forEach((t, i) => t.data.set(k.parameters()[i].data));
+        const f = one.predict(X, { groups: 'new', type: 'link' });
+        one.dispose();
+        return f;
+      });
+      const slope = Math.max(...pts.slice(1).map((q, i) => Math.abs(invert(y, q[1]) - invert(y, pts[i][1])) / Math.max(1e-12, invert(x, q[0]) - invert(x, pts[i][0]))));
+      const near = (py: number, v: number) => expect(Math.abs(invert(y, py) - v)).toBeLessThan(tol(y) + 4 * slope * tol(x));
+      pts.forEach(([px, py], i) => {
+        const v = each.map((f) => f[i]);
+        const mu = (v[0] + v[1] + v[2]) / 3;
+        const s = Math.sqrt(v.reduce((a, b) => a + (b - mu) ** 2, 0) / 2);
+        near(py, mu);
+        // The outline runs along the upper edge, then back along the lower one.
+        near(band[i][1], mu + 2 * s);
+        near(band[61 - i][1], mu - 2 * s);
+        const xv = invert(x, px);
+        near(lin[i][1], 0.5 + 0.25 * (j === 0 ? xv : mean[0]) - 2 * (j === 1 ? xv : mean[1]));
+      });
+    });
+    const legendText = findAll(root, (e) => e.name === 'text').map((e) => e.text).join('\n');
+    expect(legendText).toMatch(/fitted f, mean of 3 networks/);
+    expect(legendText).toMatch(/linear GLMM/);
+    m.dispose();
+  });
+});
+
 describe('plotModel with several random-effect terms', () => {
   it('draws one caterpillar per term, each equal to its ranef() ± 2 SD', () => {
     const t = readCsvTable(simulate(12, 10, 8).csv.join('\n'));

@@ -42,7 +42,7 @@ const d = simulate('poisson', 5, { groups: 20, perGroup: 8 });
 const request: Omit<FitRequest, 'type'> = {
   data: { X: d.train.X, xNames: d.xNames, y: d.train.y, group: d.train.group },
   spec: { family: 'poisson', hidden: [4], activation: 'tanh' },
-  options: { epochs: 3, batchSize: 4, lr: 0.005, validation: 0.25 },
+  options: { epochs: 3, batchSize: 4, lr: 0.005, validation: 0.25, ensemble: 2 },
   seed: 2,
   predict: [{ name: 'new', X: d.fresh.X, group: d.fresh.group, groups: 'new' }],
 };
@@ -51,9 +51,10 @@ describe('serveFits and fitInWorker', () => {
   it('reports every epoch and returns the same model, predictions and effects as fit()', async () => {
     const { worker, sent } = channel();
     const epochs: number[] = [];
-    const r = await fitInWorker(worker, request, { onProgress: (p) => p.phase === 'adam' && epochs.push(p.epoch) });
-    expect(epochs).toEqual([1, 2, 3]);
-    expect(sent.filter((m) => m.type === 'progress' && m.progress.phase === 'adam')).toHaveLength(3);
+    const r = await fitInWorker(worker, request, { onProgress: (p) => p.phase === 'adam' && epochs.push(p.member! * 10 + p.epoch) });
+    // Each of the two ensemble members reports its epochs (member·10 + epoch).
+    expect(epochs).toEqual([11, 12, 13, 21, 22, 23]);
+    expect(sent.filter((m) => m.type === 'progress' && m.progress.phase === 'adam')).toHaveLength(6);
     expect(r.cancelled).toBe(false);
     const direct = fit(request.data, { ...request.spec, seed: 2 }, { ...request.options, seed: 2 });
     expect(r.model).toEqual(JSON.parse(JSON.stringify(direct)));
@@ -108,7 +109,7 @@ const heldRows = Array.from({ length: nRows - nTrain }, (_, i) => nTrain + i);
 const formulaRequest: Omit<FormulaFitRequest, 'type'> = {
   csv: text, source: 'schools.csv', formula: 'y ~ x1 + x2 + (1 | school)',
   spec: { family: 'poisson', hidden: [4], activation: 'tanh' },
-  options: { epochs: 3, batchSize: 4, lr: 0.005 },
+  options: { epochs: 3, batchSize: 4, lr: 0.005, ensemble: 2 },
   seed: 2, rows: trainRows,
   predict: [{ name: 'held', rows: heldRows, response: true }],
 };
@@ -118,7 +119,7 @@ describe('fitFormulaInWorker: a formula over a CSV fitted in the worker', () => 
     const { worker } = channel();
     const epochs: number[] = [];
     const r = await fitFormulaInWorker(worker, formulaRequest, { onProgress: (p) => p.phase === 'adam' && epochs.push(p.epoch) });
-    expect(epochs).toEqual([1, 2, 3]);
+    expect(epochs).toEqual([1, 2, 3, 1, 2, 3]);
     expect(r.notes).toEqual(["schools.csv: 1 row with missing values was dropped (row 4), as R's na.omit does"]);
     const table = readCsvTable(text, { source: 'schools.csv' });
     const direct = fitFormula(table, formulaRequest.formula, { ...formulaRequest.spec, seed: 2 }, { ...formulaRequest.options, seed: 2, rows: trainRows }, 'schools.csv');

@@ -16,7 +16,7 @@ export interface Case {
   groups: number;
   perGroup: number;
   spec: { hidden: number[]; activation: string };
-  options: { epochs: number; batchSize: number; lr: number; validation: number };
+  options: { epochs: number; batchSize: number; lr: number; validation: number; ensemble: number };
   seed: number;
 }
 
@@ -27,11 +27,14 @@ export interface PageAnswers {
   lossPoints: number;
   scatterPoints: number;
   effectIntervals: number;
+  /** Panels of the worker's plotModel SVG, and its ensemble bands. */
+  plotPanels: number;
+  plotBands: number;
   errors: string[];
   cancelStatus: string;
   cancelState: string;
   screenshot: string;
-  csv: { expectedHeldOut: number; heldOut: number; status: string; state: string; badStatus: string; badState: string };
+  csv: { expectedHeldOut: number; heldOut: number; plotPanels: number; status: string; state: string; badStatus: string; badState: string };
 }
 
 /** A CSV of simulated Bernoulli data with a text column (one-hot coded by the formula). */
@@ -68,7 +71,7 @@ export async function runPage(c: Case, outdir: string): Promise<PageAnswers> {
     await fill({
       family: c.family, source: 'simulated', groups: c.groups, 'per-group': c.perGroup, 'data-seed': c.dataSeed,
       hidden: c.spec.hidden.join(','), activation: c.spec.activation, epochs: c.options.epochs, lr: c.options.lr,
-      batch: c.options.batchSize, validation: c.options.validation, seed: c.seed,
+      batch: c.options.batchSize, validation: c.options.validation, ensemble: c.options.ensemble, seed: c.seed,
     });
     await page.click('#fit');
     await page.waitForSelector('#status:is([data-state="done"], [data-state="error"])', { timeout: 60_000 });
@@ -86,6 +89,9 @@ export async function runPage(c: Case, outdir: string): Promise<PageAnswers> {
     const lossPoints = await page.locator('#loss-chart circle.train').count();
     const scatterPoints = await page.locator('#pred-chart circle.point').count();
     const effectIntervals = await page.locator('#effects-chart line.interval').count();
+    // The worker's plotModel drawing (the same SVG as `ngmm plot`): its panels.
+    const plotPanels = await page.locator('#plot-svg svg .panel').count();
+    const plotBands = await page.locator('#plot-svg svg path.band').count();
     const screenshot = resolve(outdir, 'demo.png');
     await page.screenshot({ path: screenshot, fullPage: true });
     // A long fit, cancelled once the first epoch is drawn: the worker stops and reports it.
@@ -105,13 +111,14 @@ export async function runPage(c: Case, outdir: string): Promise<PageAnswers> {
     const csvStatus = (await page.textContent('#status')) ?? '';
     const csvState = (await page.getAttribute('#status', 'data-state')) ?? '';
     const heldOut = await page.locator('#pred-chart circle.point').count();
+    const csvPlotPanels = await page.locator('#plot-svg svg .panel').count();
     await fill({ formula: 'y ~ x1 + nope + (1 | school)' });
     await page.click('#fit');
     await page.waitForSelector('#status[data-state="error"]', { timeout: 30_000 });
     return {
-      numbers, status, lossPoints, scatterPoints, effectIntervals, errors, screenshot, cancelStatus, cancelState,
+      numbers, status, lossPoints, scatterPoints, effectIntervals, plotPanels, plotBands, errors, screenshot, cancelStatus, cancelState,
       csv: {
-        expectedHeldOut: csv.heldOut, heldOut, status: csvStatus, state: csvState,
+        expectedHeldOut: csv.heldOut, heldOut, plotPanels: csvPlotPanels, status: csvStatus, state: csvState,
         badStatus: (await page.textContent('#status')) ?? '', badState: (await page.getAttribute('#status', 'data-state')) ?? '',
       },
     };

@@ -52,7 +52,7 @@ beforeAll(async () => {
 describe('the same fit in every runtime', () => {
   it('Node (the reference) fits the case with the SIMD kernels', () => {
     expect(node.backend).toBe('wasm-simd');
-    expect(node.loss).toHaveLength(4);
+    expect(node.loss).toHaveLength(8); // two ensemble members × four epochs
     expect(node.observed).toHaveLength(64);
     expect(node.fresh).toHaveLength(80);
     expect(node.ranefMean).toHaveLength(32);
@@ -78,15 +78,20 @@ describe('the same fit in every runtime', () => {
     if (name === 'workerd') expect(nn.rel, `workerd vs Node, worst at ${nn.where}`).toBe(0);
   });
 
-  it('Chromium: the demo page fits in its worker, draws the live loss, predictions and effects, and cancels', async () => {
+  it('Chromium: the demo page fits in its worker, draws the live loss, predictions, effects and plotModel\'s panels, and cancels', async () => {
     const page = await chromium;
     expect(page.errors).toEqual([]);
-    expect(page.status).toMatch(/^Done in .* on wasm-simd: ran 4 epochs of Adam/);
+    expect(page.status).toMatch(/^Done in .* on wasm-simd: ran 4 epochs of Adam.*a deep ensemble of 2 networks/);
+    // The chart shows the last member's epochs.
     expect(page.lossPoints).toBe(4);
+    // Partial dependence on x1…x5, the caterpillar, observed against predicted; a band per covariate.
+    expect(page.plotPanels).toBe(7);
+    expect(page.plotBands).toBe(5);
     expect(page.scatterPoints).toBe(node.observed.length + node.fresh.length);
     expect(page.effectIntervals).toBe(node.ranefMean.length);
     expect(page.cancelState, page.cancelStatus).toBe('cancelled');
-    expect(page.cancelStatus).toMatch(/^Cancelled .*aborted at epoch \d+/);
+    // The cancel lands in the first member's epochs or, when it stopped early first, in the second's.
+    expect(page.cancelStatus).toMatch(/^Cancelled .*(aborted at epoch \d+|aborted while training member 2 of 2)/);
   });
 
   it('Chromium: a CSV dropped on the page fits with a formula; a formula naming no column says so', async () => {
@@ -94,6 +99,8 @@ describe('the same fit in every runtime', () => {
     expect(csv.state, csv.status).toBe('done');
     expect(csv.status).toMatch(/ran 3 epochs/);
     expect(csv.heldOut).toBe(csv.expectedHeldOut);
+    // x1, x2 (kind is a factor), the caterpillar, observed against predicted.
+    expect(csv.plotPanels).toBe(4);
     expect(csv.badState).toBe('error');
     expect(csv.badStatus).toMatch(/no column 'nope' in schools\.csv/);
   });

@@ -5,7 +5,8 @@
 // (the same formula and model frame as the CLI), its held-out rows predicted by predictTable,
 // with their observed responses as the truth.
 import type { ModelData } from '../../ngmm/data';
-import { readCsvTable, type CsvTable } from '../../ngmm/csv';
+import { readCsvTable, type Column, type CsvTable } from '../../ngmm/csv';
+import type { Table } from '../../ngmm/frame';
 import { groupColumns, parseFormula } from '../../ngmm/formula';
 import { frameColumns } from '../../ngmm/frame';
 import { simulate, type SimulatedFamily } from '../../ngmm/simulate';
@@ -14,6 +15,8 @@ export interface HeldOut {
   X: Float64Array;
   group: string[];
   truth: Float64Array;
+  /** The held-out rows' own responses (simulated data: drawn with the truth). */
+  y?: Float64Array;
 }
 
 export interface DemoData {
@@ -35,8 +38,8 @@ export function simulated(family: SimulatedFamily, seed: number, groups: number,
   const centre = bs.reduce((a, [, b]) => a + b, 0) / Math.max(1, bs.length);
   return {
     train: { X: d.train.X, xNames: d.xNames, y: d.train.y, group: d.train.group },
-    observed: { X: d.observed.X, group: d.observed.group, truth: d.observed.mu },
-    fresh: { X: d.fresh.X, group: d.fresh.group, truth: d.fresh.mu },
+    observed: { X: d.observed.X, group: d.observed.group, truth: d.observed.mu, y: d.observed.y },
+    fresh: { X: d.fresh.X, group: d.fresh.group, truth: d.fresh.mu, y: d.fresh.y },
     truthLabel: 'true mean E[y | x, b]',
     trueEffects: new Map(bs.map(([g, b]) => [g, b - centre])),
     description: `simulated ${family}: ${groups} groups × ${perGroup} rows, seed ${seed}`,
@@ -95,5 +98,36 @@ export function fromCsv(text: string, fileName: string, formula: string): CsvDat
     table, source: fileName, formula, train, heldOut,
     truthLabel: `observed ${formula.split('~')[0].trim()}`,
     description: `${fileName}: ${table.nrows} rows, ${labels.length} groups of '${name}'`,
+  };
+}
+
+/**
+ * The simulated data as one table (x1…x5, y, g; the training rows first, then the observed
+ * groups' held-out rows, then the new groups'), so the worker fits it by the formula path as a
+ * CSV is fitted and can draw the model with `plotModel`.
+ */
+export function simulatedTable(d: DemoData): { table: Table; formula: string; train: number[]; observed: number[]; fresh: number[] } {
+  const parts = [
+    { X: d.train.X as Float64Array, y: Float64Array.from(d.train.y), group: Array.from(d.train.group, String) },
+    { X: d.observed.X, y: d.observed.y!, group: d.observed.group },
+    { X: d.fresh.X, y: d.fresh.y!, group: d.fresh.group },
+  ];
+  const names = d.train.xNames, p = names.length;
+  const n = parts.reduce((a, q) => a + q.y.length, 0);
+  const columns = new Map<string, Column>();
+  const none = () => new Uint8Array(n);
+  names.forEach((name, j) => {
+    const v = new Float64Array(n);
+    let r = 0;
+    for (const q of parts) for (let i = 0; i < q.y.length; i++) v[r++] = q.X[i * p + j];
+    columns.set(name, { kind: 'number', values: v, missing: none() });
+  });
+  columns.set('y', { kind: 'number', values: Float64Array.from(parts.flatMap((q) => Array.from(q.y))), missing: none() });
+  columns.set('g', { kind: 'string', values: parts.flatMap((q) => q.group), missing: none() });
+  const [a, b] = [parts[0].y.length, parts[1].y.length];
+  const range = (lo: number, hi: number) => Array.from({ length: hi - lo }, (_, i) => lo + i);
+  return {
+    table: { columns, nrows: n }, formula: `y ~ ${names.join(' + ')} + (1 | g)`,
+    train: range(0, a), observed: range(a, a + b), fresh: range(a + b, n),
   };
 }

@@ -7,9 +7,9 @@ import type { FitProgress } from '../../ngmm/fit';
 import type { ActivationName } from '../../engine/ops/activations';
 import type { SimulatedFamily } from '../../ngmm/simulate';
 import { rmse } from '../../ngmm/metrics';
-import { fitFormulaInWorker, fitInWorker, type FitInWorkerOptions } from '../../ngmm/worker/client';
-import type { FitResult } from '../../ngmm/worker/protocol';
-import { fromCsv, simulated, type CsvData, type DemoData } from './data';
+import { fitFormulaInWorker, type FitInWorkerOptions } from '../../ngmm/worker/client';
+import type { FitResult, FormulaFitResult } from '../../ngmm/worker/protocol';
+import { fromCsv, simulated, simulatedTable, type CsvData, type DemoData } from './data';
 import { drawEffects } from './effects';
 import { drawLoss } from './lossChart';
 import { drawScatter } from './scatter';
@@ -80,21 +80,21 @@ function showResult(data: Shown, r: FitResult, history: FitProgress[]) {
 }
 
 /** What both kinds of data are fitted with: the spec, fit's options and the seed. */
-interface Common { spec: { family: SimulatedFamily; hidden: number[]; activation: ActivationName }; options: { epochs: number; lr: number; batchSize: number; validation: number }; seed: number }
+interface Common { spec: { family: SimulatedFamily; hidden: number[]; activation: ActivationName }; options: { epochs: number; lr: number; batchSize: number; validation: number; ensemble?: number }; seed: number }
 
-// The simulated data as arrays: fit, then predict the held-out rows of each kind.
-async function fitSimulated(data: DemoData, common: Common, callbacks: FitInWorkerOptions): Promise<{ r: FitResult; shown: Shown; description: string }> {
+// The simulated data as a table, fitted by the formula path as a CSV is (so the worker can draw
+// it with plotModel); then the held-out rows of each kind predicted.
+async function fitSimulated(data: DemoData, common: Common, callbacks: FitInWorkerOptions): Promise<{ r: FormulaFitResult; shown: Shown; description: string }> {
   say(`${data.description}. Fitting the linear GLMM first, then the network…`, 'running');
-  const r = await fitInWorker(worker!, {
-    data: data.train, ...common,
-    predict: [
-      { name: 'observed', X: data.observed.X, group: data.observed.group, groups: 'observed' },
-      { name: 'new', X: data.fresh.X, group: data.fresh.group, groups: 'new' },
-    ],
+  const t = simulatedTable(data);
+  const r = await fitFormulaInWorker(worker!, {
+    table: t.table, source: 'simulated', formula: t.formula, rows: t.train, ...common,
+    predict: [{ name: 'observed', rows: t.observed }, { name: 'new', rows: t.fresh }],
+    plot: { rows: [...t.observed, ...t.fresh] },
   }, callbacks);
   const shown: Shown = {
-    observed: { predicted: r.predictions.observed, truth: data.observed.truth },
-    fresh: { predicted: r.predictions.new, truth: data.fresh.truth },
+    observed: { predicted: r.predicted.observed.prediction, truth: data.observed.truth },
+    fresh: { predicted: r.predicted.new.prediction, truth: data.fresh.truth },
     truthLabel: data.truthLabel, ...(data.trueEffects ? { trueEffects: data.trueEffects } : {}),
   };
   return { r, shown, description: data.description };
@@ -102,11 +102,12 @@ async function fitSimulated(data: DemoData, common: Common, callbacks: FitInWork
 
 // A CSV: the worker's fitFormula on the training rows, predictTable on the held-out rows (each
 // through its group's posterior where the group was fitted, the prior otherwise).
-async function fitCsv(data: CsvData, common: Common, callbacks: FitInWorkerOptions): Promise<{ r: FitResult; shown: Shown; description: string }> {
+async function fitCsv(data: CsvData, common: Common, callbacks: FitInWorkerOptions): Promise<{ r: FormulaFitResult; shown: Shown; description: string }> {
   say(`${data.description}. Fitting the linear GLMM first, then the network…`, 'running');
   const r = await fitFormulaInWorker(worker!, {
     table: data.table, source: data.source, formula: data.formula, rows: data.train, ...common,
     predict: [{ name: 'held-out', rows: data.heldOut, response: true }],
+    plot: { rows: data.heldOut },
   }, callbacks);
   const h = r.predicted['held-out'];
   const pick = (seen: number) => {
@@ -125,7 +126,8 @@ async function runFit() {
   const epochs = num('epochs');
   const common: Common = {
     spec: { family, hidden: hiddenSizes(), activation: $<HTMLSelectElement>('activation').value as ActivationName },
-    options: { epochs, lr: num('lr'), batchSize: num('batch'), validation: num('validation') },
+    // A linear GLMM has no ensemble (the option is for networks only).
+    options: { epochs, lr: num('lr'), batchSize: num('batch'), validation: num('validation'), ...(hiddenSizes().length > 0 ? { ensemble: num('ensemble') } : {}) },
     seed: num('seed'),
   };
   // The data first: a problem with it (a formula naming no column) leaves the last result shown.
@@ -138,7 +140,9 @@ async function runFit() {
   }
   const history: FitProgress[] = [];
   drawLoss($('loss-chart'), history, epochs);
-  for (const id of ['pred-chart', 'effects-chart', 'loss-note', 'pred-note', 'effects-note', 'result-json']) $(id).replaceChildren();
+  for (const id of ['pred-chart', 'effects-chart', 'loss-note', 'pred-note', 'effects-note', 'result-json', 'plot-svg']) $(id).replaceChildren();
+  // Every epoch of every ensemble member (the result's numbers), and the current member's (the chart).
+  const all: FitProgress[] = [];
   worker ??= new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
   controller = new AbortController();
   fitButton.disabled = true;
@@ -151,9 +155,12 @@ async function runFit() {
         say(`Fitting (${(p.elapsedMs / 1000).toFixed(1)} s) — ${p.phase === 'linear' ? 'linear model' : 'polish'}, L-BFGS iteration ${p.epoch}: ${p.loss.toFixed(4)}`, 'running');
         return;
       }
+      if (history.length > 0 && history[history.length - 1].member !== p.member) history.length = 0;
       history.push(p);
+      all.push(p);
       drawLoss($('loss-chart'), history, epochs);
-      const last = `epoch ${p.epoch}/${p.epochs}: training ${p.loss.toFixed(4)}${p.validation === undefined ? '' : `, validation ${p.validation.toFixed(4)}`}`;
+      const member = p.member !== undefined ? `member ${p.member}/${p.members}, ` : '';
+      const last = `${member}epoch ${p.epoch}/${p.epochs}: training ${p.loss.toFixed(4)}${p.validation === undefined ? '' : `, validation ${p.validation.toFixed(4)}`}`;
       $('loss-note').textContent = last;
       say(`Fitting (${(p.elapsedMs / 1000).toFixed(1)} s) — ${last}`, 'running');
     },
@@ -161,9 +168,11 @@ async function runFit() {
   };
   try {
     const { r, shown, description } = 'csv' in data ? await fitCsv(data.csv, common, callbacks) : await fitSimulated(data.sim, common, callbacks);
-    showResult(shown, r, history);
+    showResult(shown, r, all);
+    // The SVG text comes from the library's own writer (every label escaped), as ngmm plot writes it.
+    if (r.plot) $('plot-svg').innerHTML = r.plot;
     // A linear GLMM (no hidden layers) is fitted by L-BFGS alone: there are no epochs to draw.
-    if (history.length === 0) $('loss-note').textContent = `the linear GLMM is fitted by L-BFGS (${r.info.epochs} iterations), without epochs to plot`;
+    if (all.length === 0) $('loss-note').textContent = `the linear GLMM is fitted by L-BFGS (${r.info.epochs} iterations), without epochs to plot`;
     say(`${r.cancelled ? 'Cancelled' : 'Done'} in ${(r.elapsedMs / 1000).toFixed(1)} s on ${r.backend}: ${r.info.message}. ${description}.`, r.cancelled ? 'cancelled' : 'done');
   } finally {
     fitButton.disabled = false;
