@@ -143,21 +143,24 @@ describe('plotModel', () => {
   });
 });
 
+// Draws a network model of x1, x2 without data, its networks enlarged so that f bends visibly
+// away from a line (an untrained network's last layer is scaled by 0.1 in Model's constructor):
+// each partial-dependence panel's axes, curve and dashed line.
+function drawBent(m: Model, points: number) {
+  for (const k of [m, ...m.members]) for (const w of k.net!.weights) for (let i = 0; i < w.data.length; i++) w.data[i] *= 3;
+  m.design = { formula: 'y ~ x1 + x2 + (1 | g)', levels: Object.create(null), xNames: ['x1', 'x2'] };
+  const root = parseXml(plotModel(m, undefined, { points }));
+  const pd = panels(root, 'dependence');
+  expect(pd).toHaveLength(2);
+  return { root, pd: pd.map((p) => ({ p, ...axes(p), pts: pathPoints(children(p, 'path', 'curve')[0]), lin: pathPoints(children(p, 'path', 'linear')[0]) })) };
+}
+
 describe('plotModel with a network f', () => {
   it("draws f (the network's, as predict's link for a new group), not the linear part", () => {
     const mean = Float64Array.from([5, -1]), sd = Float64Array.from([2, 0.5]);
     const m = new Model({ family: 'gaussian', hidden: [6], activation: 'tanh', seed: 4 }, ['x1', 'x2'], mean, sd);
-    // An untrained network's last layer is scaled by 0.1 (Model's constructor): enlarge it so f
-    // bends visibly away from its linear part.
-    for (const w of m.net!.weights) for (let i = 0; i < w.data.length; i++) w.data[i] *= 3;
-    m.design = { formula: 'y ~ x1 + x2 + (1 | g)', levels: Object.create(null), xNames: ['x1', 'x2'] };
-    const root = parseXml(plotModel(m, undefined, { points: 41 }));
-    const pd = panels(root, 'dependence');
-    expect(pd).toHaveLength(2);
-    pd.forEach((p, j) => {
-      const { x, y } = axes(p);
-      const pts = pathPoints(children(p, 'path', 'curve')[0]);
-      const lin = pathPoints(children(p, 'path', 'linear')[0]);
+    const { pd } = drawBent(m, 41);
+    pd.forEach(({ x, y, pts, lin }, j) => {
       expect(pts).toHaveLength(41);
       expect(Math.abs(invert(x, pts[0][0]) - (mean[j] - 2 * sd[j]))).toBeLessThan(tol(x));
       expect(Math.abs(invert(x, pts[40][0]) - (mean[j] + 2 * sd[j]))).toBeLessThan(tol(x));
@@ -177,18 +180,11 @@ describe('plotModel with a deep ensemble', () => {
     const mean = Float64Array.from([5, -1]), sd = Float64Array.from([2, 0.5]);
     const spec = { family: 'gaussian' as const, hidden: [6], activation: 'tanh' as const, seed: 4 };
     const all = [0, 1, 2].map((k) => new Model(spec, ['x1', 'x2'], mean, sd, 4 + k));
-    for (const m of all) for (const w of m.net!.weights) for (let i = 0; i < w.data.length; i++) w.data[i] *= 3;
     const [m, ...members] = all;
     m.members = members;
-    m.design = { formula: 'y ~ x1 + x2 + (1 | g)', levels: Object.create(null), xNames: ['x1', 'x2'] };
     m.glmm = [{ name: '(Intercept)', value: 0.5 }, { name: 'x1', value: 0.25 }, { name: 'x2', value: -2 }];
-    const root = parseXml(plotModel(m, undefined, { points: 31 }));
-    const pd = panels(root, 'dependence');
-    expect(pd).toHaveLength(2);
-    pd.forEach((p, j) => {
-      const { x, y } = axes(p);
-      const pts = pathPoints(children(p, 'path', 'curve')[0]);
-      const lin = pathPoints(children(p, 'path', 'linear')[0]);
+    const { root, pd } = drawBent(m, 31);
+    pd.forEach(({ x, y, pts, lin, p }, j) => {
       const band = pathPoints(children(p, 'path', 'band')[0]);
       expect(band).toHaveLength(62);
       const X = pts.flatMap(([px]) => (j === 0 ? [invert(x, px), mean[1]] : [mean[0], invert(x, px)]));
