@@ -94,8 +94,9 @@ export async function runPage(c: Case, outdir: string): Promise<PageAnswers> {
     const plotBands = await page.locator('#plot-svg svg path.band').count();
     const screenshot = resolve(outdir, 'demo.png');
     await page.screenshot({ path: screenshot, fullPage: true });
-    // A long fit, cancelled once the first epoch is drawn: the worker stops and reports it.
-    await fill({ epochs: 500, validation: 0 });
+    // A long fit, cancelled once the first epoch is drawn: the worker stops and reports it. Each
+    // member stops early within a second here, so the fit is made long by its members (64).
+    await fill({ epochs: 500, validation: 0, ensemble: 64 });
     await page.click('#fit');
     await page.waitForSelector('#loss-chart circle.train', { timeout: 30_000 });
     await page.click('#cancel');
@@ -104,7 +105,7 @@ export async function runPage(c: Case, outdir: string): Promise<PageAnswers> {
     const cancelState = (await page.getAttribute('#status', 'data-state')) ?? '';
     const csv = schoolsCsv();
     await page.setInputFiles('#file', { name: 'schools.csv', mimeType: 'text/csv', buffer: Buffer.from(csv.text) });
-    await fill({ family: 'bernoulli', formula: 'y ~ x1 + x2 + kind + (1 | school)', epochs: 3, validation: 0.2 });
+    await fill({ family: 'bernoulli', formula: 'y ~ x1 + x2 + kind + (1 | school)', epochs: 3, validation: 0.2, ensemble: 2 });
     const finished = '#status:is([data-state="done"], [data-state="error"])';
     await page.click('#fit');
     await page.waitForSelector(finished, { timeout: 30_000 });
