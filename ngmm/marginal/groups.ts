@@ -104,24 +104,6 @@ export function upload(r: GroupedResponse, b: Backend): Uploaded {
   return u;
 }
 
-/**
- * Runs `fn` with the response uploaded to `b`, and frees the upload afterwards if it was made
- * for this call: a VJP runs after the objective has released its batch's response, and an
- * upload cached then would be freed by nobody (it leaked the batch's y on every gradient).
- */
-export function withUpload<T>(r: GroupedResponse, b: Backend, fn: (u: Uploaded) => T): T {
-  const fresh = !r.uploads.has(b);
-  const u = upload(r, b);
-  try {
-    return fn(u);
-  } finally {
-    if (fresh) {
-      for (const p of [u.y, u.trials, u.offsets, u.cst]) if (p) b.heap.free(p);
-      r.uploads.delete(b);
-    }
-  }
-}
-
 export function releaseResponse(r: GroupedResponse): void {
   for (const [b, u] of r.uploads) {
     for (const p of [u.y, u.trials, u.offsets, u.cst]) if (p) b.heap.free(p);
@@ -139,8 +121,8 @@ export function subsetResponse(
 ): { response: GroupedResponse; rows: Int32Array } {
   const G = groups.length;
   const pick: Int32Array[] = [];
-  // With `keep` (1 per row that counts, e.g. the training rows when rows are held out for
-  // validation), each group's constant is recomputed from its kept rows, as with `sub`.
+  // With `keep` (1 per row that counts: the kept rows when rows are held out for validation,
+  // made once per fit), each group's constant is recomputed from its kept rows, as with `sub`.
   const partial = sub !== undefined || (keep !== undefined && keep !== null);
   for (let k = 0; k < G; k++) {
     const g = groups[k];

@@ -14,7 +14,7 @@ import { apply } from '../../engine/tape';
 import { Tensor, type Primitive } from '../../engine/tensor';
 import { add, mul, reshape, logsumexp, sum, tensor, withBackend } from '../../engine/index';
 import { productRule } from './gaussHermite';
-import { upload, withUpload, type GroupedResponse } from './groups';
+import { upload, type GroupedResponse } from './groups';
 
 /** Nodes per dimension by q (index): 25, 9 and 5, i.e. 25, 81 and 125 nodes. */
 export const DEFAULT_NODES: readonly number[] = [0, 25, 9, 5];
@@ -61,7 +61,18 @@ const QuadratureLogLik: Primitive<LikAttrs> = {
     const b = f.backend;
     const gf = f.requiresGrad ? new Tensor(f.shape, b) : null;
     const gg = g.requiresGrad ? new Tensor(g.shape, b) : null;
-    if (gf || gg) withUpload(data, b, (u) => b.k.quad_loglik_vjp_f64(data.ngroups, u.offsets, K, q, nodes.ptr, sv.score.ptr, up.ptr, gf?.ptr ?? 0, gg?.ptr ?? 0));
+    if (gf || gg) {
+      // The VJP needs only the group offsets. The objective has released the batch's response
+      // by the time gradients run, so they are copied in for this call alone (an upload of the
+      // whole response here was cached and never freed: 1.2 kB leaked per step).
+      const h = b.heap, off = h.alloc((data.ngroups + 1) * 4);
+      try {
+        h.i32.set(data.offsets, off >> 2);
+        b.k.quad_loglik_vjp_f64(data.ngroups, off, K, q, nodes.ptr, sv.score.ptr, up.ptr, gf?.ptr ?? 0, gg?.ptr ?? 0);
+      } finally {
+        h.free(off);
+      }
+    }
     if (!phiT) return [gf, gg];
     const gp = sv.dphi ? reshape(sum(mul(up, sv.dphi)), phiT.shape) : null;
     return [gf, gg, gp];
