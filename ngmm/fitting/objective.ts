@@ -47,14 +47,14 @@ export interface RowHoldout {
 }
 
 /** One grouping factor: each group's marginal (ODE or Gauss–Hermite) over a batch of groups. */
-export function groupedObjective(model: Model, prep: PreparedData, how: Method, keep: Uint8Array | null = null): Objective {
+export function groupedObjective(model: Model, prep: PreparedData, how: Method): Objective {
   const G = prep.response.ngroups;
   const all = Int32Array.from({ length: G }, (_, i) => i);
   const self: Objective = {
     units: G,
     value(groups, sub) {
       const use = groups ?? all;
-      const { response, rows } = subsetResponse(prep.response, use, sub, keep);
+      const { response, rows } = subsetResponse(prep.response, use, sub);
       const p = prep.p;
       const X = new Float64Array(rows.length * p);
       for (let k = 0; k < rows.length; k++) X.set(prep.X.subarray(rows[k] * p, rows[k] * p + p), k * p);
@@ -76,14 +76,13 @@ export function groupedObjective(model: Model, prep: PreparedData, how: Method, 
     // The ODE's error (rtol relative to each L_i) is noise in the objective and its gradient
     // that can stop a line search short of gtol, on non-log-concave integrands above all
     // (Poisson-sqrt: measured stuck at rtol 1e−8, converged at 1e−10).
-    finer: () => (how.nodes === 0 && how.rtol > 1e-10 ? groupedObjective(model, prep, { rtol: 1e-10, nodes: 0 }, keep) : null),
+    finer: () => (how.nodes === 0 && how.rtol > 1e-10 ? groupedObjective(model, prep, { rtol: 1e-10, nodes: 0 }) : null),
     rowsIn(units) {
       let n = 0;
       for (const g of units) n += prep.response.offsets[g + 1] - prep.response.offsets[g];
       return n;
     },
     holdOutRows(share, rng) {
-      if (keep) throw new Error('holdOutRows: rows are already held out');
       const r = prep.response;
       const mask = new Uint8Array(r.nobs).fill(1);
       let held = 0;
@@ -96,7 +95,8 @@ export function groupedObjective(model: Model, prep: PreparedData, how: Method, 
         for (let i = 0; i < h; i++) mask[idx[i]] = 0;
         held += Math.max(0, h);
       }
-      const train = groupedObjective(model, prep, how, mask);
+      // The kept rows as data of their own, made once: the batches then subset them as any data.
+      const train = groupedObjective(model, keptRows(prep, mask), how);
       return {
         train,
         heldRows: held,
@@ -109,6 +109,17 @@ export function groupedObjective(model: Model, prep: PreparedData, how: Method, 
     },
   };
   return self;
+}
+
+/** The data restricted to the rows where `keep` is 1 (every group keeps at least one). */
+function keptRows(prep: PreparedData, keep: Uint8Array): PreparedData {
+  const all = Int32Array.from({ length: prep.response.ngroups }, (_, i) => i);
+  const { response, rows } = subsetResponse(prep.response, all, undefined, keep);
+  const p = prep.p;
+  const X = new Float64Array(rows.length * p);
+  rows.forEach((j, k) => X.set(prep.X.subarray(j * p, j * p + p), k * p));
+  const pick = (v: Float64Array | null) => (v ? Float64Array.from(rows, (j) => v[j]) : null);
+  return { ...prep, response, X, order: Int32Array.from(rows, (j) => prep.order[j]), weights: pick(prep.weights), offset: pick(prep.offset) };
 }
 
 /**
