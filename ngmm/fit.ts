@@ -226,6 +226,11 @@ function* fitGrouped(model: Model, re: GroupedEffect, prep0: PreparedData, data:
   const how: Method = { rtol: o.rtol ?? 1e-8, nodes: marginal === 'quadrature' ? (o.nodes ?? 25) : 0 };
   if (o.nodes !== undefined && marginal !== 'quadrature') throw new Error(`fit: nodes applies to marginal: 'quadrature' (the ODE has rtol), got nodes = ${o.nodes}`);
   if (marginal === 'quadrature' && !(Number.isInteger(how.nodes) && how.nodes >= 1 && how.nodes <= 100)) throw new Error(`fit: nodes must be an integer from 1 to 100, got ${o.nodes}`);
+  if (!model.net && !re.gNet) {
+    // Options of the network stage, given for a linear model, would be silently ignored.
+    const given = (['ensemble', 'validationRows'] as const).find((k) => o[k] !== undefined);
+    if (given) throw new Error(`fit: ${given} applies to a network (spec.hidden or spec.randomEffect); a linear model is fitted by L-BFGS to convergence`);
+  }
   const obj = groupedObjective(model, prep, how);
 
   const exactPath = fam.name === 'gaussian' && fam.link === 'identity' && !re.gNet;

@@ -111,6 +111,11 @@ describe('deep ensemble', () => {
     expect(model.info.message).toMatch(/deep ensemble of 3 networks/);
   });
 
+  it('is refused for a linear model, as are held-out rows (they would be ignored)', () => {
+    expect(() => fit(data, { family: 'gaussian' }, { ensemble: 3 })).toThrow(/^fit: ensemble applies to a network/);
+    expect(() => fit(data, { family: 'gaussian' }, { validationRows: 0.2 })).toThrow(/^fit: validationRows applies to a network/);
+  });
+
   it('is refused for several random-effect terms', () => {
     const n = sim.train.y.length;
     const num = (v: ArrayLike<number>): Column => ({ kind: 'number', values: Float64Array.from(v), missing: new Uint8Array(n) });
