@@ -31,7 +31,7 @@ export function gamExclude(structure: Structure): string[] {
 }
 
 /**
- * The R script fitting mgcv's GAM by fast REML (`bam(method = "fREML")`: gam's REML took over 10 min on 500 groups with random slopes) on <dir>/train.csv and writing predicted means for
+ * The R script fitting mgcv's GAM by fast REML (`bam(method = "fREML")`: gam's REML had not finished after 9 min, when it was stopped, on 500 groups with random slopes) on <dir>/train.csv and writing predicted means for
  * <dir>/seen.csv (the groups' own effects) and <dir>/fresh.csv (random effects excluded), and
  * the fit's seconds, into <dir>/gam.out (one value a line: seconds, then the seen rows, then
  * the fresh rows). New groups' labels are replaced by a training level before predicting: the
