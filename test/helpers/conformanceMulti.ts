@@ -1,6 +1,6 @@
 // The several-term conformance fixtures (test/fixtures/conformance-multi/, written by
 // scripts/conformance/multi.R): their JSON layout, and the list of them in file order.
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFixtures, type FixtureBase, type ReferenceBase } from './conformanceFixtures';
 
 export interface Term {
   /** The grouping factor: a CSV column, or columns joined by ':' (an interaction). */
@@ -27,20 +27,10 @@ export interface ExactFit {
   minusLaplaceLogLik: number;
 }
 
-export interface Reference {
-  method: string;
-  logLik: number;
-  fixef: Record<string, number>;
-  se: Record<string, number>;
-  sigma: number | null;
+export interface Reference extends ReferenceBase {
   ranefSD: null;
   ranefCov: null;
-  dispersion: number | null;
-  nobs: number;
   ngroups: number[];
-  nrowsCsv: number;
-  droppedRows: number[];
-  droppedColumns: string[];
   terms: Term[];
   exactFit?: ExactFit | null;
   messages: string[];
@@ -49,23 +39,14 @@ export interface Reference {
   checks: Record<string, number | string[]>;
 }
 
-export interface Fixture {
-  name: string;
-  dataset: string;
-  source: string;
-  csv: string;
-  formula: string;
-  family: string;
+export interface Fixture extends FixtureBase {
   link: string;
   weights: null;
-  reml: boolean;
   structure: string;
   comparison: 'exact' | 'laplace' | 'nestedExact';
-  features: string[];
   reference: Reference;
   tolerances: Record<string, number | null>;
 }
 
 export const multiDir = new URL('../fixtures/conformance-multi/', import.meta.url);
-export const multiFiles = readdirSync(multiDir).filter((f) => f.endsWith('.json')).sort();
-export const multiFixtures: Fixture[] = multiFiles.map((f) => JSON.parse(readFileSync(new URL(f, multiDir), 'utf8')) as Fixture);
+export const { files: multiFiles, fixtures: multiFixtures } = readFixtures<Fixture>(multiDir);

@@ -17,50 +17,28 @@
 // - SEs 1e−3 relative: ngmm's Hessian is by central differences of the exact gradient.
 // - σ, σ_b, the NB θ and the Gamma shape 1e−4 relative (an absolute bound where lme4's
 //   estimate is on the boundary, σ_b = 0).
-import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { readFixtures, type FixtureBase, type ReferenceBase } from '../helpers/conformanceFixtures';
 import { fit, modelFrame, parseFormula, readCsvTable, type Frame, type Model, type Summary } from '../../ngmm/index';
 import type { FamilyName, LinkName } from '../../ngmm/families/index';
 
-interface Reference {
-  method: string;
-  logLik: number;
-  fixef: Record<string, number>;
-  se: Record<string, number>;
-  sigma: number | null;
+interface Reference extends ReferenceBase {
   ranefSD: number | null;
   ranefCov: { names: string[]; sd: number[]; corr: number[] } | null;
-  dispersion: number | null;
-  nobs: number;
   ngroups: number;
-  nrowsCsv: number;
-  /** 1-based data rows na.omit dropped. */
-  droppedRows: number[];
-  droppedColumns: string[];
   checks?: Record<string, number>;
 }
 
-interface Fixture {
-  name: string;
-  dataset: string;
-  source: string;
-  csv: string;
-  formula: string;
-  /** R's family name: bernoulli (a binary binomial), binomial, poisson, gaussian, nbinom2, Gamma. */
-  family: string;
+interface Fixture extends FixtureBase {
   link: LinkName;
   weights: string | null;
-  reml: boolean;
-  features: string[];
   reference: Reference;
   tolerances: { logLik: number; coef: number; se: number; scale: number; ranefSDAbs?: number };
 }
 
 const dir = new URL('../fixtures/conformance/', import.meta.url);
-const fixtures: Fixture[] = readdirSync(dir)
-  .filter((f) => f.endsWith('.json'))
-  .sort()
-  .map((f) => JSON.parse(readFileSync(new URL(f, dir), 'utf8')) as Fixture);
+const { fixtures } = readFixtures<Fixture>(dir);
 
 // ngmm's names for R's families.
 const FAMILY: Record<string, string> = {
