@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../engine/random';
+import { Model, predictTable, readCsvTable } from '../../ngmm/index';
 
 const cli = resolve('dist/cli.js');
 const dir = mkdtempSync(join(tmpdir(), 'ngmm-cli-'));
@@ -62,10 +63,17 @@ describe('ngmm CLI', () => {
     expect(pred[0]).toBe('row,group,groups,prediction,ensemble_sd');
     const rows = pred.slice(1).map((l) => l.split(','));
     expect(rows.map((c) => c[2])).toEqual(['observed', 'new']);
-    // The file holds the two further members; test/ngmm/recipe.test.ts proves the spread is their SD.
-    const j = JSON.parse(readFileSync(join(dir, 'e.json'), 'utf8'));
-    expect(j.members).toHaveLength(2);
-    for (const c of rows) expect(Number(c[4])).toBeGreaterThan(0);
+    // The file holds the two further members, and the columns are the library's ensemble
+    // prediction and spread of these rows (test/ngmm/recipe.test.ts proves that is the members' mean and SD).
+    const model = Model.load(JSON.parse(readFileSync(join(dir, 'e.json'), 'utf8')));
+    expect(model.members).toHaveLength(2);
+    const p = predictTable(model, readCsvTable(readFileSync(newData, 'utf8')));
+    rows.forEach((c, i) => {
+      expect(Number(c[3])).toBe(p.prediction[i]);
+      expect(Number(c[4])).toBe(p.spread![i]);
+      expect(p.spread![i]).toBeGreaterThan(0);
+    });
+    model.dispose();
   });
 
   it('fits correlated random slopes from (1 + x1 | school)', () => {

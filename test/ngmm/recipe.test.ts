@@ -107,7 +107,11 @@ describe('deep ensemble', () => {
   it('says so in the summary', () => {
     const s = model.summary();
     expect(s.ensemble?.members).toBe(3);
-    expect(s.ensemble!.ranefSD[0]).toBeLessThanOrEqual(s.ensemble!.ranefSD[1]);
+    // The ranges are the members' own numbers, not the first member's.
+    const all = [model, ...model.members];
+    expect(s.ensemble!.ranefSD).toEqual([Math.min(...all.map((m) => m.ranefSD)), Math.max(...all.map((m) => m.ranefSD))]);
+    expect(s.ensemble!.logLik).toEqual([Math.min(...all.map((m) => m.logLik())), Math.max(...all.map((m) => m.logLik()))]);
+    expect(s.ensemble!.ranefSD[0]).toBeLessThan(s.ensemble!.ranefSD[1]);
     expect(model.info.message).toMatch(/deep ensemble of 3 networks/);
   });
 
