@@ -275,7 +275,8 @@ export class Model {
    */
   predictEnsemble(X0: MatrixInput, opts: PredictOptions = {}): { fit: Float64Array; spread: Float64Array | null; members: number } {
     const all = [this, ...this.members];
-    const preds = all.map((m) => m.predictOne(X0, opts));
+    const { Xs, n: rows } = this.predictInputs(X0, opts);
+    const preds = all.map((m) => m.predictOne(Xs, rows, opts));
     if (all.length === 1) return { fit: preds[0], spread: null, members: 1 };
     const n = preds[0].length, K = all.length;
     const fit = new Float64Array(n), spread = new Float64Array(n);
@@ -291,27 +292,35 @@ export class Model {
     return { fit, spread, members: K };
   }
 
-  /** This member's prediction alone. */
-  private predictOne(X0: MatrixInput, opts: PredictOptions): Float64Array {
+  /**
+   * The rows to predict, checked and standardised once for every member (members share the
+   * columns and the standardisation: Model.load checks it): Xs and the row count.
+   */
+  private predictInputs(X0: MatrixInput, opts: PredictOptions): { Xs: Float64Array; n: number } {
     const p = this.xNames.length;
     const X = asMatrix(X0, p, 'predict: X', this.xNames);
     if (X.length % Math.max(1, p) !== 0) throw new Error(`predict: X has ${X.length} values, not a multiple of ${p} columns`);
     const n = p > 0 ? X.length / p : (opts.group?.length ?? opts.terms?.[0]?.levels.length ?? 0);
-    const type = opts.type ?? 'response';
-    const mode = opts.groups ?? 'observed';
     for (let i = 0; i < X.length; i++) {
       if (!Number.isFinite(X[i])) throw new Error(`predict: row ${Math.floor(i / p) + 1}, column '${this.xNames[i % p]}': ${X[i]} is not a finite number`);
     }
-    const Xs = this.standardise(X);
-    const f = E.tidy(() => this.f(E.tensor(Xs, [n, p])).toArray());
     if (this.hasOffset && !opts.offset) throw new Error('predict: the model was fitted with an offset, so predict needs `offset` for every row (0 where there is none)');
     if (opts.offset) {
       if (opts.offset.length !== n) throw new Error(`predict: offset has ${opts.offset.length} values for ${n} rows`);
       for (let i = 0; i < n; i++) {
         if (!Number.isFinite(opts.offset[i])) throw new Error(`predict: row ${i + 1}: the offset ${opts.offset[i]} is not a finite number`);
-        f[i] += opts.offset[i];
       }
     }
+    return { Xs: this.standardise(X), n };
+  }
+
+  /** This member's prediction alone, of rows prepared by predictInputs. */
+  private predictOne(Xs: Float64Array, n: number, opts: PredictOptions): Float64Array {
+    const p = this.xNames.length;
+    const type = opts.type ?? 'response';
+    const mode = opts.groups ?? 'observed';
+    const f = E.tidy(() => this.f(E.tensor(Xs, [n, p])).toArray());
+    if (opts.offset) for (let i = 0; i < n; i++) f[i] += opts.offset[i];
     if (this.random.kind === 'terms') {
       if (!opts.terms) throw new Error(`predict: the model has several random-effect terms (${this.random.terms.map((t) => t.name).join(', ')}), so predict needs \`terms\`: each term's levels and design values per row`);
       return this.random.predict(f, opts.terms, type);
