@@ -422,14 +422,21 @@ function* fitTerms(model: Model, te: TermsEffect, prep: PreparedData, dataTerms:
   const X = new Float64Array(n * p);
   bound.rows.forEach((j, k) => X.set(prep.X.subarray(j * p, j * p + p), k * p));
   const offset = prep.offset ? Float64Array.from(bound.rows, (j) => prep.offset![j]) : null;
-  const obj = termsObjective(model, te, bound, X, offset);
-  linearStage(model, obj, [...model.linearParams(), ...model.varianceParams()], o, t0);
-  if (model.net) model.glmm = model.coefficients();
-  yield;
-  if (model.net) yield* adamStage(model, obj, o, t0);
-  const eta0 = E.tidy(() => model.fixedEta(E.tensor(X, [n, p]), offset).toArray());
-  model.info.logLik = te.refresh(eta0, model.sigma, bound);
-  model.stored = summaryOf(model, null, model.isLinear ? () => E.mul(obj.value(null), bound.units) : undefined);
+  // Every evaluation uses all rows: X goes to the kernel heap once, for the whole fit.
+  const Xt = E.untracked(() => E.tensor(X, [n, p]));
+  const obj = termsObjective(model, te, bound, Xt, offset);
+  let eta0: Float64Array;
+  try {
+    linearStage(model, obj, [...model.linearParams(), ...model.varianceParams()], o, t0);
+    if (model.net) model.glmm = model.coefficients();
+    yield;
+    if (model.net) yield* adamStage(model, obj, o, t0);
+    eta0 = E.tidy(() => model.fixedEta(Xt, offset).toArray());
+    model.info.logLik = te.refresh(eta0, model.sigma, bound);
+    model.stored = summaryOf(model, null, model.isLinear ? () => E.mul(obj.value(null), bound.units) : undefined);
+  } finally {
+    Xt.dispose();
+  }
   if (o.importanceSamples !== undefined) {
     const is = te.importanceSampling(eta0, model.sigma, bound, o.importanceSamples, o.seed ?? 0);
     model.stored.laplaceCheck = { draws: o.importanceSamples, logLik: is.logLik, mcError: is.mcError, difference: is.difference, ess: is.ess };

@@ -124,15 +124,15 @@ function keptRows(prep: PreparedData, keep: Uint8Array): PreparedData {
 
 /**
  * Several terms: the structure's marginal (Laplace or nested quadrature) of all rows, in the
- * bound order (`X` standardised and `offset` in that order), per level of the terms.
+ * bound order (`X` standardised and `offset` in that order), per level of the terms. `X` is a
+ * heap tensor the caller owns: all rows go into every evaluation, so they are copied in once.
  */
-export function termsObjective(model: Model, te: TermsEffect, bound: BoundTerms, X: Float64Array, offset: Float64Array | null): Objective {
-  const n = bound.rows.length, p = model.xNames.length;
+export function termsObjective(model: Model, te: TermsEffect, bound: BoundTerms, X: E.Tensor, offset: Float64Array | null): Objective {
   return {
     units: 1,
     value() {
       const phi = model.thetaSigma ? E.softplus(model.thetaSigma) : null;
-      return E.mul(te.logLik(model.fixedEta(E.tensor(X, [n, p]), offset), phi, bound), -1 / bound.units);
+      return E.mul(te.logLik(model.fixedEta(X, offset), phi, bound), -1 / bound.units);
     },
     finer: () => null,
   };
