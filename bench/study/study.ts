@@ -14,6 +14,7 @@ import type { Model, ModelSpec } from '../../ngmm/model';
 import { machine, table, writeSection } from '../lib';
 import { settingName, settings, simulate, X_NAMES, type Family, type Setting, type Simulated } from './simulate';
 import { dotIntervalFigure, type Panel } from './svg';
+import { ProgressBar } from '../progressBar';
 
 // ---- options ----
 const argv = process.argv.slice(2);
@@ -47,22 +48,9 @@ const METRIC: Record<Family, { name: string; fn: (y: ArrayLike<number>, mu: Arra
 };
 
 // ---- progress bar (stderr) ----
-const t0 = performance.now();
+const bar = new ProgressBar('study');
 const tty = process.stderr.isTTY;
-let lastLine = 0;
-function progress(done: number, total: number, label: string, force = false): void {
-  const now = performance.now();
-  if (!force && now - lastLine < (tty ? 200 : 30000)) return;
-  lastLine = now;
-  const frac = Math.min(1, done / total);
-  const el = (now - t0) / 1000;
-  const eta = frac > 0.005 ? (el / frac) * (1 - frac) : NaN;
-  const w = 30, filled = Math.round(frac * w);
-  const mmss = (s: number) => (Number.isFinite(s) ? `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, '0')}` : '--:--');
-  const line = `study [${'#'.repeat(filled)}${'.'.repeat(w - filled)}] ${(frac * 100).toFixed(1).padStart(5)} %  ${mmss(el)} elapsed, ${mmss(eta)} left  ${label}`;
-  if (tty) process.stderr.write(`\r${line.slice(0, (process.stderr.columns ?? 120) - 1).padEnd(Math.min(119, (process.stderr.columns ?? 120) - 1))}`);
-  else process.stderr.write(line + '\n');
-}
+const progress = (done: number, total: number, label: string, force = false) => bar.update(done, total, label, force);
 
 // ---- one repetition ----
 interface RepResult {
@@ -242,8 +230,8 @@ for (const [k, s] of all.entries()) {
   writeFileSync(`${outDir}/study.partial.json`, JSON.stringify({ config, command, results }, null, 1));
 }
 progress(total, total, 'done', true);
-if (tty) process.stderr.write('\n');
-const seconds = (performance.now() - t0) / 1000;
+bar.newline();
+const seconds = bar.seconds;
 const md = markdown(results, seconds);
 const data = { command, config, seconds, backend: backend.name, results };
 writeFileSync(`${outDir}/study.md`, `# Simulation study\n\n${md}\n`);

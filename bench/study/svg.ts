@@ -57,7 +57,7 @@ export function dotIntervalFigure(spec: FigureSpec): string {
   spec.panels.forEach((panel, k) => {
     const r = Math.floor(k / spec.columns), c = k % spec.columns;
     const x0 = left + c * (labelW + pw + 20) + labelW, y0 = top + r * (ph + gapY) + 24;
-    if (c === 0 && spec.panelRows[r]) svg.text(left, y0 - 14, spec.panelRows[r], { 'font-size': 13, 'font-weight': 'bold', fill: '#222' });
+    if (c === 0 && spec.panelRows[r]) svg.text(left, y0 - 30, spec.panelRows[r], { 'font-size': 13, 'font-weight': 'bold', fill: '#222' });
     svg.text(x0 + pw / 2, y0 - 4, panel.title, { 'text-anchor': 'middle', 'font-size': 13 });
     const vals = panel.points.flat().filter((p): p is Point => p !== null).flatMap((p) => [p.lo, p.hi, p.mean]).filter(Number.isFinite);
     let lo = Math.min(0, ...vals), hi = Math.max(0, ...vals);
