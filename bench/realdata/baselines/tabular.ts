@@ -38,9 +38,9 @@ interface GroupInput {
 /**
  * The OHE network's η for x [n × p] and one-hot group indicators, without building the
  * indicators. The first layer on [x, onehot(g)] is x·W₀[0:p] + W₀[p + g] + b₀: the one-hot
- * block of the product only selects row p + g of W₀. Gathering that row costs O(n·h₁) where
- * the [n × (p + G)] product costs O(n·(p + G)·h₁) — 30× more for p = 16, G = 500 — and its
- * VJP (a scatter-add into the rows of W₀ the batch used) is the dense product's gradient
+ * block of the product only selects row p + g of W₀, so the layer costs O(n·(p + 1)·h₁)
+ * where the [n × (p + G)] product costs O(n·(p + G)·h₁) — 30× more for p = 16, G = 500 — and
+ * the gather's VJP (a scatter-add into the rows of W₀ the batch used) is the dense product's gradient
  * without the zero rows. `group` null: the all-zero indicator, the first layer x·W₀[0:p] + b₀.
  * The remaining layers are the MLP's own, as in `MLP.forward`.
  */
