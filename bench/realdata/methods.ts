@@ -2,6 +2,7 @@
 // method gets the same split, the same network f (the grid's hidden layers) and the same
 // early-stopping share; bench/realdata/README.md describes each.
 import type { RepSplit } from './data';
+import { fitEmbed, fitOhe } from './baselines/tabular';
 import { fitLibrary } from './library';
 import type { Fitted, RFamily, TrainOptions } from './types';
 
@@ -39,6 +40,8 @@ export const UNTUNED: ReadonlySet<MethodName> = new Set(['glmm']);
 const FITTERS: Partial<Record<MethodName, (split: RepSplit, o: TrainOptions) => Fitted>> = {
   ngmm: (s, o) => fitLibrary(s, o, false),
   glmm: (s, o) => fitLibrary(s, o, true),
+  ohe: (s, o) => fitOhe(s.set, o),
+  embed: (s, o) => fitEmbed(s.set, o, 16),
 };
 
 export function fitMethod(m: MethodName, split: RepSplit, o: TrainOptions): Fitted {
