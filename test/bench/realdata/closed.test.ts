@@ -294,7 +294,7 @@ const poissonDeviance = (y: ArrayLike<number>, mu: ArrayLike<number>): number =>
 };
 
 describe('simulated fits', () => {
-  it('LMMNN recovers σ_b, predicts seen groups better with its BLUPs (the dense formula), leaves the heap as it found it', () => {
+  it('LMMNN recovers σ_b, predicts seen groups better with its BLUPs (the dense formula), stops on the dense predictive density, leaves the heap as it found it', () => {
     const rng = new E.Rng(21);
     const sim = simulate('gaussian', 60, [8, 3, 3], () => rng.normal(), 22);
     const heap = E.backend().heap;
@@ -326,13 +326,25 @@ describe('simulated fits', () => {
         const { blup } = denseGaussian(y, f, sigma, sigmaB);
         expect(Math.abs(seen[k] - fixed[k] - blup)).toBeLessThan(1e-12);
       }
+      // Early stopping's score (kept at the best epoch, whose parameters the fit ends with) is
+      // the mean over held-out rows of −log p(y_valid | y_train) = −[log p(y_train, y_valid) −
+      // log p(y_train)], here by dense densities group by group; sums of 60 terms of order 10,
+      // each good to ≈ 1e−14: 1e−10.
+      let nll = 0;
+      for (let g = 0; g < 60; g++) {
+        const yt: number[] = [], ft: number[] = [], ya: number[] = [], fa: number[] = [];
+        train.group.forEach((h, k) => { if (h === g) { yt.push(train.y[k]); ft.push(fTrain[k]); } });
+        valid.group.forEach((h, k) => { if (h === g) { ya.push(valid.y[k]); fa.push(fValid[k]); } });
+        nll -= denseGaussian([...yt, ...ya], [...ft, ...fa], sigma, sigmaB).logDensity - denseGaussian(yt, ft, sigma, sigmaB).logDensity;
+      }
+      expect(Math.abs(nll / valid.y.length - (m.info.validNll as number))).toBeLessThan(1e-10);
     } finally {
       m.dispose();
     }
     expect(heap.inUse).toBe(before);
   });
 
-  it('PGNN recovers 1/α, predicts seen groups better by the Gamma posterior mean (by quadrature), leaves the heap as it found it', () => {
+  it('PGNN recovers 1/α, predicts seen groups better by the Gamma posterior mean (by quadrature), stops on the predictive density (by quadrature), leaves the heap as it found it', () => {
     const rng = new E.Rng(31);
     const sim = simulate('poisson', 80, [8, 3, 4], () => gammaMeanOne(rng, 2), 32);
     const heap = E.backend().heap;
@@ -364,6 +376,17 @@ describe('simulated fits', () => {
         const posteriorMean = Math.exp(logMarginalQuadrature(y, mu, alpha, 1) - logMarginalQuadrature(y, mu, alpha));
         expect(Math.abs(seen[k] / fixed[k] / posteriorMean - 1)).toBeLessThan(1e-9);
       }
+      // Early stopping's score at the kept epoch: the mean over held-out rows of
+      // −[log p(y_train, y_valid) − log p(y_train)], by quadrature group by group; 160
+      // quadratures each good to < 1e−12 in the log: 1e−9 for the mean.
+      let nll = 0;
+      for (let g = 0; g < 80; g++) {
+        const yt: number[] = [], mt: number[] = [], ya: number[] = [], ma: number[] = [];
+        train.group.forEach((h, k) => { if (h === g) { yt.push(train.y[k]); mt.push(muTrain[k]); } });
+        valid.group.forEach((h, k) => { if (h === g) { ya.push(valid.y[k]); ma.push(muValid[k]); } });
+        nll -= logMarginalQuadrature([...yt, ...ya], [...mt, ...ma], alpha) - logMarginalQuadrature(yt, mt, alpha);
+      }
+      expect(Math.abs(nll / valid.y.length - (m.info.validNll as number))).toBeLessThan(1e-9);
     } finally {
       m.dispose();
     }
