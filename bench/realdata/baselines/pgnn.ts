@@ -32,8 +32,10 @@ const Lgamma: E.Primitive = {
   },
 };
 
+const lgammaOp = E.defineOp(Lgamma);
+
 /** log Γ(x) elementwise on the tape (x > 0). */
-export const lgamma: (x: E.Tensor) => E.Tensor = ((op) => (x: E.Tensor) => op([x], undefined))(E.defineOp(Lgamma));
+export const lgamma = (x: E.Tensor): E.Tensor => lgammaOp([x], undefined);
 
 /**
  * −Σ_i log p(y_i) over the groups 0 … groups − 1 that `local` assigns the rows to, on the tape,
