@@ -2,6 +2,8 @@
 // method gets the same split, the same network f (the grid's hidden layers) and the same
 // early-stopping share; bench/realdata/README.md describes each.
 import type { RepSplit } from './data';
+import { fitLmmnn } from './baselines/lmmnn';
+import { fitPgnn } from './baselines/pgnn';
 import { fitEmbed, fitOhe } from './baselines/tabular';
 import { fitLibrary } from './library';
 import type { Fitted, RFamily, TrainOptions } from './types';
@@ -40,6 +42,8 @@ export const UNTUNED: ReadonlySet<MethodName> = new Set(['glmm']);
 const FITTERS: Partial<Record<MethodName, (split: RepSplit, o: TrainOptions) => Fitted>> = {
   ngmm: (s, o) => fitLibrary(s, o, false),
   glmm: (s, o) => fitLibrary(s, o, true),
+  lmmnn: (s, o) => fitLmmnn(s.set, o),
+  pgnn: (s, o) => fitPgnn(s.set, o),
   ohe: (s, o) => fitOhe(s.set, o),
   embed: (s, o) => fitEmbed(s.set, o, 16),
 };
