@@ -175,9 +175,9 @@ describe('bbvi: the fixed-noise objective', () => {
     fc.assert(
       fc.property(caseOf(family), (c) => {
         // relu has a kink: a finite difference straddling it measures a jump, not the
-        // derivative. The perturbation moves a pre-activation by at most ~1e−4 (step
-        // 1e−5·max(1, ‖x‖∞) over ≤ 3 inputs of |x| ≤ 2 with direction entries ≤ 1), so cases
-        // with one within 1e−3 of 0 are not evidence either way.
+        // derivative. A step is 1e−5·max(1, ‖input‖∞) ≤ 3e−5 (|ρ| ≤ 3) along directions of
+        // entries ≤ 1, scaled by softplus' ≤ 1 and |ε| ≤ 3, into a pre-activation b₀ + Σ x·W₀
+        // with two |x| ≤ 2: it moves by ≤ 4.5e−4, so a case with one within 1e−3 of 0 is set aside.
         fc.pre(minAbsPreActivation(c) > 1e-3);
         const r = checkVjp(objective(c), inputsOf(c), 7);
         // checkVjp's Richardson central difference leaves ~1e−10 relative truncation and
