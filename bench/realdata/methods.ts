@@ -2,6 +2,7 @@
 // method gets the same split, the same network f (the grid's hidden layers) and the same
 // early-stopping share; bench/realdata/README.md describes each.
 import type { RepSplit } from './data';
+import { fitBbvi } from './baselines/bbvi';
 import { fitLmmnn } from './baselines/lmmnn';
 import { fitPgnn } from './baselines/pgnn';
 import { fitEmbed, fitOhe } from './baselines/tabular';
@@ -55,6 +56,7 @@ const FITTERS: Partial<Record<MethodName, (split: RepSplit, o: TrainOptions) => 
   pgnn: (s, o) => fitPgnn(s.set, o),
   ohe: (s, o) => fitOhe(s.set, o),
   embed: (s, o) => fitEmbed(s.set, o, 16),
+  bbvi: (s, o) => fitBbvi(s.set, o),
 };
 
 export function fitMethod(m: MethodName, split: RepSplit, o: TrainOptions): Fitted {
