@@ -10,6 +10,8 @@ export interface RealDataset {
   /** What a row is and what the group is, for the table and figure. */
   readonly label: string;
   readonly group: string;
+  /** Its plural, for the table. */
+  readonly groups: string;
   /** Model the log of the response (then standardised), as the paper does with a price. */
   readonly logResponse: boolean;
   /** R package and object, for the README and the results file. */
@@ -17,10 +19,10 @@ export interface RealDataset {
 }
 
 export const DATASETS: readonly RealDataset[] = [
-  { name: 'chem97', family: 'gaussian', label: 'A-level chemistry score', group: 'school', logResponse: false, source: 'mlmRev::Chem97' },
-  { name: 'psid', family: 'gaussian', label: 'log wage', group: 'worker', logResponse: true, source: 'AER::PSID7682' },
-  { name: 'grouseticks', family: 'poisson', label: 'ticks on a chick', group: 'brood', logResponse: false, source: 'lme4::grouseticks' },
-  { name: 'epil', family: 'poisson', label: 'seizures in two weeks', group: 'patient', logResponse: false, source: 'MASS::epil' },
-  { name: 'verbagg', family: 'bernoulli', label: 'verbally aggressive reaction', group: 'respondent', logResponse: false, source: 'lme4::VerbAgg' },
-  { name: 'guimmun', family: 'bernoulli', label: 'child fully immunised', group: 'community', logResponse: false, source: 'mlmRev::guImmun' },
+  { name: 'chem97', family: 'gaussian', label: 'A-level chemistry score', group: 'school', groups: 'schools', logResponse: false, source: 'mlmRev::Chem97' },
+  { name: 'psid', family: 'gaussian', label: 'log wage', group: 'worker', groups: 'workers', logResponse: true, source: 'AER::PSID7682' },
+  { name: 'grouseticks', family: 'poisson', label: 'ticks on a chick', group: 'brood', groups: 'broods', logResponse: false, source: 'lme4::grouseticks' },
+  { name: 'epil', family: 'poisson', label: 'seizures in two weeks', group: 'patient', groups: 'patients', logResponse: false, source: 'MASS::epil' },
+  { name: 'verbagg', family: 'bernoulli', label: 'verbally aggressive reaction', group: 'respondent', groups: 'respondents', logResponse: false, source: 'lme4::VerbAgg' },
+  { name: 'guimmun', family: 'bernoulli', label: 'child fully immunised', group: 'community', groups: 'communities', logResponse: false, source: 'mlmRev::guImmun' },
 ];

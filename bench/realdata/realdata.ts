@@ -171,7 +171,7 @@ export function markdown(d: RealdataData): string {
   );
   for (const ds of d.datasets) {
     const fam = ds.family;
-    lines.push(`### ${ds.name} (${ds.source}): ${ds.label}, ${ds.family}; ${ds.rows} rows in ${ds.groups} ${ds.group}s; covariates ${ds.covariates.join(', ')}`, '');
+    lines.push(`### ${ds.name} (${ds.source}): ${ds.label}, ${ds.family}; ${ds.rows} rows in ${ds.groups} ${DATASETS.find((x) => x.name === ds.name)?.groups ?? ds.group}; covariates ${ds.covariates.join(', ')}`, '');
     const rows: string[][] = [];
     for (const m of methodsFor(fam)) {
       const runs = d.runs.filter((r) => r.dataset === ds.name && r.method === m);
@@ -225,7 +225,8 @@ export function figure(d: RealdataData): string {
     xLabel: 'relative difference of the metric (%)',
     unit: '%',
     columns: 2,
-    note: `${d.quick ? 'QUICK RUN — measures nothing. ' : ''}Unseen groups: fixed effects only. Command: ${d.command}; ${(d.seconds / 60).toFixed(1)} min.`,
+    clip: [-60, 100],
+    note: `${d.quick ? 'QUICK RUN — measures nothing. ' : ''}Unseen groups: fixed effects only. Axes stop at −60 % and +100 %: an arrowhead marks a value beyond, with the mean written. ${d.command}; ${(d.seconds / 60).toFixed(1)} min.`,
   });
 }
 

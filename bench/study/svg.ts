@@ -33,6 +33,12 @@ export interface FigureSpec {
   unit?: string;
   columns: number;
   note?: string;
+  /**
+   * Axis limits no panel extends beyond (display units): a point or interval end outside is
+   * drawn at the edge with an arrowhead and its value, so that one wild interval does not
+   * squeeze every other point of its panel into a few pixels.
+   */
+  clip?: readonly [number, number];
 }
 
 /** Panels of dot-and-interval plots sharing series colours, each with its own x-range and a line at 0. */
@@ -61,6 +67,10 @@ export function dotIntervalFigure(spec: FigureSpec): string {
     svg.text(x0 + pw / 2, y0 - 4, panel.title, { 'text-anchor': 'middle', 'font-size': 13 });
     const vals = panel.points.flat().filter((p): p is Point => p !== null).flatMap((p) => [p.lo, p.hi, p.mean]).filter(Number.isFinite);
     let lo = Math.min(0, ...vals), hi = Math.max(0, ...vals);
+    if (spec.clip) {
+      lo = Math.max(lo, spec.clip[0]);
+      hi = Math.min(hi, spec.clip[1]);
+    }
     if (!(hi > lo)) hi = lo + 1;
     const pad = 0.06 * (hi - lo);
     lo -= pad;
@@ -85,10 +95,20 @@ export function dotIntervalFigure(spec: FigureSpec): string {
         const p = panel.points[j]?.[i];
         if (!p) return;
         const y = yc + (j - (ns - 1) / 2) * 10;
-        svg.line(X(p.lo), y, X(p.hi), y, { stroke: s.color, 'stroke-width': 2 });
-        svg.line(X(p.lo), y - 3, X(p.lo), y + 3, { stroke: s.color, 'stroke-width': 1.5 });
-        svg.line(X(p.hi), y - 3, X(p.hi), y + 3, { stroke: s.color, 'stroke-width': 1.5 });
-        svg.circle(X(p.mean), y, 4, { fill: s.color });
+        const at = (v: number) => X(Math.min(hi, Math.max(lo, v)));
+        svg.line(at(p.lo), y, at(p.hi), y, { stroke: s.color, 'stroke-width': 2 });
+        // An end inside the axis gets a tick; one outside an arrowhead at the edge.
+        for (const [v, dir] of [[p.lo, -1], [p.hi, 1]] as const) {
+          if (v >= lo && v <= hi) svg.line(X(v), y - 3, X(v), y + 3, { stroke: s.color, 'stroke-width': 1.5 });
+          else svg.path([[at(v), y], [at(v) - 6 * dir, y - 4], [at(v) - 6 * dir, y + 4], [at(v), y]], { fill: s.color });
+        }
+        if (p.mean >= lo && p.mean <= hi) svg.circle(X(p.mean), y, 4, { fill: s.color });
+        else {
+          const edge = at(p.mean), right = p.mean > hi;
+          const back = right ? -9 : 9;
+          svg.path([[edge, y], [edge + back, y - 5], [edge + back, y + 5], [edge, y]], { fill: s.color, stroke: '#fff' });
+          svg.text(edge + (right ? -12 : 12), y - 5, `${+p.mean.toPrecision(3)}${spec.unit ?? ''}`, { 'text-anchor': right ? 'end' : 'start', 'font-size': 10, fill: s.color });
+        }
       });
     });
   });

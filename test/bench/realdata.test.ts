@@ -59,7 +59,7 @@ function handMade(): { raw: RawData; ds: RealDataset } {
     }
   }
   const raw: RawData = { name: 'hand', groupLabel, y: Float64Array.from(y), X: Float64Array.from(X), names: ['a', 'b', 'c', 'd', 'e'] };
-  const ds: RealDataset = { name: 'hand', family: 'gaussian', label: 'hand', group: 'g', logResponse: true, source: 'test' };
+  const ds: RealDataset = { name: 'hand', family: 'gaussian', label: 'hand', group: 'g', groups: 'gs', logResponse: true, source: 'test' };
   return { raw, ds };
 }
 
