@@ -133,7 +133,7 @@ export interface PisaData {
 
 /** Residual SDs of θ by domain and their correlations (reading–maths, reading–science, maths–science). */
 const SIGMA_SD = [0.85, 0.9, 0.85];
-const SIGMA_COR = { rm: 0.72, rs: 0.8, ms: 0.83 };
+const SIGMA_COR = { rm: 0.78, rs: 0.83, ms: 0.85 };
 
 /** Missing rates of the questionnaire variables (MCAR). */
 export const MISSING_RATE = { escs: 0.025, homework: 0.07, immig: 0.04, language: 0.05, books: 0.035 } as const;
