@@ -107,6 +107,8 @@ export interface PisaDesign {
 }
 
 export interface PisaData {
+  /** The options the data were simulated with, defaults filled in. */
+  readonly options: Required<SimOptions>;
   readonly nStudents: number;
   readonly nSchools: number;
   readonly bank: ItemBank;
@@ -282,7 +284,7 @@ export function simulatePisa(options: SimOptions): PisaData {
   for (let j = 0, s = 0; j < S; j++) {
     let sum = 0, count = 0;
     for (let i = 0; i < nPer[j]; i++, s++) if (!Number.isNaN(xNum[3 * s])) { sum += xNum[3 * s]; count++; }
-    // A school whose every sampled student skipped ESCS (only possible for tiny schools) gets the sample mean.
+    // A school whose every sampled student skipped ESCS (in practice only in tiny samples) gets the overall mean.
     z[4 * j] = count > 0 ? sum / count : allCount > 0 ? allSum / allCount : 0;
     z[4 * j + 1] = size[j];
     z[4 * j + 2] = priv[j];
@@ -330,6 +332,7 @@ export function simulatePisa(options: SimOptions): PisaData {
   const responses = simulateResponses(rngResp, bank, design, booklet, theta);
 
   return {
+    options: o,
     nStudents: N,
     nSchools: S,
     bank,

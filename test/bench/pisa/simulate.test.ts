@@ -289,6 +289,7 @@ describe('PISA simulator', () => {
       if (!Number.isNaN(e)) { sum[j] += e; cnt[j]++; }
     }
     expect(base.nSchools).toBe(150);
+    expect(base.options).toMatchObject({ schools: 150, minStudents: 20, maxStudents: 40, truth: 'nonlinear', schoolEffect: true });
     expect(Math.min(...n)).toBe(20);
     expect(Math.max(...n)).toBe(40);
     for (let j = 0; j < base.nSchools; j++) {
