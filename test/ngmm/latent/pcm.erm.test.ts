@@ -10,6 +10,8 @@ import * as E from '../../../engine/index';
 import { fitPcm1D, pcmMarginal1D } from '../../../ngmm/latent/pcmFit';
 import type { ItemBank, Responses } from '../../../ngmm/latent/types';
 import { checkVjp } from '../../helpers/checkVjp';
+import { thrown } from '../../helpers/thrown';
+import { NgmmError } from '../../../ngmm/errors';
 import { integrateLog } from '../../helpers/gaussKronrod';
 
 interface Fixture {
@@ -120,10 +122,22 @@ describe('1-D marginal ML against eRm', () => {
     expect(Math.max(...ratios), ratios.map((r) => r.toFixed(2)).join(' ')).toBeLessThanOrEqual(1);
     expect(fit.sigma).toBeGreaterThan(1);
     expect(fit.sigma).toBeLessThan(1.6);
-    // The MML standard errors are of the same size as eRm's (same data, similar information).
+    // A sanity check on fitPcm1D's SEs: the same size as eRm's (measured ratios 0.90–1.21). They
+    // are not the same quantity — ours are for δ with E[θ] = 0, eRm's under its sum-0
+    // constraint, and the information differs between MML and CML — hence the loose band.
     fit.se.steps.forEach((se, j) => {
       expect(se / fx.thresholdSE[j]).toBeGreaterThan(0.7);
       expect(se / fx.thresholdSE[j]).toBeLessThan(1.4);
+    });
+  });
+
+  it('refuses items of more than one domain, and a σ that is not positive and finite', () => {
+    const two: ItemBank = { ...bank, domain: Int32Array.from([0, 0, 1, 0]) };
+    E.tidy(() => {
+      expect(thrown(NgmmError, () => pcmMarginal1D(two, resp, E.tensor(fx.thresholds), E.tensor([0]))).message)
+        .toBe('pcmMarginal1D: every item must measure one domain; item 2 is in domain 1, item 0 in 0');
+      expect(thrown(NgmmError, () => pcmMarginal1D(bank, resp, E.tensor(fx.thresholds), E.tensor([1000]))).message)
+        .toBe('pcmMarginal1D: σ = Infinity must be finite and > 0');
     });
   });
 });
