@@ -126,7 +126,10 @@ export function fitPcm1D(bank: ItemBank, resp: Responses, o: Pcm1DOptions = {}):
   validatePcm(bank, resp);
   const K = o.K ?? 41, S = bank.steps.length;
   const x0 = new Float64Array(S + 1);
-  if (o.start?.steps) x0.set(Array.from(o.start.steps).slice(0, S));
+  if (o.start?.steps) {
+    if (o.start.steps.length !== S) throw new NgmmError(`fitPcm1D: start.steps has ${o.start.steps.length} entries but the bank has ${S} steps`);
+    x0.set(Array.from(o.start.steps));
+  }
   x0[S] = Math.log(o.start?.sigma ?? 1);
   const stepsT = E.param(x0.subarray(0, S));
   const logSigma = E.param([x0[S]]);
