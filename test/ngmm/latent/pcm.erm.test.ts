@@ -114,6 +114,9 @@ describe('1-D marginal ML against eRm', () => {
     // instead; the two differ by one common shift a, found from eRm's constraint.
     const w: number[] = [];
     for (let k = 0; k < fx.items; k++) for (let h = 1; h <= fx.maxScore[k]; h++) w.push(fx.maxScore[k] - h + 1);
+    // The fixture itself satisfies that constraint (to rounding of 8 terms of size ~2): a check
+    // on the reading of eRm's parameterisation that does not involve our fit.
+    expect(Math.abs(w.reduce((s, wj, j) => s + wj * fx.thresholds[j], 0))).toBeLessThanOrEqual(1e-12);
     const a = -w.reduce((s, wj, j) => s + wj * fit.steps[j], 0) / w.reduce((s, wj) => s + wj, 0);
     const ratios = Array.from(fit.steps, (d, j) => Math.abs(d + a - fx.thresholds[j]) / fx.thresholdSE[j]);
     // Measured: largest |MML − CML| / SE = 0.66 (item 4, step 1); σ̂ = 1.29 (SE 0.12).
