@@ -17,18 +17,23 @@ const LOG_2PI = Math.log(2 * Math.PI);
 
 interface Attrs {
   readonly rules: LatentRules;
+  /** The forward's inner log-integrals J [N × Q] and outer weights P [S × Q], for the VJP. */
+  saved?: Saved;
 }
 
-interface PassOut {
+interface Saved {
   readonly L: Float64Array;
+  readonly J: Float64Array;
+  readonly P: Float64Array;
+}
+
+interface PassOut extends Saved {
   readonly gMu?: Float64Array;
   readonly gChol?: Float64Array;
   readonly gG?: Float64Array;
   readonly gEll?: Float64Array;
   /** Σ_q P_q p_nqk: each student's posterior weight on its nodes given its school's data. */
   readonly pi?: Float64Array;
-  /** P_q: each school's posterior weight on its outer nodes. */
-  readonly P?: Float64Array;
 }
 
 // One pass over every school. With `up` (upstream ∂/∂L_s) it also returns the gradients:
@@ -37,12 +42,13 @@ interface PassOut {
 //   ∂/∂ell_nk = Σ_q π,  ∂/∂μ_n = Σ π a,  ∂/∂g_sd = Σ π a_d u_qd,
 //   ∂/∂L_ab (a ≥ b) = Σ π (a zᵀ)_ab − δ_ab/L_aa per term, i.e. lower(L⁻ᵀ M) − n_s·diag(1/L)
 // with M = Σ π z zᵀ (Σ π = 1 per student), and ∂/∂log L_dd = L_dd·∂/∂L_dd.
-function pass(r: LatentRules, mu: Float64Array, c6: Float64Array, g: Float64Array | null, ell: Float64Array, up: Float64Array | null, wantPi: boolean): PassOut {
+// Given `saved` (the forward's J and P at the same inputs) the Q·K·N log-sum-exp pass is skipped.
+function pass(r: LatentRules, mu: Float64Array, c6: Float64Array, g: Float64Array | null, ell: Float64Array, up: Float64Array | null, wantPi: boolean, saved?: Saved): PassOut {
   const { nSchools: S, schoolStart, K, theta, logW } = r;
   const Q = r.mixed ? r.Q : 1;
   const Lc = cholFromParams(c6);
   const cst = -1.5 * LOG_2PI - (c6[0] + c6[1] + c6[2]);
-  const L = new Float64Array(S);
+  const L = saved ? saved.L : new Float64Array(S);
   const wantGrad = up !== null;
   const gMu = wantGrad ? new Float64Array(mu.length) : undefined;
   const gEll = wantGrad ? new Float64Array(ell.length) : undefined;
@@ -50,10 +56,10 @@ function pass(r: LatentRules, mu: Float64Array, c6: Float64Array, g: Float64Arra
   const M = new Float64Array(9); // Σ up_s π z zᵀ over the batch
   let nW = 0; // Σ_s up_s n_s
   const pi = wantPi ? new Float64Array(ell.length) : undefined;
-  const Pall = wantPi && r.mixed ? new Float64Array(S * Q) : undefined;
+  const Pall = saved ? saved.P : new Float64Array(S * Q), J = saved ? saved.J : new Float64Array(r.nStudents * Q);
   let maxN = 0;
   for (let s = 0; s < S; s++) maxN = Math.max(maxN, schoolStart[s + 1] - schoolStart[s]);
-  const B = new Float64Array(maxN * K), z0 = new Float64Array(maxN * K * 3), J = new Float64Array(maxN * Q);
+  const B = new Float64Array(maxN * K), z0 = new Float64Array(maxN * K * 3);
   const y = new Float64Array(Q * 3), T = new Float64Array(Q), t = new Float64Array(K), x = new Float64Array(3);
   const sz = new Float64Array(3), a3 = new Float64Array(3), acc = new Float64Array(3);
   for (let s = 0; s < S; s++) {
@@ -72,6 +78,7 @@ function pass(r: LatentRules, mu: Float64Array, c6: Float64Array, g: Float64Arra
         solveL3(Lc, x, z0, (j * K + k) * 3);
         B[j * K + k] = logW[n * K + k] + ell[n * K + k] + cst;
       }
+      if (saved) continue;
       for (let q = 0; q < Q; q++) {
         let mx = -Infinity;
         for (let k = 0; k < K; k++) {
@@ -83,15 +90,18 @@ function pass(r: LatentRules, mu: Float64Array, c6: Float64Array, g: Float64Arra
         }
         let sum = 0;
         for (let k = 0; k < K; k++) sum += Math.exp(t[k] - mx);
-        J[j * Q + q] = mx + Math.log(sum);
+        J[n * Q + q] = mx + Math.log(sum);
       }
     }
     let Ls: number;
-    if (r.mixed) {
+    if (saved) {
+      Ls = L[s];
+      T.set(Pall.subarray(s * Q, s * Q + Q));
+    } else if (r.mixed) {
       let mx = -Infinity;
       for (let q = 0; q < Q; q++) {
         let v = r.logWu[s * Q + q];
-        for (let j = 0; j < ns; j++) v += J[j * Q + q];
+        for (let j = 0; j < ns; j++) v += J[(a + j) * Q + q];
         T[q] = v;
         if (v > mx) mx = v;
       }
@@ -99,12 +109,12 @@ function pass(r: LatentRules, mu: Float64Array, c6: Float64Array, g: Float64Arra
       for (let q = 0; q < Q; q++) sum += Math.exp(T[q] - mx);
       Ls = mx + Math.log(sum);
       for (let q = 0; q < Q; q++) T[q] = Math.exp(T[q] - Ls); // P_q
-      if (Pall) Pall.set(T.subarray(0, Q), s * Q);
     } else {
       Ls = 0;
-      for (let j = 0; j < ns; j++) Ls += J[j];
+      for (let j = 0; j < ns; j++) Ls += J[a + j];
       T[0] = 1;
     }
+    Pall.set(T.subarray(0, Q), s * Q);
     if (!Number.isFinite(Ls)) throw new LatentMarginalError(`school ${s}: the log-marginal is ${Ls} (check μ, g, Σ and ell of its students for NaN/Inf)`);
     L[s] = Ls;
     if (!wantGrad && !pi) continue;
@@ -114,7 +124,7 @@ function pass(r: LatentRules, mu: Float64Array, c6: Float64Array, g: Float64Arra
       const n = a + j;
       acc.fill(0);
       for (let q = 0; q < Q; q++) {
-        const P = T[q], Jq = J[j * Q + q];
+        const P = T[q], Jq = J[n * Q + q];
         sz.fill(0);
         for (let k = 0; k < K; k++) {
           const o = (j * K + k) * 3;
@@ -139,7 +149,7 @@ function pass(r: LatentRules, mu: Float64Array, c6: Float64Array, g: Float64Arra
       if (wantGrad) for (let d = 0; d < 3; d++) gMu![n * 3 + d] += w * acc[d];
     }
   }
-  if (!wantGrad) return { L, pi, P: Pall };
+  if (!wantGrad) return { L, J, P: Pall, pi };
   // ∂/∂L = lower(L⁻ᵀ M) − nW·diag(1/L_dd), M symmetric (lower half stored).
   M[1] = M[3]; M[2] = M[6]; M[5] = M[7];
   const GL = new Float64Array(9), col = new Float64Array(3), out = new Float64Array(3);
@@ -152,7 +162,7 @@ function pass(r: LatentRules, mu: Float64Array, c6: Float64Array, g: Float64Arra
     Lc[0] * (GL[0] - nW / Lc[0]), Lc[4] * (GL[4] - nW / Lc[4]), Lc[8] * (GL[8] - nW / Lc[8]),
     GL[3], GL[6], GL[7],
   );
-  return { L, gMu, gChol, gG, gEll, pi, P: Pall };
+  return { L, J, P: Pall, gMu, gChol, gG, gEll, pi };
 }
 
 // x = L⁻¹b written at out[o … o+3) (L lower, row-major).
@@ -172,14 +182,17 @@ function fromArray(values: Float64Array, shape: readonly number[], b: Tensor['ba
 
 const LatentLogLik: Primitive<Attrs> = {
   name: 'latentLogLik',
-  forward(inputs, { rules }) {
+  forward(inputs, attrs) {
+    const { rules } = attrs;
     const [mu, chol, g, ell] = unpack(inputs, rules.mixed);
-    const { L } = pass(rules, mu.toArray(), chol.toArray(), g ? g.toArray() : null, ell.toArray(), null, false);
-    return fromArray(L, [rules.nSchools], mu.backend);
+    const r = pass(rules, mu.toArray(), chol.toArray(), g ? g.toArray() : null, ell.toArray(), null, false);
+    if (inputs.some((t) => t.requiresGrad)) attrs.saved = { L: r.L, J: r.J, P: r.P };
+    return fromArray(r.L, [rules.nSchools], mu.backend);
   },
-  vjp(up, _ans, inputs, { rules }) {
+  vjp(up, _ans, inputs, { rules, saved }) {
+    if (!saved) throw new LatentMarginalError('latentLogLik: the forward pass kept nothing for gradients (no input required one)');
     const [mu, chol, g, ell] = unpack(inputs, rules.mixed);
-    const r = pass(rules, mu.toArray(), chol.toArray(), g ? g.toArray() : null, ell.toArray(), up.toArray(), false);
+    const r = pass(rules, mu.toArray(), chol.toArray(), g ? g.toArray() : null, ell.toArray(), up.toArray(), false, saved);
     const b = up.backend;
     const out: (Tensor | null)[] = [
       mu.requiresGrad ? fromArray(r.gMu!, mu.shape, b) : null,
@@ -256,7 +269,7 @@ export function latentPosterior(rules: LatentRules, mu: ArrayLike<number>, chol:
       thetaSd[n * 3 + d] = Math.sqrt(v);
     }
   }
-  const uWeights = r.P ?? new Float64Array(0);
+  const uWeights = rules.mixed ? r.P : new Float64Array(0);
   const uMean = new Float64Array(rules.mixed ? S * 3 : 0), uSd = new Float64Array(rules.mixed ? S * 3 : 0);
   if (rules.mixed) {
     for (let s = 0; s < S; s++) for (let d = 0; d < 3; d++) {
