@@ -1,0 +1,288 @@
+// Fitting the latent NGMM (issue 15): maximum marginal likelihood of the students' item
+// responses under the partial-credit model (ngmm/latent/pcm.ts) and one of the four background
+// models (ngmm/latent/background.ts), the θ and u integrals by nested adaptive Gauss–Hermite
+// (ngmm/latent/adapt.ts, marginal.ts; docs/latent-marginal.md). Each objective evaluation
+// first adapts the rules to the current parameters (numbers only) and then differentiates the
+// school log-marginals with the rules held fixed, as the library's random-slope path does.
+//   linear backgrounds: full-batch L-BFGS to a gradient tolerance (few parameters; the
+//     standard errors then come from the observed information);
+//   neural backgrounds: Adam over mini-batches of schools, early stopping on the validation
+//     schools' marginal likelihood per student (the best epoch kept).
+import * as E from '../../engine/index';
+import { Rng } from '../../engine/random';
+import { adaptSchools, innerLogLik, type MeasurementLik } from './adapt';
+import { Background, type BackgroundKind, type BackgroundOptions, type StudentInputs } from './background';
+import { categoryCodes, fitEncoding, linearInputs, numericInputs, type Covariates, type Encoding } from './design';
+import { latentLogLik, latentPosterior } from './marginal';
+import { studentLik, type StudentLik } from './pcm';
+import { domainScore, type DomainPrior } from './predict';
+import { D, type ItemBank, type Responses } from './types';
+
+export interface LatentData {
+  readonly bank: ItemBank;
+  readonly responses: Responses;
+  /** Student → school (0 … nSchools − 1). */
+  readonly school: Int32Array;
+  readonly nSchools: number;
+  readonly covariates: Covariates;
+  /** School covariates, nSchools × pZ row-major (already on a sensible scale; standardised here). */
+  readonly z: Float64Array;
+  readonly pZ: number;
+}
+
+export interface LatentFitOptions extends BackgroundOptions {
+  readonly innerNodes?: number;
+  readonly outerNodes?: number;
+  /** Adam (neural backgrounds): epochs, learning rate, schools per batch, patience. */
+  readonly epochs?: number;
+  readonly lr?: number;
+  readonly batchSchools?: number;
+  readonly patience?: number;
+  /**
+   * The linear backgrounds' inputs: 'pca' (default; the official PISA conditioning) or 'raw' —
+   * the continuous covariates as they are, no standardisation (the recovery test compares Γ
+   * with the simulator's own).
+   */
+  readonly linearInputs?: 'pca' | 'raw';
+  readonly pcaShare?: number;
+  readonly onProgress?: (p: { epoch: number; epochs: number; loss: number; validation: number | null }) => void;
+}
+
+type Inputs = { lin?: Float64Array; num?: Float64Array; cat?: Int32Array[] };
+
+function rowsOf(src: Float64Array, width: number, ids: Int32Array): Float64Array {
+  const out = new Float64Array(ids.length * width);
+  ids.forEach((id, i) => out.set(src.subarray(id * width, id * width + width), i * width));
+  return out;
+}
+
+/** Students of each school, among `students`, grouped and ordered by school. */
+function bySchool(school: Int32Array, students: Int32Array): Map<number, Int32Array> {
+  const m = new Map<number, number[]>();
+  for (const s of students) {
+    const list = m.get(school[s]);
+    if (list) list.push(s);
+    else m.set(school[s], [s]);
+  }
+  return new Map([...m.entries()].sort((a, b) => a[0] - b[0]).map(([k, v]) => [k, Int32Array.from(v)]));
+}
+
+export class LatentModel {
+  private readonly lik: StudentLik;
+  private readonly all: Inputs;
+  private readonly zs: Float64Array;
+  private readonly widths: { lin: number; num: number };
+  info: { epochs: number; bestEpoch: number; loss: number; converged: boolean; message: string } = { epochs: 0, bestEpoch: 0, loss: NaN, converged: false, message: '' };
+
+  constructor(readonly data: LatentData, readonly background: Background, readonly encoding: Encoding | null, readonly options: LatentFitOptions) {
+    this.lik = studentLik(data.bank, data.responses);
+    const n = data.school.length;
+    const ids = Int32Array.from({ length: n }, (_, i) => i);
+    const c = data.covariates;
+    if (background.kind === 'fe-lin' || background.kind === 'me-lin') {
+      const lin = options.linearInputs === 'raw' ? Float64Array.from(c.num) : linearInputs(c, ids, encoding!);
+      if (options.linearInputs === 'raw' && lin.some((v) => Number.isNaN(v))) throw new Error(`latent: linearInputs 'raw' needs complete continuous covariates`);
+      this.all = { lin };
+      this.widths = { lin: background.shape.pLin, num: 0 };
+    } else {
+      const num = numericInputs(c, ids, encoding!);
+      this.all = { num, cat: c.catNames.map((_, j) => categoryCodes(c, ids, j)) };
+      this.widths = { lin: 0, num: background.shape.pNum };
+    }
+    // School covariates standardised over all schools' values (they are design variables of
+    // the sample, not outcomes); a constant column becomes 0.
+    const S = data.nSchools, p = data.pZ;
+    this.zs = new Float64Array(S * p);
+    for (let j = 0; j < p; j++) {
+      let m = 0, v = 0;
+      for (let s = 0; s < S; s++) m += data.z[s * p + j] / S;
+      for (let s = 0; s < S; s++) v += (data.z[s * p + j] - m) ** 2 / Math.max(1, S - 1);
+      const sd = v > 0 ? Math.sqrt(v) : 1;
+      for (let s = 0; s < S; s++) this.zs[s * p + j] = (data.z[s * p + j] - m) / sd;
+    }
+  }
+
+  inputs(ids: Int32Array): StudentInputs {
+    const out: { n: number; lin?: Float64Array; num?: Float64Array; cat?: Int32Array[] } = { n: ids.length };
+    if (this.all.lin) out.lin = rowsOf(this.all.lin, this.widths.lin, ids);
+    if (this.all.num) out.num = rowsOf(this.all.num, this.widths.num, ids);
+    if (this.all.cat) out.cat = this.all.cat.map((codes) => Int32Array.from(ids, (i) => codes[i]));
+    return out;
+  }
+
+  /** The measurement likelihood of batch row n = student ids[n]. */
+  measurement(ids: Int32Array): MeasurementLik {
+    return { evaluate: (n, th, out) => this.lik.evaluate(ids[n], th, out) };
+  }
+
+  schoolZ(schools: readonly number[]): Float64Array {
+    return rowsOf(this.zs, this.data.pZ, Int32Array.from(schools));
+  }
+
+  /**
+   * −Σ log p(x_j) over `groups` (school → its students in the batch), on the tape, with the rules
+   * adapted at the current parameters, and the number of students.
+   */
+  negLogLik(groups: Map<number, Int32Array>): { loss: E.Tensor; students: number } {
+    const schools = [...groups.keys()];
+    const ids = Int32Array.from(schools.flatMap((s) => Array.from(groups.get(s)!)));
+    const start = new Int32Array(schools.length + 1);
+    schools.forEach((s, i) => (start[i + 1] = start[i] + groups.get(s)!.length));
+    const x = this.inputs(ids), z = this.schoolZ(schools);
+    const bg = this.background;
+    const muV = E.noGrad(() => E.tidy(() => bg.mu(x).toArray()));
+    const gV = bg.mixed ? E.noGrad(() => E.tidy(() => bg.scale(z, schools.length)!.toArray())) : null;
+    const meas = this.measurement(ids);
+    const rules = adaptSchools(meas, muV, bg.chol.data, gV, start, { innerNodes: this.options.innerNodes, outerNodes: this.options.outerNodes });
+    const ell = E.tensor(innerLogLik(rules, meas), [ids.length, rules.K]);
+    const ll = latentLogLik(rules, bg.mu(x), bg.chol, bg.scale(z, schools.length), ell);
+    return { loss: E.neg(E.sum(ll)), students: ids.length };
+  }
+
+  /** The posterior over each school's u from its students in `groups` (mixed models), as weighted nodes. */
+  schoolPosterior(groups: Map<number, Int32Array>): Map<number, { nodes: Float64Array; weights: Float64Array }> {
+    const out = new Map<number, { nodes: Float64Array; weights: Float64Array }>();
+    const bg = this.background;
+    if (!bg.mixed) return out;
+    const schools = [...groups.keys()];
+    const ids = Int32Array.from(schools.flatMap((s) => Array.from(groups.get(s)!)));
+    const start = new Int32Array(schools.length + 1);
+    schools.forEach((s, i) => (start[i + 1] = start[i] + groups.get(s)!.length));
+    const x = this.inputs(ids), z = this.schoolZ(schools);
+    const muV = E.noGrad(() => E.tidy(() => bg.mu(x).toArray()));
+    const gV = E.noGrad(() => E.tidy(() => bg.scale(z, schools.length)!.toArray()));
+    const meas = this.measurement(ids);
+    const rules = adaptSchools(meas, muV, bg.chol.data, gV, start, { innerNodes: this.options.innerNodes, outerNodes: this.options.outerNodes });
+    const post = latentPosterior(rules, muV, bg.chol.data, gV, innerLogLik(rules, meas));
+    schools.forEach((s, i) => out.set(s, { nodes: post.uNodes.slice(i * rules.Q * 3, (i + 1) * rules.Q * 3), weights: post.uWeights.slice(i * rules.Q, (i + 1) * rules.Q) }));
+    return out;
+  }
+
+  /**
+   * Per-domain predictive metrics of `students` (not used in fitting): 'seen' conditions on
+   * the school's posterior from `conditionOn` (its training students), 'new' uses the prior.
+   */
+  score(students: Int32Array, regime: 'seen' | 'new', conditionOn?: Map<number, Int32Array>): DomainTotals[] {
+    const bg = this.background;
+    const totals: DomainTotals[] = Array.from({ length: D }, () => ({ nll: 0, students: 0, correct: 0, answered: 0 }));
+    if (students.length === 0) return totals;
+    const muV = E.noGrad(() => E.tidy(() => bg.mu(this.inputs(students)).toArray()));
+    const { Sigma } = bg.sigma();
+    const schools = [...new Set(students.map((s) => this.data.school[s]))];
+    const gAll = new Map<number, Float64Array>();
+    if (bg.mixed) {
+      const gV = E.noGrad(() => E.tidy(() => bg.scale(this.schoolZ(schools), schools.length)!.toArray()));
+      schools.forEach((s, i) => gAll.set(s, gV.slice(i * 3, i * 3 + 3)));
+    }
+    const post = regime === 'seen' && bg.mixed ? this.schoolPosterior(new Map(schools.map((s) => {
+      const g = conditionOn?.get(s);
+      if (!g || g.length === 0) throw new Error(`latent: school ${s} has no training students to condition on`);
+      return [s, g];
+    }))) : null;
+    students.forEach((s, i) => {
+      const j = this.data.school[s];
+      for (let d = 0; d < D; d++) {
+        const m = muV[i * 3 + d], sdE = Math.sqrt(Sigma[d * 3 + d]);
+        let prior: DomainPrior;
+        if (!bg.mixed) prior = { weight: [1], mean: [m], sd: [sdE] };
+        else if (post) {
+          const { nodes, weights } = post.get(j)!;
+          const g = gAll.get(j)![d];
+          prior = { weight: weights, mean: Float64Array.from(weights, (_, q) => m + g * nodes[q * 3 + d]), sd: new Float64Array(weights.length).fill(sdE) };
+        } else {
+          const g = gAll.get(j)![d];
+          prior = { weight: [1], mean: [m], sd: [Math.sqrt(sdE * sdE + g * g)] };
+        }
+        const r = domainScore(this.data.bank, this.data.responses, this.lik, s, d, prior);
+        if (!r) continue;
+        totals[d].nll += r.nll;
+        totals[d].students++;
+        totals[d].correct += r.correct;
+        totals[d].answered += r.answered;
+      }
+    });
+    return totals;
+  }
+
+  dispose(): void {
+    this.background.dispose();
+  }
+}
+
+export interface DomainTotals {
+  nll: number;
+  students: number;
+  correct: number;
+  answered: number;
+}
+
+/** Fits one background model on the students `train`, stopping early on `valid` (neural backgrounds). */
+export function fitLatent(data: LatentData, kind: BackgroundKind, train: Int32Array, valid: Int32Array, o: LatentFitOptions = {}): LatentModel {
+  const c = data.covariates;
+  const raw = o.linearInputs === 'raw';
+  const encoding = raw && (kind === 'fe-lin' || kind === 'me-lin') ? null : fitEncoding(c, train, o.pcaShare ?? 0.95);
+  const shape = {
+    pLin: raw ? c.numNames.length : encoding!.pca.k,
+    pNum: c.numNames.length + (encoding?.missingCols.length ?? 0),
+    catLevels: c.catLevels,
+    pZ: data.pZ,
+  };
+  const model = new LatentModel(data, new Background(kind, shape, o), encoding, o);
+  const groups = bySchool(data.school, train);
+  const params = model.background.parameters();
+  if (kind === 'fe-lin' || kind === 'me-lin') {
+    const nTrain = train.length;
+    const r = E.minimize(params, () => E.affine(model.negLogLik(groups).loss, 1 / nTrain, 0), { gtol: 1e-6, maxIter: 500 });
+    model.info = { epochs: r.iterations, bestEpoch: r.iterations, loss: r.f, converged: r.converged, message: r.message };
+    return model;
+  }
+  const validGroups = bySchool(data.school, valid);
+  const validLoss = () => {
+    if (validGroups.size === 0) return NaN;
+    return E.noGrad(() => E.tidy(() => {
+      const { loss, students } = model.negLogLik(validGroups);
+      return loss.item() / students;
+    }));
+  };
+  const rng = new Rng(o.seed ?? 1);
+  const opt = new E.Adam(params, { lr: o.lr ?? 0.01 });
+  const schools = [...groups.keys()];
+  const B = o.batchSchools ?? 8, epochs = o.epochs ?? 60, patience = o.patience ?? 10;
+  let best = validLoss(), bestEpoch = 0, stale = 0, epoch = 0, last = NaN;
+  let saved = params.map((p) => Float64Array.from(p.data));
+  try {
+    for (epoch = 1; epoch <= epochs; epoch++) {
+      for (let i = schools.length - 1; i > 0; i--) {
+        const j = Math.floor(rng.uniform() * (i + 1));
+        [schools[i], schools[j]] = [schools[j], schools[i]];
+      }
+      let total = 0, count = 0;
+      for (let b = 0; b < schools.length; b += B) {
+        const batch = new Map(schools.slice(b, b + B).map((s) => [s, groups.get(s)!]));
+        E.tidy(() => {
+          const { loss, students } = model.negLogLik(batch);
+          const scaled = E.affine(loss, 1 / students, 0);
+          total += loss.item();
+          count += students;
+          opt.step(E.grad(scaled, params));
+        });
+      }
+      last = total / count;
+      const v = validLoss();
+      o.onProgress?.({ epoch, epochs, loss: last, validation: Number.isNaN(v) ? null : v });
+      if (Number.isNaN(v) || v < best) {
+        best = v;
+        bestEpoch = epoch;
+        stale = 0;
+        saved = params.map((p) => Float64Array.from(p.data));
+      } else if (++stale >= patience) {
+        break;
+      }
+    }
+  } finally {
+    opt.dispose();
+  }
+  params.forEach((p, i) => p.data.set(saved[i]));
+  model.info = { epochs: Math.min(epoch, epochs), bestEpoch, loss: last, converged: true, message: bestEpoch > 0 ? `best validation epoch ${bestEpoch}` : 'no epoch improved on the start' };
+  return model;
+}
