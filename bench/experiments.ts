@@ -1,8 +1,10 @@
 // `npm run experiments -- <name> [options]`: the paper's experiments on real (or realistic)
-// data, each writing bench/results/<name>.{json,md,svg}. realdata: §5.1 and Appendix 13.
+// data, each writing bench/results/<name>.{json,md,svg}. realdata: §5.1 and Appendix 13;
+// pisa: §5.3 (the latent model on simulated PISA-like data).
+import { runPisa } from './pisa/pisa';
 import { runRealdata } from './realdata/realdata';
 
-const experiments: Record<string, (argv: readonly string[]) => Promise<void>> = { realdata: runRealdata };
+const experiments: Record<string, (argv: readonly string[]) => Promise<void>> = { realdata: runRealdata, pisa: runPisa };
 const [name, ...rest] = process.argv.slice(2);
 const run = name ? experiments[name] : undefined;
 if (!run) {
