@@ -12,6 +12,8 @@ import { initSync } from '../../engine/backend';
 import { Rng } from '../../engine/random';
 import { BACKGROUNDS, type BackgroundKind } from '../../ngmm/latent/background';
 import { fitLatent, type DomainTotals, type LatentData } from '../../ngmm/latent/fit';
+import { studentLik } from '../../ngmm/latent/pcm';
+import { domainScore } from '../../ngmm/latent/predict';
 import { DOMAINS } from '../../ngmm/latent/types';
 import { machine, table, writeSection } from '../lib';
 import { ProgressBar } from '../progressBar';
@@ -22,7 +24,31 @@ import { simulatePisa } from './simulate';
 export const SPLIT = { train: 0.7, valid: 0.1, test: 0.2, heldStudents: 0.2 };
 export const FIT = { epochs: 100, lr: 0.01, batchSchools: 8, patience: 10, hidden: [64, 32], hiddenG: [16] };
 const QUICK = { schools: 24, minStudents: 10, maxStudents: 14, epochs: 2 };
-export const LABEL: Record<BackgroundKind, string> = { 'fe-lin': 'FE–LIN', 'me-lin': 'ME–LIN', 'fe-nn': 'FE–NN', 'me-nn': 'ME–NN' };
+export const LABEL: Record<BackgroundKind | 'truth', string> = { 'fe-lin': 'FE–LIN', 'me-lin': 'ME–LIN', 'fe-nn': 'FE–NN', 'me-nn': 'ME–NN', truth: 'true model' };
+
+/**
+ * The generating model's predictive, as a reference the fitted models cannot beat on average:
+ * new schools θ_d ~ N(f_d, Σ_dd + g_d²) (u integrated); seen schools θ_d ~ N(f_d + g_d u_d, Σ_dd)
+ * with the school's true u (an oracle: a fitted model only has u's posterior).
+ */
+function truthScores(s: ReturnType<typeof simulatePisa>, students: Int32Array, seen: boolean): Cell[] {
+  const lik = studentLik(s.bank, s.responses);
+  const t = s.truth, tot = DOMAINS.map(() => ({ nll: 0, students: 0, correct: 0, answered: 0 }));
+  for (const st of students) {
+    const j = s.school[st];
+    for (let d = 0; d < 3; d++) {
+      const f = t.f[st * 3 + d], g = t.g[j * 3 + d], v = t.Sigma[d * 3 + d];
+      const prior = seen ? { weight: [1], mean: [f + g * t.u[j * 3 + d]], sd: [Math.sqrt(v)] } : { weight: [1], mean: [f], sd: [Math.sqrt(v + g * g)] };
+      const r = domainScore(s.bank, s.responses, lik, st, d, prior);
+      if (!r) continue;
+      tot[d].nll += r.nll;
+      tot[d].students++;
+      tot[d].correct += r.correct;
+      tot[d].answered += r.answered;
+    }
+  }
+  return cells(tot);
+}
 
 export interface PisaSplit {
   train: Int32Array;
@@ -76,7 +102,8 @@ interface Cell {
 
 export interface PisaRun {
   rep: number;
-  model: BackgroundKind;
+  /** 'truth': the generating model's own predictive (see truthScores). */
+  model: BackgroundKind | 'truth';
   seconds: number;
   epochs: number;
   bestEpoch: number;
@@ -112,12 +139,13 @@ export function markdown(d: PisaData): string {
     `Data: simulated PISA-like schools (bench/pisa/README.md), ${d.sim.schools} schools × ${d.sim.minStudents}–${d.sim.maxStudents} students, ${d.sim.truth} background truth, a new simulation per repetition; ${d.reps} repetition${d.reps > 1 ? 's' : ''}.`,
     `Split (Appendix 15.4): schools ${100 * d.split.train} / ${100 * d.split.valid} / ${100 * d.split.test} % to training / validation (early stopping) / test ("new schools"); ${100 * d.split.heldStudents} % of each training school's students held out ("seen schools").`,
     `Fit: maximum marginal likelihood, the θ and u integrals by adaptive Gauss–Hermite with ${d.nodes} nodes per dimension (${d.nodes ** 3} per 3-D integral); Adam, learning rate ${d.fit.lr}, ${d.fit.batchSchools} schools per batch, ≤ ${d.fit.epochs} epochs, patience ${d.fit.patience} on the validation schools; f = MLP [${d.fit.hidden.join(', ')}] over standardised continuous covariates (+ missing indicators) and 4-dim embeddings of the categorical ones (with a missing level); g = softplus(MLP [${d.fit.hiddenG.join(', ')}]) of the school covariates; linear models on the principal components explaining 95 % of the dummy-coded covariates (g = softplus of a linear map of z).`,
+    'The true model: the generating model\'s predictive (new schools: u integrated; seen schools: an oracle that knows the school\'s u).',
     'Metrics per domain, held-out students only: the mean negative log marginal likelihood of a student\'s responses in the domain (NLL, lower is better) and the accuracy of the most probable category of each item response (higher is better), mean ± SD over repetitions.',
     '',
   );
   for (const [di, dom] of DOMAINS.entries()) {
     lines.push(`### ${dom}`, '');
-    const rows = BACKGROUNDS.map((m) => {
+    const rows = [...BACKGROUNDS, 'truth' as const].map((m) => {
       const rs = d.runs.filter((r) => r.model === m);
       const f = (xs: number[], digits: number) => (xs.length ? `${mean(xs).toFixed(digits)}${xs.length > 1 ? ` ± ${sd(xs).toFixed(digits)}` : ''}` : '—');
       return [LABEL[m], f(rs.map((r) => r.seen[di].nll), 3), f(rs.map((r) => r.seen[di].accuracy), 4), f(rs.map((r) => r.fresh[di].nll), 3), f(rs.map((r) => r.fresh[di].accuracy), 4), f(rs.map((r) => r.seconds), 1)];
@@ -212,6 +240,7 @@ export async function runPisa(argv: readonly string[]): Promise<void> {
     const split = splitSchools(s.school, s.nSchools, 7000 + rep);
     const condition = new Map<number, Int32Array>();
     for (const st of split.train) condition.set(s.school[st], Int32Array.from([...(condition.get(s.school[st]) ?? []), st]));
+    data.runs.push({ rep, model: 'truth', seconds: 0, epochs: 0, bestEpoch: 0, message: 'the generating model (seen schools: the true u)', seen: truthScores(s, split.held, true), fresh: truthScores(s, split.test, false), sigma: Array.from(s.truth.Sigma) });
     for (const kind of BACKGROUNDS) {
       const label = `rep ${rep}/${reps} ${LABEL[kind]}`;
       bar.update(done, total, label, true);
