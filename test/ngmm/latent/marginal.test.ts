@@ -401,6 +401,20 @@ describe('latent marginal: gradients', () => {
   });
 });
 
+describe('latent marginal: batches', () => {
+  it('a batch of schools gives each school what it gives alone', () => {
+    const { lik, mu, chol, g } = batch(9, true);
+    const both = school(lik, [[...mu.slice(0, 3)], [...mu.slice(3, 6)], [...mu.slice(6, 9)]], [...chol], [[...g!.slice(0, 3)], [...g!.slice(3, 6)]], [2, 1], { innerNodes: 3, outerNodes: 3 }).L;
+    const first = school(lik, [[...mu.slice(0, 3)], [...mu.slice(3, 6)]], [...chol], [[...g!.slice(0, 3)]], [2], { innerNodes: 3, outerNodes: 3 }).L;
+    // The second school alone is student 2 of the measurement model: shift the index.
+    const shifted: MeasurementLik = { evaluate: (s, th, out) => lik.evaluate(s + 2, th, out) };
+    const second = school(shifted, [[...mu.slice(6, 9)]], [...chol], [[...g!.slice(3, 6)]], [1], { innerNodes: 3, outerNodes: 3 }).L;
+    // Same arithmetic in the same order: equal to rounding.
+    expect(Math.abs(both[0] - first[0])).toBeLessThan(1e-12);
+    expect(Math.abs(both[1] - second[0])).toBeLessThan(1e-12);
+  });
+});
+
 describe('latent marginal: memory and errors', () => {
   it('leaves the heap as it found it', () => {
     const { lik, mu, chol, g, start } = batch(2, true);
@@ -412,6 +426,13 @@ describe('latent marginal: memory and errors', () => {
       const ts = [E.tensor(mu, [3, 3]), E.tensor(chol, [6]), E.tensor(g!, [2, 3]), E.tensor(ell, [3, rules.K])];
       for (const t of ts) t.requiresGrad = true;
       E.grad(E.sum(latentLogLik(rules, ts[0], ts[1], ts[2], ts[3])), ts);
+    });
+    E.tidy(() => {
+      const fe = adaptSchools(lik, mu, chol, null, start, { innerNodes: 3 });
+      const ts = [E.tensor(mu, [3, 3]), E.tensor(chol, [6]), E.tensor(innerLogLik(fe, lik), [3, fe.K])];
+      for (const t of ts) t.requiresGrad = true;
+      E.grad(E.sum(latentLogLik(fe, ts[0], ts[1], null, ts[2])), ts);
+      latentLogLik(fe, ts[0], ts[1], null, ts[2]);
     });
     expect(heap.inUse).toBe(before);
   });
