@@ -271,6 +271,19 @@ describe('latent marginal: fixed effects (inner rule) against the brute-force gr
     expect(Math.abs(coarse[1] - want[1]) / Math.abs(want[1])).toBeGreaterThan(1e-7);
   });
 
+  it('extreme students: every item at full credit, and no item at all', () => {
+    const { lik } = simulate(6, 2, 10);
+    // Student 0 scores full credit on all 10 items; student 1 answered nothing (ℓ ≡ 0).
+    lik.answers[0] = lik.answers[0].map(({ item }) => ({ item, score: lik.steps[item].length }));
+    lik.answers[1] = [];
+    const Sigma = sigmaOf(CHOL);
+    const exact = bruteInner(lik, 0, MU[0], Sigma).log;
+    const { L } = school(lik, MU.slice(0, 2), CHOL, null, [1, 1], { innerNodes: 13 });
+    expect(Math.abs(L[0] - exact) / Math.abs(exact)).toBeLessThan(1e-8);
+    // ∫ N(θ; μ, Σ) dθ = 1, and Gauss–Hermite centred at μ and scaled by Σ is exact for it.
+    expect(Math.abs(L[1])).toBeLessThan(1e-13);
+  });
+
   it('posterior mean and SD of θ agree with the grid\'s moments', () => {
     const { lik } = simulate(4, 2, 20, new Set([0]));
     const Sigma = sigmaOf(CHOL);
