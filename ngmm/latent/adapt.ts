@@ -194,7 +194,6 @@ function outerMode(
   const n = b - a;
   const thetas = Array.from({ length: n }, (_, j) => Float64Array.of(mu[(a + j) * 3], mu[(a + j) * 3 + 1], mu[(a + j) * 3 + 2]));
   const st: InnerState = { theta: new Float64Array(3), H: new Float64Array(9), value: 0 };
-  const Hs = Array.from({ length: n }, () => new Float64Array(9));
   const m = new Float64Array(3), Hinv = new Float64Array(9), R = new Float64Array(9), tmp = new Float64Array(9);
   const grad = new Float64Array(3), step = new Float64Array(3), trial = new Float64Array(3), u = new Float64Array(3);
   const profile = (uu: Float64Array, keep: boolean): number => {
@@ -209,7 +208,6 @@ function outerMode(
       F += st.value;
       if (!keep) continue;
       thetas[j].set(st.theta);
-      Hs[j].set(st.H);
       for (let d = 0; d < 3; d++) {
         const r = Sinv[d * 3] * (st.theta[0] - m[0]) + Sinv[d * 3 + 1] * (st.theta[1] - m[1]) + Sinv[d * 3 + 2] * (st.theta[2] - m[2]);
         grad[d] += g[d] * r;

@@ -7,8 +7,9 @@
 //   log N = −(3/2)log 2π − Σ_d log L_dd − ½|z|²,
 //   FE: L_s = Σ_{n∈s} J_n;   ME: L_s = logsumexp_q [Ω_q + Σ_{n∈s} J_nq].
 // Fused into one primitive because the node loop (N·Q·K terms per batch) is the whole cost and
-// the tape would otherwise hold N·Q·K-sized intermediates; the VJP recomputes the terms rather
-// than saving them (memory N·Q·K vs one more pass).
+// the tape would otherwise hold N·Q·K-sized intermediates. The forward keeps only J [N × Q] and
+// the outer weights; the VJP re-forms the per-node weights from them (one more pass, no N·Q·K
+// memory).
 import { apply } from '../../engine/tape';
 import { Tensor, type Primitive } from '../../engine/tensor';
 import { cholFromParams, LatentMarginalError, solveLt, type LatentRules } from './adapt';
