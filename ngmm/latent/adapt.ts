@@ -7,7 +7,7 @@
 //
 // Any centre and scale give a rule for the same integral (the change of variables θ = θ̂ + R⁻ᵀξ
 // is exact), so the modes need not be exact; they only decide how accurate the rule is.
-import { productRule } from '../marginal/gaussHermite';
+import { gaussHermite, productRule } from '../marginal/gaussHermite';
 import { D } from './types';
 
 /**
@@ -62,6 +62,12 @@ export interface LatentRules {
   readonly logWu: Float64Array;
   /** [S × 3] centre of each school's outer rule (the u-part of the joint mode). */
   readonly uMode: Float64Array;
+  /** The inner rule's structure: theta[n,k] = thetaCentre[n] + thetaScale[n]·ξ_k, ξ_k the product
+   *  of the 1-D Gauss–Hermite nodes gh1 (k = (k₀·Kd + k₁)·Kd + k₂), thetaScale [N × 9] = R⁻ᵀ
+   *  row-major (upper triangular). Stage 2 uses it to sum the nodes as a tensor contraction. */
+  readonly gh1: Float64Array;
+  readonly thetaCentre: Float64Array;
+  readonly thetaScale: Float64Array;
 }
 
 const LOG_2PI = Math.log(2 * Math.PI);
@@ -188,7 +194,6 @@ function outerMode(
   const n = b - a;
   const thetas = Array.from({ length: n }, (_, j) => Float64Array.of(mu[(a + j) * 3], mu[(a + j) * 3 + 1], mu[(a + j) * 3 + 2]));
   const st: InnerState = { theta: new Float64Array(3), H: new Float64Array(9), value: 0 };
-  const Hs = Array.from({ length: n }, () => new Float64Array(9));
   const m = new Float64Array(3), Hinv = new Float64Array(9), R = new Float64Array(9), tmp = new Float64Array(9);
   const grad = new Float64Array(3), step = new Float64Array(3), trial = new Float64Array(3), u = new Float64Array(3);
   const profile = (uu: Float64Array, keep: boolean): number => {
@@ -203,7 +208,6 @@ function outerMode(
       F += st.value;
       if (!keep) continue;
       thetas[j].set(st.theta);
-      Hs[j].set(st.H);
       for (let d = 0; d < 3; d++) {
         const r = Sinv[d * 3] * (st.theta[0] - m[0]) + Sinv[d * 3 + 1] * (st.theta[1] - m[1]) + Sinv[d * 3 + 2] * (st.theta[2] - m[2]);
         grad[d] += g[d] * r;
@@ -298,6 +302,7 @@ export function adaptSchools(
   const inner = productRule(Kd, 3), K = inner.logWeights.length;
   const outer = g ? productRule(Qd, 3) : null, Q = outer ? outer.logWeights.length : 0;
   const theta = new Float64Array(N * K * 3), logW = new Float64Array(N * K);
+  const thetaCentre = new Float64Array(N * 3), thetaScale = new Float64Array(N * 9), e3 = new Float64Array(3);
   const uN = new Float64Array(S * Q * 3), logWu = new Float64Array(S * Q), uMode = new Float64Array(S * 3);
   const gs = new Float64Array(3), negHess = new Float64Array(9), Ru = new Float64Array(9), V = new Float64Array(9);
   const Lam = new Float64Array(9), Cp = new Float64Array(9), Rp = new Float64Array(9), m = new Float64Array(3), x = new Float64Array(3);
@@ -337,6 +342,12 @@ export function adaptSchools(
       const R = new Float64Array(9);
       if (!chol3(st.H, R)) throw new LatentMarginalError(`school ${s}, student ${i}: curvature not positive definite`);
       const c = 1.5 * LOG_2PI - (Math.log(R[0]) + Math.log(R[4]) + Math.log(R[8]));
+      thetaCentre.set(st.theta, i * 3);
+      for (let col = 0; col < 3; col++) {
+        e3.fill(0); e3[col] = 1;
+        solveLt(R, e3, x);
+        for (let row = 0; row < 3; row++) thetaScale[i * 9 + row * 3 + col] = x[row];
+      }
       for (let k = 0; k < K; k++) {
         const xi = inner.nodes.subarray(k * 3, k * 3 + 3);
         solveLt(R, xi, x);
@@ -346,7 +357,8 @@ export function adaptSchools(
       }
     }
   }
-  return { mixed: g !== null, nSchools: S, nStudents: N, schoolStart: schoolStart.slice(), K, Q, theta, logW, u: uN, logWu, uMode };
+  const gh1 = gaussHermite(Kd).nodes;
+  return { mixed: g !== null, nSchools: S, nStudents: N, schoolStart: schoolStart.slice(), K, Q, theta, logW, u: uN, logWu, uMode, gh1, thetaCentre, thetaScale };
 }
 
 /** ℓ_n at every inner node, [N × K] row-major: the op's `ell` input when the item parameters are known. */

@@ -7,8 +7,9 @@
 //   log N = −(3/2)log 2π − Σ_d log L_dd − ½|z|²,
 //   FE: L_s = Σ_{n∈s} J_n;   ME: L_s = logsumexp_q [Ω_q + Σ_{n∈s} J_nq].
 // Fused into one primitive because the node loop (N·Q·K terms per batch) is the whole cost and
-// the tape would otherwise hold N·Q·K-sized intermediates; the VJP recomputes the terms rather
-// than saving them (memory N·Q·K vs one more pass).
+// the tape would otherwise hold N·Q·K-sized intermediates. The forward keeps only J [N × Q] and
+// the outer weights; the VJP re-forms the per-node weights from them (one more pass, no N·Q·K
+// memory).
 import { apply } from '../../engine/tape';
 import { Tensor, type Primitive } from '../../engine/tensor';
 import { cholFromParams, LatentMarginalError, solveLt, type LatentRules } from './adapt';
@@ -42,7 +43,16 @@ interface PassOut extends Saved {
 //   ∂/∂ell_nk = Σ_q π,  ∂/∂μ_n = Σ π a,  ∂/∂g_sd = Σ π a_d u_qd,
 //   ∂/∂L_ab (a ≥ b) = Σ π (a zᵀ)_ab − δ_ab/L_aa per term, i.e. lower(L⁻ᵀ M) − n_s·diag(1/L)
 // with M = Σ π z zᵀ (Σ π = 1 per student), and ∂/∂log L_dd = L_dd·∂/∂L_dd.
-// Given `saved` (the forward's J and P at the same inputs) the Q·K·N log-sum-exp pass is skipped.
+// Given `saved` (the forward's J and P at the same inputs) the forward sums are skipped.
+//
+// The sum over a student's K = Kd³ nodes at outer node q is a tensor contraction, not K exps:
+// θ_nk = θ̂_n + S_n ξ_k (S_n = R_n⁻ᵀ, ξ_k a product of 1-D nodes), so with z⁰_nk = L⁻¹(θ_nk − μ_n),
+// c_n = L⁻¹(θ̂_n − μ_n) and W_n = L⁻¹S_n,
+//   term_nqk = A_nk + c_n·y_q + (W_nᵀy_q)·ξ_k − ½|y_q|²,   A_nk = B_nk − ½|z⁰_nk|²,
+// and e^{(W_nᵀy_q)·ξ_k} = Π_d e^{w_d ξ_{k_d}} is separable. E_nk = e^{A_nk − max A} is computed
+// once per student; each (n, q) then costs 3·Kd exps and Kd³ + Kd² + Kd multiply-adds. Each
+// exponent is shifted by its maximum, so no factor exceeds 1; the products cannot underflow
+// unless the tilt moves the bulk ~700 nats, far beyond any node an outer rule weighs.
 function pass(r: LatentRules, mu: Float64Array, c6: Float64Array, g: Float64Array | null, ell: Float64Array, up: Float64Array | null, wantPi: boolean, saved?: Saved): PassOut {
   const { nSchools: S, schoolStart, K, theta, logW } = r;
   const Q = r.mixed ? r.Q : 1;
@@ -59,9 +69,28 @@ function pass(r: LatentRules, mu: Float64Array, c6: Float64Array, g: Float64Arra
   const Pall = saved ? saved.P : new Float64Array(S * Q), J = saved ? saved.J : new Float64Array(r.nStudents * Q);
   let maxN = 0;
   for (let s = 0; s < S; s++) maxN = Math.max(maxN, schoolStart[s + 1] - schoolStart[s]);
-  const B = new Float64Array(maxN * K), z0 = new Float64Array(maxN * K * 3);
-  const y = new Float64Array(Q * 3), T = new Float64Array(Q), t = new Float64Array(K), x = new Float64Array(3);
+  const B = new Float64Array(maxN * K), z0 = new Float64Array(maxN * K * 3), Ek = new Float64Array(maxN * K);
+  const Amax = new Float64Array(maxN), cn = new Float64Array(maxN * 3), Wn = new Float64Array(maxN * 9);
+  const y = new Float64Array(Q * 3), T = new Float64Array(Q), x = new Float64Array(3), col = new Float64Array(3), wcol = new Float64Array(3);
   const sz = new Float64Array(3), a3 = new Float64Array(3), acc = new Float64Array(3);
+  const Kd = r.gh1.length, xi = r.gh1;
+  if (Kd * Kd * Kd !== K) throw new LatentMarginalError(`latentLogLik: the rules' ${K} inner nodes are not a product of their ${Kd}-node 1-D rule`);
+  const e0 = new Float64Array(Kd), e1 = new Float64Array(Kd), e2 = new Float64Array(Kd);
+  // The separable tilt of student j at outer node q: fills e0, e1, e2 and returns the log of
+  // everything factored out of Σ_k E_jk·e0·e1·e2.
+  const tilt = (j: number, q: number): number => {
+    const y0 = y[q * 3], y1 = y[q * 3 + 1], y2 = y[q * 3 + 2];
+    let shift = Amax[j] + cn[j * 3] * y0 + cn[j * 3 + 1] * y1 + cn[j * 3 + 2] * y2 - 0.5 * (y0 * y0 + y1 * y1 + y2 * y2);
+    const es = [e0, e1, e2];
+    for (let d = 0; d < 3; d++) {
+      const wd = Wn[j * 9 + d] * y0 + Wn[j * 9 + 3 + d] * y1 + Wn[j * 9 + 6 + d] * y2;
+      const top = Math.abs(wd) * xi[Kd - 1]; // the 1-D nodes are symmetric: max_j w·ξ_j
+      const e = es[d];
+      for (let i = 0; i < Kd; i++) e[i] = Math.exp(wd * xi[i] - top);
+      shift += top;
+    }
+    return shift;
+  };
   for (let s = 0; s < S; s++) {
     const a = schoolStart[s], ns = schoolStart[s + 1] - a;
     // y_q = L⁻¹(g_s⊙u_q), so z = z0_nk − y_q.
@@ -73,24 +102,41 @@ function pass(r: LatentRules, mu: Float64Array, c6: Float64Array, g: Float64Arra
     }
     for (let j = 0; j < ns; j++) {
       const n = a + j;
+      let mx = -Infinity;
       for (let k = 0; k < K; k++) {
         for (let d = 0; d < 3; d++) x[d] = theta[(n * K + k) * 3 + d] - mu[n * 3 + d];
-        solveL3(Lc, x, z0, (j * K + k) * 3);
+        const o = (j * K + k) * 3;
+        solveL3(Lc, x, z0, o);
         B[j * K + k] = logW[n * K + k] + ell[n * K + k] + cst;
+        const v = B[j * K + k] - 0.5 * (z0[o] * z0[o] + z0[o + 1] * z0[o + 1] + z0[o + 2] * z0[o + 2]);
+        Ek[j * K + k] = v;
+        if (v > mx) mx = v;
+      }
+      if (!Number.isFinite(mx)) throw new LatentMarginalError(`school ${s}, student ${n}: the inner log-integrand is ${mx} at every node (check μ, Σ and ell)`);
+      Amax[j] = mx;
+      for (let k = 0; k < K; k++) Ek[j * K + k] = Math.exp(Ek[j * K + k] - mx);
+      for (let d = 0; d < 3; d++) x[d] = r.thetaCentre[n * 3 + d] - mu[n * 3 + d];
+      solveL3(Lc, x, cn, j * 3);
+      for (let c = 0; c < 3; c++) {
+        for (let d = 0; d < 3; d++) col[d] = r.thetaScale[n * 9 + d * 3 + c];
+        solveL3(Lc, col, wcol, 0);
+        for (let d = 0; d < 3; d++) Wn[j * 9 + d * 3 + c] = wcol[d];
       }
       if (saved) continue;
+      const E = Ek.subarray(j * K, j * K + K);
       for (let q = 0; q < Q; q++) {
-        let mx = -Infinity;
-        for (let k = 0; k < K; k++) {
-          const o = (j * K + k) * 3;
-          const e0 = z0[o] - y[q * 3], e1 = z0[o + 1] - y[q * 3 + 1], e2 = z0[o + 2] - y[q * 3 + 2];
-          const v = B[j * K + k] - 0.5 * (e0 * e0 + e1 * e1 + e2 * e2);
-          t[k] = v;
-          if (v > mx) mx = v;
-        }
+        const shift = tilt(j, q);
         let sum = 0;
-        for (let k = 0; k < K; k++) sum += Math.exp(t[k] - mx);
-        J[n * Q + q] = mx + Math.log(sum);
+        for (let k0 = 0, k = 0; k0 < Kd; k0++) {
+          let s1 = 0;
+          for (let k1 = 0; k1 < Kd; k1++) {
+            let s2 = 0;
+            for (let k2 = 0; k2 < Kd; k2++, k++) s2 += E[k] * e2[k2];
+            s1 += s2 * e1[k1];
+          }
+          sum += s1 * e0[k0];
+        }
+        J[n * Q + q] = shift + Math.log(sum);
       }
     }
     let Ls: number;
@@ -124,20 +170,26 @@ function pass(r: LatentRules, mu: Float64Array, c6: Float64Array, g: Float64Arra
       const n = a + j;
       acc.fill(0);
       for (let q = 0; q < Q; q++) {
-        const P = T[q], Jq = J[n * Q + q];
+        const P = T[q];
+        // p_k = E_k·e0·e1·e2·exp(shift − J): the inner softmax without an exp per node.
+        const f = Math.exp(tilt(j, q) - J[n * Q + q]);
+        const yq0 = y[q * 3], yq1 = y[q * 3 + 1], yq2 = y[q * 3 + 2];
         sz.fill(0);
-        for (let k = 0; k < K; k++) {
-          const o = (j * K + k) * 3;
-          const e0 = z0[o] - y[q * 3], e1 = z0[o + 1] - y[q * 3 + 1], e2 = z0[o + 2] - y[q * 3 + 2];
-          const p = Math.exp(B[j * K + k] - 0.5 * (e0 * e0 + e1 * e1 + e2 * e2) - Jq);
-          const pP = p * P;
-          if (pi) pi[n * K + k] += pP;
-          if (!wantGrad) continue;
-          gEll![n * K + k] += w * pP;
-          sz[0] += p * e0; sz[1] += p * e1; sz[2] += p * e2;
-          const c = w * pP;
-          M[0] += c * e0 * e0; M[3] += c * e1 * e0; M[4] += c * e1 * e1;
-          M[6] += c * e2 * e0; M[7] += c * e2 * e1; M[8] += c * e2 * e2;
+        for (let k0 = 0, k = 0; k0 < Kd; k0++) for (let k1 = 0; k1 < Kd; k1++) {
+          const f01 = f * e0[k0] * e1[k1];
+          for (let k2 = 0; k2 < Kd; k2++, k++) {
+            const p = Ek[j * K + k] * f01 * e2[k2];
+            const pP = p * P;
+            if (pi) pi[n * K + k] += pP;
+            if (!wantGrad) continue;
+            const o = (j * K + k) * 3;
+            const z0_ = z0[o] - yq0, z1_ = z0[o + 1] - yq1, z2_ = z0[o + 2] - yq2;
+            gEll![n * K + k] += w * pP;
+            sz[0] += p * z0_; sz[1] += p * z1_; sz[2] += p * z2_;
+            const c = w * pP;
+            M[0] += c * z0_ * z0_; M[3] += c * z1_ * z0_; M[4] += c * z1_ * z1_;
+            M[6] += c * z2_ * z0_; M[7] += c * z2_ * z1_; M[8] += c * z2_ * z2_;
+          }
         }
         if (!wantGrad) continue;
         solveLt(Lc, sz, a3); // Σ_k p a
@@ -152,7 +204,7 @@ function pass(r: LatentRules, mu: Float64Array, c6: Float64Array, g: Float64Arra
   if (!wantGrad) return { L, J, P: Pall, pi };
   // ∂/∂L = lower(L⁻ᵀ M) − nW·diag(1/L_dd), M symmetric (lower half stored).
   M[1] = M[3]; M[2] = M[6]; M[5] = M[7];
-  const GL = new Float64Array(9), col = new Float64Array(3), out = new Float64Array(3);
+  const GL = new Float64Array(9), out = new Float64Array(3);
   for (let b = 0; b < 3; b++) {
     col[0] = M[b]; col[1] = M[3 + b]; col[2] = M[6 + b];
     solveLt(Lc, col, out);

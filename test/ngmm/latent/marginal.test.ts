@@ -260,15 +260,28 @@ describe('latent marginal: fixed effects (inner rule) against the brute-force gr
     const finer = adaptGrid((x) => logNormal(x, MU[1], inverse(Sigma), logDet(Sigma)) + lik.logLik(1, x), MU[1], Sigma, 33, 9).log;
     expect(Math.abs(finer - exact[1])).toBeLessThan(1e-11);
     // A school of one student and one of two. Measured relative errors by nodes per dimension
-    // (8 items): 5 → 1.5e−5, 7 → 3e−7, 9 → 8e−8, 11 → 1e−8, 13 → 4e−10; 11 (1331 nodes) meets
-    // the bar (the PCM posterior's tails are the prior's, wider than the curvature at the mode,
-    // which is what slows Gauss–Hermite here).
-    const { L } = school(lik, MU, CHOL, null, [1, 2], { innerNodes: 11 });
+    // (worst of these students, 8 items): 5 → 1.5e−5, 7 → 3e−7, 9 → 8e−8, 11 → 1e−8,
+    // 13 → 4e−10; 13 (2197 nodes) meets the bar with margin (the PCM posterior's tails are the
+    // prior's, wider than the curvature at the mode, which is what slows Gauss–Hermite here).
+    const { L } = school(lik, MU, CHOL, null, [1, 2], { innerNodes: 13 });
     const want = [exact[0], exact[1] + exact[2]];
     for (let s = 0; s < 2; s++) expect(Math.abs(L[s] - want[s]) / Math.abs(want[s])).toBeLessThan(1e-8);
     // And the rule is a rule for this integral, not a lucky number: 5 nodes are ~1e−5 off.
     const coarse = school(lik, MU, CHOL, null, [1, 2], { innerNodes: 5 }).L;
     expect(Math.abs(coarse[1] - want[1]) / Math.abs(want[1])).toBeGreaterThan(1e-7);
+  });
+
+  it('extreme students: every item at full credit, and no item at all', () => {
+    const { lik } = simulate(6, 2, 10);
+    // Student 0 scores full credit on all 10 items; student 1 answered nothing (ℓ ≡ 0).
+    lik.answers[0] = lik.answers[0].map(({ item }) => ({ item, score: lik.steps[item].length }));
+    lik.answers[1] = [];
+    const Sigma = sigmaOf(CHOL);
+    const exact = bruteInner(lik, 0, MU[0], Sigma).log;
+    const { L } = school(lik, MU.slice(0, 2), CHOL, null, [1, 1], { innerNodes: 13 });
+    expect(Math.abs(L[0] - exact) / Math.abs(exact)).toBeLessThan(1e-8);
+    // ∫ N(θ; μ, Σ) dθ = 1, and Gauss–Hermite centred at μ and scaled by Σ is exact for it.
+    expect(Math.abs(L[1])).toBeLessThan(1e-13);
   });
 
   it('posterior mean and SD of θ agree with the grid\'s moments', () => {
@@ -401,6 +414,20 @@ describe('latent marginal: gradients', () => {
   });
 });
 
+describe('latent marginal: batches', () => {
+  it('a batch of schools gives each school what it gives alone', () => {
+    const { lik, mu, chol, g } = batch(9, true);
+    const both = school(lik, [[...mu.slice(0, 3)], [...mu.slice(3, 6)], [...mu.slice(6, 9)]], [...chol], [[...g!.slice(0, 3)], [...g!.slice(3, 6)]], [2, 1], { innerNodes: 3, outerNodes: 3 }).L;
+    const first = school(lik, [[...mu.slice(0, 3)], [...mu.slice(3, 6)]], [...chol], [[...g!.slice(0, 3)]], [2], { innerNodes: 3, outerNodes: 3 }).L;
+    // The second school alone is student 2 of the measurement model: shift the index.
+    const shifted: MeasurementLik = { evaluate: (s, th, out) => lik.evaluate(s + 2, th, out) };
+    const second = school(shifted, [[...mu.slice(6, 9)]], [...chol], [[...g!.slice(3, 6)]], [1], { innerNodes: 3, outerNodes: 3 }).L;
+    // Same arithmetic in the same order: equal to rounding.
+    expect(Math.abs(both[0] - first[0])).toBeLessThan(1e-12);
+    expect(Math.abs(both[1] - second[0])).toBeLessThan(1e-12);
+  });
+});
+
 describe('latent marginal: memory and errors', () => {
   it('leaves the heap as it found it', () => {
     const { lik, mu, chol, g, start } = batch(2, true);
@@ -412,6 +439,13 @@ describe('latent marginal: memory and errors', () => {
       const ts = [E.tensor(mu, [3, 3]), E.tensor(chol, [6]), E.tensor(g!, [2, 3]), E.tensor(ell, [3, rules.K])];
       for (const t of ts) t.requiresGrad = true;
       E.grad(E.sum(latentLogLik(rules, ts[0], ts[1], ts[2], ts[3])), ts);
+    });
+    E.tidy(() => {
+      const fe = adaptSchools(lik, mu, chol, null, start, { innerNodes: 3 });
+      const ts = [E.tensor(mu, [3, 3]), E.tensor(chol, [6]), E.tensor(innerLogLik(fe, lik), [3, fe.K])];
+      for (const t of ts) t.requiresGrad = true;
+      E.grad(E.sum(latentLogLik(fe, ts[0], ts[1], null, ts[2])), ts);
+      latentLogLik(fe, ts[0], ts[1], null, ts[2]);
     });
     expect(heap.inUse).toBe(before);
   });
