@@ -112,6 +112,12 @@ export interface PisaRun {
   seen: Cell[];
   fresh: Cell[];
   sigma: number[];
+  /**
+   * The school-effect scale per domain, RMS over the test schools of g_d(z_j): fitted (mixed
+   * models; 0 for the FE ones) and true — does the model recover how much schools differ?
+   */
+  gFitted: number[];
+  gTrue: number[];
 }
 
 export interface PisaData {
@@ -127,6 +133,7 @@ export interface PisaData {
   runs: PisaRun[];
 }
 
+const rmsG = (g: Float64Array, schools: number[]): number[] => [0, 1, 2].map((d) => Math.sqrt(schools.reduce((acc, j) => acc + g[j * 3 + d] ** 2, 0) / schools.length));
 const cells = (t: DomainTotals[]): Cell[] => t.map((d) => ({ nll: d.nll / d.students, accuracy: d.correct / d.answered }));
 const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
 const sd = (v: number[]) => (v.length > 1 ? Math.sqrt(v.reduce((s, x) => s + (x - mean(v)) ** 2, 0) / (v.length - 1)) : NaN);
@@ -139,6 +146,7 @@ export function markdown(d: PisaData): string {
     `Data: simulated PISA-like schools (bench/pisa/README.md), ${d.sim.schools} schools × ${d.sim.minStudents}–${d.sim.maxStudents} students, ${d.sim.truth} background truth, a new simulation per repetition; ${d.reps} repetition${d.reps > 1 ? 's' : ''}.`,
     `Split (Appendix 15.4): schools ${100 * d.split.train} / ${100 * d.split.valid} / ${100 * d.split.test} % to training / validation (early stopping) / test ("new schools"); ${100 * d.split.heldStudents} % of each training school's students held out ("seen schools").`,
     `Fit: maximum marginal likelihood, the θ and u integrals by adaptive Gauss–Hermite with ${d.nodes} nodes per dimension (${d.nodes ** 3} per 3-D integral); Adam, learning rate ${d.fit.lr}, ${d.fit.batchSchools} schools per batch, ≤ ${d.fit.epochs} epochs, patience ${d.fit.patience} on the validation schools; f = MLP [${d.fit.hidden.join(', ')}] over standardised continuous covariates (+ missing indicators) and 4-dim embeddings of the categorical ones (with a missing level); g = softplus(MLP [${d.fit.hiddenG.join(', ')}]) of the school covariates; linear models on the principal components explaining 95 % of the dummy-coded covariates (g = softplus of a linear map of z).`,
+    'School effect: the root mean square over the test schools of the fitted g_d(z_j) (0 for the fixed-effects models, whose Σ then absorbs the school variance); the true model\'s row is the truth.',
     'The true model: the generating model\'s predictive (new schools: u integrated; seen schools: an oracle that knows the school\'s u).',
     'Metrics per domain, held-out students only: the mean negative log marginal likelihood of a student\'s responses in the domain (NLL, lower is better) and the accuracy of the most probable category of each item response (higher is better), mean ± SD over repetitions.',
     '',
@@ -148,9 +156,9 @@ export function markdown(d: PisaData): string {
     const rows = [...BACKGROUNDS, 'truth' as const].map((m) => {
       const rs = d.runs.filter((r) => r.model === m);
       const f = (xs: number[], digits: number) => (xs.length ? `${mean(xs).toFixed(digits)}${xs.length > 1 ? ` ± ${sd(xs).toFixed(digits)}` : ''}` : '—');
-      return [LABEL[m], f(rs.map((r) => r.seen[di].nll), 3), f(rs.map((r) => r.seen[di].accuracy), 4), f(rs.map((r) => r.fresh[di].nll), 3), f(rs.map((r) => r.fresh[di].accuracy), 4), f(rs.map((r) => r.seconds), 1)];
+      return [LABEL[m], f(rs.map((r) => r.seen[di].nll), 3), f(rs.map((r) => r.seen[di].accuracy), 4), f(rs.map((r) => r.fresh[di].nll), 3), f(rs.map((r) => r.fresh[di].accuracy), 4), f(rs.map((r) => r.gFitted[di]), 3), f(rs.map((r) => Math.sqrt(r.sigma[di * 4])), 3), m === 'truth' ? '—' : f(rs.map((r) => r.seconds), 1)];
     });
-    lines.push(table(['model', 'seen schools NLL', 'seen accuracy', 'new schools NLL', 'new accuracy', 'fit (s)'], rows), '');
+    lines.push(table(['model', 'seen schools NLL', 'seen accuracy', 'new schools NLL', 'new accuracy', 'school effect: RMS g_d', 'residual SD √Σ_dd', 'fit (s)'], rows), '');
   }
   return lines.join('\n');
 }
@@ -240,7 +248,8 @@ export async function runPisa(argv: readonly string[]): Promise<void> {
     const split = splitSchools(s.school, s.nSchools, 7000 + rep);
     const condition = new Map<number, Int32Array>();
     for (const st of split.train) condition.set(s.school[st], Int32Array.from([...(condition.get(s.school[st]) ?? []), st]));
-    data.runs.push({ rep, model: 'truth', seconds: 0, epochs: 0, bestEpoch: 0, message: 'the generating model (seen schools: the true u)', seen: truthScores(s, split.held, true), fresh: truthScores(s, split.test, false), sigma: Array.from(s.truth.Sigma) });
+    const testSchools = [...new Set(Array.from(split.test, (st) => s.school[st]))];
+    data.runs.push({ rep, model: 'truth', gFitted: rmsG(s.truth.g, testSchools), gTrue: rmsG(s.truth.g, testSchools), seconds: 0, epochs: 0, bestEpoch: 0, message: 'the generating model (seen schools: the true u)', seen: truthScores(s, split.held, true), fresh: truthScores(s, split.test, false), sigma: Array.from(s.truth.Sigma) });
     for (const kind of BACKGROUNDS) {
       const label = `rep ${rep}/${reps} ${LABEL[kind]}`;
       bar.update(done, total, label, true);
@@ -255,6 +264,7 @@ export async function runPisa(argv: readonly string[]): Promise<void> {
         data.runs.push({
           rep, model: kind, seconds, epochs: m.info.epochs, bestEpoch: m.info.bestEpoch, message: m.info.message,
           seen: cells(m.score(split.held, 'seen', condition)), fresh: cells(m.score(split.test, 'new')), sigma: Array.from(m.background.sigma().Sigma),
+          gFitted: m.schoolScale(testSchools), gTrue: rmsG(s.truth.g, testSchools),
         });
       } finally {
         m.dispose();

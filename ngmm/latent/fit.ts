@@ -152,6 +152,13 @@ export class LatentModel {
     return { loss: this.negLogLikWith(b), students: b.ids.length };
   }
 
+  /** RMS over `schools` of the school-effect scale g_d(z_j) per domain (0 for the fixed-effects models). */
+  schoolScale(schools: readonly number[]): number[] {
+    if (!this.background.mixed || schools.length === 0) return [0, 0, 0];
+    const g = E.noGrad(() => E.tidy(() => this.background.scale(this.schoolZ(schools), schools.length)!.toArray()));
+    return [0, 1, 2].map((d) => Math.sqrt(schools.reduce((acc, _, i) => acc + g[i * 3 + d] ** 2, 0) / schools.length));
+  }
+
   /** The posterior over each school's u from its students in `groups` (mixed models), as weighted nodes. */
   schoolPosterior(groups: Map<number, Int32Array>): Map<number, { nodes: Float64Array; weights: Float64Array }> {
     const out = new Map<number, { nodes: Float64Array; weights: Float64Array }>();
