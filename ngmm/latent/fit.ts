@@ -15,7 +15,7 @@ import { adaptSchools, innerLogLik, type LatentRules, type MeasurementLik } from
 import { Background, type BackgroundKind, type BackgroundOptions, type StudentInputs } from './background';
 import { categoryCodes, fitEncoding, linearInputs, numericInputs, type Covariates, type Encoding } from './design';
 import { latentLogLik, latentPosterior } from './marginal';
-import { studentLik, type StudentLik } from './pcm';
+import { identify, pcmAtNodes, studentLik, type StudentLik } from './pcm';
 import { domainScore, type DomainPrior } from './predict';
 import { D, type ItemBank, type Responses } from './types';
 
@@ -48,6 +48,12 @@ export interface LatentFitOptions extends BackgroundOptions {
   readonly linearInputs?: 'pca' | 'columns';
   readonly pcaShare?: number;
   readonly optimizer?: 'adam' | 'lbfgs';
+  /**
+   * Estimate the items' step difficulties (starting from the bank's) instead of taking them as
+   * known: identified by centring each domain's steps at 0 (`identify`, docs/latent-pcm.md §4),
+   * the background's intercepts free.
+   */
+  readonly estimateSteps?: boolean;
   readonly onProgress?: (p: { epoch: number; epochs: number; loss: number; validation: number | null }) => void;
 }
 
@@ -71,14 +77,16 @@ function bySchool(school: Int32Array, students: Int32Array): Map<number, Int32Ar
 }
 
 export class LatentModel {
-  private readonly lik: StudentLik;
+  private likCache: { steps: Float64Array; lik: StudentLik } | null = null;
+  /** Free step difficulties when they are estimated (identified through `identify`). */
+  readonly rawSteps: E.Tensor | null;
   private readonly all: Inputs;
   private readonly zs: Float64Array;
   private readonly widths: { lin: number; num: number };
   info: { epochs: number; bestEpoch: number; loss: number; converged: boolean; message: string } = { epochs: 0, bestEpoch: 0, loss: NaN, converged: false, message: '' };
 
   constructor(readonly data: LatentData, readonly background: Background, readonly encoding: Encoding, readonly options: LatentFitOptions) {
-    this.lik = studentLik(data.bank, data.responses);
+    this.rawSteps = options.estimateSteps ? E.param(data.bank.steps, [data.bank.steps.length]) : null;
     const n = data.school.length;
     const ids = Int32Array.from({ length: n }, (_, i) => i);
     const c = data.covariates;
@@ -112,9 +120,29 @@ export class LatentModel {
     return out;
   }
 
+  /** The item bank with the current step difficulties (the estimated ones, identified, when estimated). */
+  get bank(): ItemBank {
+    if (!this.rawSteps) return this.data.bank;
+    const steps = E.noGrad(() => E.tidy(() => identify(this.data.bank, this.rawSteps!).toArray()));
+    return { domain: this.data.bank.domain, stepStart: this.data.bank.stepStart, steps };
+  }
+
+  /** The partial-credit likelihood at the current step difficulties. */
+  get lik(): StudentLik {
+    const bank = this.bank;
+    if (!this.likCache || this.likCache.steps.some((v, i) => v !== bank.steps[i])) this.likCache = { steps: Float64Array.from(bank.steps), lik: studentLik(bank, this.data.responses) };
+    return this.likCache.lik;
+  }
+
   /** The measurement likelihood of batch row n = student ids[n]. */
   measurement(ids: Int32Array): MeasurementLik {
-    return { evaluate: (n, th, out) => this.lik.evaluate(ids[n], th, out) };
+    const lik = this.lik;
+    return { evaluate: (n, th, out) => lik.evaluate(ids[n], th, out) };
+  }
+
+  /** Every parameter the fit estimates: the background's, then the free steps when estimated. */
+  parameters(): E.Tensor[] {
+    return this.rawSteps ? [...this.background.parameters(), this.rawSteps] : this.background.parameters();
   }
 
   schoolZ(schools: readonly number[]): Float64Array {
@@ -142,7 +170,10 @@ export class LatentModel {
   /** −Σ log p(x_j) over a prepared batch, on the tape, the rules held fixed. */
   negLogLikWith(b: PreparedBatch): E.Tensor {
     const bg = this.background;
-    const ell = E.tensor(b.ell, [b.ids.length, b.rules.K]);
+    // ℓ at the fixed nodes: constants with known difficulties, on the tape when estimated.
+    const ell = this.rawSteps
+      ? pcmAtNodes(this.data.bank, this.data.responses, b.ids, b.rules.theta, b.rules.K, identify(this.data.bank, this.rawSteps))
+      : E.tensor(b.ell, [b.ids.length, b.rules.K]);
     return E.neg(E.sum(latentLogLik(b.rules, bg.mu(b.x), bg.chol, bg.scale(b.z, b.schools.length), ell)));
   }
 
@@ -179,6 +210,7 @@ export class LatentModel {
     const bg = this.background;
     const totals: DomainTotals[] = Array.from({ length: D }, () => ({ nll: 0, students: 0, correct: 0, answered: 0 }));
     if (students.length === 0) return totals;
+    const bank = this.bank, lik = this.lik;
     const muV = E.noGrad(() => E.tidy(() => bg.mu(this.inputs(students)).toArray()));
     const { Sigma } = bg.sigma();
     const schools = [...new Set(students.map((s) => this.data.school[s]))];
@@ -206,7 +238,7 @@ export class LatentModel {
           const g = gAll.get(j)![d];
           prior = { weight: [1], mean: [m], sd: [Math.sqrt(sdE * sdE + g * g)] };
         }
-        const r = domainScore(this.data.bank, this.data.responses, this.lik, s, d, prior);
+        const r = domainScore(bank, this.data.responses, lik, s, d, prior);
         if (!r) continue;
         totals[d].nll += r.nll;
         totals[d].students++;
@@ -219,6 +251,7 @@ export class LatentModel {
 
   dispose(): void {
     this.background.dispose();
+    this.rawSteps?.dispose();
   }
 }
 
@@ -233,6 +266,8 @@ export interface PreparedBatch {
   readonly gV: Float64Array | null;
 }
 
+export { bySchool };
+
 export interface DomainTotals {
   nll: number;
   students: number;
@@ -240,8 +275,8 @@ export interface DomainTotals {
   answered: number;
 }
 
-/** Fits one background model on the students `train`, stopping early on `valid` (neural backgrounds). */
-export function fitLatent(data: LatentData, kind: BackgroundKind, train: Int32Array, valid: Int32Array, o: LatentFitOptions = {}): LatentModel {
+/** The model before fitting: its encoding fitted on the students `train`, the parameters at their starts. */
+export function buildLatent(data: LatentData, kind: BackgroundKind, train: Int32Array, o: LatentFitOptions = {}): LatentModel {
   const c = data.covariates;
   const encoding = fitEncoding(c, train, o.pcaShare ?? 0.95);
   const columns = o.linearInputs === 'columns';
@@ -251,9 +286,14 @@ export function fitLatent(data: LatentData, kind: BackgroundKind, train: Int32Ar
     catLevels: c.catLevels,
     pZ: data.pZ,
   };
-  const model = new LatentModel(data, new Background(kind, shape, o), encoding, o);
+  return new LatentModel(data, new Background(kind, shape, o), encoding, o);
+}
+
+/** Fits one background model on the students `train`, stopping early on `valid` (Adam). */
+export function fitLatent(data: LatentData, kind: BackgroundKind, train: Int32Array, valid: Int32Array, o: LatentFitOptions = {}): LatentModel {
+  const model = buildLatent(data, kind, train, o);
   const groups = bySchool(data.school, train);
-  const params = model.background.parameters();
+  const params = model.parameters();
   if (o.optimizer === 'lbfgs') {
     // Adapt, optimise with the rules fixed (a smooth objective with its exact gradient), and
     // adapt again at the new estimate, until the estimate stops moving (by ≤ 1e−5, a few
@@ -327,7 +367,7 @@ export function fitLatent(data: LatentData, kind: BackgroundKind, train: Int32Ar
 }
 
 /**
- * Standard errors of every parameter (in `background.parameters()` order, flattened) from the
+ * Standard errors of every parameter (in `model.parameters()` order, flattened) from the
  * observed information: the Hessian of −Σ_j log p(x_j) over the training schools, by central
  * differences of its exact gradient with the rules adapted at the estimate and held fixed
  * (the objective the estimate optimises), symmetrised and inverted. h = 1e−4 per coordinate:
@@ -340,7 +380,7 @@ export function standardErrors(model: LatentModel, train: Int32Array, h = 1e-4):
 
 /** The estimates' covariance (the inverse observed information, n × n) and its diagonal's square roots; see standardErrors. */
 export function covariance(model: LatentModel, train: Int32Array, h = 1e-4): { cov: Float64Array; se: Float64Array } {
-  const params = model.background.parameters();
+  const params = model.parameters();
   const n = params.reduce((s, p) => s + p.size, 0);
   const batch = model.prepare(bySchool(model.data.school, train));
   const grad = (): Float64Array => {
