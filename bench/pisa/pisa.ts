@@ -16,6 +16,7 @@ import { studentLik } from '../../ngmm/latent/pcm';
 import { domainScore } from '../../ngmm/latent/predict';
 import { DOMAINS } from '../../ngmm/latent/types';
 import { machine, table, writeSection } from '../lib';
+import { finishRun, parseExperimentArgs } from '../experimentArgs';
 import { ProgressBar } from '../progressBar';
 import { dotIntervalFigure, type Panel } from '../study/svg';
 import { simulatePisa } from './simulate';
@@ -200,17 +201,8 @@ export function figure(d: PisaData): string {
 }
 
 export async function runPisa(argv: readonly string[]): Promise<void> {
-  const known = new Set(['--quick', '--reps', '--nodes', '--out', '--replot']);
-  argv.forEach((a, i) => {
-    if (a.startsWith('--') && !known.has(a)) throw new Error(`pisa: unknown option ${a} (have: ${[...known].join(', ')})`);
-    if (!a.startsWith('--') && !(i > 0 && ['--reps', '--nodes', '--out'].includes(argv[i - 1]))) throw new Error(`pisa: unexpected argument '${a}'`);
-  });
-  const opt = (name: string) => {
-    const i = argv.indexOf(`--${name}`);
-    if (i >= 0 && (i + 1 >= argv.length || argv[i + 1].startsWith('--'))) throw new Error(`pisa: --${name} needs a value`);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const quick = argv.includes('--quick');
+  const { flag, opt } = parseExperimentArgs('pisa', argv, ['quick', 'replot'], ['reps', 'nodes', 'out']);
+  const quick = flag('quick');
   const outDir = opt('out') ?? (quick ? '.build/pisa-quick' : 'bench/results');
   const reps = Number(opt('reps') ?? (quick ? 1 : 10));
   if (!Number.isInteger(reps) || reps < 1) throw new Error(`pisa: --reps must be a positive integer, got ${opt('reps')}`);
@@ -224,7 +216,7 @@ export async function runPisa(argv: readonly string[]): Promise<void> {
     if (outDir === 'bench/results') writeSection({ name: 'pisa', title: 'Simulated PISA: latent background models (paper §5.3)', markdown: md, data: d });
     else writeFileSync(`${outDir}/pisa.json`, JSON.stringify({ name: 'pisa', data: d, machine: machine() }, null, 2) + '\n');
   };
-  if (argv.includes('--replot')) {
+  if (flag('replot')) {
     write((JSON.parse(readFileSync(`${outDir}/pisa.json`, 'utf8')) as { data: PisaData }).data);
     console.log(`pisa: redrew ${outDir}/pisa.{md,svg}`);
     return;
@@ -274,16 +266,5 @@ export async function runPisa(argv: readonly string[]): Promise<void> {
     data.seconds = bar.seconds;
     if (!quick) writeFileSync(`${outDir}/pisa.partial.json`, JSON.stringify(data, null, 1));
   }
-  bar.update(total, total, 'done', true);
-  bar.newline();
-  data.seconds = bar.seconds;
-  write(data);
-  if (!quick) {
-    try {
-      (await import('node:fs')).unlinkSync(`${outDir}/pisa.partial.json`);
-    } catch {
-      /* gone */
-    }
-  }
-  console.log(`pisa: ${(data.seconds / 60).toFixed(1)} min; wrote ${outDir}/pisa.{json,md,svg}`);
+  finishRun('pisa', outDir, bar, total, data, write);
 }

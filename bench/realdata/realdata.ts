@@ -14,6 +14,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { initSync } from '../../engine/backend';
 import { logLoss, poissonDeviance, rmse } from '../../ngmm/metrics';
 import { machine, table, writeSection } from '../lib';
+import { finishRun, parseExperimentArgs } from '../experimentArgs';
 import { ProgressBar } from '../progressBar';
 import { dotIntervalFigure, type Panel } from '../study/svg';
 import { readDataset, splitRepetition, MAX_GROUPS, type RepSplit } from './data';
@@ -232,17 +233,7 @@ export function figure(d: RealdataData): string {
 
 // ---- the run ----
 export async function runRealdata(argv: readonly string[]): Promise<void> {
-  const flag = (name: string) => argv.includes(`--${name}`);
-  const opt = (name: string): string | undefined => {
-    const i = argv.indexOf(`--${name}`);
-    if (i >= 0 && (i + 1 >= argv.length || argv[i + 1].startsWith('--'))) throw new Error(`realdata: --${name} needs a value`);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const known = new Set(['--quick', '--reps', '--only', '--out', '--data', '--replot', '--export']);
-  argv.forEach((a, i) => {
-    if (a.startsWith('--') && !known.has(a)) throw new Error(`realdata: unknown option ${a} (have: ${[...known].join(', ')})`);
-    if (!a.startsWith('--') && !(i > 0 && argv[i - 1].startsWith('--') && !['--quick', '--replot', '--export'].includes(argv[i - 1]))) throw new Error(`realdata: unexpected argument '${a}'`);
-  });
+  const { flag, opt } = parseExperimentArgs('realdata', argv, ['quick', 'replot', 'export'], ['reps', 'only', 'out', 'data']);
   const quick = flag('quick');
   const outDir = opt('out') ?? (quick ? '.build/realdata-quick' : 'bench/results');
   const dataDir = opt('data') ?? 'bench/realdata/data';
@@ -342,16 +333,5 @@ export async function runRealdata(argv: readonly string[]): Promise<void> {
       return `${LABEL[m]} seen ${ok.length ? cell(ok.map((r) => r.score!.seen)).mean.toFixed(4) : '—'} new ${ok.length ? cell(ok.map((r) => r.score!.fresh)).mean.toFixed(4) : '—'}`;
     }).join(' | ')}${k + 1 < chosenSets.length ? '' : ''}\n`);
   }
-  bar.update(total, total, 'done', true);
-  bar.newline();
-  data.seconds = bar.seconds;
-  write(data);
-  if (!quick) {
-    try {
-      (await import('node:fs')).unlinkSync(`${outDir}/realdata.partial.json`);
-    } catch {
-      /* already gone */
-    }
-  }
-  console.log(`realdata: ${(data.seconds / 60).toFixed(1)} min; wrote ${outDir}/realdata.{json,md,svg}`);
+  finishRun('realdata', outDir, bar, total, data, write);
 }

@@ -16,6 +16,7 @@ import { Background, type BackgroundKind, type BackgroundOptions, type StudentIn
 import { categoryCodes, fitEncoding, linearInputs, numericInputs, type Covariates, type Encoding } from './design';
 import { latentLogLik, latentPosterior } from './marginal';
 import { identify, pcmAtNodes, studentLik, type StudentLik } from './pcm';
+import { invertDense } from './inverse';
 import { domainScore, type DomainPrior } from './predict';
 import { D, type ItemBank, type Responses } from './types';
 
@@ -415,33 +416,8 @@ export function covariance(model: LatentModel, train: Int32Array, h = 1e-4): { c
     for (let j = 0; j < n; j++) H[j * n + k] = (gp[j] - gm[j]) / (2 * h);
   }
   for (let a = 0; a < n; a++) for (let b = a + 1; b < n; b++) H[a * n + b] = H[b * n + a] = (H[a * n + b] + H[b * n + a]) / 2;
-  // Gauss–Jordan with partial pivoting on [H | I]: n is a few dozen.
-  const A = Float64Array.from(H), inv = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) inv[i * n + i] = 1;
-  for (let c = 0; c < n; c++) {
-    let piv = c;
-    for (let r = c + 1; r < n; r++) if (Math.abs(A[r * n + c]) > Math.abs(A[piv * n + c])) piv = r;
-    if (!(Math.abs(A[piv * n + c]) > 0)) throw new Error(`standardErrors: the observed information is singular (parameter ${c} is not identified)`);
-    if (piv !== c) {
-      for (let k = 0; k < n; k++) {
-        [A[c * n + k], A[piv * n + k]] = [A[piv * n + k], A[c * n + k]];
-        [inv[c * n + k], inv[piv * n + k]] = [inv[piv * n + k], inv[c * n + k]];
-      }
-    }
-    const d = A[c * n + c];
-    for (let k = 0; k < n; k++) {
-      A[c * n + k] /= d;
-      inv[c * n + k] /= d;
-    }
-    for (let r = 0; r < n; r++) {
-      if (r === c) continue;
-      const f = A[r * n + c];
-      if (f === 0) continue;
-      for (let k = 0; k < n; k++) {
-        A[r * n + k] -= f * A[c * n + k];
-        inv[r * n + k] -= f * inv[c * n + k];
-      }
-    }
-  }
+  const r = invertDense(H, n);
+  if (!r.inv) throw new Error(`standardErrors: the observed information is singular (parameter ${r.singular} is not identified)`);
+  const inv = r.inv;
   return { cov: inv, se: Float64Array.from({ length: n }, (_, k) => Math.sqrt(inv[k * n + k])) };
 }

@@ -18,6 +18,7 @@
 // with an extreme score has a posterior that is the prior times a logistic-shaped ramp, skewed
 // well beyond what a low-order rule integrates. A plain (non-adaptive) rule is much worse: 41
 // nodes miss by 2.5e−9 at σ = 1.3 and 7e−3 at σ = 3.
+import { invertDense } from './inverse';
 import * as E from '../../engine/index';
 import { gaussHermite } from '../marginal/gaussHermite';
 import { NgmmError } from '../errors';
@@ -175,32 +176,8 @@ export function fitPcm1D(bank: ItemBank, resp: Responses, o: Pcm1DOptions = {}):
   }
 }
 
-// Gauss–Jordan with partial pivoting; P is a few dozen at most here.
 function invert(A: Float64Array, P: number): Float64Array {
-  const a = A.slice(), inv = new Float64Array(P * P);
-  for (let i = 0; i < P; i++) inv[i * P + i] = 1;
-  for (let c = 0; c < P; c++) {
-    let p = c;
-    for (let r = c + 1; r < P; r++) if (Math.abs(a[r * P + c]) > Math.abs(a[p * P + c])) p = r;
-    if (!(Math.abs(a[p * P + c]) > 0)) throw new NgmmError('fitPcm1D: the observed information is singular (are the steps identified? does every category occur?)');
-    for (let j = 0; j < P; j++) {
-      [a[c * P + j], a[p * P + j]] = [a[p * P + j], a[c * P + j]];
-      [inv[c * P + j], inv[p * P + j]] = [inv[p * P + j], inv[c * P + j]];
-    }
-    const piv = a[c * P + c];
-    for (let j = 0; j < P; j++) {
-      a[c * P + j] /= piv;
-      inv[c * P + j] /= piv;
-    }
-    for (let r = 0; r < P; r++) {
-      if (r === c) continue;
-      const f = a[r * P + c];
-      if (f === 0) continue;
-      for (let j = 0; j < P; j++) {
-        a[r * P + j] -= f * a[c * P + j];
-        inv[r * P + j] -= f * inv[c * P + j];
-      }
-    }
-  }
-  return inv;
+  const r = invertDense(A, P);
+  if (!r.inv) throw new NgmmError('fitPcm1D: the observed information is singular (are the steps identified? does every category occur?)');
+  return r.inv;
 }
