@@ -6,8 +6,8 @@
 // with a scalar random intercept; docs/closed-form-marginals.md has the derivations.
 import * as E from '../../../engine/index';
 import type { Fitted, Rows, TrainOptions, TrainSet } from '../types';
-import { forwardRows, gatherGroups, groupIndex, groupsPerBatch } from './groupRows';
-import { trainLoop } from './train';
+import { predictSeenGroups, trainConjugate } from './conjugate';
+import { forwardRows } from './groupRows';
 
 const LOG_2PI = 1.8378770664093453;
 
@@ -59,65 +59,36 @@ function groupLogLik(n: number, s1: number, s2: number, sigma2: number, tau2: nu
   return -0.5 * (n * LOG_2PI + (n - 1) * Math.log(sigma2) + Math.log(D) + (s2 - (tau2 * s1 * s1) / D) / sigma2);
 }
 
-/**
- * Fits LMMNN by Adam on mini-batches of whole groups (loss: the batch's negative log marginal
- * per row), stopping early on the mean over `set.valid` rows of −log p(y_valid | y_train),
- * the exact predictive density of a group's held-out rows given its training rows, computed as
- * log p(y_train, y_valid) − log p(y_train) (both closed form).
- */
+/** Fits LMMNN by Adam on mini-batches of whole groups (bench/realdata/baselines/conjugate.ts). */
 export function fitLmmnn(set: TrainSet, o: TrainOptions): Fitted {
   if (set.family !== 'gaussian') throw new Error(`LMMNN models a Gaussian response, not ${set.family}`);
-  const { train, valid, groups } = set;
+  const { train, groups } = set;
   const net = E.mlp([train.p, ...o.hidden, 1], 'relu', o.seed);
   // y is standardised: start with the variance split evenly between noise and groups.
   const logSigma = E.param([Math.log(Math.SQRT1_2)]);
   const logSigmaB = E.param([Math.log(Math.SQRT1_2)]);
   const params = [...net.parameters(), logSigma, logSigmaB];
   const dispose = (): void => params.forEach((t) => t.dispose());
+  const variances = () => ({ sigma2: Math.exp(2 * logSigma.item()), tau2: Math.exp(2 * logSigmaB.item()) });
   try {
-    const index = groupIndex(train.group, groups);
-    const nTrain = train.y.length, nValid = valid.y.length;
-    const logLikAll = (s: GroupStats, sigma2: number, tau2: number): number => {
-      let ll = 0;
-      for (let g = 0; g < groups; g++) ll += groupLogLik(s.n[g], s.s1[g], s.s2[g], sigma2, tau2);
-      return ll;
-    };
-    const loop = trainLoop({
-      params,
-      units: groups,
-      batchSize: groupsPerBatch(nTrain, groups, o.batchSize),
-      lr: o.lr, epochs: o.epochs, patience: o.patience, seed: o.seed,
-      batchLoss(batch) {
-        const b = gatherGroups(train, index, batch);
-        if (b.n === 0) return E.scalar(0);
-        const eta = net.forward(E.tensor(b.X, [b.n, train.p]));
-        return E.affine(lmmnnNll(eta, b.y, b.local, b.groups, logSigma, logSigmaB), 1 / b.n, 0);
-      },
-      validLoss() {
-        const sigma2 = Math.exp(2 * logSigma.item()), tau2 = Math.exp(2 * logSigmaB.item());
-        const st = residualStats(forwardRows(net, train), train, groups);
-        const llTrain = logLikAll(st, sigma2, tau2);
-        // Without held-out rows, the training marginal per row is the only score there is.
-        if (nValid === 0) return -llTrain / Math.max(1, nTrain);
-        const both = residualStats(forwardRows(net, valid), valid, groups, st);
-        return -(logLikAll(both, sigma2, tau2) - llTrain) / nValid;
+    const { loop, all: st } = trainConjugate<GroupStats>(set, o, {
+      net,
+      extra: [logSigma, logSigmaB],
+      batchNll: (eta, b) => lmmnnNll(eta, b.y, b.local, b.groups, logSigma, logSigmaB),
+      stats: (f, rows, into) => residualStats(f, rows, groups, into),
+      logLik(s) {
+        const { sigma2, tau2 } = variances();
+        let ll = 0;
+        for (let g = 0; g < groups; g++) ll += groupLogLik(s.n[g], s.s1[g], s.s2[g], sigma2, tau2);
+        return ll;
       },
     });
-    const sigma2 = Math.exp(2 * logSigma.item()), tau2 = Math.exp(2 * logSigmaB.item());
+    const { sigma2, tau2 } = variances();
     // The BLUP E[b_i | y_i] = σ_b²·1ᵀV⁻¹r = σ_b²·S₁/(σ² + nσ_b²), from every row of the group.
-    const st = residualStats(forwardRows(net, train), train, groups);
-    residualStats(forwardRows(net, valid), valid, groups, st);
     const blup = st.s1.map((s1, g) => (tau2 * s1) / (sigma2 + st.n[g] * tau2));
     const predictNew = (rows: Rows): Float64Array => forwardRows(net, rows);
     return {
-      predictSeen(rows) {
-        const f = forwardRows(net, rows);
-        return f.map((v, k) => {
-          const g = rows.group[k];
-          if (!(g >= 0 && g < groups)) throw new Error(`predictSeen: row ${k} has group ${g}, not a training group`);
-          return v + blup[g];
-        });
-      },
+      predictSeen: (rows) => predictSeenGroups(net, rows, groups, (f, g) => f + blup[g]),
       predictNew,
       // Identity link: averaging f(x) + b over b ~ N(0, σ_b²) gives f(x) itself.
       predictNewMarginal: predictNew,

@@ -9,8 +9,8 @@
 import * as E from '../../../engine/index';
 import { digamma, lgamma as lgammaScalar } from '../../../kernels/reference/special';
 import type { Fitted, Rows, TrainOptions, TrainSet } from '../types';
-import { forwardRows, gatherGroups, groupIndex, groupsPerBatch } from './groupRows';
-import { trainLoop } from './train';
+import { predictSeenGroups, trainConjugate } from './conjugate';
+import { forwardRows } from './groupRows';
 
 // log Γ elementwise, d/dx log Γ(x) = ψ(x). A primitive rather than a composition: the engine
 // has no log Γ, and the reference special functions (fdlibm's lgamma, ψ by recurrence and the
@@ -91,16 +91,11 @@ function logLikAll(s: GroupStats, alpha: number): number {
   return ll;
 }
 
-/**
- * Fits PGNN by Adam on mini-batches of whole groups (loss: the batch's negative log marginal
- * per row), stopping early on the mean over `set.valid` rows of −log p(y_valid | y_train) —
- * the negative multinomial predictive under the Gamma(α + Y, α + M) posterior of the group's
- * u — computed as log p(y_train, y_valid) − log p(y_train).
- */
+/** Fits PGNN by Adam on mini-batches of whole groups (bench/realdata/baselines/conjugate.ts). */
 export function fitPgnn(set: TrainSet, o: TrainOptions): Fitted {
   if (set.family !== 'poisson') throw new Error(`PGNN models counts (poisson), not ${set.family}`);
-  const { train, valid, groups } = set;
-  const nTrain = train.y.length, nValid = valid.y.length;
+  const { train, groups } = set;
+  const nTrain = train.y.length;
   const net = E.mlp([train.p, ...o.hidden, 1], 'relu', o.seed);
   // The output bias starts at log ȳ, so the first epochs fit shape rather than level; α = 1.
   let ybar = 0;
@@ -110,42 +105,19 @@ export function fitPgnn(set: TrainSet, o: TrainOptions): Fitted {
   const params = [...net.parameters(), logAlpha];
   const dispose = (): void => params.forEach((t) => t.dispose());
   try {
-    const index = groupIndex(train.group, groups);
-    const loop = trainLoop({
-      params,
-      units: groups,
-      batchSize: groupsPerBatch(nTrain, groups, o.batchSize),
-      lr: o.lr, epochs: o.epochs, patience: o.patience, seed: o.seed,
-      batchLoss(batch) {
-        const b = gatherGroups(train, index, batch);
-        if (b.n === 0) return E.scalar(0);
-        const eta = net.forward(E.tensor(b.X, [b.n, train.p]));
-        return E.affine(pgnnNll(eta, b.y, b.local, b.groups, logAlpha), 1 / b.n, 0);
-      },
-      validLoss() {
-        const alpha = Math.exp(logAlpha.item());
-        const st = countStats(forwardRows(net, train), train, groups);
-        const llTrain = logLikAll(st, alpha);
-        // Without held-out rows, the training marginal per row is the only score there is.
-        if (nValid === 0) return -llTrain / Math.max(1, nTrain);
-        return -(logLikAll(countStats(forwardRows(net, valid), valid, groups, st), alpha) - llTrain) / nValid;
-      },
+    const { loop, all: st } = trainConjugate<GroupStats>(set, o, {
+      net,
+      extra: [logAlpha],
+      batchNll: (eta, b) => pgnnNll(eta, b.y, b.local, b.groups, logAlpha),
+      stats: (eta, rows, into) => countStats(eta, rows, groups, into),
+      logLik: (s) => logLikAll(s, Math.exp(logAlpha.item())),
     });
     const alpha = Math.exp(logAlpha.item());
     // E[u_i | y_i] = (α + Y)/(α + M), the Gamma posterior's mean, from every row of the group.
-    const st = countStats(forwardRows(net, train), train, groups);
-    countStats(forwardRows(net, valid), valid, groups, st);
     const shrink = st.Y.map((Y, g) => (alpha + Y) / (alpha + st.M[g]));
     const predictNew = (rows: Rows): Float64Array => forwardRows(net, rows).map(Math.exp);
     return {
-      predictSeen(rows) {
-        const eta = forwardRows(net, rows);
-        return eta.map((v, k) => {
-          const g = rows.group[k];
-          if (!(g >= 0 && g < groups)) throw new Error(`predictSeen: row ${k} has group ${g}, not a training group`);
-          return Math.exp(v) * shrink[g];
-        });
-      },
+      predictSeen: (rows) => predictSeenGroups(net, rows, groups, (eta, g) => Math.exp(eta) * shrink[g]),
       predictNew,
       // E[μu] = μ·E[u] = μ: the marginal mean over the prior is the fixed-effects prediction.
       predictNewMarginal: predictNew,
