@@ -1,7 +1,7 @@
 // The real-data comparison (bench/realdata, issue 14): reading the exported CSVs, one
 // repetition's split and preprocessing (Appendix 15.2), and the quick run end to end (every
 // method on every data set, the table and the figure). Nothing here is timed.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -156,9 +156,10 @@ describe('realdata: the quick run, end to end', () => {
   let dir = '';
   let data: RealdataData;
   let md = '', svg = '';
-  beforeAll(() => {
+  beforeAll(async () => {
     dir = mkdtempSync(join(os.tmpdir(), 'ngmm-realdata-'));
-    execFileSync(process.execPath, ['scripts/run-ts.mjs', 'bench/experiments.ts', 'realdata', '--quick', '--out', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // In-process (the command line itself is exercised by the refusal test below).
+    await runRealdata(['--quick', '--out', dir]);
     data = (JSON.parse(readFileSync(join(dir, 'realdata.json'), 'utf8')) as { data: RealdataData }).data;
     md = readFileSync(join(dir, 'realdata.md'), 'utf8');
     svg = readFileSync(join(dir, 'realdata.svg'), 'utf8');
