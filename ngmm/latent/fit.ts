@@ -184,6 +184,17 @@ export class LatentModel {
     return { loss: this.negLogLikWith(b), students: b.ids.length };
   }
 
+  /**
+   * The proficiency estimates: each student's posterior mean and SD of θ (per domain) given
+   * the responses of every student in `groups` (school → students): its own, and through the
+   * school's u (mixed models) its school-mates'. [n × 3] each, in the groups' student order.
+   */
+  proficiency(groups: Map<number, Int32Array>): { students: Int32Array; mean: Float64Array; sd: Float64Array } {
+    const b = this.prepare(groups);
+    const post = latentPosterior(b.rules, b.muV, this.background.chol.data, b.gV, b.ell);
+    return { students: b.ids, mean: post.thetaMean, sd: post.thetaSd };
+  }
+
   /** RMS over `schools` of the school-effect scale g_d(z_j) per domain (0 for the fixed-effects models). */
   schoolScale(schools: readonly number[]): number[] {
     if (!this.background.mixed || schools.length === 0) return [0, 0, 0];
