@@ -36,7 +36,7 @@ function filled(bk: Backend, n: number, seed: number): number {
   const p = bk.heap.alloc(n * 8);
   const rng = new E.Rng(seed);
   const f = bk.heap.f64;
-  for (let i = 0; i < n; i++) f[(p >> 3) + i] = 2 * rng.uniform() - 1;
+  for (let i = 0; i < n; i++) f[(p >>> 3) + i] = 2 * rng.uniform() - 1;
   return p;
 }
 

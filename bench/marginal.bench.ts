@@ -245,7 +245,7 @@ function calibration() {
   const h = simd.heap;
   const x = h.alloc(n * 8), e = h.alloc(n * 8), out = h.alloc(n * 8);
   const xs = Float64Array.from({ length: n }, (_, i) => -30 * (i / n));
-  h.f64.set(xs, x >> 3);
+  h.f64.set(xs, x >>> 3);
   const js = new Float64Array(n);
   const lanes = () => {
     simd.k.vexpneg_f64(n, x, e);

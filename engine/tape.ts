@@ -49,7 +49,7 @@ function fill(like: readonly number[], b: Tensor['backend'], v: number): Tensor 
 function reshapeTo(g: Tensor, shape: readonly number[]): Tensor {
   const t = new Tensor(shape, g.backend);
   const f = g.backend.heap.f64;
-  f.copyWithin(t.ptr >> 3, g.ptr >> 3, (g.ptr >> 3) + g.size);
+  f.copyWithin(t.ptr >>> 3, g.ptr >>> 3, (g.ptr >>> 3) + g.size);
   return t;
 }
 

@@ -64,7 +64,7 @@ export class Tensor {
 
   /** A live view of the data: valid until the next allocation may grow memory. */
   get data(): Float64Array {
-    const o = this.ptr >> 3;
+    const o = this.ptr >>> 3;
     return this.backend.heap.f64.subarray(o, o + this.size);
   }
 
@@ -75,7 +75,7 @@ export class Tensor {
 
   item(): number {
     if (this.size !== 1) throw new Error(`item() needs one element, tensor has shape [${this.shape.join(', ')}]`);
-    return this.backend.heap.f64[this.ptr >> 3];
+    return this.backend.heap.f64[this.ptr >>> 3];
   }
 
   dispose(): void {
@@ -96,7 +96,7 @@ export function tensor(values: ArrayLike<number>, shape: readonly number[] = [va
     throw new Error(`tensor: ${values.length} values do not fill shape [${shape.join(', ')}]`);
   }
   const t = new Tensor(shape);
-  t.backend.heap.f64.set(values, t.ptr >> 3);
+  t.backend.heap.f64.set(values, t.ptr >>> 3);
   return t;
 }
 

@@ -6,7 +6,7 @@ export function decodeBase64(s: string): Uint8Array {
   for (let i = 0; i < ALPHABET.length; i++) lookup[ALPHABET.charCodeAt(i)] = i;
   let len = s.length;
   while (len > 0 && s[len - 1] === '=') len--;
-  const out = new Uint8Array((len * 3) >> 2);
+  const out = new Uint8Array((len * 3) >>> 2);
   let o = 0, acc = 0, bits = 0;
   for (let i = 0; i < len; i++) {
     acc = (acc << 6) | lookup[s.charCodeAt(i)];

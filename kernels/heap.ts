@@ -9,10 +9,11 @@
 const PAGE = 65536;
 const ALIGN = 16;
 /**
- * The heap ends at 2 GiB: pointers are JavaScript int32s (views are indexed by `ptr >> 3`), so
- * an offset past 2³¹ would turn negative and fail far from its cause.
+ * The heap ends at 4 GiB, all of wasm32's address space (65,536 pages): pointers are unsigned
+ * (views are indexed by `ptr >>> 3`, kernels take `usize`), so an offset past 2³¹ stays a
+ * valid index. Issue 16; test/kernels/heap.high.test.ts runs kernels above 2 GiB.
  */
-export const MAX_HEAP_BYTES = 2 ** 31;
+export const MAX_HEAP_BYTES = 2 ** 32;
 
 export interface MemoryLike {
   readonly buffer: ArrayBuffer;

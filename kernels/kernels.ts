@@ -1,6 +1,6 @@
 // The kernel contract shared by the WASM builds and the TypeScript reference: sizes first,
 // then byte offsets into the heap's memory, output last. A pointer `p` to f64 data addresses
-// `f64[p >> 3]`; index arrays are i32 (`i32[p >> 2]`).
+// `f64[p >>> 3]`; index arrays are i32 (`i32[p >>> 2]`).
 type P = number;
 type N = number;
 

@@ -6,8 +6,8 @@ import { Tensor, sizeOf, type Primitive } from '../tensor';
 
 function copyInto(src: Tensor, dst: Tensor): void {
   const f = src.backend.heap.f64;
-  const s = src.ptr >> 3;
-  f.copyWithin(dst.ptr >> 3, s, s + src.size);
+  const s = src.ptr >>> 3;
+  f.copyWithin(dst.ptr >>> 3, s, s + src.size);
 }
 
 const Reshape: Primitive<readonly number[]> = {
@@ -57,7 +57,7 @@ function withIndex(x: Tensor, index: Int32Array, rows: number, name: string, fn:
   const heap = x.backend.heap;
   const ptr = heap.alloc(index.length * 4);
   try {
-    heap.i32.set(index, ptr >> 2);
+    heap.i32.set(index, ptr >>> 2);
     fn(ptr);
   } finally {
     heap.free(ptr);
@@ -111,9 +111,9 @@ const Concat: Primitive<0 | 1> = {
       const rows = xs.reduce((s, x) => s + x.shape[0], 0);
       const out = new Tensor([rows, ...tail], first.backend);
       const f = first.backend.heap.f64; // after the allocation, which may grow memory
-      let o = out.ptr >> 3;
+      let o = out.ptr >>> 3;
       for (const x of xs) {
-        const s = x.ptr >> 3;
+        const s = x.ptr >>> 3;
         f.copyWithin(o, s, s + x.size);
         o += x.size;
       }
@@ -128,10 +128,10 @@ const Concat: Primitive<0 | 1> = {
     const N = xs.reduce((s, x) => s + x.shape[1], 0);
     const out = new Tensor([M, N], first.backend);
     const f = first.backend.heap.f64;
-    const fo = out.ptr >> 3;
+    const fo = out.ptr >>> 3;
     let col = 0;
     for (const x of xs) {
-      const c = x.shape[1], s = x.ptr >> 3;
+      const c = x.shape[1], s = x.ptr >>> 3;
       for (let r = 0; r < M; r++) f.copyWithin(fo + r * N + col, s + r * c, s + r * c + c);
       col += c;
     }
@@ -140,10 +140,10 @@ const Concat: Primitive<0 | 1> = {
   vjp(g, _ans, xs, axis) {
     const outs: Tensor[] = [];
     if (axis === 0) {
-      let o = g.ptr >> 3;
+      let o = g.ptr >>> 3;
       for (const x of xs) {
         const t = new Tensor(x.shape, g.backend);
-        g.backend.heap.f64.copyWithin(t.ptr >> 3, o, o + x.size);
+        g.backend.heap.f64.copyWithin(t.ptr >>> 3, o, o + x.size);
         o += x.size;
         outs.push(t);
       }
@@ -155,7 +155,7 @@ const Concat: Primitive<0 | 1> = {
       const c = x.shape[1];
       const t = new Tensor(x.shape, g.backend);
       const ff = g.backend.heap.f64;
-      const go = g.ptr >> 3, to = t.ptr >> 3;
+      const go = g.ptr >>> 3, to = t.ptr >>> 3;
       for (let r = 0; r < M; r++) ff.copyWithin(to + r * c, go + r * N + col, go + r * N + col + c);
       col += c;
       outs.push(t);

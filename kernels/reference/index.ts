@@ -37,19 +37,19 @@ function lse(f: Float64Array, o: number, n: number): number {
 export function createReferenceKernels(mem: HeapViews): Kernels {
   const map = (fn: (v: number) => number) => (n: number, x: number, out: number): void => {
     const f = mem.f64;
-    const xo = x >> 3, oo = out >> 3;
+    const xo = x >>> 3, oo = out >>> 3;
     for (let i = 0; i < n; i++) f[oo + i] = fn(f[xo + i]);
   };
   const zip = (fn: (a: number, b: number) => number) =>
     (n: number, a: number, b: number, out: number): void => {
       const f = mem.f64;
-      const ao = a >> 3, bo = b >> 3, oo = out >> 3;
+      const ao = a >>> 3, bo = b >>> 3, oo = out >>> 3;
       for (let i = 0; i < n; i++) f[oo + i] = fn(f[ao + i], f[bo + i]);
     };
   // C = A·B with A(i,k) at a[i·rsA + k·csA], the i-k-j loop.
   const gemm = (M: number, N: number, K: number, a: number, rsA: number, csA: number, b: number, c: number) => {
     const f = mem.f64;
-    const ao = a >> 3, bo = b >> 3, co = c >> 3;
+    const ao = a >>> 3, bo = b >>> 3, co = c >>> 3;
     f.fill(0, co, co + M * N);
     for (let i = 0; i < M; i++) {
       for (let k = 0; k < K; k++) {
@@ -68,7 +68,7 @@ export function createReferenceKernels(mem: HeapViews): Kernels {
     matmul_tn_f64: (M, N, K, a, b, c, _work) => gemm(M, N, K, a, 1, M, b, c),
     matmul_nt_f64(M, N, K, a, b, c) {
       const f = mem.f64;
-      const ao = a >> 3, bo = b >> 3, co = c >> 3;
+      const ao = a >>> 3, bo = b >>> 3, co = c >>> 3;
       for (let i = 0; i < M; i++) {
         for (let j = 0; j < N; j++) {
           let s = 0;
@@ -84,33 +84,33 @@ export function createReferenceKernels(mem: HeapViews): Kernels {
     div_f64: zip((a, b) => a / b),
     affine_f64(n, x, alpha, beta, out) {
       const f = mem.f64;
-      const xo = x >> 3, oo = out >> 3;
+      const xo = x >>> 3, oo = out >>> 3;
       for (let i = 0; i < n; i++) f[oo + i] = f[xo + i] * alpha + beta;
     },
     rdiv_f64(n, s, x, out) {
       const f = mem.f64;
-      const xo = x >> 3, oo = out >> 3;
+      const xo = x >>> 3, oo = out >>> 3;
       for (let i = 0; i < n; i++) f[oo + i] = s / f[xo + i];
     },
     fill_f64(n, v, out) {
-      mem.f64.fill(v, out >> 3, (out >> 3) + n);
+      mem.f64.fill(v, out >>> 3, (out >>> 3) + n);
     },
     exp_f64: map(Math.exp),
     log_f64: map(Math.log),
     log1p_f64: map(Math.log1p),
     bias_add_f64(M, N, x, bias, out) {
       const f = mem.f64;
-      const xo = x >> 3, bo = bias >> 3, oo = out >> 3;
+      const xo = x >>> 3, bo = bias >>> 3, oo = out >>> 3;
       for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) f[oo + i * N + j] = f[xo + i * N + j] + f[bo + j];
     },
     broadcast_rows_f64(M, N, v, out) {
       const f = mem.f64;
-      const vo = v >> 3, oo = out >> 3;
+      const vo = v >>> 3, oo = out >>> 3;
       for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) f[oo + i * N + j] = f[vo + j];
     },
     broadcast_cols_f64(M, N, v, out) {
       const f = mem.f64;
-      const vo = v >> 3, oo = out >> 3;
+      const vo = v >>> 3, oo = out >>> 3;
       for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) f[oo + i * N + j] = f[vo + i];
     },
 
@@ -127,39 +127,39 @@ export function createReferenceKernels(mem: HeapViews): Kernels {
 
     sum_f64(n, x) {
       const f = mem.f64;
-      const xo = x >> 3;
+      const xo = x >>> 3;
       let s = 0;
       for (let i = 0; i < n; i++) s += f[xo + i];
       return s;
     },
     sum_rows_f64(M, N, x, out) {
       const f = mem.f64;
-      const xo = x >> 3, oo = out >> 3;
+      const xo = x >>> 3, oo = out >>> 3;
       f.fill(0, oo, oo + N);
       for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) f[oo + j] += f[xo + i * N + j];
     },
     sum_cols_f64(M, N, x, out) {
       const f = mem.f64;
-      const xo = x >> 3, oo = out >> 3;
+      const xo = x >>> 3, oo = out >>> 3;
       for (let i = 0; i < M; i++) {
         let s = 0;
         for (let j = 0; j < N; j++) s += f[xo + i * N + j];
         f[oo + i] = s;
       }
     },
-    lse_f64: (n, x) => lse(mem.f64, x >> 3, n),
+    lse_f64: (n, x) => lse(mem.f64, x >>> 3, n),
     lse_rows_f64(M, N, x, out) {
       const f = mem.f64;
-      for (let i = 0; i < M; i++) f[(out >> 3) + i] = lse(f, (x >> 3) + i * N, N);
+      for (let i = 0; i < M; i++) f[(out >>> 3) + i] = lse(f, (x >>> 3) + i * N, N);
     },
     lse_vjp_f64(n, x, ans, g, out) {
       const f = mem.f64;
-      const xo = x >> 3, oo = out >> 3;
+      const xo = x >>> 3, oo = out >>> 3;
       for (let i = 0; i < n; i++) f[oo + i] = g * Math.exp(f[xo + i] - ans);
     },
     lse_rows_vjp_f64(M, N, x, ans, g, out) {
       const f = mem.f64;
-      const xo = x >> 3, ao = ans >> 3, go = g >> 3, oo = out >> 3;
+      const xo = x >>> 3, ao = ans >>> 3, go = g >>> 3, oo = out >>> 3;
       for (let i = 0; i < M; i++) {
         for (let j = 0; j < N; j++) f[oo + i * N + j] = f[go + i] * Math.exp(f[xo + i * N + j] - f[ao + i]);
       }
@@ -167,7 +167,7 @@ export function createReferenceKernels(mem: HeapViews): Kernels {
 
     gather_rows_f64(R, N, x, idx, out) {
       const f = mem.f64, ix = mem.i32;
-      const xo = x >> 3, io = idx >> 2, oo = out >> 3;
+      const xo = x >>> 3, io = idx >>> 2, oo = out >>> 3;
       for (let r = 0; r < R; r++) {
         const s = xo + ix[io + r] * N;
         f.copyWithin(oo + r * N, s, s + N);
@@ -175,7 +175,7 @@ export function createReferenceKernels(mem: HeapViews): Kernels {
     },
     scatter_add_rows_f64(R, N, g, idx, out) {
       const f = mem.f64, ix = mem.i32;
-      const go = g >> 3, io = idx >> 2, oo = out >> 3;
+      const go = g >>> 3, io = idx >>> 2, oo = out >>> 3;
       for (let r = 0; r < R; r++) {
         const d = oo + ix[io + r] * N;
         for (let j = 0; j < N; j++) f[d + j] += f[go + r * N + j];
@@ -184,7 +184,7 @@ export function createReferenceKernels(mem: HeapViews): Kernels {
 
     adam_f64(n, p, g, m, v, lr, b1, b2, eps, c1, c2, wd) {
       const f = mem.f64;
-      const po = p >> 3, go = g >> 3, mo = m >> 3, vo = v >> 3;
+      const po = p >>> 3, go = g >>> 3, mo = m >>> 3, vo = v >>> 3;
       const ib1 = 1 - b1, ib2 = 1 - b2, ic1 = 1 / c1, ic2 = 1 / c2;
       for (let i = 0; i < n; i++) {
         const gi = f[go + i];
@@ -198,7 +198,7 @@ export function createReferenceKernels(mem: HeapViews): Kernels {
     },
     sgd_f64(n, p, g, buf, lr, mu, wd) {
       const f = mem.f64;
-      const po = p >> 3, go = g >> 3, bo = buf >> 3;
+      const po = p >>> 3, go = g >>> 3, bo = buf >>> 3;
       for (let i = 0; i < n; i++) {
         const pi = f[po + i];
         const bi = mu * f[bo + i] + f[go + i] + wd * pi;

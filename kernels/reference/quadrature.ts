@@ -9,18 +9,18 @@ export function quadLoglik(
   f: number, g: number, nodes: number, phi: number, ll: number, score: number, dphi: number,
 ): void {
   const F = mem.f64, I = mem.i32;
-  F.fill(0, ll >> 3, (ll >> 3) + G * K);
-  if (dphi) F.fill(0, dphi >> 3, (dphi >> 3) + G * K);
+  F.fill(0, ll >>> 3, (ll >>> 3) + G * K);
+  if (dphi) F.fill(0, dphi >>> 3, (dphi >>> 3) + G * K);
   for (let i = 0; i < G; i++) {
-    const nb = (nodes >> 3) + i * K * q;
-    for (let j = I[(offsets >> 2) + i]; j < I[(offsets >> 2) + i + 1]; j++) {
-      const yj = F[(y >> 3) + j], m = trials ? F[(trials >> 3) + j] : 1;
+    const nb = (nodes >>> 3) + i * K * q;
+    for (let j = I[(offsets >>> 2) + i]; j < I[(offsets >>> 2) + i + 1]; j++) {
+      const yj = F[(y >>> 3) + j], m = trials ? F[(trials >>> 3) + j] : 1;
       for (let k = 0; k < K; k++) {
-        let eta = F[(f >> 3) + j];
-        for (let d = 0; d < q; d++) eta += F[(g >> 3) + j * q + d] * F[nb + k * q + d];
-        F[(ll >> 3) + i * K + k] += obsCore(code, yj, m, eta, phi);
-        F[(score >> 3) + j * K + k] = obsScore(code, yj, m, eta, phi);
-        if (dphi) F[(dphi >> 3) + i * K + k] += obsDphi(code, yj, m, eta, phi);
+        let eta = F[(f >>> 3) + j];
+        for (let d = 0; d < q; d++) eta += F[(g >>> 3) + j * q + d] * F[nb + k * q + d];
+        F[(ll >>> 3) + i * K + k] += obsCore(code, yj, m, eta, phi);
+        F[(score >>> 3) + j * K + k] = obsScore(code, yj, m, eta, phi);
+        if (dphi) F[(dphi >>> 3) + i * K + k] += obsDphi(code, yj, m, eta, phi);
       }
     }
   }
@@ -31,17 +31,17 @@ export function quadLoglikVjp(
 ): void {
   const F = mem.f64, I = mem.i32;
   for (let i = 0; i < G; i++) {
-    const nb = (nodes >> 3) + i * K * q;
-    for (let j = I[(offsets >> 2) + i]; j < I[(offsets >> 2) + i + 1]; j++) {
+    const nb = (nodes >>> 3) + i * K * q;
+    for (let j = I[(offsets >>> 2) + i]; j < I[(offsets >>> 2) + i + 1]; j++) {
       let sf = 0;
       const s = [0, 0, 0];
       for (let k = 0; k < K; k++) {
-        const w = F[(up >> 3) + i * K + k] * F[(score >> 3) + j * K + k];
+        const w = F[(up >>> 3) + i * K + k] * F[(score >>> 3) + j * K + k];
         sf += w;
         for (let d = 0; d < q; d++) s[d] += w * F[nb + k * q + d];
       }
-      if (gf) F[(gf >> 3) + j] = sf;
-      if (gg) for (let d = 0; d < q; d++) F[(gg >> 3) + j * q + d] = s[d];
+      if (gf) F[(gf >>> 3) + j] = sf;
+      if (gg) for (let d = 0; d < q; d++) F[(gg >>> 3) + j * q + d] = s[d];
     }
   }
 }
@@ -125,16 +125,16 @@ export function quadMode(
   const b = new Float64Array(q), trial = new Float64Array(q), grad = new Float64Array(q);
   const H = new Float64Array(q * q), L = new Float64Array(q * q), z = new Float64Array(q), step = new Float64Array(q);
   for (let gi = 0; gi < G; gi++) {
-    const lo = I[(offsets >> 2) + gi], hi = I[(offsets >> 2) + gi + 1];
+    const lo = I[(offsets >>> 2) + gi], hi = I[(offsets >>> 2) + gi + 1];
     const eta = (j: number, bb: Float64Array) => {
-      let e = F[(f >> 3) + j];
-      for (let d = 0; d < q; d++) e += F[(g >> 3) + j * q + d] * bb[d];
+      let e = F[(f >>> 3) + j];
+      for (let d = 0; d < q; d++) e += F[(g >>> 3) + j * q + d] * bb[d];
       return e;
     };
     const value = (bb: Float64Array) => {
       let v = 0;
       for (let d = 0; d < q; d++) v -= 0.5 * bb[d] * bb[d];
-      for (let j = lo; j < hi; j++) v += obsCore(code, F[(y >> 3) + j], trials ? F[(trials >> 3) + j] : 1, eta(j, bb), phi);
+      for (let j = lo; j < hi; j++) v += obsCore(code, F[(y >>> 3) + j], trials ? F[(trials >>> 3) + j] : 1, eta(j, bb), phi);
       return v;
     };
     const derivs = (bb: Float64Array) => {
@@ -142,13 +142,13 @@ export function quadMode(
       H.fill(0);
       for (let d = 0; d < q; d++) H[d * q + d] = 1;
       for (let j = lo; j < hi; j++) {
-        const e = eta(j, bb), yj = F[(y >> 3) + j], m = trials ? F[(trials >> 3) + j] : 1;
+        const e = eta(j, bb), yj = F[(y >>> 3) + j], m = trials ? F[(trials >>> 3) + j] : 1;
         const r = obsScore(code, yj, m, e, phi);
         const h = obsHess(code, yj, m, e, phi);
         for (let d = 0; d < q; d++) {
-          const gd = F[(g >> 3) + j * q + d];
+          const gd = F[(g >>> 3) + j * q + d];
           grad[d] += r * gd;
-          for (let e2 = 0; e2 < q; e2++) H[d * q + e2] -= h * gd * F[(g >> 3) + j * q + e2];
+          for (let e2 = 0; e2 < q; e2++) H[d * q + e2] -= h * gd * F[(g >>> 3) + j * q + e2];
         }
       }
     };
@@ -169,7 +169,7 @@ export function quadMode(
     b.fill(0);
     if (!concave) start(q, value, b, () => {
       let sup = 0;
-      for (let j = lo; j < hi; j++) sup += obsSup(code, F[(y >> 3) + j], trials ? F[(trials >> 3) + j] : 1, phi);
+      for (let j = lo; j < hi; j++) sup += obsSup(code, F[(y >>> 3) + j], trials ? F[(trials >>> 3) + j] : 1, phi);
       return sup;
     });
     let v = NaN;
@@ -242,7 +242,7 @@ export function quadMode(
       L.fill(0);
       for (let d = 0; d < q; d++) L[d * q + d] = 1;
     }
-    F.set(b, (mode >> 3) + gi * q);
-    F.set(L, (chol >> 3) + gi * q * q);
+    F.set(b, (mode >>> 3) + gi * q);
+    F.set(L, (chol >>> 3) + gi * q * q);
   }
 }

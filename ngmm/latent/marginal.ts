@@ -228,7 +228,7 @@ function solveL3(L: Float64Array, b: Float64Array, out: Float64Array, o: number)
 
 function fromArray(values: Float64Array, shape: readonly number[], b: Tensor['backend']): Tensor {
   const t = new Tensor(shape, b);
-  b.heap.f64.set(values, t.ptr >> 3);
+  b.heap.f64.set(values, t.ptr >>> 3);
   return t;
 }
 

@@ -94,10 +94,10 @@ export function upload(r: GroupedResponse, b: Backend): Uploaded {
     const trials = r.trials ? h.alloc(r.nobs * 8) : 0;
     const offsets = h.alloc((r.ngroups + 1) * 4);
     const cst = h.alloc(r.ngroups * 8);
-    h.f64.set(r.y, y >> 3);
-    if (r.trials) h.f64.set(r.trials, trials >> 3);
-    h.i32.set(r.offsets, offsets >> 2);
-    h.f64.set(r.cst, cst >> 3);
+    h.f64.set(r.y, y >>> 3);
+    if (r.trials) h.f64.set(r.trials, trials >>> 3);
+    h.i32.set(r.offsets, offsets >>> 2);
+    h.f64.set(r.cst, cst >>> 3);
     u = { y, trials, offsets, cst };
     r.uploads.set(b, u);
   }

@@ -526,7 +526,7 @@ interface Attrs {
 
 function fromArray(values: ArrayLike<number>, shape: readonly number[], b: Tensor['backend']): Tensor {
   const t = new Tensor(shape, b);
-  b.heap.f64.set(values, t.ptr >> 3);
+  b.heap.f64.set(values, t.ptr >>> 3);
   return t;
 }
 

@@ -86,13 +86,13 @@ const LogMarginal: Primitive<Attrs> = {
     ];
     const [po, stats, work, cache] = scratch;
     try {
-      h.f64.set([opts.rtol, opts.atol, opts.T, opts.c0, opts.maxSteps, grad, opts.centre === 'prior' ? 1 : 0], po >> 3);
+      h.f64.set([opts.rtol, opts.atol, opts.T, opts.c0, opts.maxSteps, grad, opts.centre === 'prior' ? 1 : 0], po >>> 3);
       const failed = k.marginal_f64(
         data.family.code, G, u.offsets, u.y, u.trials, f.ptr, s.ptr, phiValue, u.cst, po,
         out.ptr, saved?.gf.ptr ?? 0, saved?.gs.ptr ?? 0, saved?.gphi.ptr ?? 0, stats, work, grad >= 2 ? opts.maxSteps : 0, cache,
       );
       const F = h.f64;
-      const st = F.subarray(stats >> 3, (stats >> 3) + G * STAT_COUNT);
+      const st = F.subarray(stats >>> 3, (stats >>> 3) + G * STAT_COUNT);
       const col = (c: number) => {
         const v = new Float64Array(G);
         for (let i = 0; i < G; i++) v[i] = st[i * STAT_COUNT + c];
@@ -103,7 +103,7 @@ const LogMarginal: Primitive<Attrs> = {
         const i = failed - 1;
         const code = st[i * STAT_COUNT + 5];
         throw new Error(
-          `logMarginal: group ${i} (of ${G}, ${data.offsets[i + 1] - data.offsets[i]} observations, scale s = ${F[(s.ptr >> 3) + i]}): ` +
+          `logMarginal: group ${i} (of ${G}, ${data.offsets[i + 1] - data.offsets[i]} observations, scale s = ${F[(s.ptr >>> 3) + i]}): ` +
             `${STATUS_TEXT[code] ?? `status ${code}`} (rtol ${opts.rtol}, maxSteps ${opts.maxSteps})`,
         );
       }

@@ -67,7 +67,7 @@ const QuadratureLogLik: Primitive<LikAttrs> = {
       // whole response here was cached and never freed: 1.2 kB leaked per step).
       const h = b.heap, off = h.alloc((data.ngroups + 1) * 4);
       try {
-        h.i32.set(data.offsets, off >> 2);
+        h.i32.set(data.offsets, off >>> 2);
         b.k.quad_loglik_vjp_f64(data.ngroups, off, K, q, nodes.ptr, sv.score.ptr, up.ptr, gf?.ptr ?? 0, gg?.ptr ?? 0);
       } finally {
         h.free(off);
@@ -125,8 +125,8 @@ export function quadratureRule(f: Tensor, g: Tensor, phi: Tensor | null, data: G
     const pm = h.alloc(G * q * 8), pc = h.alloc(G * q * q * 8);
     try {
       b.k.quad_mode_f64(data.family.code, G, u.offsets, q, u.y, u.trials, f.ptr, g.ptr, phiValue, pm, pc);
-      modes.set(h.f64.subarray(pm >> 3, (pm >> 3) + G * q));
-      chols.set(h.f64.subarray(pc >> 3, (pc >> 3) + G * q * q));
+      modes.set(h.f64.subarray(pm >>> 3, (pm >>> 3) + G * q));
+      chols.set(h.f64.subarray(pc >>> 3, (pc >>> 3) + G * q * q));
     } finally {
       h.free(pm);
       h.free(pc);

@@ -16,10 +16,10 @@ describe('Heap', () => {
     expect(() => h.free(c)).toThrow(/not a live allocation/);
   });
 
-  it('refuses an allocation past the 2 GiB pointer limit with a message, before growing', () => {
+  it('refuses an allocation past the 4 GiB address space with a message, before growing', () => {
     const h = new Heap(new PlainMemory(1), 0);
     expect(h.alloc(16)).toBe(0);
-    expect(() => h.alloc(MAX_HEAP_BYTES)).toThrow(/out of kernel memory: 2048 MB more does not fit \(1 kB in use/);
+    expect(() => h.alloc(MAX_HEAP_BYTES)).toThrow(/out of kernel memory: 4096 MB more does not fit \(1 kB in use/);
     expect(h.capacity).toBe(65536); // nothing was reserved
     expect(h.alloc(16)).toBe(16); // and the heap goes on where it was
   });

@@ -62,8 +62,8 @@ function run(b: Backend, c: Case, workSteps = WORK_STEPS, withCache = true): Res
   const put = (a: Float64Array | Int32Array): number => {
     const p = h.alloc(Math.max(1, a.length) * a.BYTES_PER_ELEMENT);
     ptrs.push(p);
-    if (a instanceof Int32Array) h.i32.set(a, p >> 2);
-    else h.f64.set(a, p >> 3);
+    if (a instanceof Int32Array) h.i32.set(a, p >>> 2);
+    else h.f64.set(a, p >>> 3);
     return p;
   };
   const out = (len: number): number => put(new Float64Array(len).fill(NaN)); // NaN: "not written"
@@ -76,7 +76,7 @@ function run(b: Backend, c: Case, workSteps = WORK_STEPS, withCache = true): Res
   for (let i = 0; i < c.G; i++) maxN = Math.max(maxN, c.offs[i + 1] - c.offs[i]);
   const cache = withCache ? out(7 * maxN) : 0;
   const ret = b.k.marginal_f64(c.code, c.G, offs, y, trials, f, s, c.phi, cst, opts, L, gf, gs, gphi, stats, w, workSteps, cache);
-  const get = (p: number, len: number) => h.f64.slice(p >> 3, (p >> 3) + len);
+  const get = (p: number, len: number) => h.f64.slice(p >>> 3, (p >>> 3) + len);
   const res: Result = {
     ret, L: get(L, c.G), gf: get(gf, n), gs: get(gs, c.G), gphi: get(gphi, c.G), stats: get(stats, c.G * STAT_COUNT),
   };

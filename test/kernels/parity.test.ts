@@ -27,21 +27,21 @@ function run(
   for (const [name, arr] of Object.entries(inputs)) {
     p[name] = b.heap.alloc(Math.max(1, arr.length) * arr.BYTES_PER_ELEMENT);
     ptrs.push(p[name]);
-    if (arr instanceof Int32Array) b.heap.i32.set(arr, p[name] >> 2);
-    else b.heap.f64.set(arr, p[name] >> 3);
+    if (arr instanceof Int32Array) b.heap.i32.set(arr, p[name] >>> 2);
+    else b.heap.f64.set(arr, p[name] >>> 3);
   }
   for (const [name, spec] of Object.entries(outputs)) {
     const n = typeof spec === 'number' ? spec : spec.length;
     p[name] = b.heap.alloc(Math.max(1, n) * 8);
     ptrs.push(p[name]);
-    if (typeof spec === 'number') b.heap.f64.fill(NaN, p[name] >> 3, (p[name] >> 3) + n);
-    else b.heap.f64.set(spec, p[name] >> 3);
+    if (typeof spec === 'number') b.heap.f64.fill(NaN, p[name] >>> 3, (p[name] >>> 3) + n);
+    else b.heap.f64.set(spec, p[name] >>> 3);
   }
   const ret = call(b.k, p);
   const outs: Record<string, Float64Array> = {};
   for (const [name, spec] of Object.entries(outputs)) {
     const n = typeof spec === 'number' ? spec : spec.length;
-    outs[name] = b.heap.f64.slice(p[name] >> 3, (p[name] >> 3) + n);
+    outs[name] = b.heap.f64.slice(p[name] >>> 3, (p[name] >>> 3) + n);
   }
   for (const q of ptrs.reverse()) b.heap.free(q);
   return { outs, ret };

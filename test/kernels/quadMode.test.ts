@@ -64,14 +64,14 @@ describe('quad_mode_f64', () => {
             const h = b.heap;
             const put = (a: Float64Array | Int32Array) => {
               const p = h.alloc(a.byteLength);
-              if (a instanceof Int32Array) h.i32.set(a, p >> 2);
-              else h.f64.set(a, p >> 3);
+              if (a instanceof Int32Array) h.i32.set(a, p >>> 2);
+              else h.f64.set(a, p >>> 3);
               return p;
             };
             const ptrs = [put(offsets), put(y), put(m), put(f), put(g), h.alloc(G * q * 8), h.alloc(G * q * q * 8)];
             const [po, py, pm, pf, pg, pmode, pchol] = ptrs;
             b.k.quad_mode_f64(code, G, po, q, py, trials ? pm : 0, pf, pg, phi, pmode, pchol);
-            const mode = h.f64.slice(pmode >> 3, (pmode >> 3) + G * q), chol = h.f64.slice(pchol >> 3, (pchol >> 3) + G * q * q);
+            const mode = h.f64.slice(pmode >>> 3, (pmode >>> 3) + G * q), chol = h.f64.slice(pchol >>> 3, (pchol >>> 3) + G * q * q);
             for (const p of ptrs) h.free(p);
             for (let i = 0; i < G; i++) {
               const bh = Array.from(mode.subarray(i * q, (i + 1) * q));

@@ -9,9 +9,9 @@ import { simd } from '../helpers/backends';
 
 function apply(b: Backend, kernel: 'vexp_f64' | 'vexpneg_f64' | 'vexpm1_f64' | 'vlog_f64' | 'vlog1p_f64', xs: Float64Array): Float64Array {
   const p = b.heap.alloc(xs.length * 8), o = b.heap.alloc(xs.length * 8);
-  b.heap.f64.set(xs, p >> 3);
+  b.heap.f64.set(xs, p >>> 3);
   b.k[kernel](xs.length, p, o);
-  const out = b.heap.f64.slice(o >> 3, (o >> 3) + xs.length);
+  const out = b.heap.f64.slice(o >>> 3, (o >>> 3) + xs.length);
   b.heap.free(o);
   b.heap.free(p);
   return out;

@@ -29,23 +29,23 @@ export function marginalKernel(
   phi: number, cst: number, opts: number, L: number, gf: number, gs: number, gphi: number, stats: number,
 ): number {
   const F = mem.f64, I = mem.i32;
-  const o = opts >> 3;
+  const o = opts >>> 3;
   const options: SolveOptions = {
     rtol: F[o], atol: F[o + 1], T: F[o + 2], c0: F[o + 3], maxSteps: F[o + 4], grad: F[o + 5], centre: F[o + 6],
   };
   let failed = 0;
   for (let i = 0; i < G; i++) {
-    const start = I[(offs >> 2) + i], end = I[(offs >> 2) + i + 1];
-    const view = (p: number) => F.subarray((p >> 3) + start, (p >> 3) + end);
+    const start = I[(offs >>> 2) + i], end = I[(offs >>> 2) + i + 1];
+    const view = (p: number) => F.subarray((p >>> 3) + start, (p >>> 3) + end);
     const gfView = options.grad !== 0 ? view(gf) : new Float64Array(end - start);
-    const g = new Integrand(code, view(y), trials ? view(trials) : null, view(f), gfView, F[(s >> 3) + i], phi, F[(cst >> 3) + i]);
+    const g = new Integrand(code, view(y), trials ? view(trials) : null, view(f), gfView, F[(s >>> 3) + i], phi, F[(cst >>> 3) + i]);
     const st = solveGroup(g, options);
-    F[(L >> 3) + i] = st.L;
+    F[(L >>> 3) + i] = st.L;
     if (options.grad !== 0) {
-      F[(gs >> 3) + i] = g.gs;
-      F[(gphi >> 3) + i] = g.gphi;
+      F[(gs >>> 3) + i] = g.gs;
+      F[(gphi >>> 3) + i] = g.gphi;
     }
-    const so = (stats >> 3) + i * STAT_COUNT;
+    const so = (stats >>> 3) + i * STAT_COUNT;
     F[so] = st.steps;
     F[so + 1] = st.rejected;
     F[so + 2] = st.rhs;
