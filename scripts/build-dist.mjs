@@ -31,6 +31,8 @@ await build({ ...common, outfile: 'dist/ngmm.js' });
 await build({ ...common, outfile: 'dist/ngmm.min.js', minify: true });
 // The worker script carries its own copy of the library: a worker loads one file.
 await build({ ...common, entryPoints: ['ngmm/worker/main.ts'], outfile: 'dist/worker.js', minify: true });
+// The latent-variable model (issue 15) is its own entry, `ngmm/latent`, with its own copy of the engine.
+await build({ ...common, entryPoints: ['ngmm/latent/index.ts'], outfile: 'dist/latent.js', minify: true });
 // The same bytes as the embedded base64 (decoded from the generated module, not re-read from
 // .build/, so the .wasm files can never differ from what the bundle embeds).
 const generated = readFileSync('kernels/generated/wasm.ts', 'utf8');

@@ -16,6 +16,7 @@ const nodeTypes = resolve('node_modules/@types');
 let dir = '';
 
 const USE = `import { fit, Model, summary, formatSummary, type ModelSpec, type Summary, type FitOptions } from 'ngmm';
+import { BACKGROUNDS, fitLatent, type BackgroundKind, type LatentData, type LatentModel } from 'ngmm/latent';
 const X = new Float64Array([0, 1, 2, 3, 4, 5]);
 const spec: ModelSpec = { family: 'poisson', hidden: [] };
 const opts: FitOptions = { epochs: 1, onProgress: (p) => { const e: number = p.epoch; void e; } };
@@ -25,7 +26,9 @@ const text: string = formatSummary(s);
 const ll: number = m.logLik();
 const back: Model = Model.load(JSON.parse(JSON.stringify(m.toJSON())));
 const p: Float64Array = back.predict(X, { groups: 'new' });
-export { text, ll, p };
+const kinds: readonly BackgroundKind[] = BACKGROUNDS;
+const fitL: (d: LatentData, k: BackgroundKind, t: Int32Array, v: Int32Array) => LatentModel = fitLatent;
+export { text, ll, p, kinds, fitL };
 `;
 
 // Each line is wrong in one way; the expected diagnostics name the line.
