@@ -78,4 +78,26 @@ describe('latent NGMM: recovery of a known truth', () => {
     expect(d2).toBeGreaterThan(31.7);
     expect(Math.max(...z.map(Math.abs))).toBeLessThan(4);
   }, 60_000);
+
+  it('L-BFGS at 3 nodes keeps to steps the re-adapted objective accepts (it used to run Σ singular)', () => {
+    // Before the acceptance check, this fit drove log L₂₂ towards −4.4 (the fixed 3-node rule
+    // rewarded a near-singular Σ) until a student's mode search failed with a LatentMarginalError.
+    const sim = simulatePisa({ seed: 11, schools: 20, truth: 'linear', schoolEffect: false, clusterItems: [6, 3, 6] });
+    const X = sim.xLinear;
+    const data: LatentData = {
+      bank: sim.bank, responses: sim.responses, school: sim.school, nSchools: sim.nSchools,
+      covariates: { num: X.values, numNames: X.names, cat: new Int32Array(0), catNames: [], catLevels: [] },
+      z: new Float64Array(sim.nSchools), pZ: 1,
+    };
+    const all = Int32Array.from({ length: X.rows }, (_, i) => i);
+    const m = fitLatent(data, 'fe-lin', all, new Int32Array(0), { linearInputs: 'columns', optimizer: 'lbfgs', innerNodes: 3 });
+    try {
+      expect(m.info.converged).toBe(true);
+      const c = m.background.chol.data;
+      // The truth's log-diagonal is about −0.16, −0.6, −0.9; a degenerate Σ has one below −2.
+      for (let d = 0; d < 3; d++) expect(c[d]).toBeGreaterThan(-2);
+    } finally {
+      m.dispose();
+    }
+  }, 60_000);
 });
