@@ -8,8 +8,13 @@
 // to ~1e-15 — unless a step's error norm lands within rounding of 1, where one side accepts
 // and the other rejects. From there the step sequences differ and the results agree only to
 // the solver tolerance. So: same status always; same step counts in the overwhelming
-// majority of groups, and then values and gradients to 1e-12 (relative to max(1, |value|));
-// differing step counts are counted (asserted rare) and held to 50·rtol.
+// majority of groups, and then values to 1e-12 (relative to max(1, |value|)) and gradients to
+// 1e-14 per solver step (accepted or rejected; at least 1e-13): the adjoint carries the ulp
+// differences of every step's integrand, so its rounding grows with the step count — measured
+// over ~1,800 random groups per run, ≤ 6e-15 for the usual ≤ 40 steps, but 1.1e-12 for a
+// Poisson-sqrt group of 204 steps (y = 7, s = 3: two modes across η = 0), which the former flat
+// 1e-12 bound failed although both WASM builds agreed with each other to the last bit).
+// Differing step counts are counted (asserted rare) and held to 50·rtol.
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../../kernels/load';
@@ -20,6 +25,7 @@ const STAT_COUNT = 8;
 const RECORD_SIZE = 18;
 const WORK_STEPS = 20000;
 const TOL = 1e-12;
+const GRAD_TOL_PER_STEP = 1e-14;
 const RUNS = 300;
 
 interface Case {
@@ -145,7 +151,8 @@ function compare(c: Case, ref: Result, got: Result, name: string): void {
         tally.maxGradPlain = Math.max(tally.maxGradPlain, diff(gg[q], gr[q]));
         const d = relTo(gg[q], gr[q], Math.max(1, Math.abs(gr[q]), Number.isFinite(gScale) ? gScale : 0));
         tally.maxGradSame = Math.max(tally.maxGradSame, d);
-        expect(d, `gradient ${q} ${gg[q]} vs ${gr[q]}, ${g}`).toBeLessThanOrEqual(TOL);
+        const gradTol = Math.max(1e-13, GRAD_TOL_PER_STEP * (st(ref, 0) + st(ref, 1)));
+        expect(d, `gradient ${q} ${gg[q]} vs ${gr[q]} (${st(ref, 0) + st(ref, 1)} steps), ${g}`).toBeLessThanOrEqual(gradTol);
       }
     } else {
       tally.diffSteps++;
