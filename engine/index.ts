@@ -6,6 +6,6 @@ export * from './ops/index';
 export { MLP, mlp, type MLPJSON, type Init } from './nn';
 export { Embedding, embedding, lookupRows, type EmbeddingJSON, type EmbeddingOptions } from './embedding';
 export { Adam, SGD, type Optimizer, type AdamOptions, type SGDOptions } from './optim';
-export { lbfgs, minimize, type LbfgsOptions, type LbfgsResult, type Objective } from './lbfgs';
+export { lbfgs, minimize, minimizeSum, type LbfgsOptions, type LbfgsResult, type Objective } from './lbfgs';
 export { Rng } from './random';
 export { createBackend, createBackendSync, wasmBytes, type Backend, type BackendName, type BackendOptions } from '../kernels/load';

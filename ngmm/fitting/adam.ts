@@ -4,10 +4,9 @@
 // §12), early stopping on held-out units, recovery from a diverging step, and the
 // L-BFGS polish (FitOptions.polish says why the linear part by default).
 import * as E from '../../engine/index';
-import { minimize } from '../../engine/lbfgs';
 import type { FitOptions } from '../fit';
 import type { Model } from '../model';
-import type { Objective } from './objective';
+import { minimizeObjective, type Objective } from './objective';
 
 export function snapshot(model: Model): Float64Array[] {
   return model.parameters().map((t) => t.toArray());
@@ -148,7 +147,7 @@ export function* adamStage(model: Model, obj: Objective, o: FitOptions, t0: numb
       const params = polish === 'linear' ? [...model.linearParams(), ...model.varianceParams()] : model.parameters();
       const before = snapshot(model);
       try {
-        const pr = minimize(params, () => obj.value(null), { gtol: o.gtol ?? 1e-6, maxIter: 200, onIteration: progress('polish', 200), signal: o.signal });
+        const pr = minimizeObjective(params, obj, { gtol: o.gtol ?? 1e-6, maxIter: 200, onIteration: progress('polish', 200), signal: o.signal });
         polished = `; then L-BFGS${polish === 'linear' ? ' on the linear part and the variance parameters' : ''}: ${pr.message}`;
         didPolish = true;
       } catch (e) {

@@ -3,10 +3,9 @@
 // finer integration when the line search stalls on the integrator's noise, and restarted once
 // from a moderate scale when a random-effect SD ends near 0.
 import type { Tensor } from '../../engine/tensor';
-import { minimize } from '../../engine/lbfgs';
 import type { FitOptions } from '../fit';
 import type { Model } from '../model';
-import type { Objective } from './objective';
+import { minimizeObjective, type Objective } from './objective';
 import { restore, snapshot } from './adam';
 
 // The unit a random-effect SD is measured in: the link scale, or σ for a Gaussian.
@@ -17,7 +16,7 @@ function scaleUnit(model: Model): number {
 /** Minimises `obj` over `params`; sets `model.info` (converged, message, iterations). */
 export function linearStage(model: Model, obj: Objective, params: Tensor[], o: FitOptions, t0: number): void {
   const onIteration = (it: number, f: number) => o.onProgress?.({ phase: 'linear', epoch: it, epochs: 500, loss: f, elapsedMs: performance.now() - t0 });
-  const run = (ob: Objective) => minimize(params, () => ob.value(null), { gtol: o.gtol ?? 1e-6, maxIter: 500, onIteration, signal: o.signal });
+  const run = (ob: Objective) => minimizeObjective(params, ob, { gtol: o.gtol ?? 1e-6, maxIter: 500, onIteration, signal: o.signal });
   let r = run(obj);
   const finer = obj.finer();
   if (!r.converged && r.message.startsWith('stopped: the line search') && finer) r = run(finer);
