@@ -14,7 +14,8 @@ import type { Family } from '../families/index';
 import { adaptiveNodes, productRule } from '../marginal/gaussHermite';
 import { DEFAULT_NODES, logMarginalQuadrature, quadratureRule } from '../marginal/quadrature';
 import { logMarginal } from '../marginal/ode';
-import { releaseResponse, type GroupedResponse } from '../marginal/groups';
+import { releaseResponse, subsetResponse, type GroupedResponse } from '../marginal/groups';
+import { PASS_ROWS } from '../fitting/objective';
 import { logNdtr } from '../../kernels/reference/special';
 import { softplus, softplusInv } from '../positive';
 import type { RandomStructure } from './structure';
@@ -218,16 +219,49 @@ export class GroupedEffect implements RandomStructure {
    * Stores each group's posterior rule from the fitted parameters (training data, sorted) and
    * returns the total log-likelihood. `eta0` and `Xs` are numbers here.
    */
-  refresh(eta0: Float64Array, Xs: Float64Array, sigma: number, r: GroupedResponse, levels: string[], Zg: Float64Array | null): number {
+  refresh(eta0: Float64Array, Xs: Float64Array, sigma: number, r: GroupedResponse, levels: string[], Zg: Float64Array | null, maxRows = PASS_ROWS): number {
     this.levels = levels;
     if (this.thetaL) return this.refreshSlopes(eta0, Xs, sigma, r);
     const fam = this.ctx.family;
-    const { L, stats, s } = E.tidy(() => {
-      const z = Zg ? E.tensor(Zg, [r.ngroups, this.zMean.length]) : null;
+    const p = this.ctx.xNames.length, dz = this.zMean.length;
+    // Each group's marginal is its own solve, so the groups can go in parts of whole groups of
+    // ≤ maxRows rows with every number unchanged; one part when the data are that small. A pass
+    // over 10⁶ rows in one piece took the heap to 3.5 GB (measured, a Poisson NGMM).
+    const solve = (rr: GroupedResponse, e0: Float64Array, xs: Float64Array, zg: Float64Array | null) => E.tidy(() => {
+      const z = zg ? E.tensor(zg, [rr.ngroups, dz]) : null;
       const phi = Number.isNaN(sigma) ? null : E.tensor([sigma], []);
-      const res = this.logMarginal(E.tensor(eta0, [r.nobs]), E.tensor(Xs, [r.nobs, this.ctx.xNames.length]), phi, r, 1e-10, z, 0);
-      return { L: res.L.toArray(), stats: res.stats!, s: this.scales(r.ngroups, z).toArray() };
+      const res = this.logMarginal(E.tensor(e0, [rr.nobs]), E.tensor(xs, [rr.nobs, p]), phi, rr, 1e-10, z, 0);
+      return { L: res.L.toArray(), mode: Float64Array.from(res.stats!.mode), sd: Float64Array.from(res.stats!.sd), s: this.scales(rr.ngroups, z).toArray() };
     });
+    let L: Float64Array, stats: { mode: Float64Array; sd: Float64Array }, s: Float64Array;
+    if (r.nobs <= maxRows) {
+      const one = solve(r, eta0, Xs, Zg);
+      ({ L, s } = one);
+      stats = one;
+    } else {
+      L = new Float64Array(r.ngroups);
+      s = new Float64Array(r.ngroups);
+      stats = { mode: new Float64Array(r.ngroups), sd: new Float64Array(r.ngroups) };
+      for (let g0 = 0; g0 < r.ngroups;) {
+        let g1 = g0 + 1;
+        while (g1 < r.ngroups && r.offsets[g1 + 1] - r.offsets[g0] <= maxRows) g1++;
+        const use = Int32Array.from({ length: g1 - g0 }, (_, k) => g0 + k);
+        const { response: rr, rows } = subsetResponse(r, use);
+        try {
+          const e0 = Float64Array.from(rows, (j) => eta0[j]);
+          const xs = new Float64Array(rows.length * p);
+          rows.forEach((j, k) => xs.set(Xs.subarray(j * p, j * p + p), k * p));
+          const part = solve(rr, e0, xs, Zg ? Zg.slice(g0 * dz, g1 * dz) : null);
+          L.set(part.L, g0);
+          s.set(part.s, g0);
+          stats.mode.set(part.mode, g0);
+          stats.sd.set(part.sd, g0);
+        } finally {
+          releaseResponse(rr);
+        }
+        g0 = g1;
+      }
+    }
     releaseResponse(r);
     this.posterior = [];
     for (let i = 0; i < r.ngroups; i++) {

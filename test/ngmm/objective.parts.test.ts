@@ -9,6 +9,7 @@ import { groupedObjective, minimizeObjective, objectiveParts } from '../../ngmm/
 import { prepare } from '../../ngmm/data';
 import { family } from '../../ngmm/families/index';
 import { simulate } from '../../ngmm/simulate';
+import type { GroupedEffect } from '../../ngmm/terms/grouped';
 
 const sim = simulate('poisson', 13, { groups: 30, perGroup: 9 });
 const data = { X: sim.train.X, xNames: sim.xNames, y: sim.train.y, group: sim.train.group };
@@ -49,5 +50,24 @@ describe('objective in parts of whole groups', () => {
     one.forEach((v, i) => v.forEach((x, k) => expect(Math.abs(x - parted[i][k])).toBeLessThan(1e-7)));
     expect(Math.abs(a.f - b.f)).toBeLessThan(1e-12 * Math.abs(a.f));
     params.forEach((p, i) => p.data.set(start[i]));
+  });
+
+  it('the posterior pass in parts gives every number of the one-piece pass', () => {
+    const m = fit(data, { family: 'poisson', hidden: [4], seed: 3 }, { epochs: 2, ensemble: 1 });
+    try {
+      const pr = prepare(family('poisson'), data);
+      const Xs = m.standardise(pr.X), r = pr.response;
+      const eta0 = E.tidy(() => m.fixedEta(E.tensor(Xs, [r.nobs, m.xNames.length]), null).toArray());
+      const re = m.random as GroupedEffect;
+      const whole = re.refresh(eta0, Xs, m.sigma, r, [...pr.levels], null);
+      const a = JSON.stringify(re.ranef());
+      // Parts of ≤ 25 rows (groups of 9 rows: 2 groups a part), every group solved on its own.
+      const parted = re.refresh(eta0, Xs, m.sigma, r, [...pr.levels], null, 25);
+      expect(parted).toBe(whole);
+      expect(JSON.stringify(re.ranef())).toBe(a);
+      expect(Number.isFinite(whole)).toBe(true);
+    } finally {
+      m.dispose();
+    }
   });
 });
