@@ -5,6 +5,7 @@
 // composes a random-effect structure (ngmm/terms/) that owns its parameters, its marginal
 // likelihood, its posterior, its predictions and its ranef(). Inputs are standardised with the
 // training means and SDs, which the model keeps. Positive scales are softplus of free parameters.
+import { PASS_ROWS } from './fitting/objective';
 import { MLP, mlp, type MLPJSON } from '../engine/nn';
 import { activations, type ActivationName } from '../engine/ops/activations';
 import * as E from '../engine/index';
@@ -227,6 +228,22 @@ export class Model {
   }
 
   /**
+   * f(x) (+ the offset) of n rows of standardised X as numbers, off the tape, in parts of at
+   * most PASS_ROWS rows: the network's activations of a part are freed before the next (one
+   * piece over 10⁶ rows held ~2 GB of them). One part, the plain forward, for smaller data.
+   */
+  fixedValues(Xs: Float64Array, n: number, offset: Float64Array | null): Float64Array {
+    const p = this.xNames.length;
+    if (n <= PASS_ROWS) return E.tidy(() => this.fixedEta(E.tensor(Xs, [n, p]), offset).toArray());
+    const out = new Float64Array(n);
+    for (let a = 0; a < n; a += PASS_ROWS) {
+      const b = Math.min(n, a + PASS_ROWS);
+      out.set(E.noGrad(() => E.tidy(() => this.fixedEta(E.tensor(Xs.subarray(a * p, b * p), [b - a, p]), offset ? offset.subarray(a, b) : null).toArray())), a);
+    }
+    return out;
+  }
+
+  /**
    * The per-group log marginal likelihoods L_i (a tape expression) and the ODE's solver
    * statistics (see GroupedEffect.logMarginal).
    */
@@ -240,7 +257,7 @@ export class Model {
    */
   refreshPosterior(Xs: Float64Array, r: GroupedResponse, levels: string[], Zg: Float64Array | null = null, offset: Float64Array | null = null): void {
     this.nobs = r.nobs;
-    const eta0 = E.tidy(() => this.fixedEta(E.tensor(Xs, [r.nobs, this.xNames.length]), offset).toArray());
+    const eta0 = this.fixedValues(Xs, r.nobs, offset);
     this.info.logLik = this.grouped('refreshPosterior').refresh(eta0, Xs, this.sigma, r, levels, Zg);
   }
 
@@ -316,10 +333,9 @@ export class Model {
 
   /** This member's prediction alone, of rows prepared by predictInputs. */
   private predictOne(Xs: Float64Array, n: number, opts: PredictOptions): Float64Array {
-    const p = this.xNames.length;
     const type = opts.type ?? 'response';
     const mode = opts.groups ?? 'observed';
-    const f = E.tidy(() => this.f(E.tensor(Xs, [n, p])).toArray());
+    const f = this.fixedValues(Xs, n, null);
     if (opts.offset) for (let i = 0; i < n; i++) f[i] += opts.offset[i];
     if (this.random.kind === 'terms') {
       if (!opts.terms) throw new Error(`predict: the model has several random-effect terms (${this.random.terms.map((t) => t.name).join(', ')}), so predict needs \`terms\`: each term's levels and design values per row`);

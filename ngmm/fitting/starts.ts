@@ -98,7 +98,7 @@ export function setStart(model: Model, prep: PreparedData): void {
 // output layer) change sign; the offset, being data, is even only when zero.
 export function canonicalSign(model: Model, prep: PreparedData): void {
   if (prep.offset?.some((v) => v !== 0)) return;
-  const f = E.tidy(() => model.f(E.tensor(prep.X, [prep.response.nobs, prep.p])).toArray());
+  const f = model.fixedValues(prep.X, prep.response.nobs, null);
   let s = 0;
   for (const v of f) s += v;
   if (!(s < 0)) return;

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import * as E from '../../engine/index';
 import { fit } from '../../ngmm/fit';
-import { groupedObjective, minimizeObjective, objectiveParts } from '../../ngmm/fitting/objective';
+import { groupedObjective, minimizeObjective, objectiveParts, PASS_ROWS } from '../../ngmm/fitting/objective';
 import { prepare } from '../../ngmm/data';
 import { family } from '../../ngmm/families/index';
 import { simulate } from '../../ngmm/simulate';
@@ -66,6 +66,22 @@ describe('objective in parts of whole groups', () => {
       expect(parted).toBe(whole);
       expect(JSON.stringify(re.ranef())).toBe(a);
       expect(Number.isFinite(whole)).toBe(true);
+    } finally {
+      m.dispose();
+    }
+  });
+
+  it('f over more than PASS_ROWS rows in parts equals the one-piece forward pass', () => {
+    const m = fit(data, { family: 'poisson', hidden: [5, 3], seed: 4 }, { epochs: 1, ensemble: 1 });
+    try {
+      const n = PASS_ROWS + 1234, p = m.xNames.length;
+      const rng = new E.Rng(8);
+      const Xs = Float64Array.from({ length: n * p }, () => rng.normal());
+      const offset = Float64Array.from({ length: n }, (_, i) => 0.001 * (i % 17));
+      const parted = m.fixedValues(Xs, n, offset);
+      const whole = E.tidy(() => m.fixedEta(E.tensor(Xs, [n, p]), offset).toArray());
+      // Row-wise arithmetic: each row's value does not depend on which rows share its part.
+      expect(parted).toEqual(whole);
     } finally {
       m.dispose();
     }
