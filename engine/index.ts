@@ -4,7 +4,6 @@ export { Tensor, tensor, scalar, full, zeros, ones, param, tidy, untracked, type
 export { grad, noGrad, apply, defineOp } from './tape';
 export * from './ops/index';
 export { MLP, mlp, type MLPJSON, type Init } from './nn';
-export { Embedding, embedding, lookupRows, type EmbeddingJSON, type EmbeddingOptions } from './embedding';
 export { Adam, SGD, type Optimizer, type AdamOptions, type SGDOptions } from './optim';
 export { lbfgs, minimize, minimizeSum, type LbfgsOptions, type LbfgsResult, type Objective } from './lbfgs';
 export { Rng } from './random';

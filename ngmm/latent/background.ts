@@ -10,6 +10,7 @@
 // neural models are transformer encoders over the covariates; here f and g are MLPs (the
 // issue's choice), which the simulator's tabular covariates need no more than.
 import * as E from '../../engine/index';
+import { embedding, type Embedding } from '../../engine/embedding';
 import { softplusInv } from '../positive';
 
 export type BackgroundKind = 'fe-lin' | 'me-lin' | 'fe-nn' | 'me-nn';
@@ -50,7 +51,7 @@ export class Background {
   private readonly gamma: E.Tensor | null = null;
   private readonly gamma0: E.Tensor | null = null;
   private readonly f: E.MLP | null = null;
-  private readonly embeds: E.Embedding[] = [];
+  private readonly embeds: Embedding[] = [];
   private readonly w: E.Tensor | null = null;
   private readonly w0: E.Tensor | null = null;
   private readonly gNet: E.MLP | null = null;
@@ -68,7 +69,7 @@ export class Background {
       }
     } else {
       const dim = options.embedDim ?? 4;
-      this.embeds = shape.catLevels.map((l, j) => E.embedding(l, Math.min(dim, l), { seed: seed * 1000 + j, scale: 1, missing: true }));
+      this.embeds = shape.catLevels.map((l, j) => embedding(l, Math.min(dim, l), { seed: seed * 1000 + j, scale: 1, missing: true }));
       const width = shape.pNum + this.embeds.reduce((s, e) => s + e.dim, 0);
       this.f = E.untracked(() => E.mlp([width, ...(options.hidden ?? [64, 32]), 3], 'relu', seed));
       if (kind === 'me-nn') {

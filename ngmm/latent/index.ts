@@ -4,6 +4,7 @@
 // nested adaptive Gauss–Hermite. A separate entry (dist/latent.js) so that the main bundle
 // does not carry it.
 export { initSync, init } from '../../engine/backend';
+export { Embedding, embedding, type EmbeddingJSON, type EmbeddingOptions } from '../../engine/embedding';
 export { D, DOMAINS, type ItemBank, type Responses } from './types';
 export { BACKGROUNDS, Background, type BackgroundKind, type BackgroundOptions, type BackgroundShape } from './background';
 export { buildLatent, bySchool, covariance, fitLatent, LatentModel, standardErrors, type DomainTotals, type LatentData, type LatentFitOptions } from './fit';

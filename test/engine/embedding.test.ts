@@ -4,6 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as E from '../../engine/index';
+import { Embedding, embedding, lookupRows } from '../../engine/embedding';
 import { simd, ts } from '../helpers/backends';
 import { checkVjp, weights } from '../helpers/checkVjp';
 
@@ -17,7 +18,7 @@ describe.each([simd, ts])('embedding on $name', (b) => {
     E.withBackend(b, () => {
       const levels = 4, dim = 3;
       const values = Float64Array.from({ length: (levels + 1) * dim }, (_, i) => i + 0.5);
-      const emb = new E.Embedding(levels, dim, values, true);
+      const emb = new Embedding(levels, dim, values, true);
       const index = Int32Array.from([2, 0, 2, -1, 3, 2]);
       E.tidy(() => {
         const out = emb.forward(index);
@@ -53,7 +54,7 @@ describe.each([simd, ts])('embedding on $name', (b) => {
             E.tidy(() => {
               const w = E.tensor(weights(n * dim, seed + 1), [n, dim]);
               const r = checkVjp(
-                (t) => lossOf(E.lookupRows(t, index, levels, missing), w),
+                (t) => lossOf(lookupRows(t, index, levels, missing), w),
                 [{ values: weights(rows * dim, seed + 2).map((v) => 2 * v), shape: [rows, dim] }],
                 seed,
               );
@@ -70,7 +71,7 @@ describe.each([simd, ts])('embedding on $name', (b) => {
   it("the table's gradient is, row by row, the sum over the positions that looked the row up", () => {
     E.withBackend(b, () => {
       const levels = 5, dim = 2;
-      const emb = E.embedding(levels, dim, { seed: 3, missing: true });
+      const emb = embedding(levels, dim, { seed: 3, missing: true });
       const index = Int32Array.from([1, 4, 1, -1, 1, 0, -1]);
       const wv = weights(index.length * dim, 9);
       E.tidy(() => {
@@ -98,9 +99,9 @@ describe('embedding', () => {
   it('starts from scale·N(0, 1), reproducibly by seed', () => {
     // 10⁴ draws: the sample SD's standard error is ≈ σ/√(2·10⁴) = 0.007σ and the mean's 0.01σ;
     // the bounds are 5 standard errors.
-    const a = E.embedding(200, 50, { seed: 1 });
-    const c = E.embedding(200, 50, { seed: 1, scale: 0.1 });
-    const d = E.embedding(200, 50, { seed: 2 });
+    const a = embedding(200, 50, { seed: 1 });
+    const c = embedding(200, 50, { seed: 1, scale: 0.1 });
+    const d = embedding(200, 50, { seed: 2 });
     const stats = (v: Float64Array) => {
       const m = v.reduce((s, x) => s + x, 0) / v.length;
       return [m, Math.sqrt(v.reduce((s, x) => s + (x - m) ** 2, 0) / (v.length - 1))];
@@ -111,42 +112,42 @@ describe('embedding', () => {
     const [mc, sc] = stats(c.table.toArray());
     expect(Math.abs(mc)).toBeLessThan(0.005);
     expect(Math.abs(sc - 0.1)).toBeLessThan(0.0035);
-    expect(Array.from(E.embedding(200, 50, { seed: 1 }).table.data.subarray(0, 20))).toEqual(Array.from(a.table.data.subarray(0, 20)));
+    expect(Array.from(embedding(200, 50, { seed: 1 }).table.data.subarray(0, 20))).toEqual(Array.from(a.table.data.subarray(0, 20)));
     expect(Array.from(d.table.data.subarray(0, 20))).not.toEqual(Array.from(a.table.data.subarray(0, 20)));
     for (const e of [a, c, d]) e.dispose();
   });
 
   it('meanRow averages the category rows and leaves the missing row out', () => {
-    const emb = new E.Embedding(3, 2, [1, 10, 2, 20, 6, 60, 1000, 1000], true);
+    const emb = new Embedding(3, 2, [1, 10, 2, 20, 6, 60, 1000, 1000], true);
     expect(Array.from(emb.meanRow())).toEqual([3, 30]);
     emb.dispose();
   });
 
   it('refuses out-of-range indices, −1 without a missing row, and tables of the wrong size', () => {
-    const emb = E.embedding(4, 2, { seed: 1 });
+    const emb = embedding(4, 2, { seed: 1 });
     expect(() => emb.forward(Int32Array.from([0, 4]))).toThrow(/index 4 at position 1 is outside 0\.\.3/);
     expect(() => emb.forward(Int32Array.from([-1]))).toThrow(/no missing row \(create it with missing: true\)/);
     expect(() => emb.forward([0, 1] as unknown as Int32Array)).toThrow(/must be an Int32Array/);
-    const withMissing = E.embedding(4, 2, { seed: 1, missing: true });
+    const withMissing = embedding(4, 2, { seed: 1, missing: true });
     expect(() => withMissing.forward(Int32Array.from([-2]))).toThrow(/index -2 at position 0 is outside 0\.\.3 \(or −1 for missing\)/);
-    expect(() => new E.Embedding(3, 2, [1, 2, 3])).toThrow(/\[3 × 2\] table needs 6 values, got 3/);
-    expect(() => new E.Embedding(3, 2, new Float64Array(6), true)).toThrow(/\[4 × 2\] table needs 8 values/);
-    expect(() => E.embedding(0, 2)).toThrow(/positive integers, got 0 and 2/);
-    expect(() => E.embedding(3, 1.5)).toThrow(/positive integers/);
-    expect(() => E.embedding(3, 2, { scale: -1 })).toThrow(/scale/);
-    E.tidy(() => expect(() => E.lookupRows(E.zeros([4, 2]), Int32Array.from([0]), 4, true)).toThrow(/table must be \[5 × dim\]/));
+    expect(() => new Embedding(3, 2, [1, 2, 3])).toThrow(/\[3 × 2\] table needs 6 values, got 3/);
+    expect(() => new Embedding(3, 2, new Float64Array(6), true)).toThrow(/\[4 × 2\] table needs 8 values/);
+    expect(() => embedding(0, 2)).toThrow(/positive integers, got 0 and 2/);
+    expect(() => embedding(3, 1.5)).toThrow(/positive integers/);
+    expect(() => embedding(3, 2, { scale: -1 })).toThrow(/scale/);
+    E.tidy(() => expect(() => lookupRows(E.zeros([4, 2]), Int32Array.from([0]), 4, true)).toThrow(/table must be \[5 × dim\]/));
     emb.dispose();
     withMissing.dispose();
   });
 
   it('a JSON round trip reproduces the table bitwise; malformed records are refused', () => {
-    const emb = E.embedding(6, 3, { seed: 4, missing: true });
-    const copy = E.Embedding.fromJSON(JSON.parse(JSON.stringify(emb)));
+    const emb = embedding(6, 3, { seed: 4, missing: true });
+    const copy = Embedding.fromJSON(JSON.parse(JSON.stringify(emb)));
     expect([copy.levels, copy.dim, copy.missing]).toEqual([6, 3, true]);
     expect(Array.from(copy.table.data)).toEqual(Array.from(emb.table.data));
-    expect(() => E.Embedding.fromJSON({ ...emb.toJSON(), version: 2 })).toThrow(/version-1/);
-    expect(() => E.Embedding.fromJSON({ ...emb.toJSON(), table: [1, 'x'] })).toThrow(/finite numbers/);
-    expect(() => E.Embedding.fromJSON({ ...emb.toJSON(), missing: false })).toThrow(/\[6 × 3\] table needs 18 values, got 21/);
+    expect(() => Embedding.fromJSON({ ...emb.toJSON(), version: 2 })).toThrow(/version-1/);
+    expect(() => Embedding.fromJSON({ ...emb.toJSON(), table: [1, 'x'] })).toThrow(/finite numbers/);
+    expect(() => Embedding.fromJSON({ ...emb.toJSON(), missing: false })).toThrow(/\[6 × 3\] table needs 18 values, got 21/);
     copy.dispose();
     emb.dispose();
   });
@@ -154,7 +155,7 @@ describe('embedding', () => {
   it('creation, lookups with their gradient, and dispose leave the heap as they found it', () => {
     const heap = E.backend().heap;
     const before = heap.inUse;
-    const emb = E.embedding(50, 8, { seed: 2, missing: true });
+    const emb = embedding(50, 8, { seed: 2, missing: true });
     for (let s = 0; s < 3; s++) {
       E.tidy(() => {
         const e = emb.forward(Int32Array.from([3, -1, 3, 49]));

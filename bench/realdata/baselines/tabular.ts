@@ -8,6 +8,7 @@
 // network's output at the covariates alone); Embed gives them the mean of the trained group
 // embeddings (the centre of the groups it has seen).
 import * as E from '../../../engine/index';
+import { embedding, type EmbeddingJSON } from '../../../engine/embedding';
 import type { Fitted, Rows, TrainOptions, TrainSet } from '../types';
 import { meanOf, sumNll } from './nll';
 import { trainLoop } from './train';
@@ -19,7 +20,7 @@ const CHUNK = 4096;
 export interface TabularJSON {
   readonly method: 'ohe' | 'embed';
   readonly net: E.MLPJSON;
-  readonly embedding?: E.EmbeddingJSON;
+  readonly embedding?: EmbeddingJSON;
 }
 
 export interface TabularFitted extends Fitted {
@@ -76,7 +77,7 @@ function oheInput(set: TrainSet, o: TrainOptions): GroupInput {
 function embedInput(set: TrainSet, o: TrainOptions, dim: number): GroupInput {
   const p = set.train.p;
   // Its own stream: seeded like the network, the table would repeat the first layer's draws.
-  const emb = E.embedding(set.groups, dim, { seed: o.seed + 0x9e3779b9 });
+  const emb = embedding(set.groups, dim, { seed: o.seed + 0x9e3779b9 });
   let net: E.MLP;
   try {
     net = E.mlp([p + dim, ...o.hidden, 1], 'relu', o.seed);
