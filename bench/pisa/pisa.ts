@@ -62,10 +62,7 @@ export interface PisaSplit {
 export function splitSchools(school: Int32Array, nSchools: number, seed: number): PisaSplit {
   const rng = new Rng(seed);
   const order = Array.from({ length: nSchools }, (_, i) => i);
-  for (let i = nSchools - 1; i > 0; i--) {
-    const j = Math.floor(rng.uniform() * (i + 1));
-    [order[i], order[j]] = [order[j], order[i]];
-  }
+  rng.shuffle(order);
   const nTrain = Math.round(SPLIT.train * nSchools), nValid = Math.round(SPLIT.valid * nSchools);
   const role = new Int8Array(nSchools);
   order.forEach((s, i) => (role[s] = i < nTrain ? 0 : i < nTrain + nValid ? 1 : 2));
@@ -81,10 +78,7 @@ export function splitSchools(school: Int32Array, nSchools: number, seed: number)
     else if (role[s] === 2) test.push(...students);
     else {
       const shuffled = [...students];
-      for (let i = shuffled.length - 1; i > 0; i--) {
-        const j = Math.floor(rng.uniform() * (i + 1));
-        [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]];
-      }
+      rng.shuffle(shuffled);
       const h = shuffled.length >= 2 ? Math.max(1, Math.floor(SPLIT.heldStudents * shuffled.length)) : 0;
       held.push(...shuffled.slice(0, h));
       train.push(...shuffled.slice(h));

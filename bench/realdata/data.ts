@@ -76,10 +76,7 @@ export interface RepSplit {
 }
 
 function shuffle<T>(a: T[], rng: Rng): T[] {
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(rng.uniform() * (i + 1));
-    [a[i], a[j]] = [a[j], a[i]];
-  }
+  rng.shuffle(a);
   return a;
 }
 

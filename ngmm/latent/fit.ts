@@ -372,10 +372,7 @@ export function fitLatent(data: LatentData, kind: BackgroundKind, train: Int32Ar
   let saved = params.map((p) => Float64Array.from(p.data));
   try {
     for (epoch = 1; epoch <= epochs; epoch++) {
-      for (let i = schools.length - 1; i > 0; i--) {
-        const j = Math.floor(rng.uniform() * (i + 1));
-        [schools[i], schools[j]] = [schools[j], schools[i]];
-      }
+      rng.shuffle(schools);
       let total = 0, count = 0;
       for (let b = 0; b < schools.length; b += B) {
         const batch = new Map(schools.slice(b, b + B).map((s) => [s, groups.get(s)!]));

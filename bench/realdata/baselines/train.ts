@@ -42,10 +42,7 @@ export function trainLoop(o: LoopOptions): LoopResult {
   let saved = o.params.map((p) => Float64Array.from(p.data));
   try {
     for (epoch = 1; epoch <= o.epochs; epoch++) {
-      for (let i = o.units - 1; i > 0; i--) {
-        const j = Math.floor(rng.uniform() * (i + 1));
-        const t = order[i]; order[i] = order[j]; order[j] = t;
-      }
+      rng.shuffle(order);
       for (let s = 0; s < o.units; s += o.batchSize) {
         const batch = order.subarray(s, Math.min(o.units, s + o.batchSize));
         E.tidy(() => {
