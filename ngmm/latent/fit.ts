@@ -16,7 +16,7 @@ import { Background, type BackgroundKind, type BackgroundOptions, type StudentIn
 import { categoryCodes, fitEncoding, linearInputs, numericInputs, type Covariates, type Encoding } from './design';
 import { latentLogLik, latentPosterior } from './marginal';
 import { identify, pcmAtNodes, studentLik, type StudentLik } from './pcm';
-import { invertDense } from './inverse';
+import { inverseInformation } from './information';
 import { domainScore, type DomainPrior } from './predict';
 import { D, type ItemBank, type Responses } from './types';
 
@@ -419,42 +419,25 @@ export function standardErrors(model: LatentModel, train: Int32Array, h = 1e-4):
 /** The estimates' covariance (the inverse observed information, n × n) and its diagonal's square roots; see standardErrors. */
 export function covariance(model: LatentModel, train: Int32Array, h = 1e-4): { cov: Float64Array; se: Float64Array } {
   const params = model.parameters();
-  const n = params.reduce((s, p) => s + p.size, 0);
   const batch = model.prepare(bySchool(model.data.school, train));
-  const grad = (): Float64Array => {
-    const out = new Float64Array(n);
-    E.tidy(() => {
-      const g = E.grad(model.negLogLikWith(batch), params);
-      let o = 0;
-      g.forEach((t) => {
-        out.set(t.toArray(), o);
-        o += t.size;
-      });
-    });
-    return out;
-  };
-  const where = (k: number): [E.Tensor, number] => {
-    let o = k;
+  const x = Float64Array.from(params.flatMap((p) => Array.from(p.data)));
+  const setAll = (v: Float64Array) => {
+    let o = 0;
     for (const p of params) {
-      if (o < p.size) return [p, o];
-      o -= p.size;
+      p.data.set(v.subarray(o, o + p.size));
+      o += p.size;
     }
-    throw new Error('standardErrors: index out of range');
   };
-  const H = new Float64Array(n * n);
-  for (let k = 0; k < n; k++) {
-    const [p, i] = where(k);
-    const v = p.data[i];
-    p.data[i] = v + h;
-    const gp = grad();
-    p.data[i] = v - h;
-    const gm = grad();
-    p.data[i] = v;
-    for (let j = 0; j < n; j++) H[j * n + k] = (gp[j] - gm[j]) / (2 * h);
+  const gradient = (at: Float64Array): Float64Array => {
+    setAll(at);
+    return E.tidy(() => Float64Array.from(E.grad(model.negLogLikWith(batch), params).flatMap((t) => Array.from(t.data))));
+  };
+  try {
+    const r = inverseInformation(x, gradient, () => h);
+    if (!r.cov) throw new Error(`standardErrors: the observed information is not positive definite at parameter ${r.pivot} (not identified, or the fit is not at a maximum)`);
+    const cov = r.cov, n = x.length;
+    return { cov, se: Float64Array.from({ length: n }, (_, k) => Math.sqrt(cov[k * n + k])) };
+  } finally {
+    setAll(x);
   }
-  for (let a = 0; a < n; a++) for (let b = a + 1; b < n; b++) H[a * n + b] = H[b * n + a] = (H[a * n + b] + H[b * n + a]) / 2;
-  const r = invertDense(H, n);
-  if (!r.inv) throw new Error(`standardErrors: the observed information is singular (parameter ${r.singular} is not identified)`);
-  const inv = r.inv;
-  return { cov: inv, se: Float64Array.from({ length: n }, (_, k) => Math.sqrt(inv[k * n + k])) };
 }

@@ -18,7 +18,7 @@
 // with an extreme score has a posterior that is the prior times a logistic-shaped ramp, skewed
 // well beyond what a low-order rule integrates. A plain (non-adaptive) rule is much worse: 41
 // nodes miss by 2.5e−9 at σ = 1.3 and 7e−3 at σ = 3.
-import { invertDense } from './inverse';
+import { inverseInformation } from './information';
 import * as E from '../../engine/index';
 import { gaussHermite } from '../marginal/gaussHermite';
 import { NgmmError } from '../errors';
@@ -150,19 +150,12 @@ export function fitPcm1D(bank: ItemBank, resp: Responses, o: Pcm1DOptions = {}):
         return out;
       });
     };
-    const P = S + 1, H = new Float64Array(P * P);
-    for (let j = 0; j < P; j++) {
-      const h = 1e-5 * Math.max(1, Math.abs(x[j]));
-      const xp = x.slice(), xm = x.slice();
-      xp[j] += h;
-      xm[j] -= h;
-      const gp = grad(xp), gm = grad(xm);
-      for (let i = 0; i < P; i++) H[i * P + j] = (gp[i] - gm[i]) / (2 * h);
-    }
-    for (let i = 0; i < P; i++) for (let j = 0; j < i; j++) H[i * P + j] = H[j * P + i] = 0.5 * (H[i * P + j] + H[j * P + i]);
+    const P = S + 1;
+    const info = inverseInformation(x, grad, (j) => 1e-5 * Math.max(1, Math.abs(x[j])));
     stepsT.data.set(x.subarray(0, S));
     logSigma.data.set(x.subarray(S));
-    const V = invert(H, P);
+    if (!info.cov) throw new NgmmError(`fitPcm1D: the observed information is not positive definite at parameter ${info.pivot} (are the steps identified? does every category occur?)`);
+    const V = info.cov;
     const sigma = Math.exp(x[S]);
     const se = {
       steps: Float64Array.from({ length: S }, (_, j) => Math.sqrt(V[j * P + j])),
@@ -174,10 +167,4 @@ export function fitPcm1D(bank: ItemBank, resp: Responses, o: Pcm1DOptions = {}):
     stepsT.dispose();
     logSigma.dispose();
   }
-}
-
-function invert(A: Float64Array, P: number): Float64Array {
-  const r = invertDense(A, P);
-  if (!r.inv) throw new NgmmError('fitPcm1D: the observed information is singular (are the steps identified? does every category occur?)');
-  return r.inv;
 }
