@@ -11,7 +11,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { initSync } from '../../engine/backend';
 import { Rng } from '../../engine/random';
 import { BACKGROUNDS, type BackgroundKind } from '../../ngmm/latent/background';
-import { fitLatent, type DomainTotals, type LatentData } from '../../ngmm/latent/fit';
+import { bySchool, fitLatent, type DomainTotals, type LatentData } from '../../ngmm/latent/fit';
 import { studentLik } from '../../ngmm/latent/pcm';
 import { domainScore } from '../../ngmm/latent/predict';
 import { DOMAINS } from '../../ngmm/latent/types';
@@ -232,8 +232,7 @@ export async function runPisa(argv: readonly string[]): Promise<void> {
       z: s.z.values, pZ: s.z.cols,
     };
     const split = splitSchools(s.school, s.nSchools, 7000 + rep);
-    const condition = new Map<number, Int32Array>();
-    for (const st of split.train) condition.set(s.school[st], Int32Array.from([...(condition.get(s.school[st]) ?? []), st]));
+    const condition = bySchool(s.school, split.train);
     const testSchools = [...new Set(Array.from(split.test, (st) => s.school[st]))];
     data.runs.push({ rep, model: 'truth', gFitted: rmsG(s.truth.g, testSchools), gTrue: rmsG(s.truth.g, testSchools), seconds: 0, epochs: 0, bestEpoch: 0, message: 'the generating model (seen schools: the true u)', seen: truthScores(s, split.held, true), fresh: truthScores(s, split.test, false), sigma: Array.from(s.truth.Sigma) });
     for (const kind of BACKGROUNDS) {

@@ -15,6 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../../engine/random';
+import { readCsvTable } from '../../ngmm/csv';
 import { keptByRank } from '../../ngmm/frame';
 import type { RealDataset } from './datasets';
 import type { Rows, TrainSet } from './types';
@@ -34,29 +35,35 @@ export interface RawData {
   readonly names: readonly string[];
 }
 
-/** Reads `<dir>/<name>.csv` (header `group,y,<covariates>`); every bad cell is named. */
+/**
+ * Reads `<dir>/<name>.csv` (header `group,y,<covariates>`) with the library's CSV reader, which
+ * names the file, row, line and column of a bad cell; here every column but `group` must be
+ * numeric, and `y` complete.
+ */
 export function readDataset(dir: string, ds: RealDataset): RawData {
   const file = join(dir, `${ds.name}.csv`);
-  const lines = readFileSync(file, 'utf8').split(/\r?\n/).filter((l) => l.length > 0);
-  const header = lines[0]?.split(',') ?? [];
-  if (header[0] !== 'group' || header[1] !== 'y') throw new Error(`${file}: the header must start with group,y (got '${lines[0]}')`);
-  const names = header.slice(2), p = names.length, n = lines.length - 1;
-  const X = new Float64Array(n * p), y = new Float64Array(n), groupLabel: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const cells = lines[i + 1].split(',');
-    if (cells.length !== p + 2) throw new Error(`${file}: line ${i + 2} has ${cells.length} cells, the header ${p + 2}`);
-    groupLabel.push(cells[0]);
-    const yv = Number(cells[1]);
-    if (cells[1] === '' || !Number.isFinite(yv)) throw new Error(`${file}: line ${i + 2}, column y: '${cells[1]}' is not a number (rows without a response are not exported)`);
-    y[i] = yv;
-    for (let j = 0; j < p; j++) {
-      const c = cells[j + 2];
-      const v = c === '' || c === 'NA' ? NaN : Number(c);
-      if (c !== '' && c !== 'NA' && !Number.isFinite(v)) throw new Error(`${file}: line ${i + 2}, column ${names[j]}: '${c}' is not a number`);
-      X[i * p + j] = v;
+  const t = readCsvTable(readFileSync(file, 'utf8'), {
+    source: file,
+    select: (header) => {
+      if (header[0] !== 'group' || header[1] !== 'y') throw new Error(`${file}: the header must start with group,y (got '${header.join(',')}')`);
+      return { keep: header, text: ['group'] };
+    },
+  });
+  const names = t.names.slice(2), p = names.length, n = t.nrows;
+  const num = (name: string): Float64Array => {
+    const c = t.columns.get(name)!;
+    if (c.kind !== 'number') {
+      const i = c.values.findIndex((v, k) => !c.missing[k] && !Number.isFinite(Number(v)));
+      throw new Error(`${file}: row ${i + 1} (line ${t.lines[i]}), column ${name}: '${c.values[i]}' is not a number`);
     }
-  }
-  return { name: ds.name, groupLabel, y, X, names };
+    return c.values;
+  };
+  const y = num('y');
+  const miss = y.findIndex((v) => Number.isNaN(v));
+  if (miss >= 0) throw new Error(`${file}: row ${miss + 1} (line ${t.lines[miss]}), column y: the response is missing (rows without a response are not exported)`);
+  const X = new Float64Array(n * p);
+  names.forEach((name, j) => num(name).forEach((v, i) => (X[i * p + j] = v)));
+  return { name: ds.name, groupLabel: t.columns.get('group')!.values as string[], y, X, names };
 }
 
 export interface RepSplit {

@@ -17,9 +17,8 @@ import type { Fitted, Rows, TrainOptions } from './types';
  */
 export function fitLibrary(split: RepSplit, o: TrainOptions, linear: boolean, ensemble = 1): Fitted {
   const { all } = split;
-  const xNames = split.covariates.map((c) => c);
   const model: Model = fit(
-    { X: all.X, xNames, y: all.y, group: Array.from(all.group) },
+    { X: all.X, xNames: split.covariates, y: all.y, group: Array.from(all.group) },
     { family: split.set.family, hidden: linear ? [] : [...o.hidden], seed: o.seed },
     linear ? {} : { ensemble, lr: o.lr, epochs: Math.min(o.epochs, 300), patience: o.patience, seed: o.seed },
   );

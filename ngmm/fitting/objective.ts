@@ -57,19 +57,24 @@ export function objectiveParts(obj: Objective, maxRows: number): Int32Array[] | 
   if (!obj.rowsIn || obj.units <= 1) return null;
   const all = Int32Array.from({ length: obj.units }, (_, i) => i);
   if (obj.rowsIn(all) <= maxRows) return null;
-  const parts: Int32Array[] = [];
+  return cutUnits(obj.units, (u) => obj.rowsIn!(all.subarray(u, u + 1)), maxRows).map(([a, b]) => all.slice(a, b));
+}
+
+/** Units 0 … n−1 cut in order into runs [start, end) of at most `maxRows` rows (a larger unit is a run of its own). */
+export function cutUnits(n: number, rowsOf: (u: number) => number, maxRows: number): [number, number][] {
+  const runs: [number, number][] = [];
   let start = 0, rows = 0;
-  for (let u = 0; u < obj.units; u++) {
-    const r = obj.rowsIn(all.subarray(u, u + 1));
+  for (let u = 0; u < n; u++) {
+    const r = rowsOf(u);
     if (u > start && rows + r > maxRows) {
-      parts.push(all.slice(start, u));
+      runs.push([start, u]);
       start = u;
       rows = 0;
     }
     rows += r;
   }
-  parts.push(all.slice(start));
-  return parts;
+  if (n > 0) runs.push([start, n]);
+  return runs;
 }
 
 /** Rows held out within groups (validation on rows of groups that are also trained on). */

@@ -15,7 +15,7 @@ import { adaptiveNodes, productRule } from '../marginal/gaussHermite';
 import { DEFAULT_NODES, logMarginalQuadrature, quadratureRule } from '../marginal/quadrature';
 import { logMarginal } from '../marginal/ode';
 import { releaseResponse, subsetResponse, type GroupedResponse } from '../marginal/groups';
-import { PASS_ROWS } from '../fitting/objective';
+import { cutUnits, PASS_ROWS } from '../fitting/objective';
 import { logNdtr } from '../../kernels/reference/special';
 import { softplus, softplusInv } from '../positive';
 import type { RandomStructure } from './structure';
@@ -242,9 +242,7 @@ export class GroupedEffect implements RandomStructure {
       L = new Float64Array(r.ngroups);
       s = new Float64Array(r.ngroups);
       stats = { mode: new Float64Array(r.ngroups), sd: new Float64Array(r.ngroups) };
-      for (let g0 = 0; g0 < r.ngroups;) {
-        let g1 = g0 + 1;
-        while (g1 < r.ngroups && r.offsets[g1 + 1] - r.offsets[g0] <= maxRows) g1++;
+      for (const [g0, g1] of cutUnits(r.ngroups, (g) => r.offsets[g + 1] - r.offsets[g], maxRows)) {
         const use = Int32Array.from({ length: g1 - g0 }, (_, k) => g0 + k);
         const { response: rr, rows } = subsetResponse(r, use);
         try {
@@ -259,7 +257,6 @@ export class GroupedEffect implements RandomStructure {
         } finally {
           releaseResponse(rr);
         }
-        g0 = g1;
       }
     }
     releaseResponse(r);

@@ -27,16 +27,18 @@ describe('realdata: the data sets', () => {
     }
   });
 
-  it('names the file, line and column of a cell that is not a number', () => {
+  it('names the file, row, line and column of a cell that is not a number, a short row, a bad header, a missing response', () => {
     const dir = mkdtempSync(join(os.tmpdir(), 'ngmm-realdata-'));
     try {
       const ds: RealDataset = { ...DATASETS[0], name: 'bad' };
       writeFileSync(join(dir, 'bad.csv'), 'group,y,a,b\n1,2,3,4\n1,2,x3,4\n');
-      expect(() => readDataset(dir, ds)).toThrow(/bad\.csv: line 3, column a: 'x3' is not a number/);
+      expect(() => readDataset(dir, ds)).toThrow(/bad\.csv: row 2 \(line 3\), column a: 'x3' is not a number/);
       writeFileSync(join(dir, 'bad.csv'), 'group,y,a,b\n1,2,3\n');
-      expect(() => readDataset(dir, ds)).toThrow(/bad\.csv: line 2 has 3 cells, the header 4/);
+      expect(() => readDataset(dir, ds)).toThrow(/bad\.csv: row 1 \(line 2\) has 3 fields, the header has 4/);
       writeFileSync(join(dir, 'bad.csv'), 'id,y,a\n1,2,3\n');
       expect(() => readDataset(dir, ds)).toThrow(/must start with group,y/);
+      writeFileSync(join(dir, 'bad.csv'), 'group,y,a\n1,,3\n');
+      expect(() => readDataset(dir, ds)).toThrow(/bad\.csv: row 1 \(line 2\), column y: the response is missing/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
