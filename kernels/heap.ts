@@ -35,9 +35,13 @@ export class Heap {
   inUse = 0;
   /** Largest `top` ever reached, i.e. the memory actually touched. */
   highWater: number;
+  /** The end of this heap's range: all memory, or a worker thread's arena (ngmm/threads). */
+  readonly limit: number;
 
-  constructor(memory: MemoryLike, base: number) {
+  /** A heap over [base, limit): `limit` below the memory's end makes it an arena that never grows the memory. */
+  constructor(memory: MemoryLike, base: number, limit = MAX_HEAP_BYTES) {
     this.memory = memory;
+    this.limit = limit;
     this.base = Math.ceil(base / ALIGN) * ALIGN;
     this.top = this.base;
     this.highWater = this.base;
@@ -86,7 +90,7 @@ export class Heap {
       }
     }
     if (ptr < 0) {
-      if (this.top + size > MAX_HEAP_BYTES) throw this.full(size);
+      if (this.top + size > this.limit) throw this.full(size);
       ptr = this.top;
       if (ptr + size > this.memory.buffer.byteLength) this.grow(ptr + size, size);
       this.top = ptr + size;
@@ -153,7 +157,7 @@ export class Heap {
     const mb = (b: number) => (b < 2 ** 20 ? `${Math.ceil(b / 1024)} kB` : `${(b / 2 ** 20).toFixed(0)} MB`);
     return new Error(
       `out of kernel memory: ${mb(size)} more does not fit (${mb(this.inUse)} in use, ` +
-        `${mb(this.memory.buffer.byteLength)} reserved, limit ${mb(MAX_HEAP_BYTES)} or the host's); ` +
+        `${mb(this.memory.buffer.byteLength)} reserved, limit ${mb(this.limit)} or the host's); ` +
         'work on fewer observations at a time (smaller batches, or a tidy() scope per step)',
     );
   }

@@ -72,6 +72,11 @@ export interface Kernels {
   quad_loglik_f64(code: N, G: N, offsets: P, K: N, q: N, y: P, trials: P, f: P, g: P, nodes: P, phi: number, ll: P, score: P, dphi: P): void;
   quad_loglik_vjp_f64(G: N, offsets: P, K: N, q: N, nodes: P, score: P, up: P, gf: P, gg: P): void;
   quad_mode_f64(code: N, G: N, offsets: P, q: N, y: P, trials: P, f: P, g: P, phi: number, mode: P, chol: P): void;
+  /**
+   * Moves the kernels' static scratch (static data by default) to [p, p + the returned bytes):
+   * a worker thread's instance on a shared memory needs its own (kernels/assembly/scratch.ts).
+   */
+  set_scratch(p: P): number;
 
   /** Lane-wise exp, expm1, log and log1p (x ∈ [0, 1]) of the SIMD build's hot loops (test kernels). */
   vexp_f64(n: N, x: P, out: P): void;
@@ -87,4 +92,4 @@ export interface Kernels {
 /** Bytes of scratch `matmul_tn_f64` needs (32 × its largest K-block of 256). */
 export const MATMUL_TN_WORK = 8192;
 
-export type KernelName = Exclude<keyof Kernels, 'heap_base' | 'is_simd' | 'peak_probe_f64' | 'peak_probe_flops' | 'marginal_f64'>;
+export type KernelName = Exclude<keyof Kernels, 'heap_base' | 'is_simd' | 'peak_probe_f64' | 'peak_probe_flops' | 'marginal_f64' | 'set_scratch'>;

@@ -9,6 +9,7 @@ import { decodeBase64 } from './base64';
 import { Heap, PlainMemory } from './heap';
 import type { Kernels } from './kernels';
 import { createReferenceKernels } from './reference/index';
+import { sharedVariant } from './sharedModule';
 
 export type BackendName = 'wasm-simd' | 'wasm-scalar' | 'ts';
 
@@ -16,6 +17,11 @@ export interface Backend {
   readonly name: BackendName;
   readonly heap: Heap;
   readonly k: Kernels;
+  /**
+   * For the WASM builds: the memory and the compiled module. When the memory is shared
+   * (SharedArrayBuffer), worker threads instantiate the module on it (ngmm/threads).
+   */
+  readonly wasm?: { readonly memory: WebAssembly.Memory; readonly module: WebAssembly.Module; readonly shared: boolean };
 }
 
 export interface BackendOptions {
@@ -23,9 +29,17 @@ export interface BackendOptions {
   backend?: 'auto' | BackendName;
   /** A module compiled from `wasmBytes(...)`, for hosts that cannot compile at run time. */
   module?: WebAssembly.Module;
+  /**
+   * Put the heap in a shared memory, so that worker threads can work on it (ngmm/threads).
+   * 'auto' (default): where the host allows it (SharedArrayBuffer: Node, Deno, Bun, a
+   * cross-origin isolated page) and no precompiled module is given; false: never.
+   */
+  shared?: 'auto' | boolean;
 }
 
 const INITIAL_PAGES = 16;
+/** The modules' declared maximum (asconfig.json maximumMemory): all of wasm32's 4 GiB. */
+const MAX_PAGES = 65536;
 
 let simdBytes: Uint8Array | null = null;
 let scalarBytes: Uint8Array | null = null;
@@ -48,11 +62,33 @@ function pick(opts: BackendOptions): BackendName {
   return WebAssembly.validate(wasmBytes('wasm-simd') as BufferSource) ? 'wasm-simd' : 'wasm-scalar';
 }
 
-function instantiateSync(name: 'wasm-simd' | 'wasm-scalar', module?: WebAssembly.Module): Backend {
-  const memory = new WebAssembly.Memory({ initial: INITIAL_PAGES });
-  const mod = module ?? new WebAssembly.Module(wasmBytes(name) as BufferSource);
-  const instance = new WebAssembly.Instance(mod, imports(memory));
-  return fromInstance(memory, instance);
+// A shared memory where asked and possible, else a plain one. A host without SharedArrayBuffer
+// (a page that is not cross-origin isolated, workerd) throws or hands back a plain buffer.
+function sharedMemory(opts: BackendOptions): WebAssembly.Memory | null {
+  if (opts.shared === false || opts.module || typeof SharedArrayBuffer !== 'function') return null;
+  try {
+    const m = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: MAX_PAGES, shared: true });
+    return m.buffer instanceof SharedArrayBuffer ? m : null;
+  } catch (e) {
+    if (opts.shared === true) throw new Error(`ngmm: this host cannot make a shared WebAssembly memory (${(e as Error).message})`, { cause: e });
+    return null;
+  }
+}
+
+function instantiateSync(name: 'wasm-simd' | 'wasm-scalar', opts: BackendOptions): Backend {
+  const shared = sharedMemory(opts);
+  if (shared) {
+    try {
+      const mod = new WebAssembly.Module(sharedVariant(wasmBytes(name)) as BufferSource);
+      return fromInstance(shared, mod, new WebAssembly.Instance(mod, imports(shared)), true);
+    } catch (e) {
+      if (opts.shared === true) throw e;
+      // A host that makes shared memories but cannot compile the shared import: plain memory.
+    }
+  }
+  const memory = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: MAX_PAGES });
+  const mod = opts.module ?? new WebAssembly.Module(wasmBytes(name) as BufferSource);
+  return fromInstance(memory, mod, new WebAssembly.Instance(mod, imports(memory)), false);
 }
 
 function imports(memory: WebAssembly.Memory): WebAssembly.Imports {
@@ -66,10 +102,25 @@ function imports(memory: WebAssembly.Memory): WebAssembly.Imports {
   };
 }
 
-function fromInstance(memory: WebAssembly.Memory, instance: WebAssembly.Instance): Backend {
+function fromInstance(memory: WebAssembly.Memory, module: WebAssembly.Module, instance: WebAssembly.Instance, shared: boolean): Backend {
   const k = instance.exports as unknown as Kernels;
   const name: BackendName = k.is_simd() ? 'wasm-simd' : 'wasm-scalar';
-  return { name, heap: new Heap(memory, k.heap_base()), k };
+  return { name, heap: new Heap(memory, k.heap_base()), k, wasm: { memory, module, shared } };
+}
+
+/**
+ * A worker thread's backend: `module` instantiated on another thread's shared `memory`, with a
+ * heap confined to the arena [base, base + bytes) that thread reserved for this one.
+ */
+export function attachBackend(module: WebAssembly.Module, memory: WebAssembly.Memory, base: number, bytes: number): Backend {
+  const instance = new WebAssembly.Instance(module, imports(memory));
+  const k = instance.exports as unknown as Kernels;
+  const name: BackendName = k.is_simd() ? 'wasm-simd' : 'wasm-scalar';
+  const heap = new Heap(memory, base, base + bytes);
+  // Static scratch is shared by every instance on the memory: this one gets its own. A call at
+  // address 0 only measures it (the next call moves every pointer).
+  k.set_scratch(heap.alloc(k.set_scratch(0)));
+  return { name, heap, k, wasm: { memory, module, shared: true } };
 }
 
 function referenceBackend(): Backend {
@@ -81,14 +132,23 @@ function referenceBackend(): Backend {
 export function createBackendSync(opts: BackendOptions = {}): Backend {
   const name = pick(opts);
   if (name === 'ts') return referenceBackend();
-  return instantiateSync(name, opts.module);
+  return instantiateSync(name, opts);
 }
 
 export async function createBackend(opts: BackendOptions = {}): Promise<Backend> {
   const name = pick(opts);
   if (name === 'ts') return referenceBackend();
-  if (opts.module) return instantiateSync(name, opts.module);
-  const memory = new WebAssembly.Memory({ initial: INITIAL_PAGES });
-  const { instance } = await WebAssembly.instantiate(wasmBytes(name) as BufferSource, imports(memory));
-  return fromInstance(memory, instance);
+  if (opts.module) return instantiateSync(name, opts);
+  const shared = sharedMemory(opts);
+  if (shared) {
+    try {
+      const module = await WebAssembly.compile(sharedVariant(wasmBytes(name)) as BufferSource);
+      return fromInstance(shared, module, await WebAssembly.instantiate(module, imports(shared)), true);
+    } catch (e) {
+      if (opts.shared === true) throw e;
+    }
+  }
+  const memory = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: MAX_PAGES });
+  const module = await WebAssembly.compile(wasmBytes(name) as BufferSource);
+  return fromInstance(memory, module, await WebAssembly.instantiate(module, imports(memory)), false);
 }

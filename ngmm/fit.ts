@@ -19,6 +19,7 @@ import { asMatrix } from './input';
 import { keptByRank } from './frame';
 import { fitExactLinear } from './exactLinear';
 import { canonicalSign, columnScales, setStart } from './fitting/starts';
+import { prepareThreads } from './threads/pool';
 import { groupedObjective, termsObjective, type Method, type Objective } from './fitting/objective';
 import { linearStage } from './fitting/linear';
 import { adamStage } from './fitting/adam';
@@ -49,6 +50,16 @@ export interface FitOptions {
   epochs?: number;
   /** Groups per mini-batch (default 16). */
   batchSize?: number;
+  /**
+   * Threads the network's training uses (default: the host's cores, at most 8). Each batch is
+   * cut into pieces of whole groups by its rows alone (≥ 256 rows a piece, a power of two of
+   * pieces, at most 8) and the pieces' gradients are summed in a fixed order, so the result is
+   * the same bits for every thread count (ngmm/threads/pieces.ts). Needs a shared kernel memory
+   * (SharedArrayBuffer: Node, Deno, Bun, a cross-origin isolated page); in a browser call
+   * `await startThreads()` first or use `fitAsync`. Fewer threads run where that is not
+   * possible, with a warning when more than one was asked for.
+   */
+  threads?: number;
   lr?: number;
   /** Learning-rate schedule over epochs: constant (default) or cosine decay to lr/100. */
   schedule?: 'constant' | 'cosine';
@@ -148,6 +159,7 @@ export function fit(data: ModelData, spec: ModelSpec, o: FitOptions = {}): Model
  * runs. The numbers are identical to `fit`'s.
  */
 export async function fitAsync(data: ModelData, spec: ModelSpec, o: FitOptions = {}): Promise<Model> {
+  await prepareThreads(o.threads);
   const run = fitting(data, spec, o);
   for (;;) {
     const r = run.next();
@@ -228,7 +240,7 @@ function* fitGrouped(model: Model, re: GroupedEffect, prep0: PreparedData, data:
   if (marginal === 'quadrature' && !(Number.isInteger(how.nodes) && how.nodes >= 1 && how.nodes <= 100)) throw new Error(`fit: nodes must be an integer from 1 to 100, got ${o.nodes}`);
   if (!model.net && !re.gNet) {
     // Options of the network stage, given for a linear model, would be silently ignored.
-    const given = (['ensemble', 'validationRows'] as const).find((k) => o[k] !== undefined);
+    const given = (['ensemble', 'validationRows', 'threads'] as const).find((k) => o[k] !== undefined);
     if (given) throw new Error(`fit: ${given} applies to a network (spec.hidden or spec.randomEffect); a linear model is fitted by L-BFGS to convergence`);
   }
   const obj = groupedObjective(model, prep, how);
@@ -393,7 +405,7 @@ function* fitTerms(model: Model, te: TermsEffect, prep: PreparedData, dataTerms:
   const terms = checkDataTerms(dataTerms, te.terms, prep.response.nobs);
   const linearGaussian = fam.name === 'gaussian' && fam.link === 'identity' && !model.net;
   if (o.reml && !linearGaussian) throw new Error('fit: reml applies to linear Gaussian models with the identity link (REML integrates out β, which a network f does not have)');
-  for (const [key, why] of [['marginal', 'one grouping factor'], ['ensemble', 'independent groups (an ensemble is fitted for one grouping factor)'], ['validationRows', 'independent groups'], ['validation', 'held-out groups, which crossed terms do not have'], ['batchSize', 'mini-batches of independent groups'], ['subsample', 'mini-batches of independent groups']] as const) {
+  for (const [key, why] of [['marginal', 'one grouping factor'], ['ensemble', 'independent groups (an ensemble is fitted for one grouping factor)'], ['validationRows', 'independent groups'], ['validation', 'held-out groups, which crossed terms do not have'], ['batchSize', 'mini-batches of independent groups'], ['subsample', 'mini-batches of independent groups'], ['threads', 'mini-batches of independent groups, cut into pieces for the threads']] as const) {
     if (o[key] !== undefined && !(key === 'validation' && o.validation === 0)) throw new Error(`fit: ${key} needs ${why}; a model with several random-effect terms is fitted on all rows at once`);
   }
   const method = te.chooseMethod(terms, linearGaussian);

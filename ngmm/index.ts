@@ -22,3 +22,4 @@ export { simulate, trueEffect, type Simulated, type SimulatedSplit, type Simulat
 export { serveFits } from './worker/serve';
 export { fitInWorker, fitFormulaInWorker, type FitInWorkerOptions } from './worker/client';
 export type { FitRequest, FormulaFitRequest, TablePredictRequest, TableRowsResult, FormulaFitResult, CancelRequest, WorkerRequest, WorkerResponse, FitResult, PredictRequest, RanefRow, WorkerLike, WorkerScopeLike } from './worker/protocol';
+export { startThreads, stopThreads, setThreadScript, availableThreads } from './threads/pool';

@@ -60,6 +60,8 @@ export interface FitInfo {
   optimizer: string;
   epochs: number;
   logLik: number;
+  /** Threads the network's training ran on (FitOptions.threads); absent for a linear fit. */
+  threads?: number;
 }
 
 /** What `predict` needs besides X: the groups (or terms), the scale, Z, the offset. */

@@ -340,6 +340,8 @@ function checkFit(o: Obj, minNobs: number, xNames: string[]) {
     optimizer: str(F.optimizer, 'fit.optimizer'),
     epochs: int(F.epochs, 'fit.epochs', 0, Number.MAX_SAFE_INTEGER),
     logLik: finite(F.logLik, 'fit.logLik'),
+    // Files written before issue 16 have no thread count.
+    ...(F.threads === undefined ? {} : { threads: int(F.threads, 'fit.threads', 1, 64) }),
   };
   const nobs = int(F.nobs, 'fit.nobs', minNobs, Number.MAX_SAFE_INTEGER);
   return { info, nobs, design: checkDesign(o.design, xNames) };

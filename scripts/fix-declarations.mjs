@@ -9,8 +9,9 @@
 // TypeScript maps a '.js' specifier to the '.d.ts' beside it in every resolution mode, so the
 // rewritten files work under node16, nodenext and bundler alike.
 //
-// 2. The one WebAssembly type the declarations name (BackendOptions.module, FitRequest.module:
-// a precompiled WebAssembly.Module) is declared where it can be missing. TypeScript defines the
+// 2. The WebAssembly types the declarations name (BackendOptions.module, FitRequest.module: a
+// precompiled WebAssembly.Module; Backend.wasm.memory, the shared memory worker threads use) are
+// declared where they can be missing. TypeScript defines the
 // WebAssembly namespace only in its DOM and WebWorker libraries, which a Node project need not
 // load (@types/node 20 does not declare it), and there every declaration naming it was an error.
 // An empty interface merges with the libraries' where they are loaded.
@@ -63,6 +64,7 @@ const WASM_GLOBAL = `// Declared for hosts whose TypeScript libraries lack WebAs
 // merges with the DOM/WebWorker library's interface where that is loaded.
 declare namespace WebAssembly {
     interface Module {}
+    interface Memory {}
 }
 `;
 
@@ -82,5 +84,5 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   }
   const n = fixDeclarationImports(dir);
   declareWasmModule(dir, entry);
-  console.log(`fix-declarations: ${n} relative specifiers now name their files; WebAssembly.Module declared`);
+  console.log(`fix-declarations: ${n} relative specifiers now name their files; WebAssembly.Module and Memory declared`);
 }

@@ -21,5 +21,7 @@ await build({
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   logLevel: 'warning',
 });
+// The worker threads' script next to the bundle, where the library looks for it (ngmm/threads/pool.ts).
+await build({ entryPoints: ['ngmm/threads/worker.ts'], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: resolve('.build', 'threads.js'), logLevel: 'warning' });
 process.argv = [process.argv[0], outfile, ...rest];
 await import(pathToFileURL(outfile).href);

@@ -19,6 +19,7 @@ export { erf_f64, erfc_f64, log_ndtr_f64, lgamma_f64, log1pexp_f64 } from './spe
 export { peak_probe_f64, peak_probe_flops } from './peak';
 export { vexp_f64, vexpneg_f64, vexpm1_f64, vlog_f64, vlog1p_f64 } from './vmath';
 export { quad_loglik_f64, quad_loglik_vjp_f64, quad_mode_f64 } from './quadrature';
+export { set_scratch } from './scratch';
 export { marginal_f64 } from './marginal/kernel';
 
 /** First byte past the module's static data: where the JavaScript heap may begin. */

@@ -22,9 +22,10 @@ import {
 } from './logit';
 import { vlog } from './vmath';
 import { ld, st } from './f64s';
+import { aligned } from './scratch';
 
 // Two lanes' scores, stored before they go to two rows of the grid.
-const LANES = memory.data(16, 16);
+let LANES: usize = memory.data(16, 16);
 
 // The logit core and score on two lanes of η (../logit.ts): the score stored at ps, the core
 // returned.
@@ -48,7 +49,7 @@ function addTo(p: usize, i: i32, v: f64): void {
 // the core took a log1p per node and observation. The odd last node runs across observation
 // pairs, whose lanes split its product.
 const MAX_PRODUCT_K: i32 = 128; // more nodes take the log1p path (the table is static data in the binary)
-const PROD = memory.data(MAX_PRODUCT_K << 3, 16);
+let PROD: usize = memory.data(MAX_PRODUCT_K << 3, 16);
 const GH_BLOCK: i32 = PRODUCT_BLOCK >> 1;
 
 // A group whose design g_j is one value g for all its observations (a random intercept: z_ij ≡
@@ -59,8 +60,8 @@ const GH_BLOCK: i32 = PRODUCT_BLOCK >> 1;
 // (marginal/integrand.ts), and Σ_j y_j·η_jk = Σ_j y_j·f_j + g·b_k·Σ_j y_j. A pair whose e^{η}
 // leaves [e^{−600}, e^{600}] takes the direct formula, its −softplus added to ll. Scores from
 // the same e^{η}: σ(−η) = 1/(1 + e^{η}), σ(η) = e^{η}·σ(−η).
-const FNODE = memory.data(MAX_PRODUCT_K << 3, 16);
-const EXPS = memory.data(MAX_PRODUCT_K << 3, 16);
+let FNODE: usize = memory.data(MAX_PRODUCT_K << 3, 16);
+let EXPS: usize = memory.data(MAX_PRODUCT_K << 3, 16);
 const BASE_LO: f64 = 2.6504211968491016e-261; // e^{−600}
 const BASE_HI: f64 = 3.7730203009299397e+260; // e^{600}
 
@@ -309,13 +310,13 @@ export function quad_loglik_vjp_f64(
 
 // Newton state for one group (q ≤ 3): b, trial, gradient, H = −∇²ℓ, its Cholesky factor L
 // (row-major, lower), and the triangular-solve scratch.
-const B = memory.data(3 << 3, 16);
-const TRIAL = memory.data(3 << 3, 16);
-const GRAD = memory.data(3 << 3, 16);
-const H = memory.data(9 << 3, 16);
-const L = memory.data(9 << 3, 16);
-const Z = memory.data(3 << 3, 16);
-const STEP = memory.data(3 << 3, 16);
+let B: usize = memory.data(3 << 3, 16);
+let TRIAL: usize = memory.data(3 << 3, 16);
+let GRAD: usize = memory.data(3 << 3, 16);
+let H: usize = memory.data(9 << 3, 16);
+let L: usize = memory.data(9 << 3, 16);
+let Z: usize = memory.data(3 << 3, 16);
+let STEP: usize = memory.data(3 << 3, 16);
 
 // Group state for `value` and `derivs`.
 let mCode: i32 = 0, mQ: i32 = 0, mLo: i32 = 0, mHi: i32 = 0;
@@ -403,7 +404,7 @@ function cholesky(): bool {
 // The start where ℓ need not be concave: the best point of a grid (the reference's `start`).
 const START_GRID: i32 = 481;
 const START_HALF: f64 = 12;
-const IDX = memory.data(3 << 2, 16);
+let IDX: usize = memory.data(3 << 2, 16);
 let startBest: f64 = -Infinity;
 
 function scan1(half: f64): void {
@@ -561,4 +562,22 @@ export function quad_mode_f64(
     for (let d = 0; d < q; d++) st(mode, gi * q + d, ld(B, d));
     for (let d = 0; d < q * q; d++) st(chol, gi * q * q + d, ld(L, d));
   }
+}
+
+// This file's scratch moved to [p, p + the returned bytes) (kernels/assembly/scratch.ts says why).
+export function relocate_quadrature(p: usize): usize {
+  const p0 = p;
+  LANES = p; p += aligned(16);
+  PROD = p; p += aligned(MAX_PRODUCT_K << 3);
+  FNODE = p; p += aligned(MAX_PRODUCT_K << 3);
+  EXPS = p; p += aligned(MAX_PRODUCT_K << 3);
+  B = p; p += aligned(3 << 3);
+  TRIAL = p; p += aligned(3 << 3);
+  GRAD = p; p += aligned(3 << 3);
+  H = p; p += aligned(9 << 3);
+  L = p; p += aligned(9 << 3);
+  Z = p; p += aligned(3 << 3);
+  STEP = p; p += aligned(3 << 3);
+  IDX = p; p += aligned(3 << 2);
+  return p - p0;
 }

@@ -63,6 +63,8 @@ export function createReferenceKernels(mem: HeapViews): Kernels {
   return {
     heap_base: () => 1024,
     is_simd: () => 0,
+    // The reference keeps its scratch in JavaScript (and never runs on a shared memory).
+    set_scratch: () => 0,
 
     matmul_f64: (M, N, K, a, b, c) => gemm(M, N, K, a, K, 1, b, c),
     matmul_tn_f64: (M, N, K, a, b, c, _work) => gemm(M, N, K, a, 1, M, b, c),

@@ -7,6 +7,8 @@ import * as E from '../../engine/index';
 import type { FitOptions } from '../fit';
 import type { Model } from '../model';
 import { minimizeObjective, type Objective } from './objective';
+import { batchGradient } from '../threads/pieces';
+import { threadRunner } from '../threads/pool';
 
 export function snapshot(model: Model): Float64Array[] {
   return model.parameters().map((t) => t.toArray());
@@ -63,6 +65,11 @@ export function* adamStage(model: Model, obj: Objective, o: FitOptions, t0: numb
   const net = model.net ? new E.Adam(model.net.parameters(), { lr, weightDecay: o.weightDecay ?? 0 }) : null;
   const scales = new E.Adam(model.scaleParams(), { lr: o.lrScale ?? 10 * lr });
   const batch = Math.max(1, o.batchSize ?? 16);
+  // Threads split each batch into pieces of groups (ngmm/threads/pieces.ts): the same pieces on
+  // any number of threads, so the numbers do not depend on it. Subsampling draws each group's
+  // rows from one random stream in batch order, so it stays on this thread.
+  const th = o.subsample ? { runner: null, threads: 1, why: 'subsample draws rows on the fitting thread' } : threadRunner(o.threads);
+  if (th.why && o.threads !== undefined && o.threads > th.threads) o.onWarning?.(`fit: training on ${th.threads} thread${th.threads === 1 ? '' : 's'}, not ${o.threads}: ${th.why}`);
   const linearFit = snapshot(model);
   let best = Infinity, bestParams = snapshot(model), sinceBest = 0, lastGood = snapshot(model);
   let epoch = 0, stopped = '', diverged = false;
@@ -84,13 +91,16 @@ export function* adamStage(model: Model, obj: Objective, o: FitOptions, t0: numb
       let loss: number, why = '';
       try {
         loss = E.tidy(() => {
-          const L = trainObj.value(groups, o.subsample ? { k: o.subsample, rng } : undefined);
-          const gs = E.grad(L, model.parameters());
+          let L: number, gs: E.Tensor[];
+          if (o.subsample) {
+            const t = trainObj.value(groups, { k: o.subsample, rng });
+            [L, gs] = [t.item(), E.grad(t, model.parameters())];
+          } else ({ loss: L, grads: gs } = batchGradient(trainObj, groups, model.parameters(), th.runner));
           const nl = linearParams.length, nf = model.fixedParams().length;
           lin.step(gs.slice(0, nl));
           net?.step(gs.slice(nl, nf));
           scales.step(gs.slice(nf));
-          return L.item();
+          return L;
         });
       } catch (e) {
         // The marginal kernel refuses non-finite inputs (a step that blew up the network).
@@ -135,6 +145,7 @@ export function* adamStage(model: Model, obj: Objective, o: FitOptions, t0: numb
     restore(model, linearFit);
     stopped += '; those parameters no longer give a finite likelihood on every group, so the network is reset to the linear fit';
   }
+  th.runner?.release(trainObj);
   lin.dispose();
   net?.dispose();
   scales.dispose();
@@ -165,6 +176,7 @@ export function* adamStage(model: Model, obj: Objective, o: FitOptions, t0: numb
     optimizer: !didPolish ? 'Adam' : polish === 'linear' ? 'Adam + L-BFGS (linear part)' : 'Adam + L-BFGS',
     epochs: epoch - 1,
     logLik: NaN,
+    threads: th.threads,
   };
   if (diverged) o.onWarning?.(`fit ${model.info.message}`);
 }

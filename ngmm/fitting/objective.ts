@@ -30,6 +30,8 @@ export interface Objective {
   holdOutRows?(share: number, rng: E.Rng): RowHoldout;
   /** How many rows the given units hold (where the units are groups). */
   rowsIn?(units: Int32Array): number;
+  /** What another thread needs to rebuild this objective (ngmm/threads), where it can. */
+  readonly replica?: { readonly model: Model; readonly prep: PreparedData; readonly how: Method };
 }
 
 /**
@@ -97,6 +99,7 @@ export function groupedObjective(model: Model, prep: PreparedData, how: Method):
   const all = Int32Array.from({ length: G }, (_, i) => i);
   const self: Objective = {
     units: G,
+    replica: { model, prep, how },
     value(groups, sub) {
       const use = groups ?? all;
       const { response, rows } = subsetResponse(prep.response, use, sub);

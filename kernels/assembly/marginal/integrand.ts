@@ -14,6 +14,7 @@ import {
   expNegAbs, logitCore, logitNegHess, logitScore, productExponent, productLog, productMantissa, sigmaAbs,
 } from '../logit';
 import { vexp } from '../vmath';
+import { aligned } from '../scratch';
 
 const LN2: f64 = 0.6931471805599453;
 
@@ -86,7 +87,7 @@ let gBase: usize = 0;
 let gBaseOk: bool = false; // B holds this group's values (after setCentre)
 const BASE_LIMIT: f64 = 600;
 const BASE_SPAN: f64 = 30;
-const STAGE_SLOT = memory.data<i32>([0, 1, 2, 3, 4, 5]);
+let STAGE_SLOT: usize = memory.data<i32>([0, 1, 2, 3, 4, 5]);
 
 // @ts-ignore: decorator
 @inline
@@ -247,7 +248,7 @@ export function clearParkedGradient(): void {
 // (lanes.ts), so that closing a group restores it instead of recomputing it: O(n), and an exp
 // per observation for Poisson.
 const FAST_FIELDS: i32 = 11;
-const SAVED = memory.data((2 * FAST_FIELDS) << 3, 16);
+let SAVED: usize = memory.data((2 * FAST_FIELDS) << 3, 16);
 
 export function saveFast(slot: i32): void {
   const p = SAVED + (<usize>(slot * FAST_FIELDS) << 3);
@@ -631,4 +632,14 @@ function logitAccumulate(t: f64, w: f64): void {
     sr += r;
   }
   gGs += w * t * sr;
+}
+
+// This file's scratch moved to [p, p + the returned bytes) (kernels/assembly/scratch.ts says why).
+export function relocate_integrand(p: usize): usize {
+  const p0 = p;
+  // Written as it is used (stages swap slots), so it moves too, starting as the identity.
+  if (p != 0) for (let i = 0; i < 6; i++) store<i32>(p + (<usize>i << 2), i);
+  STAGE_SLOT = p; p += aligned(6 << 2);
+  SAVED = p; p += aligned((2 * FAST_FIELDS) << 3);
+  return p - p0;
 }

@@ -35,6 +35,7 @@ import {
 import { fastQ1, fastQ2, finish, gEvals, gPhi, gS, restoreFast, saveFast, setGroup, setMoments } from './integrand';
 import { GAUSSIAN_IDENTITY, POISSON_LOG } from './obs';
 import { vexp, vexpm1, vlog } from '../vmath';
+import { aligned } from '../scratch';
 
 /** Whether a call's groups go through the lanes (the caller checks the build has SIMD). */
 export function lanesApply(code: i32, grad: f64): bool {
@@ -73,14 +74,14 @@ const ZREF_: i32 = 26; // √(2π)·σ̂
 const UREF_: i32 = 27; // log zRef
 const ACTIVE_: i32 = 28;
 const FIELDS: i32 = 29;
-const STATE = memory.data(FIELDS << 4, 16);
+let STATE: usize = memory.data(FIELDS << 4, 16);
 // Per lane, scalar: the group, its ℓ evaluations in planning, and the plan's close arguments.
-const LANE_GROUP = memory.data(2 << 2, 4);
-const LANE_EVALS = memory.data(2 << 2, 4);
-const LANE_B = memory.data(2 << 3, 8);
-const LANE_M = memory.data(2 << 3, 8);
-const LANE_TAIL = memory.data(2 << 2, 4);
-const LANE_C0 = memory.data(2 << 3, 8);
+let LANE_GROUP: usize = memory.data(2 << 2, 4);
+let LANE_EVALS: usize = memory.data(2 << 2, 4);
+let LANE_B: usize = memory.data(2 << 3, 8);
+let LANE_M: usize = memory.data(2 << 3, 8);
+let LANE_TAIL: usize = memory.data(2 << 2, 4);
+let LANE_C0: usize = memory.data(2 << 3, 8);
 
 // @ts-ignore: decorator
 @inline
@@ -157,7 +158,7 @@ const K_FIFTH: i32 = 8; // −0.2
 const K_TOL: i32 = 9; // atol + rtol
 const K_MAXSTEPS: i32 = 10;
 const K_REJECT: i32 = 11; // 0.2, the factor after a non-finite norm
-const KS = memory.data(12 << 4, 16);
+let KS: usize = memory.data(12 << 4, 16);
 
 // @ts-ignore: decorator
 @inline
@@ -594,4 +595,18 @@ export function solveLanes(
     }
   }
   return aFailed;
+}
+
+// This file's scratch moved to [p, p + the returned bytes) (kernels/assembly/scratch.ts says why).
+export function relocate_lanes(p: usize): usize {
+  const p0 = p;
+  STATE = p; p += aligned(FIELDS << 4);
+  LANE_GROUP = p; p += aligned(2 << 2);
+  LANE_EVALS = p; p += aligned(2 << 2);
+  LANE_B = p; p += aligned(2 << 3);
+  LANE_M = p; p += aligned(2 << 3);
+  LANE_TAIL = p; p += aligned(2 << 2);
+  LANE_C0 = p; p += aligned(2 << 3);
+  KS = p; p += aligned(12 << 4);
+  return p - p0;
 }

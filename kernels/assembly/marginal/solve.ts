@@ -23,6 +23,7 @@ import {
 } from './integrand';
 import { isConcave } from './obs';
 import { ld, st } from '../f64s';
+import { aligned } from '../scratch';
 
 export const GRAD_NONE: f64 = 0;
 export const GRAD_FOLDED: f64 = 1;
@@ -58,15 +59,15 @@ const GRID_HALF: f64 = 12;
 const MAX_MODES: i32 = 482; // 2·(GRID + 1)/2, two grids: see the header
 
 // Static scratch (no allocation): grid values, modes, breakpoints, stage slopes and values.
-const GRID_V = memory.data(MAX_MODES << 3, 16); // grid values, then mode heights (MAX_MODES ≥ GRID)
-const MODE_T = memory.data(MAX_MODES << 3, 16);
-const MODE_SD = memory.data(MAX_MODES << 3, 16);
-const BREAKS = memory.data((MAX_MODES + 1) << 3, 16);
-const K = memory.data(7 << 3, 16);
-const EV = memory.data(7 << 3, 16);
-const KBAR = memory.data(7 << 3, 16);
-const UBAR = memory.data(7 << 3, 16);
-const W = memory.data(7 << 3, 16);
+let GRID_V: usize = memory.data(MAX_MODES << 3, 16); // grid values, then mode heights (MAX_MODES ≥ GRID)
+let MODE_T: usize = memory.data(MAX_MODES << 3, 16);
+let MODE_SD: usize = memory.data(MAX_MODES << 3, 16);
+let BREAKS: usize = memory.data((MAX_MODES + 1) << 3, 16);
+let K: usize = memory.data(7 << 3, 16);
+let EV: usize = memory.data(7 << 3, 16);
+let KBAR: usize = memory.data(7 << 3, 16);
+let UBAR: usize = memory.data(7 << 3, 16);
+let W: usize = memory.data(7 << 3, 16);
 
 let nModes: i32 = 0;
 // Result of `newton`.
@@ -623,4 +624,19 @@ function discreteAdjoint(work: usize, nrec: i32, uEnd: f64): void {
     accumulate(t + h, (ld(k, 5) * ld(KBAR, 5) + ld(k, 6) * ld(KBAR, 6)) * scale);
     lambda += sumU;
   }
+}
+
+// This file's scratch moved to [p, p + the returned bytes) (kernels/assembly/scratch.ts says why).
+export function relocate_solve(p: usize): usize {
+  const p0 = p;
+  GRID_V = p; p += aligned(MAX_MODES << 3);
+  MODE_T = p; p += aligned(MAX_MODES << 3);
+  MODE_SD = p; p += aligned(MAX_MODES << 3);
+  BREAKS = p; p += aligned((MAX_MODES + 1) << 3);
+  K = p; p += aligned(7 << 3);
+  EV = p; p += aligned(7 << 3);
+  KBAR = p; p += aligned(7 << 3);
+  UBAR = p; p += aligned(7 << 3);
+  W = p; p += aligned(7 << 3);
+  return p - p0;
 }
