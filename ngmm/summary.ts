@@ -166,15 +166,14 @@ function tapeGradient(params: E.Tensor[], negLogLik: () => E.Tensor): Gradient {
  * One grouping factor: −Σ_i L_i is a sum over groups, so its gradient is the sum of the
  * gradients of parts of whole groups of at most `maxRows` rows, each part's tape built,
  * differentiated and freed before the next (one piece over 10⁷ rows would hold every row's
- * intermediate values on the kernel heap at once). One part, the one-piece gradient, when the
- * data are that small. Rows are sorted by group, so a part's rows are a contiguous run.
+ * intermediate values on the kernel heap at once). Rows are sorted by group, so a part's rows
+ * are a contiguous run.
  */
 function groupedGradient(model: Model, params: E.Tensor[], prep: PreparedData, maxRows: number): Gradient {
   const r = prep.response, p = prep.p;
   // rtol 1e−9: the difference step 1e−4 turns its noise (≈1e−9·|L|) into ~1e−5 relative error of H.
   const nll = (rr: GroupedResponse, X: Float64Array, offset: Float64Array | null) => () =>
     E.neg(E.sum(model.logMarginal(E.tensor(X, [rr.nobs, p]), rr, 1e-9, null, 0, offset).L));
-  if (r.nobs <= maxRows) return tapeGradient(params, nll(r, prep.X, prep.offset));
   const runs = cutUnits(r.ngroups, (g) => r.offsets[g + 1] - r.offsets[g], maxRows);
   return () => {
     let sum: Float64Array | null = null;

@@ -1,7 +1,8 @@
 // Full-data passes in parts of whole groups that objective.parts.test.ts does not cover (issue 16:
 // no full-data tape at 10⁶–10⁷ rows): the summary's observed information (−Σ_i L_i is a sum over
 // groups, so its gradient is the sum of the parts' gradients) and the held-out rows' criterion
-// of early stopping (a sum over groups). Each must equal the one-piece computation.
+// of early stopping (a sum over groups), and the posterior pass of random slopes (each group's
+// rule found alone). Each must equal the one-piece computation.
 import { describe, expect, it } from 'vitest';
 import * as E from '../../engine/index';
 import { fit } from '../../ngmm/fit';
@@ -10,6 +11,7 @@ import { prepare } from '../../ngmm/data';
 import { family } from '../../ngmm/families/index';
 import { simulate } from '../../ngmm/simulate';
 import { summaryOf } from '../../ngmm/summary';
+import type { GroupedEffect } from '../../ngmm/terms/grouped';
 
 describe('summary standard errors in parts of whole groups', () => {
   it('equal the one-piece standard errors, and free what they use', () => {
@@ -67,6 +69,32 @@ describe('summary standard errors in parts of whole groups', () => {
       // A subset of groups: the criterion of those groups only (what an epoch's check passes).
       const some = units.subarray(3, 17);
       expect(Math.abs(whole.conditional(some) - parted.conditional(some))).toBeLessThan(1e-12 * Math.abs(a));
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('the random-slope posterior pass in parts gives every number of the one-piece pass', () => {
+    const sim = simulate('poisson', 23, { groups: 25, perGroup: 8 });
+    const data = { X: sim.train.X, xNames: sim.xNames, y: sim.train.y, group: sim.train.group };
+    const model = fit(data, { family: 'poisson', randomSlopes: ['x1'] }, {});
+    try {
+      const pr = prepare(family('poisson'), data);
+      const Xs = model.standardise(pr.X), r = pr.response;
+      const eta0 = E.tidy(() => model.fixedEta(E.tensor(Xs, [r.nobs, model.xNames.length]), null).toArray());
+      const re = model.random as GroupedEffect;
+      const before = E.backend().heap.inUse;
+      const whole = re.refresh(eta0, Xs, NaN, r, [...pr.levels], null, 1e9);
+      const a = JSON.stringify(re.ranef());
+      // Parts of ≤ 15 rows: groups of ~6 rows, 2 groups a part.
+      const parted = re.refresh(eta0, Xs, NaN, r, [...pr.levels], null, 15);
+      expect(E.backend().heap.inUse).toBe(before);
+      // Each group's rule and posterior are computed alone and logLik summed in the same group
+      // order: bitwise the same.
+      expect(parted).toBe(whole);
+      expect(JSON.stringify(re.ranef())).toBe(a);
+      expect(Number.isFinite(whole)).toBe(true);
+      expect(re.ranef().length).toBe(pr.levels.length);
     } finally {
       model.dispose();
     }
