@@ -13,7 +13,7 @@ import { simulate } from '../../ngmm/simulate';
 import { summaryOf } from '../../ngmm/summary';
 import type { GroupedEffect } from '../../ngmm/terms/grouped';
 
-describe('summary standard errors in parts of whole groups', () => {
+describe('full-data passes in parts of whole groups', () => {
   it('equal the one-piece standard errors, and free what they use', () => {
     const sim = simulate('poisson', 21, { groups: 30, perGroup: 9 });
     const data = { X: sim.train.X, xNames: sim.xNames, y: sim.train.y, group: sim.train.group };
@@ -98,5 +98,15 @@ describe('summary standard errors in parts of whole groups', () => {
     } finally {
       model.dispose();
     }
+  });
+
+  it('fit standardises its own sorted copy of X in place: the caller\'s X is untouched', () => {
+    const sim = simulate('poisson', 24, { groups: 10, perGroup: 6 });
+    // Rows out of group order, so the sorted copy differs from X.
+    const X = Float64Array.from(sim.train.X), copy = Float64Array.from(X);
+    const group = [...sim.train.group].reverse();
+    const model = fit({ X, xNames: sim.xNames, y: sim.train.y, group }, { family: 'poisson' }, {});
+    model.dispose();
+    expect(X).toEqual(copy);
   });
 });
