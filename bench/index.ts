@@ -6,9 +6,10 @@ import { runE2E } from './e2e.bench';
 import { runTerms } from './terms.bench';
 import { runQuality } from './quality/quality.bench';
 import { runLatent } from './latent.bench';
+import { runScale } from './scale.bench';
 import { writeSection, type Section } from './lib';
 
-const sections: Record<string, () => Promise<Section>> = { kernels: runKernels, marginal: runMarginal, e2e: runE2E, terms: runTerms, quality: runQuality, latent: runLatent };
+const sections: Record<string, () => Promise<Section>> = { kernels: runKernels, marginal: runMarginal, e2e: runE2E, terms: runTerms, quality: runQuality, latent: runLatent, scale: runScale };
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 for (const name of wanted.length > 0 ? wanted : Object.keys(sections)) {
   const run = sections[name];

@@ -273,11 +273,12 @@ function writtenAsString(text: string, x: number): boolean {
   return digits <= 15 || String(x) === text;
 }
 
-type TypedArray = Uint8Array | Int32Array;
+type TypedArray = Uint8Array | Int32Array | Float64Array;
 
 /**
- * An append-only typed array (a flag per row costs one byte, a line number four, not an array
- * slot of a boxed number), doubled as it fills.
+ * An append-only typed array (a flag per row costs one byte, a line number four, a value eight:
+ * not a slot of a JS array, whose growth copies stay in the collector's old space), doubled as
+ * it fills.
  */
 class Growable<T extends TypedArray> {
   length = 0;
@@ -309,7 +310,7 @@ class Growable<T extends TypedArray> {
  * as text (labels) keeps each distinct text once, however many rows repeat it.
  */
 class ColumnReader {
-  private numbers: number[] | null;
+  private numbers: Growable<Float64Array> | null;
   /** Rows (increasing) whose text String() would not reproduce, and their texts. */
   private spelledRows: number[] = [];
   private spelledTexts: string[] = [];
@@ -321,7 +322,7 @@ class ColumnReader {
   overflowText = '';
 
   constructor(asText: boolean) {
-    this.numbers = asText ? null : [];
+    this.numbers = asText ? null : new Growable(new Float64Array(1024));
     this.strings = asText ? [] : null;
     this.interned = asText ? new Map() : null;
   }
@@ -337,16 +338,18 @@ class ColumnReader {
       }
       if (NUMBER.test(text)) {
         const x = Number(text);
-        this.numbers.push(x);
         if (!Number.isFinite(x)) {
           // Still a number to R (which reads it as Inf); an error if the column stays numeric.
-          this.numbers[row] = NaN;
+          this.numbers.push(NaN);
           if (this.overflowRow < 0) {
             this.overflowRow = row;
             this.overflowText = text;
           }
           this.spell(row, text);
-        } else if (!writtenAsString(text, x)) this.spell(row, text);
+          return;
+        }
+        this.numbers.push(x);
+        if (!writtenAsString(text, x)) this.spell(row, text);
         return;
       }
       this.becomeText();
@@ -370,7 +373,7 @@ class ColumnReader {
     let k = 0;
     for (let r = 0; r < numbers.length; r++) {
       if (this.spelledRows[k] === r) strings[r] = this.spelledTexts[k++];
-      else strings[r] = this.missing.at(r) ? '' : String(numbers[r]);
+      else strings[r] = this.missing.at(r) ? '' : String(numbers.at(r));
     }
     this.strings = strings;
     this.numbers = null;
@@ -381,7 +384,7 @@ class ColumnReader {
 
   finish(): Column {
     const missing = this.missing.finish();
-    return this.numbers ? { kind: 'number', values: Float64Array.from(this.numbers), missing } : { kind: 'string', values: this.strings!, missing };
+    return this.numbers ? { kind: 'number', values: this.numbers.finish(), missing } : { kind: 'string', values: this.strings!, missing };
   }
 }
 

@@ -191,7 +191,9 @@ function* fitting(data0: ModelData, spec: ModelSpec, o: FitOptions): Generator<v
   const { mean, sd } = columnScales(data.X, n, p, spec.intercept ?? true);
   const prep0 = prepare(fam, data);
   const model = new Model(spec, data.xNames, mean, sd);
-  const Xs = model.standardise(prep0.X);
+  // In place: prepare's X is a sorted copy of the caller's, and at 10⁷ rows × 5 columns a
+  // second copy would be another 400 MB held for the whole fit.
+  const Xs = model.standardise(prep0.X, prep0.X);
   const t0 = performance.now();
   if (model.random.kind === 'terms') {
     if (prep0.Zg) throw new Error('Z was given but the model has no randomEffect network (spec.randomEffect)');

@@ -207,10 +207,9 @@ export class Model {
     return this.thetaSigma ? E.softplus(this.thetaSigma) : null;
   }
 
-  /** Standardises raw X (n × p) with the training means and SDs. */
-  standardise(X: ArrayLike<number>): Float64Array {
+  /** Standardises raw X (n × p) with the training means and SDs, into `out` (which may be X itself). */
+  standardise(X: ArrayLike<number>, out: Float64Array = new Float64Array(X.length)): Float64Array {
     const p = this.xNames.length;
-    const out = new Float64Array(X.length);
     for (let i = 0; i < X.length; i++) out[i] = (X[i] - this.mean[i % p]) / this.sd[i % p];
     return out;
   }

@@ -5,7 +5,8 @@
 // gradient; inverted whole, so the SEs account for the estimated variance parameters).
 import * as E from '../engine/index';
 import { prepare, type ModelData, type PreparedData } from './data';
-import { releaseResponse } from './marginal/groups';
+import { releaseResponse, subsetResponse, type GroupedResponse } from './marginal/groups';
+import { cutUnits, PASS_ROWS } from './fitting/objective';
 import type { Model } from './model';
 import { logNdtr } from '../kernels/reference/special';
 import { choleskyLower, sandwich, scaledSandwich } from './smallMatrix';
@@ -82,7 +83,7 @@ export function summary(model: Model, data?: ModelData): Summary {
  * The same from data already prepared and standardised (what `fit` holds), or, for a structure
  * whose likelihood is not per group (several terms), from its −log-likelihood on the tape.
  */
-export function summaryOf(model: Model, prep: PreparedData | null, negLogLik?: () => E.Tensor): Summary {
+export function summaryOf(model: Model, prep: PreparedData | null, negLogLik?: () => E.Tensor, maxRows = PASS_ROWS): Summary {
   const k = model.isLinear ? model.linearParams().length + model.scaleParams().length : null;
   const base: Summary = {
     family: model.family.name,
@@ -139,13 +140,9 @@ export function summaryOf(model: Model, prep: PreparedData | null, negLogLik?: (
   }
   const coefs = model.coefficients();
   const ex = model.exact;
-  const grouped = (p: PreparedData) => () => {
-    // rtol 1e−9: the difference step 1e−4 turns its noise (≈1e−9·|L|) into ~1e−5 relative error of H.
-    const { L } = model.logMarginal(E.tensor(p.X, [p.response.nobs, p.p]), p.response, 1e-9, null, 0, p.offset);
-    return E.neg(E.sum(L));
-  };
-  const nll = negLogLik ?? (prep ? grouped(prep) : null);
-  const se = ex ? coefs.map((c) => ex.se[ex.names.indexOf(c.name)]) : nll ? standardErrors(model, nll) : null;
+  const params = [...model.linearParams(), ...model.scaleParams()];
+  const gradient = negLogLik ? tapeGradient(params, negLogLik) : prep ? groupedGradient(model, params, prep, maxRows) : null;
+  const se = ex ? coefs.map((c) => ex.se[ex.names.indexOf(c.name)]) : gradient ? standardErrors(model, params, gradient) : null;
   if (prep) releaseResponse(prep.response); // the heap copy the gradients used
   // lme4 gives Gaussian LMMs t statistics without p-values (their degrees of freedom are not
   // defined); GLMMs Wald z with normal p-values.
@@ -158,11 +155,47 @@ export function summaryOf(model: Model, prep: PreparedData | null, negLogLik?: (
   return base;
 }
 
+// ∇(−logLik) over `params` at their current values, flattened in their order.
+type Gradient = () => Float64Array;
+
+function tapeGradient(params: E.Tensor[], negLogLik: () => E.Tensor): Gradient {
+  return () => E.tidy(() => Float64Array.from(E.grad(negLogLik(), params).flatMap((g) => Array.from(g.data))));
+}
+
+/**
+ * One grouping factor: −Σ_i L_i is a sum over groups, so its gradient is the sum of the
+ * gradients of parts of whole groups of at most `maxRows` rows, each part's tape built,
+ * differentiated and freed before the next (one piece over 10⁷ rows would hold every row's
+ * intermediate values on the kernel heap at once). Rows are sorted by group, so a part's rows
+ * are a contiguous run.
+ */
+function groupedGradient(model: Model, params: E.Tensor[], prep: PreparedData, maxRows: number): Gradient {
+  const r = prep.response, p = prep.p;
+  // rtol 1e−9: the difference step 1e−4 turns its noise (≈1e−9·|L|) into ~1e−5 relative error of H.
+  const nll = (rr: GroupedResponse, X: Float64Array, offset: Float64Array | null) => () =>
+    E.neg(E.sum(model.logMarginal(E.tensor(X, [rr.nobs, p]), rr, 1e-9, null, 0, offset).L));
+  const runs = cutUnits(r.ngroups, (g) => r.offsets[g + 1] - r.offsets[g], maxRows);
+  return () => {
+    let sum: Float64Array | null = null;
+    for (const [g0, g1] of runs) {
+      const a = r.offsets[g0], b = r.offsets[g1];
+      const { response } = subsetResponse(r, Int32Array.from({ length: g1 - g0 }, (_, k) => g0 + k));
+      try {
+        const g = tapeGradient(params, nll(response, prep.X.subarray(a * p, b * p), prep.offset ? prep.offset.subarray(a, b) : null))();
+        if (!sum) sum = g;
+        else for (let i = 0; i < g.length; i++) sum[i] += g[i];
+      } finally {
+        releaseResponse(response);
+      }
+    }
+    return sum!;
+  };
+}
+
 // SEs of (intercept, β) on the original scale: the Hessian of −Σ L_i over θ = (b0, W, scales)
-// by central differences of the tape gradient, inverted (Gauss–Jordan), the (b0, W) block
-// mapped through the linear map from standardised to original coefficients.
-function standardErrors(model: Model, negLogLik: () => E.Tensor): number[] {
-  const params = [...model.linearParams(), ...model.scaleParams()];
+// by central differences of the gradient, inverted (Gauss–Jordan), the (b0, W) block mapped
+// through the linear map from standardised to original coefficients.
+function standardErrors(model: Model, params: E.Tensor[], gradientHere: Gradient): number[] {
   const sizes = params.map((t) => t.size);
   const m = sizes.reduce((a, b) => a + b, 0);
   const get = () => Float64Array.from(params.flatMap((t) => Array.from(t.data)));
@@ -175,10 +208,7 @@ function standardErrors(model: Model, negLogLik: () => E.Tensor): number[] {
   };
   const gradient = (v: Float64Array): Float64Array => {
     set(v);
-    return E.tidy(() => {
-      const gs = E.grad(negLogLik(), params);
-      return Float64Array.from(gs.flatMap((g) => Array.from(g.data)));
-    });
+    return gradientHere();
   };
   const theta = get();
   const H = Array.from({ length: m }, () => new Float64Array(m));

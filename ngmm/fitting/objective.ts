@@ -93,8 +93,11 @@ export interface RowHoldout {
   conditional(units: Int32Array): number;
 }
 
-/** One grouping factor: each group's marginal (ODE or Gauss–Hermite) over a batch of groups. */
-export function groupedObjective(model: Model, prep: PreparedData, how: Method): Objective {
+/**
+ * One grouping factor: each group's marginal (ODE or Gauss–Hermite) over a batch of groups.
+ * `maxRows`: the part size of the untracked passes it makes itself (the held-out rows' criterion).
+ */
+export function groupedObjective(model: Model, prep: PreparedData, how: Method, maxRows = PASS_ROWS): Objective {
   const G = prep.response.ngroups;
   const all = Int32Array.from({ length: G }, (_, i) => i);
   const self: Objective = {
@@ -124,7 +127,7 @@ export function groupedObjective(model: Model, prep: PreparedData, how: Method):
     // The ODE's error (rtol relative to each L_i) is noise in the objective and its gradient
     // that can stop a line search short of gtol, on non-log-concave integrands above all
     // (Poisson-sqrt: measured stuck at rtol 1e−8, converged at 1e−10).
-    finer: () => (how.nodes === 0 && how.rtol > 1e-10 ? groupedObjective(model, prep, { rtol: 1e-10, nodes: 0 }) : null),
+    finer: () => (how.nodes === 0 && how.rtol > 1e-10 ? groupedObjective(model, prep, { rtol: 1e-10, nodes: 0 }, maxRows) : null),
     rowsIn(units) {
       let n = 0;
       for (const g of units) n += prep.response.offsets[g + 1] - prep.response.offsets[g];
@@ -144,14 +147,21 @@ export function groupedObjective(model: Model, prep: PreparedData, how: Method):
         held += Math.max(0, h);
       }
       // The kept rows as data of their own, made once: the batches then subset them as any data.
-      const train = groupedObjective(model, keptRows(prep, mask), how);
+      const train = groupedObjective(model, keptRows(prep, mask), how, maxRows);
       return {
         train,
         heldRows: held,
         conditional(units) {
           // value() is −mean log p per unit, so this is Σ (log p(kept) − log p(all)); both
-          // marginals at the same accuracy.
-          return E.tidy(() => units.length * (self.value(units).item() - train.value(units).item()));
+          // marginals at the same accuracy. Each group's term is its own, so the units go in
+          // parts of ≤ maxRows rows, each part's values freed before the next (the training
+          // groups of a 10⁶-row fit in one piece ran out of the 4 GiB heap).
+          let total = 0;
+          for (const [a, b] of cutUnits(units.length, (k) => r.offsets[units[k] + 1] - r.offsets[units[k]], maxRows)) {
+            const part = units.subarray(a, b);
+            total += E.noGrad(() => E.tidy(() => part.length * (self.value(part).item() - train.value(part).item())));
+          }
+          return total;
         },
       };
     },

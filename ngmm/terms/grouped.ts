@@ -221,7 +221,7 @@ export class GroupedEffect implements RandomStructure {
    */
   refresh(eta0: Float64Array, Xs: Float64Array, sigma: number, r: GroupedResponse, levels: string[], Zg: Float64Array | null, maxRows = PASS_ROWS): number {
     this.levels = levels;
-    if (this.thetaL) return this.refreshSlopes(eta0, Xs, sigma, r);
+    if (this.thetaL) return this.refreshSlopes(eta0, Xs, sigma, r, maxRows);
     const fam = this.ctx.family;
     const p = this.ctx.xNames.length, dz = this.zMean.length;
     // Each group's marginal is its own solve, so the groups can go in parts of whole groups of
@@ -280,35 +280,46 @@ export class GroupedEffect implements RandomStructure {
   }
 
   // The q-dimensional posterior rule per group: the adaptive product rule's nodes b_k and
-  // normalised log-weights of p(b | y_i).
-  private refreshSlopes(eta0: Float64Array, Xs: Float64Array, sigma: number, r: GroupedResponse): number {
-    const q = this.q, fam = this.ctx.family;
-    const { g, rule } = E.tidy(() => {
-      const fT = E.tensor(eta0, [r.nobs]), gT = this.slopeDesign(E.tensor(Xs, [r.nobs, this.ctx.xNames.length]));
-      const phi = Number.isNaN(sigma) ? null : E.tensor([sigma], []);
-      return { g: gT.toArray(), rule: quadratureRule(fT, gT, phi, r, { K: SLOPE_NODES[q] }) };
-    });
-    releaseResponse(r);
-    const K = rule.K;
+  // normalised log-weights of p(b | y_i). Each group's rule is its own (its mode and curvature
+  // found alone), so the groups go in parts of whole groups of ≤ maxRows rows as in refresh().
+  private refreshSlopes(eta0: Float64Array, Xs: Float64Array, sigma: number, r: GroupedResponse, maxRows: number): number {
+    const q = this.q, fam = this.ctx.family, p = this.ctx.xNames.length;
     this.posterior = [];
-    // The rule's log-weights include the prior and the node weights, and fam.logLik the
-    // constants c(y): the log of the unnormalised sum is the group's L_i by this rule.
     let logLik = 0;
-    for (let i = 0; i < r.ngroups; i++) {
-      const nodes = rule.nodes.slice(i * K * q, (i + 1) * K * q);
-      const logw = new Float64Array(K);
-      for (let k = 0; k < K; k++) {
-        let ell = rule.logW[i * K + k];
-        for (let j = r.offsets[i]; j < r.offsets[i + 1]; j++) {
-          let eta = eta0[j];
-          for (let d = 0; d < q; d++) eta += g[j * q + d] * nodes[k * q + d];
-          ell += fam.logLik(r.y[j], eta, sigma, r.trials ? r.trials[j] : 1);
-        }
-        logw[k] = ell;
+    for (const [g0, g1] of cutUnits(r.ngroups, (i) => r.offsets[i + 1] - r.offsets[i], maxRows)) {
+      // Rows are sorted by group: the part's rows are the run a … b−1.
+      const a = r.offsets[g0], b = r.offsets[g1];
+      const rr = subsetResponse(r, Int32Array.from({ length: g1 - g0 }, (_, k) => g0 + k)).response;
+      let g: Float64Array, rule: ReturnType<typeof quadratureRule>;
+      try {
+        ({ g, rule } = E.tidy(() => {
+          const fT = E.tensor(eta0.subarray(a, b), [b - a]), gT = this.slopeDesign(E.tensor(Xs.subarray(a * p, b * p), [b - a, p]));
+          const phi = Number.isNaN(sigma) ? null : E.tensor([sigma], []);
+          return { g: gT.toArray(), rule: quadratureRule(fT, gT, phi, rr, { K: SLOPE_NODES[q] }) };
+        }));
+      } finally {
+        releaseResponse(rr);
       }
-      logLik += normalise(logw);
-      this.posterior.push(summarise(nodes, logw, q, NaN));
+      const K = rule.K;
+      // The rule's log-weights include the prior and the node weights, and fam.logLik the
+      // constants c(y): the log of the unnormalised sum is the group's L_i by this rule.
+      for (let i = 0; i < g1 - g0; i++) {
+        const nodes = rule.nodes.slice(i * K * q, (i + 1) * K * q);
+        const logw = new Float64Array(K);
+        for (let k = 0; k < K; k++) {
+          let ell = rule.logW[i * K + k];
+          for (let j = r.offsets[g0 + i]; j < r.offsets[g0 + i + 1]; j++) {
+            let eta = eta0[j];
+            for (let d = 0; d < q; d++) eta += g[(j - a) * q + d] * nodes[k * q + d];
+            ell += fam.logLik(r.y[j], eta, sigma, r.trials ? r.trials[j] : 1);
+          }
+          logw[k] = ell;
+        }
+        logLik += normalise(logw);
+        this.posterior.push(summarise(nodes, logw, q, NaN));
+      }
     }
+    releaseResponse(r);
     return logLik;
   }
 
