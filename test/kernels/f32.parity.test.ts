@@ -15,7 +15,7 @@ import v8 from 'node:v8';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MATMUL_TN_WORK, type Kernels } from '../../kernels/kernels';
-import { createBackendSync, wasmBytes, type Backend } from '../../kernels/load';
+import { createBackend, createBackendSync, wasmBytes, type Backend } from '../../kernels/load';
 
 // Node 20's V8 validates relaxed SIMD only behind this flag (Chromium by default). Set here, in
 // this file's own worker process, so the relaxed module is really compiled and run in `npm test`;
@@ -125,6 +125,12 @@ describe('f32 kernels: wasm-simd, relaxed SIMD and wasm-scalar against the TypeS
     const c = run(pre, { a: new Float32Array([1, 2]), b: new Float32Array([3, 4]) }, { c: { n: 1, type: 'f32' } },
       (k, p) => k.matmul_f32(1, 1, 2, p.a, p.b, p.c)).c;
     expect(c[0]).toBe(11);
+  });
+
+  it('the async loader takes the relaxed module too, and refuses it on request', async () => {
+    expect((await createBackend({ backend: 'wasm-simd' })).relaxed).toBe(true);
+    expect((await createBackend({ backend: 'wasm-simd', relaxed: false })).relaxed).toBe(false);
+    expect((await createBackend({ backend: 'wasm-scalar' })).relaxed).toBe(false);
   });
 
   it('the relaxed matmuls really fuse: an input whose unfused f32 result differs in the last bits', () => {
