@@ -1,7 +1,7 @@
 // The mixed-precision MLP (engine/mlpMixed.ts): its forward against the f64 MLP, its gradient
 // against the f64 MLP's analytic gradient and against central finite differences of the f64
 // path, memory, and the `precision` option — on the TypeScript, scalar WASM and SIMD WASM
-// backends.
+// backends, and SIMD with the relaxed-SIMD (FMA) matmuls.
 //
 // Tolerances: a running first-order error bound, element by element, computed here from the
 // f64 network's own values (docs/mixed-precision.md derives it). With u = 2⁻²⁴ and
@@ -15,12 +15,19 @@
 // magnitudes |h|, |z|, |δ| are the f64 network's; terms of order u² are dropped, so the tests
 // allow twice the first-order bound. A central difference of the f64 path adds its own error,
 // far below these (mlp.test.ts holds it to 1e−6 of the f64 gradient, which is ≈ 10⁻¹³ here).
+import v8 from 'node:v8';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/index';
 import type { ActivationName } from '../../engine/ops/activations';
 import { scalar, simd, ts } from '../helpers/backends';
 import { weights } from '../helpers/checkVjp';
+
+// The relaxed-SIMD matmuls (fused multiply-adds) as a fourth backend: Node 20 validates them
+// only behind this flag (see test/kernels/f32.parity.test.ts). The bounds hold for them too.
+v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+afterAll(() => v8.setFlagsFromString('--no-experimental-wasm-relaxed-simd'));
+const relaxed = E.createBackendSync({ backend: 'wasm-simd' });
 
 const U = 2 ** -24;
 const gamma = (K: number) => (K * U) / (1 - K * U);
@@ -173,7 +180,9 @@ function lossAndGrads(net: E.MLP, x: Float64Array, w: Float64Array, B: number, w
   });
 }
 
-describe.each([ts, scalar, simd])('mixed-precision MLP on $name', (backend) => {
+describe.each([ts, scalar, simd, relaxed])('mixed-precision MLP on $name (relaxed: $relaxed)', (backend) => {
+  it('runs on the backend it names', () => expect(backend.relaxed).toBe(backend === relaxed));
+
   const within = (what: string, got: ArrayLike<number>, want: ArrayLike<number>, bound: ArrayLike<number>) => {
     for (let i = 0; i < want.length; i++) {
       if (!(Math.abs(got[i] - want[i]) <= 2 * bound[i])) {
