@@ -33,6 +33,10 @@
 // row tile needs per k sit M·4 bytes apart; packing pays once that stride is as long as
 // matmul.ts's threshold (128 f64 = 1 KiB), i.e. M ≥ 256 floats. The packed panel is 16 bytes
 // per k, so the largest block (512) needs 8 KiB of `work`: MATMUL_TN_WORK, shared with f64.
+// The copy is one v128 per k in the SIMD builds: a 16-byte memory.copy per k made packing a
+// net loss (≈ 21 against ≈ 35 GFLOP/s at M = 128–512, K = 2000). With that copy, packing at
+// M ≥ 128 or 256 and not packing measured within the noise of the shared machine (±30 %
+// between identical runs); the threshold follows the f64 kernel's reasoning.
 const PACK_M: i32 = 256;
 
 // @ts-ignore: decorator
@@ -266,7 +270,8 @@ export function matmul_tn_f32(M: i32, N: i32, K: i32, a: usize, b: usize, c: usi
         let src = ak + (<usize>i << 2);
         let dst = work;
         for (let k = 0; k < kc; k++) {
-          memory.copy(dst, src, 16);
+          if (ASC_FEATURE_SIMD) v128.store(dst, v128.load(src));
+          else memory.copy(dst, src, 16);
           src += lda;
           dst += 16;
         }
