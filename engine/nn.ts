@@ -1,5 +1,8 @@
 // The multilayer perceptron: Linear → activation → … → Linear (no activation on the output).
 // Weights are stored [in × out] so a layer is one matmul plus a bias on row-major batches.
+// `precision: 'mixed'` runs the layers in float32 (engine/mlpMixed.ts) while the parameters,
+// their gradients and everything downstream stay float64.
+import { mlpMixed } from './mlpMixed';
 import { activations, type ActivationName } from './ops/activations';
 import { bias, matmul } from './ops/linalg';
 import { Rng } from './random';
@@ -7,11 +10,26 @@ import { param, Tensor } from './tensor';
 
 export type Init = 'he' | 'glorot';
 
+/** 'f64': every layer in float64. 'mixed': the layers in float32, parameters and gradients float64. */
+export type Precision = 'f64' | 'mixed';
+
+export interface MLPOptions {
+  /** Default 'f64'. */
+  readonly precision?: Precision;
+}
+
+function checkPrecision(p: unknown): Precision {
+  if (p !== 'f64' && p !== 'mixed') throw new Error(`mlp: precision must be 'f64' or 'mixed', got ${JSON.stringify(p)}`);
+  return p;
+}
+
 export interface MLPJSON {
   readonly kind: 'mlp';
   readonly version: 1;
   readonly sizes: readonly number[];
   readonly activation: ActivationName;
+  /** How the layers compute; absent in records written before it existed, read as 'f64'. */
+  readonly precision?: Precision;
   /** One flat row-major array per parameter: W₀, b₀, W₁, b₁, … */
   readonly params: readonly (readonly number[])[];
 }
@@ -21,9 +39,11 @@ export class MLP {
   readonly activation: ActivationName;
   readonly weights: Tensor[] = [];
   readonly biases: Tensor[] = [];
+  private _precision: Precision;
 
   /** Builds the layers from `values` (one flat array per parameter, as in `toJSON`). */
-  constructor(sizes: readonly number[], activation: ActivationName, values: readonly (ArrayLike<number>)[]) {
+  constructor(sizes: readonly number[], activation: ActivationName, values: readonly (ArrayLike<number>)[], opts: MLPOptions = {}) {
+    this._precision = checkPrecision(opts.precision ?? 'f64');
     if (sizes.length < 2 || sizes.some((s) => !Number.isInteger(s) || s < 1)) {
       throw new Error(`mlp: sizes must be ≥ 2 positive integers, got [${sizes.join(', ')}]`);
     }
@@ -44,11 +64,21 @@ export class MLP {
     }
   }
 
+  /** How `forward` computes: settable between steps (the parameters are float64 either way). */
+  get precision(): Precision {
+    return this._precision;
+  }
+
+  set precision(p: Precision) {
+    this._precision = checkPrecision(p);
+  }
+
   /** x [batch × sizes[0]] → [batch × sizes.at(-1)]. */
   forward(x: Tensor): Tensor {
     if (x.shape.length !== 2 || x.shape[1] !== this.sizes[0]) {
       throw new Error(`mlp: input must be [batch × ${this.sizes[0]}], got [${x.shape.join(', ')}]`);
     }
+    if (this._precision === 'mixed') return mlpMixed(x, this.parameters(), this.sizes, this.activation);
     const act = activations[this.activation];
     let h = x;
     for (let l = 0; l < this.weights.length; l++) {
@@ -68,11 +98,15 @@ export class MLP {
       version: 1,
       sizes: [...this.sizes],
       activation: this.activation,
+      precision: this._precision,
       params: this.parameters().map((p) => Array.from(p.data)),
     };
   }
 
-  /** Overwrites the parameters from `toJSON()` output of an MLP of the same architecture. */
+  /**
+   * Overwrites the parameters from `toJSON()` output of an MLP of the same architecture (the
+   * record's precision is not adopted: it says how a network computes, not what it holds).
+   */
   setFromJSON(j: unknown): void {
     const o = j as Partial<MLPJSON>;
     if (!o || o.kind !== 'mlp' || o.version !== 1 || !Array.isArray(o.sizes) || !Array.isArray(o.params)) {
@@ -102,7 +136,7 @@ export class MLP {
         throw new Error(`mlp: parameter array ${i} must hold finite numbers`);
       }
     }
-    return new MLP(o.sizes, o.activation as ActivationName, o.params);
+    return new MLP(o.sizes, o.activation as ActivationName, o.params, { precision: checkPrecision(o.precision ?? 'f64') });
   }
 
   dispose(): void {
@@ -114,7 +148,7 @@ export class MLP {
  * A seeded MLP. He-normal initialisation (std √(2/fan_in)) for rectifier-like activations,
  * Glorot-uniform (±√(6/(fan_in+fan_out))) otherwise; biases start at zero.
  */
-export function mlp(sizes: readonly number[], activation: ActivationName = 'relu', seed = 0, init?: Init): MLP {
+export function mlp(sizes: readonly number[], activation: ActivationName = 'relu', seed = 0, init?: Init, opts: MLPOptions = {}): MLP {
   const rng = new Rng(seed);
   const scheme = init ?? (activation === 'relu' || activation === 'gelu' || activation === 'softplus' ? 'he' : 'glorot');
   const values: Float64Array[] = [];
@@ -130,5 +164,5 @@ export function mlp(sizes: readonly number[], activation: ActivationName = 'relu
     }
     values.push(w, new Float64Array(fo));
   }
-  return new MLP(sizes, activation, values);
+  return new MLP(sizes, activation, values, opts);
 }

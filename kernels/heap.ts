@@ -31,6 +31,7 @@ export class Heap {
   private buf: ArrayBuffer | null = null;
   private f64View = new Float64Array(0);
   private i32View = new Int32Array(0);
+  private f32View = new Float32Array(0);
   /** Bytes currently handed out. */
   inUse = 0;
   /** Largest `top` ever reached, i.e. the memory actually touched. */
@@ -57,6 +58,12 @@ export class Heap {
     return this.i32View;
   }
 
+  /** f32 data at byte offset p is `f32[p >>> 2]` (the mixed-precision network's scratch). */
+  get f32(): Float32Array {
+    this.refresh();
+    return this.f32View;
+  }
+
   /** Bytes of linear memory reserved (grows, never shrinks). */
   get capacity(): number {
     return this.memory.buffer.byteLength;
@@ -68,6 +75,7 @@ export class Heap {
       this.buf = b;
       this.f64View = new Float64Array(b);
       this.i32View = new Int32Array(b);
+      this.f32View = new Float32Array(b);
     }
   }
 

@@ -1,6 +1,7 @@
 // The kernel contract shared by the WASM builds and the TypeScript reference: sizes first,
 // then byte offsets into the heap's memory, output last. A pointer `p` to f64 data addresses
-// `f64[p >>> 3]`; index arrays are i32 (`i32[p >>> 2]`).
+// `f64[p >>> 3]`; f32 data (the mixed-precision network) `f32[p >>> 2]`; index arrays are i32
+// (`i32[p >>> 2]`).
 type P = number;
 type N = number;
 
@@ -13,6 +14,30 @@ export interface Kernels {
   /** `work`: scratch of at least MATMUL_TN_WORK bytes. */
   matmul_tn_f64(M: N, Nc: N, K: N, a: P, b: P, c: P, work: P): void;
   matmul_nt_f64(M: N, Nc: N, K: N, a: P, b: P, c: P): void;
+
+  /** The f32 twins (kernels/assembly/matmul32.ts); replaced by the relaxed-SIMD module's where valid. */
+  matmul_f32(M: N, Nc: N, K: N, a: P, b: P, c: P): void;
+  /** `work`: scratch of at least MATMUL_TN_WORK bytes. */
+  matmul_tn_f32(M: N, Nc: N, K: N, a: P, b: P, c: P, work: P): void;
+  matmul_nt_f32(M: N, Nc: N, K: N, a: P, b: P, c: P): void;
+  /** f64 → f32 (round to nearest) and f32 → f64 (exact); x and out do not overlap. */
+  cvt_f64_f32(n: N, x: P, out: P): void;
+  cvt_f32_f64(n: N, x: P, out: P): void;
+  bias_add_f32(M: N, Nc: N, x: P, bias: P, out: P): void;
+  /** max(x + bias, 0), fused (kernels/assembly/layer32.ts says why). */
+  bias_relu_f32(M: N, Nc: N, x: P, bias: P, out: P): void;
+  /** Column sums of an f32 matrix, summed and written in f64 (a bias gradient). */
+  sum_rows_f32_f64(M: N, Nc: N, x: P, out: P): void;
+  relu_f32(n: N, x: P, out: P): void;
+  relu_vjp_f32(n: N, x: P, g: P, out: P): void;
+  tanh_f32(n: N, x: P, out: P): void;
+  tanh_vjp_f32(n: N, ans: P, g: P, out: P): void;
+  sigmoid_f32(n: N, x: P, out: P): void;
+  sigmoid_vjp_f32(n: N, ans: P, g: P, out: P): void;
+  softplus_f32(n: N, x: P, out: P): void;
+  softplus_vjp_f32(n: N, x: P, g: P, out: P): void;
+  gelu_f32(n: N, x: P, out: P): void;
+  gelu_vjp_f32(n: N, x: P, g: P, out: P): void;
 
   add_f64(n: N, a: P, b: P, out: P): void;
   sub_f64(n: N, a: P, b: P, out: P): void;
@@ -89,7 +114,10 @@ export interface Kernels {
   peak_probe_flops(): number;
 }
 
-/** Bytes of scratch `matmul_tn_f64` needs (32 × its largest K-block of 256). */
+/**
+ * Bytes of scratch `matmul_tn_f64` needs (32 × its largest K-block of 256); `matmul_tn_f32`
+ * needs the same (16 × its largest K-block of 512).
+ */
 export const MATMUL_TN_WORK = 8192;
 
 export type KernelName = Exclude<keyof Kernels, 'heap_base' | 'is_simd' | 'peak_probe_f64' | 'peak_probe_flops' | 'marginal_f64' | 'set_scratch'>;

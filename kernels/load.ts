@@ -4,12 +4,18 @@
 //   createBackendSync()         sync compile, for Node, Deno, Bun and workers
 //   either with { module }      a precompiled WebAssembly.Module, for hosts such as Cloudflare
 //                               workerd that forbid compiling from bytes at run time.
-import { SCALAR_WASM_BASE64, SIMD_WASM_BASE64 } from './generated/wasm';
+// The SIMD backend may also take the small relaxed-SIMD module (the f32 matmuls with fused
+// multiply-adds, kernels/assembly/relaxed.ts): where the host validates it, it is instantiated
+// on the same memory and its three exports replace the plain f32 matmuls. Node 20 needs
+// `--experimental-wasm-relaxed-simd` for it; Chromium accepts it. With { module } it is not
+// used (such hosts cannot compile the extra bytes either).
+import { RELAXED_WASM_BASE64, SCALAR_WASM_BASE64, SIMD_WASM_BASE64 } from './generated/wasm';
 import { decodeBase64 } from './base64';
 import { Heap, PlainMemory } from './heap';
 import type { Kernels } from './kernels';
 import { createReferenceKernels } from './reference/index';
 import { sharedVariant } from './sharedModule';
+import { instantiate } from './instance';
 
 export type BackendName = 'wasm-simd' | 'wasm-scalar' | 'ts';
 
@@ -17,11 +23,14 @@ export interface Backend {
   readonly name: BackendName;
   readonly heap: Heap;
   readonly k: Kernels;
+  /** True when the f32 matmuls are the relaxed-SIMD (fused multiply-add) ones. */
+  readonly relaxed: boolean;
   /**
-   * For the WASM builds: the memory and the compiled module. When the memory is shared
-   * (SharedArrayBuffer), worker threads instantiate the module on it (ngmm/threads).
+   * For the WASM builds: the memory and the compiled modules (the relaxed one when used). When
+   * the memory is shared (SharedArrayBuffer), worker threads instantiate the same modules on it
+   * (ngmm/threads), so every thread runs the same kernels.
    */
-  readonly wasm?: { readonly memory: WebAssembly.Memory; readonly module: WebAssembly.Module; readonly shared: boolean };
+  readonly wasm?: { readonly memory: WebAssembly.Memory; readonly module: WebAssembly.Module; readonly relaxedModule: WebAssembly.Module | null; readonly shared: boolean };
 }
 
 export interface BackendOptions {
@@ -29,6 +38,11 @@ export interface BackendOptions {
   backend?: 'auto' | BackendName;
   /** A module compiled from `wasmBytes(...)`, for hosts that cannot compile at run time. */
   module?: WebAssembly.Module;
+  /**
+   * Use the relaxed-SIMD f32 matmuls where the host validates them (default true); false keeps
+   * the plain f32x4 ones, e.g. to compare both or for results that do not depend on the host's FMA.
+   */
+  relaxed?: boolean;
   /**
    * Put the heap in a shared memory, so that worker threads can work on it (ngmm/threads).
    * 'auto' (default): where the host allows it (SharedArrayBuffer: Node, Deno, Bun, a
@@ -43,11 +57,22 @@ const MAX_PAGES = 65536;
 
 let simdBytes: Uint8Array | null = null;
 let scalarBytes: Uint8Array | null = null;
+let relaxedBytes: Uint8Array | null = null;
 
 /** The embedded module bytes ('wasm-simd' or 'wasm-scalar'), e.g. to precompile at build time. */
 export function wasmBytes(name: 'wasm-simd' | 'wasm-scalar'): Uint8Array {
   if (name === 'wasm-simd') return (simdBytes ??= decodeBase64(SIMD_WASM_BASE64));
   return (scalarBytes ??= decodeBase64(SCALAR_WASM_BASE64));
+}
+
+/** The relaxed-SIMD module's bytes when this host validates them, else null. */
+function relaxedModuleBytes(): Uint8Array | null {
+  relaxedBytes ??= decodeBase64(RELAXED_WASM_BASE64);
+  return WebAssembly.validate(relaxedBytes as BufferSource) ? relaxedBytes : null;
+}
+
+function wantsRelaxed(name: BackendName, opts: BackendOptions): boolean {
+  return name === 'wasm-simd' && !opts.module && opts.relaxed !== false;
 }
 
 function hasWasm(): boolean {
@@ -62,8 +87,9 @@ function pick(opts: BackendOptions): BackendName {
   return WebAssembly.validate(wasmBytes('wasm-simd') as BufferSource) ? 'wasm-simd' : 'wasm-scalar';
 }
 
-// A shared memory where asked and possible, else a plain one. A host without SharedArrayBuffer
-// (a page that is not cross-origin isolated, workerd) throws or hands back a plain buffer.
+// A shared memory where asked and possible, else null (a plain one). A host without
+// SharedArrayBuffer (a page that is not cross-origin isolated, workerd) throws or hands back a
+// plain buffer.
 function sharedMemory(opts: BackendOptions): WebAssembly.Memory | null {
   if (opts.shared === false || opts.module || typeof SharedArrayBuffer !== 'function') return null;
   try {
@@ -75,12 +101,14 @@ function sharedMemory(opts: BackendOptions): WebAssembly.Memory | null {
   }
 }
 
+/** The bytes to compile for a memory: the modules import a shared memory when it is one (kernels/sharedModule.ts). */
+const forMemory = (bytes: Uint8Array, shared: boolean) => (shared ? sharedVariant(bytes) : bytes) as BufferSource;
+
 function instantiateSync(name: 'wasm-simd' | 'wasm-scalar', opts: BackendOptions): Backend {
   const shared = sharedMemory(opts);
   if (shared) {
     try {
-      const mod = new WebAssembly.Module(sharedVariant(wasmBytes(name)) as BufferSource);
-      return fromInstance(shared, mod, new WebAssembly.Instance(mod, imports(shared)), true);
+      return build(shared, new WebAssembly.Module(forMemory(wasmBytes(name), true)), relaxedSync(name, opts, true), true);
     } catch (e) {
       if (opts.shared === true) throw e;
       // A host that makes shared memories but cannot compile the shared import: plain memory.
@@ -88,45 +116,29 @@ function instantiateSync(name: 'wasm-simd' | 'wasm-scalar', opts: BackendOptions
   }
   const memory = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: MAX_PAGES });
   const mod = opts.module ?? new WebAssembly.Module(wasmBytes(name) as BufferSource);
-  return fromInstance(memory, mod, new WebAssembly.Instance(mod, imports(memory)), false);
+  return build(memory, mod, relaxedSync(name, opts, false), false);
 }
 
-function imports(memory: WebAssembly.Memory): WebAssembly.Imports {
-  return {
-    env: {
-      memory,
-      abort(_msg: number, _file: number, line: number, col: number) {
-        throw new Error(`ngmm kernel aborted at ${line}:${col}`);
-      },
-    },
-  };
+function relaxedSync(name: BackendName, opts: BackendOptions, shared: boolean): WebAssembly.Module | null {
+  const rb = wantsRelaxed(name, opts) ? relaxedModuleBytes() : null;
+  if (!rb) return null;
+  try {
+    return new WebAssembly.Module(forMemory(rb, shared));
+  } catch {
+    return null; // see RELAXED_EXPORTS (kernels/instance.ts)
+  }
 }
 
-function fromInstance(memory: WebAssembly.Memory, module: WebAssembly.Module, instance: WebAssembly.Instance, shared: boolean): Backend {
-  const k = instance.exports as unknown as Kernels;
+function build(memory: WebAssembly.Memory, module: WebAssembly.Module, relaxedModule: WebAssembly.Module | null, shared: boolean): Backend {
+  const { k, relaxed } = instantiate(memory, module, relaxedModule);
   const name: BackendName = k.is_simd() ? 'wasm-simd' : 'wasm-scalar';
-  return { name, heap: new Heap(memory, k.heap_base()), k, wasm: { memory, module, shared } };
-}
-
-/**
- * A worker thread's backend: `module` instantiated on another thread's shared `memory`, with a
- * heap confined to the arena [base, base + bytes) that thread reserved for this one.
- */
-export function attachBackend(module: WebAssembly.Module, memory: WebAssembly.Memory, base: number, bytes: number): Backend {
-  const instance = new WebAssembly.Instance(module, imports(memory));
-  const k = instance.exports as unknown as Kernels;
-  const name: BackendName = k.is_simd() ? 'wasm-simd' : 'wasm-scalar';
-  const heap = new Heap(memory, base, base + bytes);
-  // Static scratch is shared by every instance on the memory: this one gets its own. A call at
-  // address 0 only measures it (the next call moves every pointer).
-  k.set_scratch(heap.alloc(k.set_scratch(0)));
-  return { name, heap, k, wasm: { memory, module, shared: true } };
+  return { name, heap: new Heap(memory, k.heap_base()), k, relaxed: relaxed !== null, wasm: { memory, module, relaxedModule: relaxed, shared } };
 }
 
 function referenceBackend(): Backend {
   const memory = hasWasm() ? new WebAssembly.Memory({ initial: INITIAL_PAGES }) : new PlainMemory(INITIAL_PAGES);
   const heap = new Heap(memory, 1024);
-  return { name: 'ts', heap, k: createReferenceKernels(heap) };
+  return { name: 'ts', heap, k: createReferenceKernels(heap), relaxed: false };
 }
 
 export function createBackendSync(opts: BackendOptions = {}): Backend {
@@ -139,16 +151,18 @@ export async function createBackend(opts: BackendOptions = {}): Promise<Backend>
   const name = pick(opts);
   if (name === 'ts') return referenceBackend();
   if (opts.module) return instantiateSync(name, opts);
+  const compileRelaxed = async (shared: boolean) => {
+    const rb = wantsRelaxed(name, opts) ? relaxedModuleBytes() : null;
+    return rb ? WebAssembly.compile(forMemory(rb, shared)).catch(() => null) : null;
+  };
   const shared = sharedMemory(opts);
   if (shared) {
     try {
-      const module = await WebAssembly.compile(sharedVariant(wasmBytes(name)) as BufferSource);
-      return fromInstance(shared, module, await WebAssembly.instantiate(module, imports(shared)), true);
+      return build(shared, await WebAssembly.compile(forMemory(wasmBytes(name), true)), await compileRelaxed(true), true);
     } catch (e) {
       if (opts.shared === true) throw e;
     }
   }
   const memory = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: MAX_PAGES });
-  const module = await WebAssembly.compile(wasmBytes(name) as BufferSource);
-  return fromInstance(memory, module, await WebAssembly.instantiate(module, imports(memory)), false);
+  return build(memory, await WebAssembly.compile(wasmBytes(name) as BufferSource), await compileRelaxed(false), false);
 }

@@ -67,7 +67,7 @@ export function tanh_vjp_f64(n: i32, ans: usize, g: usize, out: usize): void {
 
 // σ(x) without overflow: e^x is only formed for x < 0.
 @inline
-function sigmoid(x: f64): f64 {
+export function sigmoid(x: f64): f64 {
   if (x >= 0) return 1 / (1 + Math.exp(-x));
   const e = Math.exp(x);
   return e / (1 + e);

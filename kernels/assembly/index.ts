@@ -2,6 +2,12 @@
 // memory that JavaScript owns (imported), output last; none allocates and none keeps state.
 // The same source builds twice: with SIMD (`ASC_FEATURE_SIMD` branches) and without.
 export { matmul_f64, matmul_tn_f64, matmul_nt_f64 } from './matmul';
+export { matmul_f32, matmul_tn_f32, matmul_nt_f32 } from './matmul32';
+export { cvt_f64_f32, cvt_f32_f64, bias_add_f32, bias_relu_f32, sum_rows_f32_f64 } from './layer32';
+export {
+  relu_f32, relu_vjp_f32, tanh_f32, tanh_vjp_f32, sigmoid_f32, sigmoid_vjp_f32,
+  softplus_f32, softplus_vjp_f32, gelu_f32, gelu_vjp_f32,
+} from './activations32';
 export {
   add_f64, sub_f64, mul_f64, div_f64, affine_f64, rdiv_f64, fill_f64,
   exp_f64, log_f64, log1p_f64, bias_add_f64, broadcast_rows_f64, broadcast_cols_f64,

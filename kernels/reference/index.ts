@@ -6,10 +6,12 @@ import type { Kernels } from '../kernels';
 import { erf, erfc, lgamma, log1pexp, logNdtr } from './special';
 import { marginalKernel } from './marginal/kernel';
 import { quadLoglik, quadLoglikVjp, quadMode } from './quadrature';
+import { createF32Reference } from './f32';
 
 export interface HeapViews {
   readonly f64: Float64Array;
   readonly i32: Int32Array;
+  readonly f32: Float32Array;
 }
 
 const INV_SQRT2 = 0.7071067811865476;
@@ -68,6 +70,8 @@ export function createReferenceKernels(mem: HeapViews): Kernels {
 
     matmul_f64: (M, N, K, a, b, c) => gemm(M, N, K, a, K, 1, b, c),
     matmul_tn_f64: (M, N, K, a, b, c, _work) => gemm(M, N, K, a, 1, M, b, c),
+    ...createF32Reference(mem),
+
     matmul_nt_f64(M, N, K, a, b, c) {
       const f = mem.f64;
       const ao = a >>> 3, bo = b >>> 3, co = c >>> 3;

@@ -121,7 +121,7 @@ export class ThreadPool {
     const arena = heap.alloc(ARENA_BYTES);
     const ctl = control(heap, ctlPtr);
     ctl.fill(0);
-    const start: ThreadStart = { ngmmThread: true, module: this.backend.wasm!.module, memory: this.backend.wasm!.memory, arena: [arena, ARENA_BYTES], control: ctlPtr };
+    const start: ThreadStart = { ngmmThread: true, module: this.backend.wasm!.module, relaxedModule: this.backend.wasm!.relaxedModule, memory: this.backend.wasm!.memory, arena: [arena, ARENA_BYTES], control: ctlPtr };
     let terminate: () => void;
     if (wt) {
       const w = new wt.Worker(scriptUrl(), { workerData: start });

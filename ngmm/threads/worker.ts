@@ -4,7 +4,7 @@
 // the parameters it is pointed at — the same code the fitting thread runs for its own pieces.
 import { setBackend } from '../../engine/backend';
 import * as E from '../../engine/index';
-import { attachBackend } from '../../kernels/load';
+import { attachBackend } from '../../kernels/attach';
 import { groupedObjective, type Objective } from '../fitting/objective';
 import type { Model } from '../model';
 import { CMD_LEN, CMD_PTR, control, DONE, ERR_LEN, ERR_PTR, READY, readText, SEQ, STATUS, writeText } from './channel';
@@ -15,6 +15,8 @@ import { rebuildModel, viewData, type Method, type ModelShape, type SharedData }
 export interface ThreadStart {
   ngmmThread: true;
   module: WebAssembly.Module;
+  /** The relaxed-SIMD f32 matmuls when the fitting thread uses them: every thread runs the same kernels. */
+  relaxedModule: WebAssembly.Module | null;
   memory: WebAssembly.Memory;
   /** The worker's heap: [base, base + bytes). */
   arena: [number, number];
@@ -29,7 +31,7 @@ export type Command =
   | { op: 'stop' };
 
 export function serve(init: ThreadStart): void {
-  const b = setBackend(attachBackend(init.module, init.memory, init.arena[0], init.arena[1]));
+  const b = setBackend(attachBackend(init.module, init.relaxedModule, init.memory, init.arena[0], init.arena[1]));
   const ctl = control(b.heap, init.control);
   const replicas = new Map<number, { model: Model; obj: Objective; params: E.Tensor[] }>();
   let err = 0;

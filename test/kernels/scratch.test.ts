@@ -9,7 +9,8 @@
 // what the first does.
 import { describe, expect, it } from 'vitest';
 import * as E from '../../engine/index';
-import { attachBackend, createBackendSync } from '../../kernels/load';
+import { attachBackend } from '../../kernels/attach';
+import { createBackendSync } from '../../kernels/load';
 import { fit } from '../../ngmm/fit';
 import { simulate } from '../../ngmm/simulate';
 
@@ -19,7 +20,7 @@ describe.each(['wasm-simd', 'wasm-scalar'] as const)('%s: a second instance on o
     expect(first.wasm?.shared).toBe(true);
     const arenaBytes = 64 * 2 ** 20;
     const arena = first.heap.alloc(arenaBytes);
-    const second = attachBackend(first.wasm!.module, first.wasm!.memory, arena, arenaBytes);
+    const second = attachBackend(first.wasm!.module, first.wasm!.relaxedModule, first.wasm!.memory, arena, arenaBytes);
     const base = first.k.heap_base();
     const staticData = () => new Uint8Array(first.heap.memory.buffer, 0, base).slice();
     const before = staticData();
