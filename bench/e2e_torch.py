@@ -3,7 +3,7 @@
 Reads <prefix>.json (parameters, sizes, family, timing plan), <prefix>.X.f64 and <prefix>.y.f64,
 computes the same objective as the TS side (NGMM §4: f = b0 + xW + MLP(x), ReLU 64-32-16,
 random intercept sigma = softplus(theta), group marginal by a fixed 201-point log-sum-exp grid
-on [-6, 6]) in float64 on one thread, and prints JSON: the full-data objective and the median
+on [-6, 6]) in float64 (or float32: meta "dtype") on meta "threads" threads (default 1), and prints JSON: the full-data objective and the median
 seconds per epoch (mini-batches of groups) for objective+gradient and for a full Adam step.
 """
 import json
@@ -18,18 +18,19 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 import torch  # noqa: E402
 
-torch.set_num_threads(1)
-torch.set_default_dtype(torch.float64)
 
 
 def load(prefix):
     with open(prefix + ".json") as fh:
         meta = json.load(fh)
+    # Threads and precision of this run: float64 on one thread unless the case says otherwise.
+    torch.set_num_threads(int(meta.get("threads", 1)))
+    torch.set_default_dtype(torch.float32 if meta.get("dtype") == "float32" else torch.float64)
     def f64(path):
         a = array("d")
         with open(path, "rb") as fh:
             a.frombytes(fh.read())
-        return torch.tensor(a, dtype=torch.float64)
+        return torch.tensor(a, dtype=torch.float64).to(torch.get_default_dtype())
     X = f64(prefix + ".X.f64").reshape(-1, meta["p"])
     y = f64(prefix + ".y.f64")
     return meta, X, y
@@ -39,7 +40,7 @@ def main():
     meta, X, y = load(sys.argv[1])
     G, n, K = meta["groups"], meta["perGroup"], meta["gridPoints"]
     fam = meta["family"]
-    params = [torch.tensor(v, dtype=torch.float64).reshape(s).clone().requires_grad_(True) for v, s in zip(meta["values"], meta["shapes"])]
+    params = [torch.tensor(v, dtype=torch.get_default_dtype()).reshape(s).clone().requires_grad_(True) for v, s in zip(meta["values"], meta["shapes"])]
     b0, W, theta = params[0], params[1], params[-1]
     layers = params[2:-1]
     t = torch.linspace(-6.0, 6.0, K)

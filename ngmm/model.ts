@@ -28,6 +28,13 @@ export interface ModelSpec {
   /** Hidden layer sizes of the fixed-effect network; [] (default) is the linear GLMM. */
   hidden?: number[];
   activation?: ActivationName;
+  /**
+   * How the fixed-effect network f computes: 'f64' (default) or 'mixed' — its layers in float32
+   * (f32x4 kernels) while its parameters, the objective, the marginal likelihood, the scales and
+   * the optimiser stay float64 (docs/mixed-precision.md). The random-effect network g, which
+   * sets the groups' scales, stays float64.
+   */
+  precision?: 'f64' | 'mixed';
   /** Seed for the network's initialisation. */
   seed?: number;
   /**
@@ -126,6 +133,7 @@ export class Model {
       link: this.family.link,
       hidden: spec.hidden ?? [],
       activation: spec.activation ?? 'relu',
+      precision: spec.precision ?? 'f64',
       seed: spec.seed ?? 0,
       randomSlopes: [...(spec.randomSlopes ?? [])],
       intercept: spec.intercept ?? true,
@@ -136,13 +144,15 @@ export class Model {
       throw new Error('spec.terms describes every random-effect term: randomSlopes and randomEffect belong to the one-factor model and cannot be combined with it');
     }
     if (!(this.spec.activation in activations)) throw new Error(`unknown activation '${this.spec.activation}'`);
+    if (this.spec.precision !== 'f64' && this.spec.precision !== 'mixed') throw new Error(`spec.precision must be 'f64' or 'mixed', got '${String(this.spec.precision)}'`);
+    if (this.spec.precision === 'mixed' && this.spec.hidden.length === 0) throw new Error("spec.precision 'mixed' applies to the network f (spec.hidden); a linear model has none");
     this.xNames = [...xNames];
     this.mean = mean;
     this.sd = sd;
     const p = xNames.length;
     this.W = E.param(new Float64Array(p), [p, 1]);
     this.b0 = E.param([0], [1]);
-    this.net = this.spec.hidden.length > 0 ? E.untracked(() => mlp([p, ...this.spec.hidden, 1], this.spec.activation, netSeed ?? this.spec.seed)) : null;
+    this.net = this.spec.hidden.length > 0 ? E.untracked(() => mlp([p, ...this.spec.hidden, 1], this.spec.activation, netSeed ?? this.spec.seed, undefined, { precision: this.spec.precision })) : null;
     if (this.net) {
       // The network starts as a small correction to the linear fit it is initialised from.
       const last = this.net.weights[this.net.weights.length - 1].data;

@@ -156,6 +156,8 @@ function checkSpec(v: unknown, xNames: string[]): { spec: ModelSpec & Obj; fam: 
   }
   const hidden = sizes(s.hidden, 'spec.hidden');
   const act = activation(s.activation, 'spec.activation', 'relu');
+  // Files written before issue 16 have no precision: their networks computed in float64.
+  if (s.precision !== undefined && s.precision !== 'f64' && s.precision !== 'mixed') bad(`'spec.precision' must be 'f64' or 'mixed', got ${show(s.precision)}`);
   if (s.seed !== undefined) finite(s.seed, 'spec.seed');
   const slopes = s.randomSlopes === undefined ? [] : names(s.randomSlopes, 'spec.randomSlopes');
   slopes.forEach((n, i) => xNames.includes(n) ? 0 : bad(`'spec.randomSlopes[${i}]': ${show(n)} is not one of 'xNames'`));

@@ -45,6 +45,7 @@ export const fitSpec: CommandSpec = {
     { name: 'weights', arg: 'column', default: 'none', help: "prior weights from this column, as lme4's weights (binomial proportions: the trials)" },
     { name: 'reml', default: 'off: maximum likelihood, as glmmTMB', help: 'restricted maximum likelihood, as lmer (Gaussian identity-link linear models only)' },
     { name: 'hidden', arg: 'sizes', default: 'none: the linear GLMM', help: 'hidden layer sizes of the fixed-effect network f, e.g. 64,32,16' },
+    { name: 'precision', arg: 'name', default: 'f64', help: "how the network f computes: f64, or mixed (its layers in float32; parameters, likelihood and optimiser in float64)" },
     { name: 'activation', arg: 'name', default: 'relu', help: `activation of f's hidden layers: ${Object.keys(activations).join(', ')} (with --hidden)` },
     { name: 're-covariates', arg: 'columns', default: 'none: one random-intercept SD', help: 'group-level columns of a random-effect network s_i = ‖g(z_i)‖' },
     { name: 're-hidden', arg: 'sizes', default: 'none', help: 'hidden layer sizes of g (with --re-covariates)' },
@@ -76,7 +77,7 @@ export const fitSpec: CommandSpec = {
 };
 
 // The options that only a network fit (Adam) reads.
-const NETWORK_ONLY = ['ensemble', 'epochs', 'lr', 'lr-scale', 'batch-size', 'threads', 'validation', 'validation-rows', 'patience', 'schedule', 'weight-decay', 'polish', 'seed'];
+const NETWORK_ONLY = ['ensemble', 'epochs', 'lr', 'lr-scale', 'batch-size', 'threads', 'precision', 'validation', 'validation-rows', 'patience', 'schedule', 'weight-decay', 'polish', 'seed'];
 
 interface FitPlan {
   file: string;
@@ -120,7 +121,9 @@ export function planFit(args: ParsedArgs): FitPlan {
     if (given) throw new UsageError(`--${given} applies to network fits (--hidden or --re-covariates); a linear model is fitted by L-BFGS to convergence`);
   }
   const activation = oneOf(v, 'activation', Object.keys(activations));
+  const precision = oneOf(v, 'precision', ['f64', 'mixed'] as const);
   if (activation !== undefined && hidden.length === 0) throw new UsageError('--activation is for the hidden layers of f: it goes with --hidden');
+  if (precision !== undefined && hidden.length === 0) throw new UsageError('--precision is how the network f computes: it goes with --hidden');
 
   const formula = parseFormula(formulaText);
   const slopes = formula.random.some((r) => r.terms.length > 0);
@@ -166,6 +169,7 @@ export function planFit(args: ParsedArgs): FitPlan {
     link: fam.link,
     hidden,
     ...(activation ? { activation: activation as ModelSpec['activation'] } : {}),
+    ...(precision ? { precision } : {}),
     seed: seed ?? 0,
     ...(zNames ? { randomEffect: { covariates: zNames, hidden: reHidden ?? [] } } : {}),
   };

@@ -6,6 +6,8 @@
 import type { Heap } from '../../kernels/heap';
 
 export const SEQ = 0, DONE = 1, READY = 2, STATUS = 3, CMD_PTR = 4, CMD_LEN = 5, ERR_PTR = 6, ERR_LEN = 7;
+/** The sender's memory size in 64 KiB pages when it sent the command (the worker's view may lag). */
+export const MEMORY_PAGES = 8;
 export const CONTROL_BYTES = 64;
 
 /** The control block at byte offset `ptr`. */
@@ -26,12 +28,25 @@ export function readText(heap: Heap, ptr: number, len: number): string {
 }
 
 /**
- * Waits until ctl[i] ≠ v. Atomics.wait blocks where the host allows it (Node, Deno, Bun, a
- * worker); a page's main thread may not block, so it spins (a synchronous fit holds that thread
- * anyway). `timeoutMs` bounds the whole wait; returns false when it ran out.
+ * How long a waiting thread spins before it sleeps. A batch's pieces take about a millisecond and
+ * the fitting thread's serial work between batches (the optimiser step, the next batch's rows)
+ * less; a thread that slept in between is woken by the operating system (and on a virtual
+ * machine by the hypervisor), measured at 0.3–0.6 ms a batch here — as long as the work itself.
+ */
+export const SPIN_MS = 2;
+
+/**
+ * Waits until ctl[i] ≠ v: spins for SPIN_MS, then blocks in Atomics.wait where the host allows
+ * it (Node, Deno, Bun, a worker); a page's main thread may not block, so it spins on (a
+ * synchronous fit holds that thread anyway). `timeoutMs` bounds the whole wait; returns false
+ * when it ran out.
  */
 export function waitWhile(ctl: Int32Array, i: number, v: number, timeoutMs = Infinity): boolean {
-  const end = performance.now() + timeoutMs;
+  const t0 = performance.now();
+  const end = t0 + timeoutMs, spinEnd = t0 + Math.min(SPIN_MS, timeoutMs);
+  while (Atomics.load(ctl, i) === v && performance.now() < spinEnd) {
+    // spin
+  }
   while (Atomics.load(ctl, i) === v) {
     const left = end - performance.now();
     if (left <= 0) return false;

@@ -7,7 +7,7 @@ import * as E from '../../engine/index';
 import type { Backend } from '../../kernels/load';
 import type { PreparedData } from '../data';
 import type { Objective } from '../fitting/objective';
-import { CMD_LEN, CMD_PTR, CONTROL_BYTES, control, DONE, ERR_LEN, ERR_PTR, READY, readText, SEQ, STATUS, waitWhile, writeText } from './channel';
+import { CMD_LEN, CMD_PTR, CONTROL_BYTES, control, DONE, ERR_LEN, ERR_PTR, MEMORY_PAGES, READY, readText, SEQ, STATUS, waitWhile, writeText } from './channel';
 import { pieceGradient, type PieceRunner } from './pieces';
 import { freeShared, modelShape, shareData, type SharedData } from './replica';
 import type { Command, ThreadStart } from './worker';
@@ -73,8 +73,13 @@ export class ThreadPool {
     if (!b.wasm.shared) return 'the kernel memory is not shared (this host has no SharedArrayBuffer: a page must be cross-origin isolated; workerd has none)';
     if (nodeBuiltin('node:worker_threads')) {
       const url = scriptUrl();
-      const fs = nodeBuiltin('node:fs');
-      if (url.protocol === 'file:' && fs && !fs.existsSync(nodeBuiltin('node:url').fileURLToPath(url))) return `the worker script ${url.pathname} is missing (setThreadScript)`;
+      try {
+        const fs = nodeBuiltin('node:fs');
+        if (url.protocol === 'file:' && fs && !fs.existsSync(nodeBuiltin('node:url').fileURLToPath(url))) return `the worker script ${url.pathname} is missing (setThreadScript)`;
+      } catch (e) {
+        // Deno without --allow-read: no file access, so no worker script either.
+        return `the worker script ${url.href} cannot be read here (${(e as Error).message})`;
+      }
       return null;
     }
     if (typeof Worker !== 'function') return 'this host has no worker threads';
@@ -139,6 +144,7 @@ export class ThreadPool {
     const [ptr, len] = writeText(this.backend.heap, JSON.stringify(cmd));
     w.ctl[CMD_PTR] = ptr;
     w.ctl[CMD_LEN] = len;
+    w.ctl[MEMORY_PAGES] = this.backend.heap.memory.buffer.byteLength / 65536;
     Atomics.add(w.ctl, SEQ, 1);
     Atomics.notify(w.ctl, SEQ);
     return [ptr, Atomics.load(w.ctl, SEQ)];

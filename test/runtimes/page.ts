@@ -1,7 +1,8 @@
 // Drives the demo page in Chromium the way a person would: fills the controls with the
 // shared case, presses Fit, waits for the worker's result, reads the numbers and the chart
 // from the DOM and takes a screenshot; then starts a long fit and cancels it; then drops a CSV
-// (through the file input) and fits it with a formula, and with a formula naming no column.
+// (through the file input) and fits it with a formula, and with a formula naming no column; then
+// fits one case in a fitting worker on 1 and on 2 worker threads.
 import { copyFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { simulate } from '../../ngmm/simulate';
@@ -35,6 +36,8 @@ export interface PageAnswers {
   cancelState: string;
   screenshot: string;
   csv: { expectedHeldOut: number; heldOut: number; plotPanels: number; status: string; state: string; badStatus: string; badState: string };
+  /** One fit in a fitting worker on 1 and on 2 threads (worker threads started by that worker). */
+  threads: { isolated: boolean; threads: number[]; one: string; two: string; warnings: string[] };
 }
 
 /** A CSV of simulated Bernoulli data with a text column (one-hot coded by the formula). */
@@ -116,12 +119,36 @@ export async function runPage(c: Case, outdir: string): Promise<PageAnswers> {
     await fill({ formula: 'y ~ x1 + nope + (1 | school)' });
     await page.click('#fit');
     await page.waitForSelector('#status[data-state="error"]', { timeout: 30_000 });
+    const badStatus = (await page.textContent('#status')) ?? '', badState = (await page.getAttribute('#status', 'data-state')) ?? '';
+    // Threads (issue 16): the page is cross-origin isolated, so a fitting worker's kernel memory
+    // is shared and it starts a worker thread (/threads.js) for a fit with threads: 2. The same fit
+    // on 1 and on 2 threads, each in a fresh fitting worker: 48 training rows in each of 48
+    // groups, 20 % held out, so a batch of 16 groups has ~614 rows, two pieces.
+    const threads = (await page.evaluate(`(async () => {
+      const lib = await import('/ngmm.js');
+      const sim = lib.simulate('poisson', 7, { groups: 60, perGroup: 60 });
+      const data = { X: Array.from(sim.train.X), xNames: sim.xNames, y: Array.from(sim.train.y), group: Array.from(sim.train.group) };
+      const warnings = [];
+      const run = async (threads) => {
+        const w = new Worker('/worker.js', { type: 'module' });
+        try {
+          const r = await lib.fitInWorker(w, { data, spec: { family: 'poisson', hidden: [16, 8] }, options: { epochs: 3, ensemble: 2, threads }, seed: 1 }, { onWarning: (m) => warnings.push(m) });
+          return r.model;
+        } finally {
+          w.terminate();
+        }
+      };
+      const one = await run(1), two = await run(2);
+      const numbers = (m) => JSON.stringify({ params: m.params, members: (m.members ?? []).map((x) => x.params), logLik: m.fit.logLik });
+      return { isolated: self.crossOriginIsolated, threads: [one.fit.threads, two.fit.threads], one: numbers(one), two: numbers(two), warnings };
+    })()`)) as PageAnswers['threads'];
     return {
       numbers, status, lossPoints, scatterPoints, effectIntervals, plotPanels, plotBands, errors, screenshot, cancelStatus, cancelState,
       csv: {
         expectedHeldOut: csv.heldOut, heldOut, plotPanels: csvPlotPanels, status: csvStatus, state: csvState,
-        badStatus: (await page.textContent('#status')) ?? '', badState: (await page.getAttribute('#status', 'data-state')) ?? '',
+        badStatus, badState,
       },
+      threads,
     };
   } finally {
     await browser.close();

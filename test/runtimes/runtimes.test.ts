@@ -105,6 +105,15 @@ describe('the same fit in every runtime', () => {
     expect(csv.badStatus).toMatch(/no column 'nope' in schools\.csv/);
   });
 
+  it('Chromium: a fitting worker trains on 2 worker threads on its shared memory, with the same bits as on 1', async () => {
+    const { threads } = await chromium;
+    expect(threads.isolated).toBe(true);
+    expect(threads.warnings).toEqual([]);
+    expect(threads.threads).toEqual([1, 2]);
+    expect(threads.two).toBe(threads.one);
+    expect(JSON.parse(threads.one).logLik).toBeLessThan(0);
+  });
+
   it('workerd refuses to compile from bytes, and the error says to pass a precompiled module', async () => {
     const { fromBytes } = await workerd;
     expect(fromBytes.status).toBe(500);

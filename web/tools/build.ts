@@ -1,5 +1,6 @@
-// Builds the demo page into web/dist/: the page's script and the fitting worker (the same
-// entry as the package's dist/worker.js), both bundled by esbuild, and the HTML.
+// Builds the demo page into web/dist/: the page's script, the fitting worker (the same entry as
+// the package's dist/worker.js) and the worker threads' script it starts (dist/threads.js's
+// entry, next to it where the library looks), bundled by esbuild, and the HTML.
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -12,6 +13,7 @@ export async function buildWeb(outdir = WEB_DIST): Promise<string> {
   await Promise.all([
     build({ ...common, entryPoints: ['web/page/main.ts'], outfile: resolve(outdir, 'main.js') }),
     build({ ...common, entryPoints: ['ngmm/worker/main.ts'], outfile: resolve(outdir, 'worker.js') }),
+    build({ ...common, entryPoints: ['ngmm/threads/worker.ts'], outfile: resolve(outdir, 'threads.js') }),
   ]);
   copyFileSync('web/index.html', resolve(outdir, 'index.html'));
   return outdir;

@@ -30,7 +30,12 @@ export function serveStatic(root: string, port = 0): Promise<Served> {
     }
     try {
       const body = await readFile(file);
-      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' }).end(body);
+      // Cross-origin isolation (COOP + COEP), which a page needs for SharedArrayBuffer: the fitting
+      // worker's kernel memory is then shared and its fits train on worker threads (docs/threads.md).
+      res.writeHead(200, {
+        'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store',
+        'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp',
+      }).end(body);
     } catch {
       res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${path}`);
     }
