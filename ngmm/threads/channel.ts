@@ -28,12 +28,13 @@ export function readText(heap: Heap, ptr: number, len: number): string {
 }
 
 /**
- * How long a waiting thread spins before it sleeps. A batch's pieces take about a millisecond and
- * the fitting thread's serial work between batches (the optimiser step, the next batch's rows)
- * less; a thread that slept in between is woken by the operating system (and on a virtual
- * machine by the hypervisor), measured at 0.3–0.6 ms a batch here — as long as the work itself.
+ * How long a waiting thread spins before it sleeps in Atomics.wait: a tenth of a millisecond. A
+ * thread woken from Atomics.wait starts 0.05–0.2 ms late here. Spinning longer (2 ms) saved no time
+ * on the 2-core machine, and epochs with it sometimes took ~4 ms more per batch: a scheduler
+ * slice, most likely taken by V8's background threads (GC, compilation) from a core a spinning
+ * thread held (docs/threads.md).
  */
-export const SPIN_MS = 2;
+export const SPIN_MS = 0.1;
 
 /**
  * Waits until ctl[i] ≠ v: spins for SPIN_MS, then blocks in Atomics.wait where the host allows

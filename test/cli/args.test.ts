@@ -131,6 +131,14 @@ describe('help and the fit plan', () => {
     expect(usage(() => plan('--family', 'poisson', '--ensemble', '3'))).toMatch(/^--ensemble applies to network fits/);
     expect(usage(() => plan('--family', 'poisson', '--activation', 'tanh'))).toMatch(/^--activation .*--hidden/);
     expect(usage(() => plan('--family', 'poisson', '--re-hidden', '4'))).toMatch(/^--re-hidden .*--re-covariates/);
+    // Threads and precision (issue 16): network options, checked.
+    expect(usage(() => plan('--family', 'poisson', '--threads', '2'))).toMatch(/^--threads applies to network fits/);
+    expect(usage(() => plan('--family', 'poisson', '--hidden', '4', '--threads', '0'))).toMatch(/^--threads /);
+    expect(usage(() => plan('--family', 'poisson', '--hidden', '4', '--threads', '65'))).toMatch(/^--threads /);
+    expect(plan('--family', 'poisson', '--hidden', '4', '--threads', '2').options.threads).toBe(2);
+    expect(usage(() => plan('--family', 'poisson', '--re-covariates', 'x', '--precision', 'mixed'))).toMatch(/^--precision .*--hidden/);
+    expect(usage(() => plan('--family', 'poisson', '--hidden', '4', '--precision', 'f32'))).toMatch(/^--precision /);
+    expect(plan('--family', 'poisson', '--hidden', '4', '--precision', 'mixed').spec.precision).toBe('mixed');
   });
   it('checks --family and --link against the library table', () => {
     expect(usage(() => plan('--family', 'toString'))).toBe("--family must be one of gaussian, bernoulli, binomial, poisson, negbinomial, gamma, got 'toString'");
