@@ -73,70 +73,76 @@ export function* adamStage(model: Model, obj: Objective, o: FitOptions, t0: numb
   const linearFit = snapshot(model);
   let best = Infinity, bestParams = snapshot(model), sinceBest = 0, lastGood = snapshot(model);
   let epoch = 0, stopped = '', diverged = false;
-  for (epoch = 1; epoch <= epochs; epoch++) {
-    rng.shuffle(train);
-    let total = 0, batches = 0;
-    for (let b0 = 0; b0 < train.length; b0 += batch) {
-      if (o.signal?.aborted) {
-        stopped = 'aborted';
-        break;
+  // The workers hold a replica of the training objective until it is released, also when a
+  // fit ends by an exception or is abandoned between epochs.
+  try {
+    for (epoch = 1; epoch <= epochs; epoch++) {
+      rng.shuffle(train);
+      let total = 0, batches = 0;
+      for (let b0 = 0; b0 < train.length; b0 += batch) {
+        if (o.signal?.aborted) {
+          stopped = 'aborted';
+          break;
+        }
+        const groups = train.slice(b0, b0 + batch);
+        if (o.schedule === 'cosine') {
+          const frac = (epoch - 1 + b0 / Math.max(1, train.length)) / epochs;
+          lin.lr = lr * (0.01 + 0.99 * 0.5 * (1 + Math.cos(Math.PI * frac)));
+          if (net) net.lr = lin.lr;
+          scales.lr = (o.lrScale ?? 10 * lr) * (lin.lr / lr);
+        }
+        let loss: number, why = '';
+        try {
+          loss = E.tidy(() => {
+            let L: number, gs: E.Tensor[];
+            if (o.subsample) {
+              const t = trainObj.value(groups, { k: o.subsample, rng });
+              [L, gs] = [t.item(), E.grad(t, model.parameters())];
+            } else ({ loss: L, grads: gs } = batchGradient(trainObj, groups, model.parameters(), th.runner));
+            const nl = linearParams.length, nf = model.fixedParams().length;
+            lin.step(gs.slice(0, nl));
+            net?.step(gs.slice(nl, nf));
+            scales.step(gs.slice(nf));
+            return L;
+          });
+        } catch (e) {
+          // The marginal kernel refuses non-finite inputs (a step that blew up the network).
+          loss = NaN;
+          why = `: ${(e as Error).message}`;
+        }
+        if (!Number.isFinite(loss) || model.parameters().some((t) => t.data.some((v) => !Number.isFinite(v)))) {
+          // Stop, go back to the end of the last complete epoch (or, below, to the best
+          // validation epoch when there is one), and say what to change.
+          restore(model, lastGood);
+          const kept = checking && best < Infinity ? 'the best validation epoch' : `epoch ${epoch - 1}`;
+          stopped = `diverged at epoch ${epoch} (the objective became ${loss}${why}); the parameters of ${kept} are restored — lower the learning rate (now ${lr}) or standardise the response`;
+          diverged = true;
+          break;
+        }
+        total += loss;
+        batches++;
       }
-      const groups = train.slice(b0, b0 + batch);
-      if (o.schedule === 'cosine') {
-        const frac = (epoch - 1 + b0 / Math.max(1, train.length)) / epochs;
-        lin.lr = lr * (0.01 + 0.99 * 0.5 * (1 + Math.cos(Math.PI * frac)));
-        if (net) net.lr = lin.lr;
-        scales.lr = (o.lrScale ?? 10 * lr) * (lin.lr / lr);
+      if (stopped) break;
+      lastGood = snapshot(model);
+      const trainLoss = total / Math.max(1, batches);
+      let valLoss: number | undefined;
+      if (checking) {
+        valLoss = validationLoss();
+        if (valLoss < best) {
+          best = valLoss;
+          bestParams = snapshot(model);
+          sinceBest = 0;
+        } else if (++sinceBest >= (o.patience ?? 20)) {
+          stopped = `early stopping after ${o.patience ?? 20} epochs without improvement`;
+          epoch++;
+          break;
+        }
       }
-      let loss: number, why = '';
-      try {
-        loss = E.tidy(() => {
-          let L: number, gs: E.Tensor[];
-          if (o.subsample) {
-            const t = trainObj.value(groups, { k: o.subsample, rng });
-            [L, gs] = [t.item(), E.grad(t, model.parameters())];
-          } else ({ loss: L, grads: gs } = batchGradient(trainObj, groups, model.parameters(), th.runner));
-          const nl = linearParams.length, nf = model.fixedParams().length;
-          lin.step(gs.slice(0, nl));
-          net?.step(gs.slice(nl, nf));
-          scales.step(gs.slice(nf));
-          return L;
-        });
-      } catch (e) {
-        // The marginal kernel refuses non-finite inputs (a step that blew up the network).
-        loss = NaN;
-        why = `: ${(e as Error).message}`;
-      }
-      if (!Number.isFinite(loss) || model.parameters().some((t) => t.data.some((v) => !Number.isFinite(v)))) {
-        // Stop, go back to the end of the last complete epoch (or, below, to the best
-        // validation epoch when there is one), and say what to change.
-        restore(model, lastGood);
-        const kept = checking && best < Infinity ? 'the best validation epoch' : `epoch ${epoch - 1}`;
-        stopped = `diverged at epoch ${epoch} (the objective became ${loss}${why}); the parameters of ${kept} are restored — lower the learning rate (now ${lr}) or standardise the response`;
-        diverged = true;
-        break;
-      }
-      total += loss;
-      batches++;
+      o.onProgress?.({ phase: 'adam', epoch, epochs, loss: trainLoss, validation: valLoss, elapsedMs: performance.now() - t0 });
+      yield;
     }
-    if (stopped) break;
-    lastGood = snapshot(model);
-    const trainLoss = total / Math.max(1, batches);
-    let valLoss: number | undefined;
-    if (checking) {
-      valLoss = validationLoss();
-      if (valLoss < best) {
-        best = valLoss;
-        bestParams = snapshot(model);
-        sinceBest = 0;
-      } else if (++sinceBest >= (o.patience ?? 20)) {
-        stopped = `early stopping after ${o.patience ?? 20} epochs without improvement`;
-        epoch++;
-        break;
-      }
-    }
-    o.onProgress?.({ phase: 'adam', epoch, epochs, loss: trainLoss, validation: valLoss, elapsedMs: performance.now() - t0 });
-    yield;
+  } finally {
+    th.runner?.release(trainObj);
   }
   if (checking && best < Infinity) restore(model, bestParams);
   if (diverged && !finite(obj)) {
@@ -145,7 +151,6 @@ export function* adamStage(model: Model, obj: Objective, o: FitOptions, t0: numb
     restore(model, linearFit);
     stopped += '; those parameters no longer give a finite likelihood on every group, so the network is reset to the linear fit';
   }
-  th.runner?.release(trainObj);
   lin.dispose();
   net?.dispose();
   scales.dispose();
