@@ -5,6 +5,6 @@ export { grad, noGrad, apply, defineOp } from './tape';
 export * from './ops/index';
 export { MLP, mlp, type MLPJSON, type MLPOptions, type Precision, type Init } from './nn';
 export { Adam, SGD, type Optimizer, type AdamOptions, type SGDOptions } from './optim';
-export { lbfgs, minimize, minimizeSum, type LbfgsOptions, type LbfgsResult, type Objective } from './lbfgs';
+export { lbfgs, minimize, minimizeSum, minimizeWith, type LbfgsOptions, type LbfgsResult, type Objective } from './lbfgs';
 export { Rng } from './random';
 export { createBackend, createBackendSync, wasmBytes, type Backend, type BackendName, type BackendOptions } from '../kernels/load';

@@ -207,23 +207,7 @@ export function minimize(params: readonly Tensor[], loss: () => Tensor, o: Lbfgs
  */
 export function minimizeSum(params: readonly Tensor[], parts: number, part: (k: number) => Tensor, o: LbfgsOptions = {}): LbfgsResult {
   if (!(Number.isInteger(parts) && parts >= 1)) throw new Error(`minimizeSum: parts must be a positive integer, got ${parts}`);
-  const sizes = params.map((p) => p.size);
-  const total = sizes.reduce((a, b) => a + b, 0);
-  const x0 = new Float64Array(total);
-  let off = 0;
-  for (const p of params) {
-    x0.set(p.data, off);
-    off += p.size;
-  }
-  const setParams = (x: Float64Array) => {
-    let k = 0;
-    for (const p of params) {
-      p.data.set(x.subarray(k, k + p.size));
-      k += p.size;
-    }
-  };
-  const fg: Objective = (x, gOut) => {
-    setParams(x);
+  return minimizeWith(params, (gOut) => {
     let f = 0;
     for (let j = 0; j < parts; j++) {
       f += tidy(() => {
@@ -241,6 +225,33 @@ export function minimizeSum(params: readonly Tensor[], parts: number, part: (k: 
       });
     }
     return f;
+  }, o);
+}
+
+/**
+ * L-BFGS over tensors with the objective and its gradient computed by `evaluate` at the current
+ * values of `params` (which it reads; the gradient goes to `gOut` in `params`' order): for
+ * callers that compute the sum of parts their own way (ngmm/threads: the parts on several threads).
+ */
+export function minimizeWith(params: readonly Tensor[], evaluate: (gOut: Float64Array) => number, o: LbfgsOptions = {}): LbfgsResult {
+  const sizes = params.map((p) => p.size);
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const x0 = new Float64Array(total);
+  let off = 0;
+  for (const p of params) {
+    x0.set(p.data, off);
+    off += p.size;
+  }
+  const setParams = (x: Float64Array) => {
+    let k = 0;
+    for (const p of params) {
+      p.data.set(x.subarray(k, k + p.size));
+      k += p.size;
+    }
+  };
+  const fg: Objective = (x, gOut) => {
+    setParams(x);
+    return evaluate(gOut);
   };
   // A trial point of the line search where the objective cannot be evaluated (the marginal
   // kernel refuses a non-finite integrand: a step into η = ±1e300) counts as +∞, so the search

@@ -121,6 +121,8 @@ export function prepare(family: Family, d: ModelData): PreparedData {
   }
   d = { ...d, X: X0 };
   if (X0.length !== n * p) throw new DataError(`X has ${X0.length} values; ${n} rows × ${p} columns need ${n * p}`);
+  // A JavaScript caller may leave it out: said here, not as a TypeError from d.group.length.
+  if (!d.group || typeof d.group.length !== 'number') throw new DataError('group is missing: every observation needs its group label (data.group)');
   if (d.group.length !== n) throw new DataError(`group has ${d.group.length} labels for ${n} observations`);
   for (const [name, v] of [['trials', d.trials], ['weights', d.weights], ['offset', d.offset]] as const) {
     if (v && v.length !== n) throw new DataError(`${name} has ${v.length} values for ${n} observations`);

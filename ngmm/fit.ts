@@ -51,10 +51,12 @@ export interface FitOptions {
   /** Groups per mini-batch (default 16). */
   batchSize?: number;
   /**
-   * Threads the network's training uses (default: the host's cores, at most 8). Each batch is
-   * cut into pieces of whole groups by its rows alone (≥ 256 rows a piece, a power of two of
-   * pieces, at most 8) and the pieces' gradients are summed in a fixed order, so the result is
-   * the same bits for every thread count (ngmm/threads/pieces.ts). Needs a shared kernel memory
+   * Threads a fit with one grouping factor uses (default: the host's cores, at most 8): for a
+   * network's training batches, and for the L-BFGS passes (the linear stage, the polish) over
+   * data of more than 50,000 rows, which run in parts of whole groups. Each batch is cut into
+   * pieces of whole groups by its rows alone (≥ 256 rows a piece, a power of two of pieces, at
+   * most 8), the parts by PASS_ROWS, and the gradients are summed in a fixed order, so the result
+   * is the same bits for every thread count (ngmm/threads/pieces.ts). Needs a shared kernel memory
    * (SharedArrayBuffer: Node, Deno, Bun, a cross-origin isolated page); in a browser call
    * `await startThreads()` first or use `fitAsync`. Fewer threads run where that is not
    * possible, with a warning when more than one was asked for.
@@ -242,7 +244,7 @@ function* fitGrouped(model: Model, re: GroupedEffect, prep0: PreparedData, data:
   if (marginal === 'quadrature' && !(Number.isInteger(how.nodes) && how.nodes >= 1 && how.nodes <= 100)) throw new Error(`fit: nodes must be an integer from 1 to 100, got ${o.nodes}`);
   if (!model.net && !re.gNet) {
     // Options of the network stage, given for a linear model, would be silently ignored.
-    const given = (['ensemble', 'validationRows', 'threads'] as const).find((k) => o[k] !== undefined);
+    const given = (['ensemble', 'validationRows'] as const).find((k) => o[k] !== undefined);
     if (given) throw new Error(`fit: ${given} applies to a network (spec.hidden or spec.randomEffect); a linear model is fitted by L-BFGS to convergence`);
   }
   const obj = groupedObjective(model, prep, how);

@@ -54,7 +54,7 @@ export const fitSpec: CommandSpec = {
     { name: 'lr', arg: 'x', default: '0.001', help: "Adam's learning rate of the networks (> 0)" },
     { name: 'lr-scale', arg: 'x', default: '10 × lr', help: 'learning rate of the scale parameters σ_b, σ (> 0)' },
     { name: 'batch-size', arg: 'N', default: '16', help: 'groups per mini-batch' },
-    { name: 'threads', arg: 'N', default: 'the cores available, at most 8', help: 'threads that train the network, 1 to 64 (the fitted numbers do not depend on it)' },
+    { name: 'threads', arg: 'N', default: 'the cores available, at most 8', help: 'threads a fit uses (the network\'s batches; the L-BFGS passes over more than 50,000 rows), 1 to 64; the fitted numbers do not depend on it' },
     { name: 'validation', arg: 'share', default: '0', help: 'share of the groups held out whole for early stopping, in [0, 1)' },
     { name: 'validation-rows', arg: 'share', default: '0.2 with one grouping factor', help: "share of each group's rows held out for early stopping (their predictive density given the group's other rows), in [0, 1)" },
     { name: 'patience', arg: 'N', default: '20', help: 'epochs without a validation improvement before stopping' },
@@ -77,7 +77,7 @@ export const fitSpec: CommandSpec = {
 };
 
 // The options that only a network fit (Adam) reads.
-const NETWORK_ONLY = ['ensemble', 'epochs', 'lr', 'lr-scale', 'batch-size', 'threads', 'precision', 'validation', 'validation-rows', 'patience', 'schedule', 'weight-decay', 'polish', 'seed'];
+const NETWORK_ONLY = ['ensemble', 'epochs', 'lr', 'lr-scale', 'batch-size', 'precision', 'validation', 'validation-rows', 'patience', 'schedule', 'weight-decay', 'polish', 'seed'];
 
 interface FitPlan {
   file: string;

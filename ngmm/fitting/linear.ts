@@ -7,6 +7,7 @@ import type { FitOptions } from '../fit';
 import type { Model } from '../model';
 import { minimizeObjective, type Objective } from './objective';
 import { restore, snapshot } from './adam';
+import { threadRunner } from '../threads/pool';
 
 // The unit a random-effect SD is measured in: the link scale, or σ for a Gaussian.
 function scaleUnit(model: Model): number {
@@ -16,7 +17,9 @@ function scaleUnit(model: Model): number {
 /** Minimises `obj` over `params`; sets `model.info` (converged, message, iterations). */
 export function linearStage(model: Model, obj: Objective, params: Tensor[], o: FitOptions, t0: number): void {
   const onIteration = (it: number, f: number) => o.onProgress?.({ phase: 'linear', epoch: it, epochs: 500, loss: f, elapsedMs: performance.now() - t0 });
-  const run = (ob: Objective) => minimizeObjective(params, ob, { gtol: o.gtol ?? 1e-6, maxIter: 500, onIteration, signal: o.signal });
+  // Data over PASS_ROWS rows are minimised in parts, which threads share (the same bits on any number).
+  const { runner } = threadRunner(o.threads);
+  const run = (ob: Objective) => minimizeObjective(params, ob, { gtol: o.gtol ?? 1e-6, maxIter: 500, onIteration, signal: o.signal }, undefined, runner);
   let r = run(obj);
   const finer = obj.finer();
   if (!r.converged && r.message.startsWith('stopped: the line search') && finer) r = run(finer);

@@ -8,6 +8,7 @@ import type { PreparedData } from '../data';
 import { releaseResponse, subsetResponse } from '../marginal/groups';
 import type { Model } from '../model';
 import type { BoundTerms, TermsEffect } from '../terms/multi';
+import { sumPieces, type PieceRunner } from '../threads/pieces';
 
 /** The marginal method of one grouping factor while fitting: the ODE's rtol, and Gauss–Hermite nodes (0: the ODE). */
 export interface Method {
@@ -46,12 +47,27 @@ export const PASS_ROWS = 50_000;
  * L-BFGS on the objective over every unit, in parts of whole groups of at most `maxRows` rows
  * (one part — exactly `minimize` on value(null) — when the data are smaller or do not split).
  */
-export function minimizeObjective(params: E.Tensor[], obj: Objective, o: E.LbfgsOptions, maxRows = PASS_ROWS): E.LbfgsResult {
+export function minimizeObjective(params: E.Tensor[], obj: Objective, o: E.LbfgsOptions, maxRows = PASS_ROWS, runner: PieceRunner | null = null): E.LbfgsResult {
   const parts = objectiveParts(obj, maxRows);
   if (!parts) return E.minimize(params, () => obj.value(null), o);
   // value(units) is the mean per unit over `units`: weighted by their share, the parts sum to
   // the mean over all units.
-  return E.minimizeSum(params, parts.length, (k) => E.mul(obj.value(parts[k]), parts[k].length / obj.units), o);
+  if (!runner || runner.threads < 2 || !obj.replica) return E.minimizeSum(params, parts.length, (k) => E.mul(obj.value(parts[k]), parts[k].length / obj.units), o);
+  // The same parts on several threads (ngmm/threads/pieces.ts), summed in part order: the same
+  // terms added in the same order as minimizeSum adds them, so the same bits.
+  try {
+    return E.minimizeWith(params, (gOut) => E.tidy(() => {
+      const { loss, grads } = sumPieces(obj, parts, obj.units, params, runner);
+      let k = 0;
+      for (const g of grads) {
+        gOut.set(g.data, k);
+        k += g.size;
+      }
+      return loss;
+    }), o);
+  } finally {
+    runner.release(obj);
+  }
 }
 
 /** Consecutive units cut into parts of at most `maxRows` rows (a larger unit is a part of its own), or null for one part. */

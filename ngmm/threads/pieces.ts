@@ -70,16 +70,25 @@ export interface PieceRunner {
 export function batchGradient(obj: Objective, groups: Int32Array, params: readonly E.Tensor[], runner: PieceRunner | null): { loss: number; grads: E.Tensor[] } {
   const one = new Int32Array(1);
   const pieces = obj.rowsIn ? cutPieces(groups, (g) => { one[0] = g; return obj.rowsIn!(one); }) : [groups];
+  return sumPieces(obj, pieces, groups.length, params, runner);
+}
+
+/**
+ * Σ_k (|B_k| / batchGroups)·value(B_k) over the given pieces and its gradient in `params`, the
+ * pieces spread over `runner`'s threads (thread t takes k ≡ t mod T) and summed in piece order.
+ * Call inside a tidy scope.
+ */
+export function sumPieces(obj: Objective, pieces: Int32Array[], batchGroups: number, params: readonly E.Tensor[], runner: PieceRunner | null): { loss: number; grads: E.Tensor[] } {
   const T = runner && obj.replica && pieces.length > 1 ? Math.min(runner.threads, pieces.length) : 1;
-  const wait = T > 1 ? runner!.start(obj, pieces, groups.length, params) : null;
+  const wait = T > 1 ? runner!.start(obj, pieces, batchGroups, params) : null;
   const results = new Map<number, { loss: number; grads: E.Tensor[] }>();
-  for (let i = 0; i < pieces.length; i += T) results.set(i, pieceGradient(obj, pieces[i], groups.length, params));
+  for (let i = 0; i < pieces.length; i += T) results.set(i, pieceGradient(obj, pieces[i], batchGroups, params));
   if (wait) for (const [i, r] of wait()) results.set(i, r);
   let loss = 0;
   let grads: E.Tensor[] = [];
   for (let i = 0; i < pieces.length; i++) {
     const r = results.get(i);
-    if (!r) throw new Error(`batchGradient: piece ${i} of ${pieces.length} has no result`);
+    if (!r) throw new Error(`sumPieces: piece ${i} of ${pieces.length} has no result`);
     loss += r.loss;
     grads = i === 0 ? r.grads : grads.map((g, j) => E.add(g, r.grads[j]));
   }

@@ -12,8 +12,14 @@ import { pieceGradient, type PieceRunner } from './pieces';
 import { freeShared, modelShape, shareData, type SharedData } from './replica';
 import type { Command, ThreadStart } from './worker';
 
-/** Kernel memory each worker thread may use for its pieces (address space: pages are touched only as used). */
-export const ARENA_BYTES = 256 * 2 ** 20;
+/**
+ * Kernel memory each worker thread may use for its pieces: 512 MB for one worker (a part of a
+ * full-data pass, 50,000 rows through a 64-32-16 network, needs about 200 MB), 2 GB shared among
+ * more. Address space: pages are touched only as used.
+ */
+export function arenaBytes(workers: number): number {
+  return Math.min(512 * 2 ** 20, Math.floor(2 ** 31 / Math.max(1, workers) / 65536) * 65536);
+}
 /** Most threads a pool runs (pieces.ts cuts a batch into at most 8). */
 export const MAX_THREADS = 8;
 const START_TIMEOUT_MS = 30_000;
@@ -92,7 +98,7 @@ export class ThreadPool {
     const wt = nodeBuiltin('node:worker_threads');
     if (!wt) throw new Error('threads: a synchronous start needs Node\'s worker_threads; call `await startThreads()` first');
     try {
-      for (let k = 1; k < n; k++) pool.spawn(wt);
+      for (let k = 1; k < n; k++) pool.spawn(wt, arenaBytes(n - 1));
       for (const w of pool.workers) {
         if (!waitWhile(w.ctl, READY, 0, START_TIMEOUT_MS)) throw new Error(`threads: a worker thread did not start within ${START_TIMEOUT_MS / 1000} s (script ${scriptUrl().href})`);
       }
@@ -107,7 +113,7 @@ export class ThreadPool {
     const pool = new ThreadPool(b);
     const wt = nodeBuiltin('node:worker_threads');
     try {
-      for (let k = 1; k < n; k++) pool.spawn(wt);
+      for (let k = 1; k < n; k++) pool.spawn(wt, arenaBytes(n - 1));
       const t0 = performance.now();
       while (pool.workers.some((w) => Atomics.load(w.ctl, READY) === 0)) {
         if (performance.now() - t0 > START_TIMEOUT_MS) throw new Error(`threads: a worker thread did not start within ${START_TIMEOUT_MS / 1000} s (script ${scriptUrl().href})`);
@@ -120,13 +126,13 @@ export class ThreadPool {
     return pool;
   }
 
-  private spawn(wt: any): void {
+  private spawn(wt: any, bytes: number): void {
     const heap = this.backend.heap;
     const ctlPtr = heap.alloc(CONTROL_BYTES);
-    const arena = heap.alloc(ARENA_BYTES);
+    const arena = heap.alloc(bytes);
     const ctl = control(heap, ctlPtr);
     ctl.fill(0);
-    const start: ThreadStart = { ngmmThread: true, module: this.backend.wasm!.module, relaxedModule: this.backend.wasm!.relaxedModule, memory: this.backend.wasm!.memory, arena: [arena, ARENA_BYTES], control: ctlPtr };
+    const start: ThreadStart = { ngmmThread: true, module: this.backend.wasm!.module, relaxedModule: this.backend.wasm!.relaxedModule, memory: this.backend.wasm!.memory, arena: [arena, bytes], control: ctlPtr };
     let terminate: () => void;
     if (wt) {
       const w = new wt.Worker(scriptUrl(), { workerData: start });
@@ -195,11 +201,19 @@ export class ThreadPool {
     }
   }
 
+  /**
+   * Sends the pieces i with i % T ≠ 0 to the workers; `params` are the parameters to
+   * differentiate (all of the objective's model's, or some: the linear stage), the model's
+   * others held at their values.
+   */
   start(obj: Objective, pieces: Int32Array[], batchGroups: number, params: readonly E.Tensor[], T: number) {
     const a = this.attach(obj);
     const heap = this.backend.heap;
+    const all = obj.replica!.model.parameters();
+    const wrt = params.map((p) => all.indexOf(p));
+    if (wrt.includes(-1)) throw new Error('threads: a parameter to differentiate is not one of the objective\'s model');
     const size = params.reduce((s, t) => s + t.size, 0);
-    const paramSlots = params.map((t) => [t.ptr, t.size] as [number, number]);
+    const paramSlots = all.map((t) => [t.ptr, t.size] as [number, number]);
     const jobs: { w: Thread; sent: [number, number]; pieces: { i: number; groups: number; out: number }[] }[] = [];
     for (let t = 1; t < T; t++) {
       const mine: { i: number; groups: number; out: number }[] = [];
@@ -210,7 +224,7 @@ export class ThreadPool {
       }
       const w = this.workers[t - 1];
       const sent = this.send(w, {
-        op: 'pieces', id: a.id, params: paramSlots, batchGroups,
+        op: 'pieces', id: a.id, params: paramSlots, wrt, batchGroups,
         pieces: mine.map((m) => ({ groups: [m.groups, pieces[m.i].length], out: m.out })),
       });
       jobs.push({ w, sent, pieces: mine });

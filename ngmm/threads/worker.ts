@@ -27,7 +27,7 @@ export interface ThreadStart {
 export type Command =
   | { op: 'setup'; id: number; model: ModelShape; data: SharedData; how: Method }
   | { op: 'drop'; id: number }
-  | { op: 'pieces'; id: number; params: [number, number][]; batchGroups: number; pieces: { groups: [number, number]; out: number }[] }
+  | { op: 'pieces'; id: number; params: [number, number][]; wrt: number[]; batchGroups: number; pieces: { groups: [number, number]; out: number }[] }
   | { op: 'stop' };
 
 export function serve(init: ThreadStart): void {
@@ -94,9 +94,10 @@ export function serve(init: ThreadStart): void {
         if (size !== t.size) throw new Error(`worker thread: parameter ${j} has ${size} values, the replica ${t.size}`);
         t.data.set(f64.subarray(ptr >>> 3, (ptr >>> 3) + size));
       });
+      const wrt = cmd.wrt.map((i) => rep.params[i]);
       for (const pc of cmd.pieces) {
         const groups = new Int32Array(b.heap.memory.buffer, pc.groups[0], pc.groups[1]).slice();
-        const r = pieceGradient(rep.obj, groups, cmd.batchGroups, rep.params);
+        const r = pieceGradient(rep.obj, groups, cmd.batchGroups, wrt);
         f64 = b.heap.f64;
         let o = pc.out >>> 3;
         f64[o++] = r.loss;

@@ -84,9 +84,15 @@ describe('a fit on several threads', () => {
     expect(heap.inUse).toBe(before);
   });
 
-  it('threads are refused where they cannot apply, naming the option', () => {
+  it('threads are refused where they cannot apply, and checked, naming the option', () => {
     const d = data('poisson');
-    expect(() => lib.fit(d, { family: 'poisson' }, { threads: 2 })).toThrow(/fit: threads applies to a network/);
+    // Several random-effect terms: one unit, nothing to split.
+    const levels = [...new Set(d.group)];
+    const term = { name: 'g', columns: ['(Intercept)'], levels, group: Int32Array.from(d.group, (g) => levels.indexOf(g)), Z: new Float64Array(d.group.length).fill(1) };
+    expect(() => lib.fit({ ...d, group: undefined } as never, { family: 'poisson' }, {})).toThrow(/group is missing/);
+    expect(() => lib.fit({ ...d, terms: [term] } as never, { family: 'poisson', terms: [{ name: 'g', columns: ['(Intercept)'] }] }, { threads: 2 })).toThrow(/fit: threads needs mini-batches of independent groups/);
+    // A linear model takes it (its L-BFGS passes over more than 50,000 rows use it).
+    expect(() => lib.fit(d, { family: 'poisson' }, { threads: 2 })).not.toThrow();
     expect(() => lib.fit(d, { family: 'poisson', hidden: [4] }, { threads: 0 })).toThrow(/threads must be a whole number from 1 to 64, got 0/);
     expect(() => lib.fit(d, { family: 'poisson', hidden: [4] }, { threads: 1.5 })).toThrow(/threads must be a whole number from 1 to 64, got 1.5/);
   });

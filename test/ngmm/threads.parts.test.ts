@@ -1,0 +1,43 @@
+// The L-BFGS passes over data of more than PASS_ROWS rows run in parts of whole groups, which
+// worker threads share (ngmm/fitting/objective.ts minimizeObjective with a runner): the same
+// parts summed in the same order, so the same bits as on one thread. The parts are made small
+// here (maxRows 80) to have many of them on a small data set. The worker script is the built
+// one (dist/threads.js, made by `npm test` before vitest runs); it is compiled from these sources.
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import * as E from '../../engine/index';
+import { prepare } from '../../ngmm/data';
+import { family } from '../../ngmm/families/index';
+import { groupedObjective, minimizeObjective, objectiveParts } from '../../ngmm/fitting/objective';
+import { Model } from '../../ngmm/model';
+import { simulate } from '../../ngmm/simulate';
+import { setThreadScript, stopThreads, threadRunner } from '../../ngmm/threads/pool';
+
+afterAll(() => stopThreads());
+
+describe('the parted L-BFGS on two threads', () => {
+  it.each(['poisson', 'bernoulli'] as const)('%s: reaches the same bits as on one thread (linear part and scales, the network held fixed)', (fam) => {
+    setThreadScript(pathToFileURL(resolve('dist/threads.js')));
+    const th = threadRunner(2);
+    expect(th.why).toBeNull();
+    expect(th.threads).toBe(2);
+    const sim = simulate(fam, 21, { groups: 60, perGroup: 12 });
+    const data = { X: sim.train.X, xNames: sim.xNames, y: sim.train.y, group: sim.train.group };
+    const run = (runner: typeof th.runner) => {
+      const model = new Model({ family: fam, hidden: [8], seed: 3 }, sim.xNames, new Float64Array(5), new Float64Array(5).fill(1));
+      const obj = groupedObjective(model, prepare(family(fam), data), { rtol: 1e-8, nodes: 0 });
+      expect(objectiveParts(obj, 80)!.length).toBeGreaterThan(4); // many parts: the order of the sum matters
+      const params = [...model.linearParams(), ...model.scaleParams()];
+      const before = E.backend().heap.inUse;
+      const r = minimizeObjective(params, obj, { gtol: 1e-6, maxIter: 100 }, 80, runner);
+      expect(E.backend().heap.inUse).toBe(before); // the workers' replica released, the parts freed
+      const out = { f: r.f, iterations: r.iterations, values: model.parameters().flatMap((t) => Array.from(t.data)) };
+      model.dispose();
+      return out;
+    };
+    const one = run(null), two = run(th.runner);
+    expect(one.iterations).toBeGreaterThan(3);
+    expect(two).toEqual(one);
+  });
+});
