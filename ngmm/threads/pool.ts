@@ -13,8 +13,9 @@ import { freeShared, modelShape, shareData, type SharedData } from './replica';
 import type { Command, ThreadStart } from './worker';
 
 /**
- * Kernel memory each worker thread may use for its pieces: 512 MB for one worker (a part of a
- * full-data pass, 50,000 rows through a 64-32-16 network, needs about 200 MB), 2 GB shared among
+ * Kernel memory each worker thread may use for its pieces: 512 MB for one worker (the whole kernel
+ * heap of bench -- scale's 10⁶-row NGMM, in 50,000-row parts through a 64-32-16 network, peaked
+ * at 257 MB), 2 GB shared among
  * more. Address space: pages are touched only as used.
  */
 export function arenaBytes(workers: number): number {
