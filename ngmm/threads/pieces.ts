@@ -82,7 +82,9 @@ export function sumPieces(obj: Objective, pieces: Int32Array[], batchGroups: num
   const T = runner && obj.replica && pieces.length > 1 ? Math.min(runner.threads, pieces.length) : 1;
   const wait = T > 1 ? runner!.start(obj, pieces, batchGroups, params) : null;
   const results = new Map<number, { loss: number; grads: E.Tensor[] }>();
-  for (let i = 0; i < pieces.length; i += T) results.set(i, pieceGradient(obj, pieces[i], batchGroups, params));
+  // Each piece in its own scope: its tape is freed before the next is built (only its gradient
+  // is kept), so a pass in parts needs the memory of one part, as on one thread.
+  for (let i = 0; i < pieces.length; i += T) results.set(i, E.tidy(() => pieceGradient(obj, pieces[i], batchGroups, params)));
   if (wait) for (const [i, r] of wait()) results.set(i, r);
   let loss = 0;
   let grads: E.Tensor[] = [];

@@ -239,7 +239,7 @@ export class ThreadPool {
             this.fallbacks++;
             // Whatever went wrong there (its arena full, a non-finite step), the same piece here
             // gives the same numbers — or the same error, now on the fitting thread.
-            out.set(m.i, pieceGradient(obj, pieces[m.i], batchGroups, params));
+            out.set(m.i, E.tidy(() => pieceGradient(obj, pieces[m.i], batchGroups, params)));
           } else {
             const f64 = heap.f64;
             let o = m.out >>> 3;

@@ -97,14 +97,17 @@ export function serve(init: ThreadStart): void {
       const wrt = cmd.wrt.map((i) => rep.params[i]);
       for (const pc of cmd.pieces) {
         const groups = new Int32Array(b.heap.memory.buffer, pc.groups[0], pc.groups[1]).slice();
-        const r = pieceGradient(rep.obj, groups, cmd.batchGroups, wrt);
-        f64 = b.heap.f64;
-        let o = pc.out >>> 3;
-        f64[o++] = r.loss;
-        for (const g of r.grads) {
-          f64.set(g.data, o);
-          o += g.size;
-        }
+        // One scope per piece: the arena holds one piece's tape at a time.
+        E.tidy(() => {
+          const r = pieceGradient(rep.obj, groups, cmd.batchGroups, wrt);
+          f64 = b.heap.f64;
+          let o = pc.out >>> 3;
+          f64[o++] = r.loss;
+          for (const g of r.grads) {
+            f64.set(g.data, o);
+            o += g.size;
+          }
+        });
       }
     });
   }
