@@ -100,7 +100,7 @@ export async function runScale(): Promise<Section> {
   ];
   const md = [
     `Fits at scale, each in a fresh process on the §4 design (Poisson, x ~ U(−1, 1)⁵, b_i ~ N(0, 0.5²), seeded)${quick ? ' — **quick run (10⁵ rows each), not the bar\'s sizes**' : ''}. ` +
-      'Wall times on the shared 2-core machine (other jobs running alongside) are rough. Peak RSS is the process\'s ' +
+      'Wall times are of one run on the 2-core machine, the fits on its threads (the default: both cores). Peak RSS is the process\'s ' +
       '(`process.resourceUsage().maxRSS`: the data, the JS heap and the WASM memory together); WASM is the kernel memory\'s size at the end ' +
       '(it only grows), data the arrays handed to `fit` (X, y, group ids).',
     '',
