@@ -21,7 +21,7 @@ export function imports(memory: WebAssembly.Memory): WebAssembly.Imports {
 }
 
 /** The kernels of `module` (with the relaxed f32 matmuls of `relaxedModule` where it instantiates) on `memory`. */
-export function instantiate(memory: WebAssembly.Memory, module: WebAssembly.Module, relaxedModule: WebAssembly.Module | null): { k: Kernels; relaxed: WebAssembly.Module | null } {
+export function instantiate(memory: WebAssembly.Memory, module: WebAssembly.Module, relaxedModule: WebAssembly.Module | null): { k: Kernels; relaxed: WebAssembly.Module | null; name: 'wasm-simd' | 'wasm-scalar' } {
   let k = new WebAssembly.Instance(module, imports(memory)).exports as unknown as Kernels;
   let relaxed: WebAssembly.Instance | null = null;
   if (relaxedModule) {
@@ -37,6 +37,6 @@ export function instantiate(memory: WebAssembly.Memory, module: WebAssembly.Modu
     k = { ...k };
     for (const e of RELAXED_EXPORTS) (k as unknown as Record<string, unknown>)[e] = r[e];
   }
-  return { k, relaxed: relaxed ? relaxedModule : null };
+  return { k, relaxed: relaxed ? relaxedModule : null, name: k.is_simd() ? 'wasm-simd' : 'wasm-scalar' };
 }
 

@@ -130,8 +130,7 @@ function relaxedSync(name: BackendName, opts: BackendOptions, shared: boolean): 
 }
 
 function build(memory: WebAssembly.Memory, module: WebAssembly.Module, relaxedModule: WebAssembly.Module | null, shared: boolean): Backend {
-  const { k, relaxed } = instantiate(memory, module, relaxedModule);
-  const name: BackendName = k.is_simd() ? 'wasm-simd' : 'wasm-scalar';
+  const { k, relaxed, name } = instantiate(memory, module, relaxedModule);
   return { name, heap: new Heap(memory, k.heap_base()), k, relaxed: relaxed !== null, wasm: { memory, module, relaxedModule: relaxed, shared } };
 }
 

@@ -68,7 +68,7 @@ export function* adamStage(model: Model, obj: Objective, o: FitOptions, t0: numb
   // Threads split each batch into pieces of groups (ngmm/threads/pieces.ts): the same pieces on
   // any number of threads, so the numbers do not depend on it. Subsampling draws each group's
   // rows from one random stream in batch order, so it stays on this thread.
-  const th = o.subsample ? { runner: null, threads: 1, why: 'subsample draws rows on the fitting thread' } : threadRunner(o.threads);
+  const th = o.subsample ? { runner: null, threads: 1, why: 'subsample draws rows on the fitting thread' } : threadRunner(o.threads, o.onWarning);
   if (th.why && o.threads !== undefined && o.threads > th.threads) o.onWarning?.(`fit: training on ${th.threads} thread${th.threads === 1 ? '' : 's'}, not ${o.threads}: ${th.why}`);
   const linearFit = snapshot(model);
   let best = Infinity, bestParams = snapshot(model), sinceBest = 0, lastGood = snapshot(model);

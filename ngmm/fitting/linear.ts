@@ -18,7 +18,7 @@ function scaleUnit(model: Model): number {
 export function linearStage(model: Model, obj: Objective, params: Tensor[], o: FitOptions, t0: number): void {
   const onIteration = (it: number, f: number) => o.onProgress?.({ phase: 'linear', epoch: it, epochs: 500, loss: f, elapsedMs: performance.now() - t0 });
   // Data over PASS_ROWS rows are minimised in parts, which threads share (the same bits on any number).
-  const { runner } = threadRunner(o.threads);
+  const { runner } = threadRunner(o.threads, o.onWarning);
   const run = (ob: Objective) => minimizeObjective(params, ob, { gtol: o.gtol ?? 1e-6, maxIter: 500, onIteration, signal: o.signal }, undefined, runner);
   let r = run(obj);
   const finer = obj.finer();

@@ -64,8 +64,9 @@ export class ThreadPool {
   private readonly attached = new Map<Objective, Attached>();
   private readonly sharedData = new Map<PreparedData, { data: SharedData; refs: number }>();
   private nextId = 1;
-  /** Pieces a worker failed on and the calling thread computed instead (same numbers; time lost). */
+  /** Pieces a worker failed on and the calling thread computed instead (same numbers; time lost), and the last reason. */
   fallbacks = 0;
+  lastFailure = '';
 
   private constructor(readonly backend: Backend) {}
 
@@ -94,12 +95,12 @@ export class ThreadPool {
   }
 
   /** Starts `n − 1` workers, blocking until they run (Node only: a browser starts workers asynchronously). */
-  static startSync(b: Backend, n: number): ThreadPool {
+  static startSync(b: Backend, n: number, arena = arenaBytes(n - 1)): ThreadPool {
     const pool = new ThreadPool(b);
     const wt = nodeBuiltin('node:worker_threads');
     if (!wt) throw new Error('threads: a synchronous start needs Node\'s worker_threads; call `await startThreads()` first');
     try {
-      for (let k = 1; k < n; k++) pool.spawn(wt, arenaBytes(n - 1));
+      for (let k = 1; k < n; k++) pool.spawn(wt, arena);
       for (const w of pool.workers) {
         if (!waitWhile(w.ctl, READY, 0, START_TIMEOUT_MS)) throw new Error(`threads: a worker thread did not start within ${START_TIMEOUT_MS / 1000} s (script ${scriptUrl().href})`);
       }
@@ -110,11 +111,11 @@ export class ThreadPool {
     return pool;
   }
 
-  static async start(b: Backend, n: number): Promise<ThreadPool> {
+  static async start(b: Backend, n: number, arena = arenaBytes(n - 1)): Promise<ThreadPool> {
     const pool = new ThreadPool(b);
     const wt = nodeBuiltin('node:worker_threads');
     try {
-      for (let k = 1; k < n; k++) pool.spawn(wt, arenaBytes(n - 1));
+      for (let k = 1; k < n; k++) pool.spawn(wt, arena);
       const t0 = performance.now();
       while (pool.workers.some((w) => Atomics.load(w.ctl, READY) === 0)) {
         if (performance.now() - t0 > START_TIMEOUT_MS) throw new Error(`threads: a worker thread did not start within ${START_TIMEOUT_MS / 1000} s (script ${scriptUrl().href})`);
@@ -213,20 +214,22 @@ export class ThreadPool {
     const all = obj.replica!.model.parameters();
     const wrt = params.map((p) => all.indexOf(p));
     if (wrt.includes(-1)) throw new Error('threads: a parameter to differentiate is not one of the objective\'s model');
-    const size = params.reduce((s, t) => s + t.size, 0);
     const paramSlots = all.map((t) => [t.ptr, t.size] as [number, number]);
-    const jobs: { w: Thread; sent: [number, number]; pieces: { i: number; groups: number; out: number }[] }[] = [];
+    // The worker writes each piece's gradients straight into tensors made here (in the caller's
+    // scope, shaped as `params`), and its loss into one slot: nothing is copied back.
+    type Job = { i: number; groups: number; loss: number; grads: E.Tensor[] };
+    const jobs: { w: Thread; sent: [number, number]; pieces: Job[] }[] = [];
     for (let t = 1; t < T; t++) {
-      const mine: { i: number; groups: number; out: number }[] = [];
+      const mine: Job[] = [];
       for (let i = t; i < pieces.length; i += T) {
         const groups = heap.alloc(pieces[i].length * 4);
         heap.i32.set(pieces[i], groups >>> 2);
-        mine.push({ i, groups, out: heap.alloc((1 + size) * 8) });
+        mine.push({ i, groups, loss: heap.alloc(8), grads: params.map((p) => new E.Tensor(p.shape, this.backend)) });
       }
       const w = this.workers[t - 1];
       const sent = this.send(w, {
         op: 'pieces', id: a.id, params: paramSlots, wrt, batchGroups,
-        pieces: mine.map((m) => ({ groups: [m.groups, pieces[m.i].length], out: m.out })),
+        pieces: mine.map((m) => ({ groups: [m.groups, pieces[m.i].length], loss: m.loss, grads: m.grads.map((g) => g.ptr) })),
       });
       jobs.push({ w, sent, pieces: mine });
     }
@@ -237,22 +240,14 @@ export class ThreadPool {
         for (const m of job.pieces) {
           if (failed) {
             this.fallbacks++;
+            this.lastFailure = failed;
+            for (const g of m.grads) g.dispose();
             // Whatever went wrong there (its arena full, a non-finite step), the same piece here
             // gives the same numbers — or the same error, now on the fitting thread.
             out.set(m.i, E.tidy(() => pieceGradient(obj, pieces[m.i], batchGroups, params)));
-          } else {
-            const f64 = heap.f64;
-            let o = m.out >>> 3;
-            const loss = f64[o++];
-            const grads = params.map((p) => {
-              const g = E.tensor(f64.subarray(o, o + p.size), p.shape);
-              o += p.size;
-              return g;
-            });
-            out.set(m.i, { loss, grads });
-          }
+          } else out.set(m.i, { loss: heap.f64[m.loss >>> 3], grads: m.grads });
           heap.free(m.groups);
-          heap.free(m.out);
+          heap.free(m.loss);
         }
       }
       return out;
@@ -282,16 +277,20 @@ let pool: ThreadPool | null = null;
  * Starts worker threads for fits on the current backend (`n`: threads in all, the calling one
  * included; default: the host's cores, at most 8). Needed before a fit uses threads in a browser
  * (where workers start asynchronously) and with a synchronous `fit` outside Node; `fitAsync`
- * and Node's `fit` start them themselves. Returns the threads a fit can now use.
+ * and Node's `fit` start them themselves. Returns the threads a fit can now use. `arenaBytes`:
+ * the kernel memory each worker may use (default arenaBytes(n − 1)), for a memory-tight host; a
+ * piece that does not fit is computed by the calling thread, with a warning.
  */
-export async function startThreads(n = availableThreads()): Promise<number> {
+export async function startThreads(n = availableThreads(), o: { arenaBytes?: number } = {}): Promise<number> {
   const b = backend();
   checkCount(n, 'startThreads');
-  if (pool && pool.backend === b && pool.threads >= n) return pool.threads;
+  if (n > MAX_THREADS) throw new Error(`startThreads: at most ${MAX_THREADS} threads (a batch is cut into at most ${MAX_THREADS} pieces), got ${n}`);
+  if (o.arenaBytes !== undefined && !(Number.isInteger(o.arenaBytes) && o.arenaBytes >= 65536)) throw new Error(`startThreads: arenaBytes must be a whole number of bytes ≥ 65536, got ${o.arenaBytes}`);
+  if (pool && pool.backend === b && pool.threads >= n && o.arenaBytes === undefined) return pool.threads;
   const why = n > 1 ? ThreadPool.unavailable(b) : null;
   if (why) throw new Error(`startThreads: ${why}`);
   stopThreads();
-  if (n > 1) pool = await ThreadPool.start(b, n);
+  if (n > 1) pool = await ThreadPool.start(b, n, o.arenaBytes);
   return pool?.threads ?? 1;
 }
 
@@ -331,15 +330,17 @@ function checkCount(n: unknown, what: string): void {
  * cores), or null for the calling thread alone, with the reason when fewer threads run than were
  * asked for. Starts the pool synchronously in Node when none runs.
  */
-export function threadRunner(threads: number | undefined): { runner: PieceRunner | null; threads: number; why: string | null } {
+export function threadRunner(threads: number | undefined, onWarning?: (message: string) => void): { runner: PieceRunner | null; threads: number; why: string | null } {
   if (threads !== undefined) checkCount(threads, 'fit');
   const want = Math.min(MAX_THREADS, threads ?? availableThreads());
+  // Asked for more than a batch has pieces: said, not silently fewer.
+  const capped = threads !== undefined && threads > MAX_THREADS ? `at most ${MAX_THREADS} threads run (a batch is cut into at most ${MAX_THREADS} pieces)` : null;
   if (want <= 1) return { runner: null, threads: 1, why: null };
   const b = backend();
   if (!(pool && pool.backend === b && pool.threads >= want)) {
     const why = ThreadPool.unavailable(b);
     if (why) return { runner: null, threads: 1, why };
-    if (!nodeBuiltin('node:worker_threads')) return pool && pool.backend === b ? limited(pool, want) : { runner: null, threads: 1, why: lastStartError ?? 'no worker threads were started (call `await startThreads()` before a synchronous fit here)' };
+    if (!nodeBuiltin('node:worker_threads')) return pool && pool.backend === b ? limited(pool, want, capped, onWarning) : { runner: null, threads: 1, why: lastStartError ?? 'no worker threads were started (call `await startThreads()` before a synchronous fit here)' };
     stopThreads();
     try {
       pool = ThreadPool.startSync(b, want);
@@ -347,14 +348,33 @@ export function threadRunner(threads: number | undefined): { runner: PieceRunner
       return { runner: null, threads: 1, why: (e as Error).message };
     }
   }
-  return limited(pool, want);
+  return limited(pool, want, capped, onWarning);
 }
 
-function limited(p: ThreadPool, want: number): { runner: PieceRunner; threads: number; why: string | null } {
+// The pool as a fit's runner on `want` threads at most. A piece a worker fails on is computed by
+// the fitting thread (the same numbers, more time); the fit is told once, so that threads that
+// never run (an arena too small for the pieces) are not a silent slowdown.
+function limited(p: ThreadPool, want: number, capped: string | null, onWarning?: (message: string) => void): { runner: PieceRunner; threads: number; why: string | null } {
   const threads = Math.min(want, p.threads);
+  let told = false;
   return {
-    runner: { threads, start: (obj, pieces, batchGroups, params) => p.start(obj, pieces, batchGroups, params, Math.min(threads, pieces.length)), release: (obj) => p.release(obj) },
+    runner: {
+      threads,
+      start: (obj, pieces, batchGroups, params) => {
+        const before = p.fallbacks;
+        const wait = p.start(obj, pieces, batchGroups, params, Math.min(threads, pieces.length));
+        return () => {
+          const out = wait();
+          if (p.fallbacks > before && !told) {
+            told = true;
+            onWarning?.(`fit: a worker thread could not compute its piece of a batch (${p.lastFailure}); this thread computed it instead — the same numbers, more time`);
+          }
+          return out;
+        };
+      },
+      release: (obj) => p.release(obj),
+    },
     threads,
-    why: threads < want ? `${p.threads} threads were started` : null,
+    why: capped ?? (threads < want ? `${p.threads} threads were started` : null),
   };
 }

@@ -27,7 +27,7 @@ export interface ThreadStart {
 export type Command =
   | { op: 'setup'; id: number; model: ModelShape; data: SharedData; how: Method }
   | { op: 'drop'; id: number }
-  | { op: 'pieces'; id: number; params: [number, number][]; wrt: number[]; batchGroups: number; pieces: { groups: [number, number]; out: number }[] }
+  | { op: 'pieces'; id: number; params: [number, number][]; wrt: number[]; batchGroups: number; pieces: { groups: [number, number]; loss: number; grads: number[] }[] }
   | { op: 'stop' };
 
 export function serve(init: ThreadStart): void {
@@ -97,16 +97,13 @@ export function serve(init: ThreadStart): void {
       const wrt = cmd.wrt.map((i) => rep.params[i]);
       for (const pc of cmd.pieces) {
         const groups = new Int32Array(b.heap.memory.buffer, pc.groups[0], pc.groups[1]).slice();
-        // One scope per piece: the arena holds one piece's tape at a time.
+        // One scope per piece: the arena holds one piece's tape at a time. The results go
+        // where the fitting thread asked: its loss slot and its gradient tensors.
         E.tidy(() => {
           const r = pieceGradient(rep.obj, groups, cmd.batchGroups, wrt);
           f64 = b.heap.f64;
-          let o = pc.out >>> 3;
-          f64[o++] = r.loss;
-          for (const g of r.grads) {
-            f64.set(g.data, o);
-            o += g.size;
-          }
+          f64[pc.loss >>> 3] = r.loss;
+          r.grads.forEach((g, j) => f64.set(g.data, pc.grads[j] >>> 3));
         });
       }
     });

@@ -12,7 +12,7 @@ import { family } from '../../ngmm/families/index';
 import { groupedObjective, minimizeObjective, objectiveParts } from '../../ngmm/fitting/objective';
 import { Model } from '../../ngmm/model';
 import { simulate } from '../../ngmm/simulate';
-import { setThreadScript, stopThreads, threadRunner } from '../../ngmm/threads/pool';
+import { setThreadScript, startThreads, stopThreads, threadRunner } from '../../ngmm/threads/pool';
 
 afterAll(() => stopThreads());
 
@@ -59,4 +59,34 @@ describe('the parted L-BFGS on two threads', () => {
     expect(two.peak).toBeGreaterThan(0);
     expect(two.peak).toBeLessThan(1.5 * one.peak + dataBytes);
   });
+
+  it('a worker whose arena is too small for its pieces: the fitting thread computes them, the same bits, and the fit is told once', async () => {
+    setThreadScript(pathToFileURL(resolve('dist/threads.js')));
+    await startThreads(2, { arenaBytes: 65536 }); // 64 kB: a worker's scratch fits, no piece does
+    const warnings: string[] = [];
+    const th = threadRunner(2, (m) => warnings.push(m));
+    expect(th.threads).toBe(2);
+    const sim = simulate('poisson', 21, { groups: 60, perGroup: 12 });
+    const data = { X: sim.train.X, xNames: sim.xNames, y: sim.train.y, group: sim.train.group };
+    const run = (runner: typeof th.runner) => {
+      const model = new Model({ family: 'poisson', hidden: [8], seed: 3 }, sim.xNames, new Float64Array(5), new Float64Array(5).fill(1));
+      const obj = groupedObjective(model, prepare(family('poisson'), data), { rtol: 1e-8, nodes: 0 });
+      const r = minimizeObjective([...model.linearParams(), ...model.scaleParams()], obj, { gtol: 1e-6, maxIter: 100 }, 80, runner);
+      const out = { f: r.f, values: model.parameters().flatMap((t) => Array.from(t.data)) };
+      model.dispose();
+      return out;
+    };
+    const one = run(null), two = run(th.runner);
+    expect(two).toEqual(one);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/a worker thread could not compute its piece of a batch \(out of kernel memory.*\); this thread computed it instead/);
+    stopThreads();
+  });
+
+  it('more threads than a batch has pieces are refused by startThreads and said by a fit', async () => {
+    await expect(startThreads(9)).rejects.toThrow(/at most 8 threads/);
+    expect(threadRunner(64).why).toMatch(/at most 8 threads run/);
+    stopThreads();
+  });
 });
+
