@@ -19,8 +19,8 @@ import { asMatrix } from './input';
 import { keptByRank } from './frame';
 import { fitExactLinear } from './exactLinear';
 import { canonicalSign, columnScales, setStart } from './fitting/starts';
-import { prepareThreads } from './threads/pool';
-import { groupedObjective, termsObjective, type Method, type Objective } from './fitting/objective';
+import { prepareThreads, threadRunner } from './threads/pool';
+import { groupedObjective, PASS_ROWS, termsObjective, type Method, type Objective } from './fitting/objective';
 import { linearStage } from './fitting/linear';
 import { adamStage } from './fitting/adam';
 import { softplusInv } from './positive';
@@ -266,7 +266,7 @@ function* fitGrouped(model: Model, re: GroupedEffect, prep0: PreparedData, data:
     model.info.logLik = exact.logLik;
     model.exact = { reml: exact.reml, names: exact.names, se: Array.from(exact.se), singular: exact.singular };
   }
-  model.stored = summaryOf(model, prep);
+  model.stored = summaryOf(model, prep, undefined, PASS_ROWS, () => threadRunner(o.threads, o.onWarning).runner);
   return model;
 }
 

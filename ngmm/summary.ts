@@ -5,8 +5,9 @@
 // gradient; inverted whole, so the SEs account for the estimated variance parameters).
 import * as E from '../engine/index';
 import { prepare, type ModelData, type PreparedData } from './data';
-import { releaseResponse, subsetResponse, type GroupedResponse } from './marginal/groups';
-import { cutUnits, PASS_ROWS } from './fitting/objective';
+import { releaseResponse } from './marginal/groups';
+import { groupedObjective, objectiveParts, PASS_ROWS, type ThreadSource } from './fitting/objective';
+import { sumPieces } from './threads/pieces';
 import type { Model } from './model';
 import { logNdtr } from '../kernels/reference/special';
 import { choleskyLower, sandwich, scaledSandwich } from './smallMatrix';
@@ -83,7 +84,7 @@ export function summary(model: Model, data?: ModelData): Summary {
  * The same from data already prepared and standardised (what `fit` holds), or, for a structure
  * whose likelihood is not per group (several terms), from its −log-likelihood on the tape.
  */
-export function summaryOf(model: Model, prep: PreparedData | null, negLogLik?: () => E.Tensor, maxRows = PASS_ROWS): Summary {
+export function summaryOf(model: Model, prep: PreparedData | null, negLogLik?: () => E.Tensor, maxRows = PASS_ROWS, threads: ThreadSource = null): Summary {
   const k = model.isLinear ? model.linearParams().length + model.scaleParams().length : null;
   const base: Summary = {
     family: model.family.name,
@@ -141,8 +142,14 @@ export function summaryOf(model: Model, prep: PreparedData | null, negLogLik?: (
   const coefs = model.coefficients();
   const ex = model.exact;
   const params = [...model.linearParams(), ...model.scaleParams()];
-  const gradient = negLogLik ? tapeGradient(params, negLogLik) : prep ? groupedGradient(model, params, prep, maxRows) : null;
-  const se = ex ? coefs.map((c) => ex.se[ex.names.indexOf(c.name)]) : gradient ? standardErrors(model, params, gradient) : null;
+  const grouped = !ex && !negLogLik && prep ? groupedGradient(model, params, prep, maxRows, threads) : null;
+  const gradient = negLogLik ? tapeGradient(params, negLogLik) : grouped?.gradient ?? null;
+  let se: number[] | null;
+  try {
+    se = ex ? coefs.map((c) => ex.se[ex.names.indexOf(c.name)]) : gradient ? standardErrors(model, params, gradient) : null;
+  } finally {
+    grouped?.done();
+  }
   if (prep) releaseResponse(prep.response); // the heap copy the gradients used
   // lme4 gives Gaussian LMMs t statistics without p-values (their degrees of freedom are not
   // defined); GLMMs Wald z with normal p-values.
@@ -164,31 +171,22 @@ function tapeGradient(params: E.Tensor[], negLogLik: () => E.Tensor): Gradient {
 
 /**
  * One grouping factor: −Σ_i L_i is a sum over groups, so its gradient is the sum of the
- * gradients of parts of whole groups of at most `maxRows` rows, each part's tape built,
- * differentiated and freed before the next (one piece over 10⁷ rows would hold every row's
- * intermediate values on the kernel heap at once). Rows are sorted by group, so a part's rows
- * are a contiguous run.
+ * gradients of parts of whole groups of at most `maxRows` rows — the objective's own parts
+ * (fitting/objective.ts), each part's tape built, differentiated and freed before the next (one
+ * piece over 10⁷ rows would hold every row's intermediate values on the kernel heap at once), on
+ * `runner`'s threads when given, summed in part order (ngmm/threads/pieces.ts). value(part) is
+ * the mean per group: weighted by the part's groups (sumPieces with batchGroups 1), the parts
+ * add to the sum.
  */
-function groupedGradient(model: Model, params: E.Tensor[], prep: PreparedData, maxRows: number): Gradient {
-  const r = prep.response, p = prep.p;
+function groupedGradient(model: Model, params: E.Tensor[], prep: PreparedData, maxRows: number, threads: ThreadSource): { gradient: Gradient; done(): void } {
   // rtol 1e−9: the difference step 1e−4 turns its noise (≈1e−9·|L|) into ~1e−5 relative error of H.
-  const nll = (rr: GroupedResponse, X: Float64Array, offset: Float64Array | null) => () =>
-    E.neg(E.sum(model.logMarginal(E.tensor(X, [rr.nobs, p]), rr, 1e-9, null, 0, offset).L));
-  const runs = cutUnits(r.ngroups, (g) => r.offsets[g + 1] - r.offsets[g], maxRows);
-  return () => {
-    let sum: Float64Array | null = null;
-    for (const [g0, g1] of runs) {
-      const a = r.offsets[g0], b = r.offsets[g1];
-      const { response } = subsetResponse(r, Int32Array.from({ length: g1 - g0 }, (_, k) => g0 + k));
-      try {
-        const g = tapeGradient(params, nll(response, prep.X.subarray(a * p, b * p), prep.offset ? prep.offset.subarray(a, b) : null))();
-        if (!sum) sum = g;
-        else for (let i = 0; i < g.length; i++) sum[i] += g[i];
-      } finally {
-        releaseResponse(response);
-      }
-    }
-    return sum!;
+  const obj = groupedObjective(model, prep, { rtol: 1e-9, nodes: 0 }, maxRows);
+  const split = objectiveParts(obj, maxRows);
+  const parts = split ?? [Int32Array.from({ length: obj.units }, (_, i) => i)];
+  const runner = split ? threads?.() ?? null : null;
+  return {
+    gradient: () => E.tidy(() => Float64Array.from(sumPieces(obj, parts, 1, params, runner).grads.flatMap((g) => Array.from(g.data)))),
+    done: () => runner?.release(obj),
   };
 }
 

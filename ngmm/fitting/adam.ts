@@ -163,7 +163,7 @@ export function* adamStage(model: Model, obj: Objective, o: FitOptions, t0: numb
       const params = polish === 'linear' ? [...model.linearParams(), ...model.varianceParams()] : model.parameters();
       const before = snapshot(model);
       try {
-        const pr = minimizeObjective(params, obj, { gtol: o.gtol ?? 1e-6, maxIter: 200, onIteration: progress('polish', 200), signal: o.signal }, undefined, th.runner);
+        const pr = minimizeObjective(params, obj, { gtol: o.gtol ?? 1e-6, maxIter: 200, onIteration: progress('polish', 200), signal: o.signal }, undefined, () => th.runner);
         polished = `; then L-BFGS${polish === 'linear' ? ' on the linear part and the variance parameters' : ''}: ${pr.message}`;
         didPolish = true;
       } catch (e) {

@@ -8,6 +8,7 @@ import type { Model } from '../model';
 import { minimizeObjective, type Objective } from './objective';
 import { restore, snapshot } from './adam';
 import { threadRunner } from '../threads/pool';
+import type { PieceRunner } from '../threads/pieces';
 
 // The unit a random-effect SD is measured in: the link scale, or σ for a Gaussian.
 function scaleUnit(model: Model): number {
@@ -18,8 +19,9 @@ function scaleUnit(model: Model): number {
 export function linearStage(model: Model, obj: Objective, params: Tensor[], o: FitOptions, t0: number): void {
   const onIteration = (it: number, f: number) => o.onProgress?.({ phase: 'linear', epoch: it, epochs: 500, loss: f, elapsedMs: performance.now() - t0 });
   // Data over PASS_ROWS rows are minimised in parts, which threads share (the same bits on any number).
-  const { runner } = threadRunner(o.threads, o.onWarning);
-  const run = (ob: Objective) => minimizeObjective(params, ob, { gtol: o.gtol ?? 1e-6, maxIter: 500, onIteration, signal: o.signal }, undefined, runner);
+  let runner: PieceRunner | null | undefined;
+  const threads = () => (runner === undefined ? (runner = threadRunner(o.threads, o.onWarning).runner) : runner);
+  const run = (ob: Objective) => minimizeObjective(params, ob, { gtol: o.gtol ?? 1e-6, maxIter: 500, onIteration, signal: o.signal }, undefined, threads);
   let r = run(obj);
   const finer = obj.finer();
   if (!r.converged && r.message.startsWith('stopped: the line search') && finer) r = run(finer);

@@ -10,6 +10,12 @@ import type { Model } from '../model';
 import type { BoundTerms, TermsEffect } from '../terms/multi';
 import { sumPieces, type PieceRunner } from '../threads/pieces';
 
+/**
+ * Where a pass in parts gets its threads: asked only when the data do split into several parts,
+ * so that a small fit never starts worker threads it would not use. null: this thread alone.
+ */
+export type ThreadSource = (() => PieceRunner | null) | null;
+
 /** The marginal method of one grouping factor while fitting: the ODE's rtol, and Gauss–Hermite nodes (0: the ODE). */
 export interface Method {
   rtol: number;
@@ -47,11 +53,12 @@ export const PASS_ROWS = 50_000;
  * L-BFGS on the objective over every unit, in parts of whole groups of at most `maxRows` rows
  * (one part — exactly `minimize` on value(null) — when the data are smaller or do not split).
  */
-export function minimizeObjective(params: E.Tensor[], obj: Objective, o: E.LbfgsOptions, maxRows = PASS_ROWS, runner: PieceRunner | null = null): E.LbfgsResult {
+export function minimizeObjective(params: E.Tensor[], obj: Objective, o: E.LbfgsOptions, maxRows = PASS_ROWS, threads: ThreadSource = null): E.LbfgsResult {
   const parts = objectiveParts(obj, maxRows);
   if (!parts) return E.minimize(params, () => obj.value(null), o);
   // value(units) is the mean per unit over `units`: weighted by their share, the parts sum to
   // the mean over all units.
+  const runner = threads?.() ?? null;
   if (!runner || runner.threads < 2 || !obj.replica) return E.minimizeSum(params, parts.length, (k) => E.mul(obj.value(parts[k]), parts[k].length / obj.units), o);
   // The same parts on several threads (ngmm/threads/pieces.ts), summed in part order: the same
   // terms added in the same order as minimizeSum adds them, so the same bits.

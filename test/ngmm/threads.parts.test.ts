@@ -12,6 +12,8 @@ import { family } from '../../ngmm/families/index';
 import { groupedObjective, minimizeObjective, objectiveParts } from '../../ngmm/fitting/objective';
 import { Model } from '../../ngmm/model';
 import { simulate } from '../../ngmm/simulate';
+import { fit } from '../../ngmm/fit';
+import { summaryOf } from '../../ngmm/summary';
 import { setThreadScript, startThreads, stopThreads, threadRunner } from '../../ngmm/threads/pool';
 
 afterAll(() => stopThreads());
@@ -45,7 +47,7 @@ describe('the parted L-BFGS on two threads', () => {
         peak = Math.max(peak, heap.inUse - before);
         return t;
       } };
-      const r = minimizeObjective(params, probe, { gtol: 1e-6, maxIter: 100 }, 80, runner);
+      const r = minimizeObjective(params, probe, { gtol: 1e-6, maxIter: 100 }, 80, () => runner);
       expect(heap.inUse).toBe(before); // the workers' replica released, the parts freed
       const out = { f: r.f, iterations: r.iterations, values: model.parameters().flatMap((t) => Array.from(t.data)), peak };
       model.dispose();
@@ -60,6 +62,23 @@ describe('the parted L-BFGS on two threads', () => {
     expect(two.peak).toBeLessThan(1.5 * one.peak + dataBytes);
   });
 
+  it("the summary's standard errors (the gradient of −logLik in parts, twice per parameter) on two threads: the same bits", () => {
+    setThreadScript(pathToFileURL(resolve('dist/threads.js')));
+    const warnings: string[] = [];
+    const th = threadRunner(2, (m) => warnings.push(m));
+    expect(th.threads).toBe(2);
+    const sim = simulate('poisson', 23, { groups: 60, perGroup: 12 });
+    const data = { X: sim.train.X, xNames: sim.xNames, y: sim.train.y, group: sim.train.group };
+    const model = fit(data, { family: 'poisson' }, { threads: 1 });
+    const prep = prepare(family('poisson'), data);
+    const scaled = { ...prep, X: model.standardise(prep.X) };
+    const one = summaryOf(model, scaled, undefined, 80, null), two = summaryOf(model, scaled, undefined, 80, () => th.runner);
+    const se = (s: typeof one) => Object.values(s.fixef!).map((c) => c.se);
+    expect(se(one).every((v) => Number.isFinite(v) && v > 0)).toBe(true);
+    expect(se(two)).toEqual(se(one));
+    expect(warnings).toEqual([]); // the worker computed its parts (a fallback is said)
+  });
+
   it('a worker whose arena is too small for its pieces: the fitting thread computes them, the same bits, and the fit is told once', async () => {
     setThreadScript(pathToFileURL(resolve('dist/threads.js')));
     await startThreads(2, { arenaBytes: 65536 }); // 64 kB: a worker's scratch fits, no piece does
@@ -71,7 +90,7 @@ describe('the parted L-BFGS on two threads', () => {
     const run = (runner: typeof th.runner) => {
       const model = new Model({ family: 'poisson', hidden: [8], seed: 3 }, sim.xNames, new Float64Array(5), new Float64Array(5).fill(1));
       const obj = groupedObjective(model, prepare(family('poisson'), data), { rtol: 1e-8, nodes: 0 });
-      const r = minimizeObjective([...model.linearParams(), ...model.scaleParams()], obj, { gtol: 1e-6, maxIter: 100 }, 80, runner);
+      const r = minimizeObjective([...model.linearParams(), ...model.scaleParams()], obj, { gtol: 1e-6, maxIter: 100 }, 80, () => runner);
       const out = { f: r.f, values: model.parameters().flatMap((t) => Array.from(t.data)) };
       model.dispose();
       return out;
